@@ -1,0 +1,3 @@
+//! Placeholder until the frontend issue lands.
+
+fn main() {}

@@ -1,0 +1,128 @@
+//! The SSE `id:` of every event, which browsers echo back as `Last-Event-ID` when they reconnect.
+
+use std::{fmt, str::FromStr};
+
+/// Identifies one event of one stream: `<epoch>-<count>`, e.g. `9f3c2a1b7d4e5f60-42`.
+///
+/// `epoch` names the stream (16 lowercase hex digits: a random number the server draws when it
+/// starts), `count` is the [`crate::Ping::count`] the event carries. The epoch is what keeps ids of
+/// different server runs apart: count 42 of yesterday's run and count 42 of today's are different
+/// events. A client needs neither part to follow the stream; a client that does look can tell a
+/// restart (the epoch changed) from a gap (same epoch, count jumped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId {
+    /// The stream this event belongs to.
+    pub epoch: u64,
+    /// The event's position in that stream.
+    pub count: u64,
+}
+
+impl EventId {
+    /// The longest text [`EventId::from_str`] reads: 16 hex digits, a dash, the 20 digits of
+    /// `u64::MAX`. Anything longer is rejected before it is looked at.
+    pub const MAX_LEN: usize = 16 + 1 + 20;
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}-{}", self.epoch, self.count)
+    }
+}
+
+/// Why a text is not an [`EventId`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseEventIdError {
+    /// Longer than [`EventId::MAX_LEN`].
+    TooLong,
+    /// Not `<16 lowercase hex digits>-<decimal u64>`.
+    Malformed,
+}
+
+impl fmt::Display for ParseEventIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLong => write!(f, "event id longer than {} bytes", EventId::MAX_LEN),
+            Self::Malformed => write!(f, "event id is not <16 hex digits>-<count>"),
+        }
+    }
+}
+
+impl std::error::Error for ParseEventIdError {}
+
+impl FromStr for EventId {
+    type Err = ParseEventIdError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.len() > Self::MAX_LEN {
+            return Err(ParseEventIdError::TooLong);
+        }
+        let (epoch, count) = text.split_once('-').ok_or(ParseEventIdError::Malformed)?;
+        let is_lower_hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+        if epoch.len() != 16 || !epoch.chars().all(is_lower_hex) {
+            return Err(ParseEventIdError::Malformed);
+        }
+        // `u64::from_str` would accept a leading `+`; ids never have one.
+        if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseEventIdError::Malformed);
+        }
+        Ok(Self {
+            epoch: u64::from_str_radix(epoch, 16).map_err(|_| ParseEventIdError::Malformed)?,
+            count: count.parse().map_err(|_| ParseEventIdError::Malformed)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_sixteen_hex_digits_dash_count() {
+        let id = EventId { epoch: 0x9f3c_2a1b_7d4e_5f60, count: 42 };
+        assert_eq!(id.to_string(), "9f3c2a1b7d4e5f60-42");
+        let small = EventId { epoch: 1, count: 0 };
+        assert_eq!(small.to_string(), "0000000000000001-0");
+    }
+
+    #[test]
+    fn parse_round_trips_extremes() {
+        for id in [
+            EventId { epoch: 0, count: 0 },
+            EventId { epoch: u64::MAX, count: u64::MAX },
+            EventId { epoch: 0x0123_4567_89ab_cdef, count: 1 },
+        ] {
+            assert_eq!(id.to_string().parse::<EventId>(), Ok(id));
+            assert!(id.to_string().len() <= EventId::MAX_LEN);
+        }
+    }
+
+    #[test]
+    fn malformed_ids_are_rejected() {
+        for bad in [
+            "",
+            "-",
+            "42",
+            "abc-1",
+            "9f3c2a1b7d4e5f60",
+            "9f3c2a1b7d4e5f60-",
+            "9f3c2a1b7d4e5f60--1",
+            "9f3c2a1b7d4e5f60-+1",
+            "9f3c2a1b7d4e5f60-1.5",
+            "9F3C2A1B7D4E5F60-1",
+            "9f3c2a1b7d4e5f6g-1",
+            "9f3c2a1b7d4e5f60-18446744073709551616",
+            "9f3c2a1b7d4e5f60-1\r\n",
+            "9f3c2a1b7d4e5f60-1\0",
+            " 9f3c2a1b7d4e5f60-1",
+            "9f3c2a1b7d4e5f6-01",
+        ] {
+            assert_eq!(bad.parse::<EventId>(), Err(ParseEventIdError::Malformed), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn oversized_ids_are_rejected_before_parsing() {
+        let huge = "9".repeat(60 * 1024);
+        assert_eq!(huge.parse::<EventId>(), Err(ParseEventIdError::TooLong));
+    }
+}

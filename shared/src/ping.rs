@@ -1,0 +1,81 @@
+//! The payload of every stream event.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// One tick of the server's clock, as sent in an event's `data:` line.
+///
+/// JSON: `{"count":1,"time":"2026-11-25T09:00:00.123Z"}`: `time` is RFC 3339 in UTC with
+/// millisecond precision and a `Z` suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    /// Position in the stream: 1 for a run's first ping, then one more for each ping after it.
+    pub count: u64,
+    /// When the server published this ping.
+    #[serde(serialize_with = "serialize_millis", deserialize_with = "deserialize_rfc3339")]
+    pub time: DateTime<Utc>,
+}
+
+fn serialize_millis<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+fn deserialize_rfc3339<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn ping_at_nine() -> Ping {
+        let time = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
+            + chrono::Duration::milliseconds(123);
+        Ping { count: 1, time }
+    }
+
+    #[test]
+    fn json_shape_is_pinned() {
+        let json = serde_json::to_string(&ping_at_nine()).unwrap();
+        assert_eq!(json, r#"{"count":1,"time":"2026-11-25T09:00:00.123Z"}"#);
+    }
+
+    #[test]
+    fn whole_seconds_still_carry_milliseconds() {
+        let time = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+        let json = serde_json::to_string(&Ping { count: 7, time }).unwrap();
+        assert_eq!(json, r#"{"count":7,"time":"2026-11-25T09:00:00.000Z"}"#);
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let ping = ping_at_nine();
+        let back: Ping = serde_json::from_str(&serde_json::to_string(&ping).unwrap()).unwrap();
+        assert_eq!(back, ping);
+    }
+
+    #[test]
+    fn offsets_are_normalised_to_utc() {
+        let ping: Ping =
+            serde_json::from_str(r#"{"count":3,"time":"2026-11-25T10:00:00.123+01:00"}"#).unwrap();
+        assert_eq!(ping, Ping { count: 3, ..ping_at_nine() });
+    }
+
+    #[test]
+    fn malformed_payloads_are_errors_not_panics() {
+        for bad in [
+            "",
+            "{}",
+            r#"{"count":-1,"time":"2026-11-25T09:00:00.123Z"}"#,
+            r#"{"count":1,"time":"yesterday"}"#,
+            r#"{"count":"1","time":"2026-11-25T09:00:00.123Z"}"#,
+            "[1,2]",
+        ] {
+            assert!(serde_json::from_str::<Ping>(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+}
