@@ -78,7 +78,10 @@ mod tests {
 
     #[test]
     fn display_is_sixteen_hex_digits_dash_count() {
-        let id = EventId { epoch: 0x9f3c_2a1b_7d4e_5f60, count: 42 };
+        let id = EventId {
+            epoch: 0x9f3c_2a1b_7d4e_5f60,
+            count: 42,
+        };
         assert_eq!(id.to_string(), "9f3c2a1b7d4e5f60-42");
         let small = EventId { epoch: 1, count: 0 };
         assert_eq!(small.to_string(), "0000000000000001-0");
@@ -88,8 +91,14 @@ mod tests {
     fn parse_round_trips_extremes() {
         for id in [
             EventId { epoch: 0, count: 0 },
-            EventId { epoch: u64::MAX, count: u64::MAX },
-            EventId { epoch: 0x0123_4567_89ab_cdef, count: 1 },
+            EventId {
+                epoch: u64::MAX,
+                count: u64::MAX,
+            },
+            EventId {
+                epoch: 0x0123_4567_89ab_cdef,
+                count: 1,
+            },
         ] {
             assert_eq!(id.to_string().parse::<EventId>(), Ok(id));
             assert!(id.to_string().len() <= EventId::MAX_LEN);
@@ -116,7 +125,11 @@ mod tests {
             " 9f3c2a1b7d4e5f60-1",
             "9f3c2a1b7d4e5f6-01",
         ] {
-            assert_eq!(bad.parse::<EventId>(), Err(ParseEventIdError::Malformed), "{bad:?}");
+            assert_eq!(
+                bad.parse::<EventId>(),
+                Err(ParseEventIdError::Malformed),
+                "{bad:?}"
+            );
         }
     }
 

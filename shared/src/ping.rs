@@ -12,7 +12,10 @@ pub struct Ping {
     /// Position in the stream: 1 for a run's first ping, then one more for each ping after it.
     pub count: u64,
     /// When the server published this ping.
-    #[serde(serialize_with = "serialize_millis", deserialize_with = "deserialize_rfc3339")]
+    #[serde(
+        serialize_with = "serialize_millis",
+        deserialize_with = "deserialize_rfc3339"
+    )]
     pub time: DateTime<Utc>,
 }
 
@@ -20,7 +23,9 @@ fn serialize_millis<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Resul
     serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-fn deserialize_rfc3339<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+fn deserialize_rfc3339<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<DateTime<Utc>, D::Error> {
     let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
     DateTime::parse_from_rfc3339(&text)
         .map(|time| time.with_timezone(&Utc))
@@ -62,7 +67,13 @@ mod tests {
     fn offsets_are_normalised_to_utc() {
         let ping: Ping =
             serde_json::from_str(r#"{"count":3,"time":"2026-11-25T10:00:00.123+01:00"}"#).unwrap();
-        assert_eq!(ping, Ping { count: 3, ..ping_at_nine() });
+        assert_eq!(
+            ping,
+            Ping {
+                count: 3,
+                ..ping_at_nine()
+            }
+        );
     }
 
     #[test]
@@ -75,7 +86,10 @@ mod tests {
             r#"{"count":"1","time":"2026-11-25T09:00:00.123Z"}"#,
             "[1,2]",
         ] {
-            assert!(serde_json::from_str::<Ping>(bad).is_err(), "{bad:?} should not parse");
+            assert!(
+                serde_json::from_str::<Ping>(bad).is_err(),
+                "{bad:?} should not parse"
+            );
         }
     }
 }

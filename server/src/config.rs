@@ -1,0 +1,105 @@
+//! Command-line flags and their `PINGSTREAM_*` environment variables.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+
+/// How one pingstream server runs. Every flag can also be set through the environment variable
+/// named beside it; a flag on the command line wins.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "server",
+    version,
+    about = "pingstream: a gap-free Server-Sent Events stream and the app that shows it"
+)]
+pub struct Config {
+    /// Address to listen on (use port 0 for any free port).
+    #[arg(long, env = "PINGSTREAM_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Milliseconds between two pings.
+    #[arg(long, env = "PINGSTREAM_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval_ms: u64,
+
+    /// Reconnection delay suggested to browsers in the stream's `retry:` line, in milliseconds.
+    #[arg(long, env = "PINGSTREAM_RETRY_MS", default_value_t = 2000)]
+    pub retry_ms: u64,
+
+    /// Seconds of silence after which a stream gets a keep-alive comment (0 turns them off).
+    #[arg(long, env = "PINGSTREAM_KEEP_ALIVE_S", default_value_t = 15)]
+    pub keep_alive_s: u64,
+
+    /// How many past events are kept to answer a reconnecting client's `Last-Event-ID`.
+    #[arg(long, env = "PINGSTREAM_HISTORY", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub history: u64,
+
+    /// How many events a client may fall behind the newest before its stream is ended (it then
+    /// reconnects with `Last-Event-ID` and is replayed what it missed).
+    #[arg(long, env = "PINGSTREAM_CLIENT_BUFFER", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub client_buffer: u64,
+
+    /// Most streams open at once; one more is answered `503` with `Retry-After`.
+    #[arg(long, env = "PINGSTREAM_MAX_CLIENTS", default_value_t = 10_000)]
+    pub max_clients: usize,
+
+    /// Folder of the built frontend (`trunk build` output) served at `/`.
+    #[arg(long, env = "PINGSTREAM_STATIC_DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
+
+    /// HTTP worker threads (0 = one per CPU core).
+    #[arg(long, env = "PINGSTREAM_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+}
+
+impl Config {
+    /// The period of the ticker.
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms)
+    }
+
+    /// The `retry:` hint sent first on every stream.
+    pub fn retry(&self) -> Duration {
+        Duration::from_millis(self.retry_ms)
+    }
+
+    /// The keep-alive period, if keep-alives are on.
+    pub fn keep_alive(&self) -> Option<Duration> {
+        (self.keep_alive_s > 0).then(|| Duration::from_secs(self.keep_alive_s))
+    }
+
+    /// A configuration for tests and embedding: defaults everywhere, listening on any free
+    /// loopback port.
+    pub fn for_tests() -> Self {
+        let mut config = Self::parse_from(["server"]);
+        config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let config = Config::parse_from(["server"]);
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.interval(), Duration::from_secs(1));
+        assert_eq!(config.retry(), Duration::from_secs(2));
+        assert_eq!(config.keep_alive(), Some(Duration::from_secs(15)));
+        assert_eq!(config.history, 1000);
+        assert_eq!(config.max_clients, 10_000);
+        assert_eq!(config.static_dir, PathBuf::from("dist"));
+    }
+
+    #[test]
+    fn a_zero_interval_is_refused() {
+        assert!(Config::try_parse_from(["server", "--interval-ms", "0"]).is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! pingstream's server: one ticker publishes a [`shared::Ping`] each period, a hub fans it out to
+//! every open Server-Sent Events stream and keeps a bounded history for clients that resume, and
+//! the same process serves the built frontend.
+//!
+//! # Layout
+//! `ticker` → `hub` → `routes` (`GET /sse`) → browser. [`config`] holds the flags,
+//! [`startup::Application`] wires everything and stops it; [`hub::Hub`] is the only shared
+//! state; [`subscription::Subscription`] is one client's stream; [`metrics`] and `/healthz`
+//! report on it.
+
+pub mod config;
+pub mod hub;
+pub mod metrics;
+pub mod routes;
+pub mod shutdown;
+pub mod startup;
+pub mod subscription;
+pub mod telemetry;
+pub mod ticker;

@@ -1,0 +1,27 @@
+//! The one route table: the stream and operations endpoints first, the frontend's files last.
+
+mod health;
+mod last_event_id;
+mod metrics;
+mod static_files;
+mod stream;
+
+use std::path::Path;
+
+use actix_web::web;
+
+pub use last_event_id::LastEventId;
+pub use stream::StreamSettings;
+
+/// Registers every route. Expects [`crate::hub::Hub`], [`crate::metrics::Metrics`] and
+/// [`StreamSettings`] as app data.
+pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
+    cfg.service(
+        web::resource(shared::STREAM_PATH)
+            .route(web::get().to(stream::stream))
+            .route(web::head().to(stream::head)),
+    )
+    .service(web::resource("/healthz").route(web::get().to(health::healthz)))
+    .service(web::resource("/metrics").route(web::get().to(metrics::metrics)));
+    static_files::configure(cfg, static_dir);
+}

@@ -1,0 +1,38 @@
+//! `GET /healthz`: is the server up, how many streams are open, what was the last ping.
+
+use actix_web::{HttpResponse, http::header, web};
+use serde::Serialize;
+
+use crate::hub::Hub;
+
+/// The `/healthz` body.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// `ok`, or `stopping` once shutdown has begun.
+    pub status: &'static str,
+    /// Open event streams.
+    pub clients: usize,
+    /// Count of the newest ping, `null` before the first.
+    pub last_count: Option<u64>,
+    /// Id of the newest ping, `null` before the first.
+    pub last_id: Option<String>,
+}
+
+/// Reports the hub's status as JSON; `503` while shutting down so a balancer stops sending.
+pub async fn healthz(hub: web::Data<Hub>) -> HttpResponse {
+    let status = hub.status();
+    let body = Health {
+        status: if status.closed { "stopping" } else { "ok" },
+        clients: status.clients,
+        last_count: status.last_id.map(|id| id.count),
+        last_id: status.last_id.map(|id| id.to_string()),
+    };
+    let mut response = if status.closed {
+        HttpResponse::ServiceUnavailable()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}

@@ -1,0 +1,133 @@
+//! Wiring: the listener, the hub, the ticker and the HTTP server, and how they stop together.
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use actix_web::{App, HttpServer, dev::Server, web};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::Config,
+    hub::{Hub, HubLimits},
+    metrics::Metrics,
+    routes::{self, StreamSettings},
+    ticker,
+};
+
+/// How long shutdown waits for open streams to end after the hub closes. Streams end within a
+/// poll once it does; the bound only guards against a connection that cannot be written to.
+const STREAM_DRAIN: Duration = Duration::from_millis(600);
+/// Time left for the last bytes of ended streams to be flushed before workers stop.
+const FLUSH_GRACE: Duration = Duration::from_millis(50);
+
+/// A built, bound server, not yet running.
+pub struct Application {
+    server: Server,
+    port: u16,
+    hub: Hub,
+    ticker: JoinHandle<()>,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Binds `config.addr`, starts the ticker and prepares the HTTP server. Must be called on a
+    /// Tokio runtime. Cancelling `shutdown` stops everything.
+    pub async fn build(config: Config, shutdown: CancellationToken) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.addr)?;
+        let port = listener.local_addr()?.port();
+        let metrics = Metrics::new();
+        let hub = Hub::new(
+            HubLimits {
+                history: usize::try_from(config.history).unwrap_or(usize::MAX),
+                client_buffer: usize::try_from(config.client_buffer).unwrap_or(usize::MAX),
+                max_clients: config.max_clients,
+            },
+            metrics.clone(),
+        );
+        let epoch = ticker::new_epoch();
+        let ticker = tokio::spawn(ticker::run(
+            hub.clone(),
+            epoch,
+            config.interval(),
+            shutdown.child_token(),
+        ));
+        let settings = StreamSettings {
+            retry: config.retry(),
+            keep_alive: config.keep_alive(),
+        };
+        let workers = match config.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            workers => workers,
+        };
+        let static_dir: PathBuf = config.static_dir.clone();
+        let app_hub = hub.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(app_hub.clone()))
+                .app_data(web::Data::new(metrics.clone()))
+                .app_data(web::Data::new(settings))
+                .configure(|cfg| routes::configure(cfg, &static_dir))
+        })
+        .workers(workers)
+        // Notice a client that hung up as soon as its FIN arrives, not at the next failed write.
+        .h1_allow_half_closed(false)
+        .backlog(4096)
+        // Signals are `main`'s business; shutdown comes through the token.
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        tracing::info!(%port, epoch = %format!("{epoch:016x}"), workers, "listening");
+        Ok(Self {
+            server,
+            port,
+            hub,
+            ticker,
+            shutdown,
+        })
+    }
+
+    /// The bound port (the real one when the config asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the shutdown token fires, then stops in well under a second: the ticker
+    /// stops, the hub closes so every open stream ends cleanly, and the workers stop.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self {
+            server,
+            hub,
+            ticker,
+            shutdown,
+            ..
+        } = self;
+        let handle = server.handle();
+        let mut server = std::pin::pin!(server);
+        tokio::select! {
+            result = &mut server => {
+                shutdown.cancel();
+                return result;
+            }
+            () = shutdown.cancelled() => {}
+        }
+        let started = Instant::now();
+        hub.close();
+        let _ = ticker.await;
+        while hub.status().clients > 0 && started.elapsed() < STREAM_DRAIN {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let left = hub.status().clients;
+        if left > 0 {
+            tracing::warn!(left, "streams still open after the drain; closing them");
+        }
+        tokio::time::sleep(FLUSH_GRACE).await;
+        handle.stop(false).await;
+        let result = server.await;
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "stopped");
+        result
+    }
+}
