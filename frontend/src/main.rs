@@ -1,3 +1,5 @@
-//! Placeholder until the frontend issue lands.
+//! Entry point of the wasm binary: renders [`frontend::App`] into the page's body.
 
-fn main() {}
+fn main() {
+    yew::Renderer::<frontend::App>::new().render();
+}

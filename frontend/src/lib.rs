@@ -1,0 +1,13 @@
+//! pingstream's browser app: a Yew page that follows the server's ping stream.
+//!
+//! Layout: [`hooks::use_ping_stream`] owns the `EventSource` and turns what it does into
+//! [`state::Action`]s; the pure reducer in [`state`] keeps the status, the counters and a bounded
+//! list of recent pings and marks; [`App`] hands that state to the pure [`components`].
+
+pub mod app;
+pub mod backoff;
+pub mod components;
+pub mod hooks;
+pub mod state;
+
+pub use app::{App, AppProps};

@@ -1,0 +1,175 @@
+//! `use_ping_stream` in headless Chromium, through the whole [`App`], against streams that need
+//! no server: `data:` URLs, which the browser's `EventSource` fetches like any other URL.
+
+mod support;
+
+use frontend::{App, AppProps};
+use support::{attr, eventually, root, rows};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use yew::{AttrValue, Renderer};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A URL whose response is `body`, served as `content_type`.
+fn data_url(content_type: &str, body: &str) -> AttrValue {
+    let body = String::from(js_sys::encode_uri_component(body));
+    format!("data:{content_type},{body}").into()
+}
+
+fn ping_event(id: &str, count: u64) -> String {
+    let name = shared::EVENT_NAME;
+    format!(
+        "id: {id}\nevent: {name}\ndata: {{\"count\":{count},\"time\":\"2026-11-25T09:00:00.000Z\"}}\n\n"
+    )
+}
+
+/// Wraps the page's `EventSource` constructor so that tests can see every source the app opens:
+/// `window.openedSources` lists them in order.
+fn record_event_sources() {
+    let install = js_sys::Function::new_no_args(
+        "if (!window.openedSources) {
+            window.openedSources = [];
+            const Original = window.EventSource;
+            window.EventSource = class extends Original {
+                constructor(...args) { super(...args); window.openedSources.push(this); }
+            };
+        }",
+    );
+    install
+        .call0(&JsValue::NULL)
+        .expect("install the EventSource recorder");
+}
+
+/// The `readyState` of every `EventSource` opened since the recorder was installed.
+fn ready_states() -> Vec<u16> {
+    let window = web_sys::window().expect("a window");
+    let sources = js_sys::Reflect::get(&window, &"openedSources".into()).expect("the recorder");
+    js_sys::Array::from(&sources)
+        .iter()
+        .map(|source| {
+            let state = js_sys::Reflect::get(&source, &"readyState".into()).expect("readyState");
+            state.as_f64().expect("a number") as u16
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn pings_are_listed_with_marks_and_malformed_events_are_counted() {
+    let name = shared::EVENT_NAME;
+    let body = [
+        // Keep the browser from reconnecting while the test looks.
+        "retry: 600000\n\n".to_owned(),
+        ping_event("00000000000000aa-1", 1),
+        ping_event("00000000000000aa-4", 4),
+        format!("id: 00000000000000aa-5\nevent: {name}\ndata: not json\n\n"),
+        // Neither another event name nor an unnamed `message` event is a ping.
+        "event: other\ndata: {\"count\":99,\"time\":\"2026-11-25T09:00:00.000Z\"}\n\n".to_owned(),
+        "data: {\"count\":98,\"time\":\"2026-11-25T09:00:00.000Z\"}\n\n".to_owned(),
+        // The server restarted: a new epoch.
+        ping_event("00000000000000bb-2", 2),
+    ]
+    .concat();
+    let root = root();
+    let props = AppProps {
+        stream_url: data_url("text/event-stream", &body),
+    };
+    let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
+
+    eventually(&root, "one malformed event", || {
+        attr(&root, "#malformed", "data-malformed")
+    })
+    .await;
+    assert_eq!(rows(&root), ["#2", "reset", "#4", "gap 2", "#1"]);
+    assert_eq!(
+        attr(&root, "#received", "data-received").as_deref(),
+        Some("3")
+    );
+    assert_eq!(
+        attr(&root, "#malformed", "data-malformed").as_deref(),
+        Some("1")
+    );
+    // The body ended: the browser is waiting to reconnect by itself, with no countdown of ours.
+    eventually(&root, "the reconnecting badge", || {
+        attr(&root, "#status", "data-status").filter(|status| status == "reconnecting")
+    })
+    .await;
+    assert_eq!(attr(&root, "[data-retry-in]", "data-retry-in"), None);
+    app.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_stream_the_browser_gives_up_on_is_reopened_with_a_growing_countdown() {
+    record_event_sources();
+    let opened_before = ready_states().len();
+    let root = root();
+    // Not text/event-stream: the browser closes the EventSource for good.
+    let props = AppProps {
+        stream_url: data_url("text/plain", "not a stream"),
+    };
+    let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
+
+    let first = eventually(&root, "a countdown", || {
+        attr(&root, "[data-retry-in]", "data-retry-in")
+    })
+    .await;
+    assert_eq!(first, "1", "the first retry comes within a second");
+    assert_eq!(
+        attr(&root, "#status", "data-status").as_deref(),
+        Some("reconnecting")
+    );
+    // Waits double from 0.5 s and lose up to half to jitter: 0.25-0.5 s, 0.5-1 s, 1-2 s, ... so
+    // only the third wait or a later one can show 2 s, after a third EventSource failed too.
+    eventually(&root, "a countdown of two seconds or more", || {
+        attr(&root, "[data-retry-in]", "data-retry-in")
+            .and_then(|secs| secs.parse::<u32>().ok())
+            .filter(|&secs| secs >= 2)
+    })
+    .await;
+    let opened = ready_states().len() - opened_before;
+    assert!(
+        opened >= 3,
+        "each retry opens a new EventSource, saw {opened}"
+    );
+    app.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn unmounting_closes_the_event_source() {
+    const CONNECTING: u16 = 0;
+    const CLOSED: u16 = 2;
+    record_event_sources();
+    let root = root();
+    let body = format!("retry: 600000\n\n{}", ping_event("00000000000000aa-1", 1));
+    let props = AppProps {
+        stream_url: data_url("text/event-stream", &body),
+    };
+    let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
+
+    eventually(&root, "the ping", || {
+        attr(&root, "#received", "data-received").filter(|n| n == "1")
+    })
+    .await;
+    // The body ended; the browser keeps the source and waits to reconnect.
+    let ours = ready_states().len() - 1;
+    eventually(&root, "the source waiting to reconnect", || {
+        ready_states()
+            .get(ours)
+            .copied()
+            .filter(|&state| state == CONNECTING)
+    })
+    .await;
+    app.destroy();
+    eventually(&root, "the source closed", || {
+        ready_states()
+            .get(ours)
+            .copied()
+            .filter(|&state| state == CLOSED)
+    })
+    .await;
+    assert_eq!(
+        ready_states().len(),
+        ours + 1,
+        "nothing was opened after unmounting"
+    );
+}
