@@ -42,6 +42,18 @@ pub struct Config {
     #[arg(long, env = "PINGSTREAM_MAX_CLIENTS", default_value_t = 10_000)]
     pub max_clients: usize,
 
+    /// Kernel send buffer of each connection, in bytes (0 = let the kernel size it, up to
+    /// several MiB per socket). Together with `--client-buffer` it bounds what a client that
+    /// stops reading can hold up before its stream is ended.
+    #[arg(long, env = "PINGSTREAM_SEND_BUFFER", default_value_t = 65_536)]
+    pub send_buffer: usize,
+
+    /// Milliseconds a connection may go without the client accepting any data before the kernel
+    /// drops it (TCP_USER_TIMEOUT; 0 = the kernel's default of about 15 minutes). This is what
+    /// frees the slot of a client that stopped reading altogether, and of one that vanished.
+    #[arg(long, env = "PINGSTREAM_STALL_TIMEOUT_MS", default_value_t = 30_000)]
+    pub stall_timeout_ms: u64,
+
     /// Folder of the built frontend (`trunk build` output) served at `/`.
     #[arg(long, env = "PINGSTREAM_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,

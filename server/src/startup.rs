@@ -7,6 +7,7 @@ use std::{
 };
 
 use actix_web::{App, HttpServer, dev::Server, web};
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +25,27 @@ const STREAM_DRAIN: Duration = Duration::from_millis(600);
 /// Time left for the last bytes of ended streams to be flushed before workers stop.
 const FLUSH_GRACE: Duration = Duration::from_millis(50);
 
+/// Pending connections the kernel queues before `accept`: enough for a burst of reconnects.
+const BACKLOG: i32 = 4096;
+
+/// Binds the listening socket. Accepted connections inherit its send buffer size and stall
+/// timeout.
+fn bind(config: &Config) -> std::io::Result<TcpListener> {
+    let addr = config.addr;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if config.send_buffer > 0 {
+        socket.set_send_buffer_size(config.send_buffer)?;
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if config.stall_timeout_ms > 0 {
+        socket.set_tcp_user_timeout(Some(Duration::from_millis(config.stall_timeout_ms)))?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
 /// A built, bound server, not yet running.
 pub struct Application {
     server: Server,
@@ -37,7 +59,7 @@ impl Application {
     /// Binds `config.addr`, starts the ticker and prepares the HTTP server. Must be called on a
     /// Tokio runtime. Cancelling `shutdown` stops everything.
     pub async fn build(config: Config, shutdown: CancellationToken) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(config.addr)?;
+        let listener = bind(&config)?;
         let port = listener.local_addr()?.port();
         let metrics = Metrics::new();
         let hub = Hub::new(
@@ -75,7 +97,6 @@ impl Application {
         .workers(workers)
         // Notice a client that hung up as soon as its FIN arrives, not at the next failed write.
         .h1_allow_half_closed(false)
-        .backlog(4096)
         // Signals are `main`'s business; shutdown comes through the token.
         .disable_signals()
         .listen(listener)?
@@ -125,8 +146,8 @@ impl Application {
             tracing::warn!(left, "streams still open after the drain; closing them");
         }
         tokio::time::sleep(FLUSH_GRACE).await;
-        handle.stop(false).await;
-        let result = server.await;
+        // The server future handles the stop command, so it must be polled while we wait.
+        let ((), result) = tokio::join!(handle.stop(false), server);
         tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "stopped");
         result
     }

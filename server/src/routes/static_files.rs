@@ -7,7 +7,10 @@ use actix_web::{
     HttpResponse,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
-    http::header::{self, HeaderValue},
+    http::{
+        StatusCode,
+        header::{self, HeaderValue},
+    },
     middleware::{Next, from_fn},
     web,
 };
@@ -42,6 +45,11 @@ async fn cache_headers(
         path.ends_with('/') || path.ends_with(".html")
     };
     let mut response = next.call(req).await?;
+    if response.status() == StatusCode::BAD_REQUEST {
+        // actix-files answers 400 for a path that cannot name a file in the folder (an encoded
+        // `/` or `..`); for a static site that is simply "not found".
+        *response.response_mut().status_mut() = StatusCode::NOT_FOUND;
+    }
     if response.status().is_success() {
         let policy = if is_page {
             "no-cache"

@@ -1,1 +1,9 @@
+//! Behaviour of the real server over real HTTP: each test starts its own server on port 0.
 
+mod clients;
+mod helpers;
+mod ops;
+mod resume;
+mod shutdown;
+mod static_files;
+mod stream;

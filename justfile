@@ -1,0 +1,58 @@
+# pingstream: `just run` to start the app, `just test` to check everything.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+tools := env("PINGSTREAM_TOOLS", env("XDG_CACHE_HOME", env("HOME") + "/.cache") + "/pingstream/tools")
+export PATH := tools + "/node_modules/.bin:" + env("HOME") + "/.cargo/bin:" + env("PATH")
+export TRUNK_OFFLINE := "true"
+
+# List the recipes.
+default:
+    @just --list --unsorted
+
+# Build the release frontend into dist/ and the release server, then serve both on http://127.0.0.1:8080.
+run *ARGS: build
+    ./target/release/server {{ARGS}}
+
+# Frontend with live reload (trunk serve, http://127.0.0.1:8081) and the server (cargo run) together; Ctrl-C stops both.
+dev: (setup "build")
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build -p server
+    trap 'kill 0' EXIT INT TERM
+    cargo run -p server -- --static-dir dist &
+    trunk serve &
+    echo
+    echo "    open http://127.0.0.1:8081  (live reload; the stream is proxied to the server on :8080)"
+    echo
+    wait
+
+# Release frontend into dist/ and release server.
+build: (setup "build")
+    trunk build --release
+    cargo build --release -p server
+
+# Everything CI checks: formatting, lints (native and wasm32), native tests, browser tests, end to end.
+test: lint test-native test-browser test-e2e
+
+# Formatting and clippy with warnings as errors, native and wasm32.
+lint: (setup "build")
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy -p shared -p frontend --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+# Unit tests and the server's HTTP tests (real server on port 0).
+test-native:
+    cargo test --workspace --exclude frontend
+
+# The frontend's tests in headless Chromium (wasm-bindgen-test).
+test-browser: (setup "browser")
+    CHROMEDRIVER=$(command -v chromedriver) cargo test -p frontend --target wasm32-unknown-unknown
+
+# The release server serving the built dist/, driven through a real browser.
+test-e2e: (setup "browser") build
+    @echo "end-to-end browser test: not yet written"
+
+# Install whatever the recipes need and is missing (idempotent): wasm target, trunk, wasm-bindgen-cli, wasm-opt, Chromium.
+setup what="all":
+    scripts/setup.sh {{what}}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what pingstream's recipes need and is missing; does nothing for what is there already.
+# Usage: scripts/setup.sh [all|build|browser]
+#   build    the wasm target, trunk, wasm-bindgen-cli (the version Cargo.lock pins), wasm-opt
+#   browser  build + Chromium and ChromeDriver for the browser tests
+#   all      the same as browser
+set -euo pipefail
+
+want=${1:-all}
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools=${PINGSTREAM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/pingstream/tools}
+trunk_version=0.21.14
+binaryen_version=${PINGSTREAM_BINARYEN_VERSION:-132}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$trunk_version" ]; then
+  say "installing trunk $trunk_version (about 15 minutes on 2 cores, once)"
+  cargo install --locked "trunk@$trunk_version"
+fi
+
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly, or trunk and the
+# test runner refuse the build (and try to download one, which fails offline).
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' "$root/Cargo.lock")
+if [ -z "$bindgen_version" ]; then
+  echo "wasm-bindgen is not in Cargo.lock; run cargo generate-lockfile" >&2
+  exit 1
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
+  say "installing wasm-bindgen-cli $bindgen_version"
+  # Not --locked: its lock file names a crate version the registry no longer has.
+  cargo install --force "wasm-bindgen-cli@$bindgen_version"
+fi
+
+# Debian's binaryen is too old for this rustc's wasm; npm's package ships a current wasm-opt.
+if ! "$tools/node_modules/.bin/wasm-opt" --version >/dev/null 2>&1; then
+  say "installing wasm-opt (npm binaryen@$binaryen_version) into $tools"
+  mkdir -p "$tools"
+  npm install --prefix "$tools" --no-audit --no-fund --loglevel=error "binaryen@$binaryen_version"
+fi
+
+if [ "$want" != build ]; then
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    say "installing Chromium and ChromeDriver from Debian"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+fi

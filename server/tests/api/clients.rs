@@ -1,0 +1,178 @@
+//! Many clients: slow ones, the connection cap, and clients that leave.
+
+use std::time::{Duration, Instant};
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use shared::{Ping, STREAM_PATH};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpSocket, TcpStream},
+};
+
+use crate::helpers::{Received, assert_consecutive, spawn_app};
+
+/// A client that sends the request and then never reads, with a tiny receive buffer so the
+/// server's writes back up quickly.
+async fn open_non_reading_client(port: u16) -> TcpStream {
+    open_raw_client(port, "HTTP/1.1").await
+}
+
+/// The same over HTTP/1.0, whose body is the bare event stream (no chunked framing).
+async fn open_non_reading_client_http10(port: u16) -> TcpStream {
+    open_raw_client(port, "HTTP/1.0").await
+}
+
+async fn open_raw_client(port: u16, version: &str) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("a socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("a small receive buffer");
+    let mut stream = socket
+        .connect(([127, 0, 0, 1], port).into())
+        .await
+        .expect("server accepts");
+    let request = format!("GET {STREAM_PATH} {version}\r\nHost: localhost\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request sent");
+    stream
+}
+
+#[tokio::test]
+async fn a_non_reading_client_does_not_delay_a_reading_one() {
+    let app = spawn_app(|config| {
+        config.interval_ms = 1;
+        config.client_buffer = 16;
+    })
+    .await;
+    let mut stalled = Vec::new();
+    for _ in 0..5 {
+        stalled.push(open_non_reading_client(app.port).await);
+    }
+    let mut reader = app.open_stream(None).await;
+    let started = Instant::now();
+    let pings = reader.take_pings(2000).await;
+    let elapsed = started.elapsed();
+    assert_consecutive(&pings);
+    // 2000 pings at 1 ms take about 2 s; a reader held back by the stalled ones would take far
+    // longer or see gaps.
+    assert!(
+        elapsed < Duration::from_secs(6),
+        "2000 pings took {elapsed:?}"
+    );
+    let late = pings
+        .iter()
+        .map(|p| (chrono::Utc::now() - p.ping.time).num_milliseconds())
+        .next_back()
+        .unwrap();
+    assert!(late < 500, "the newest ping arrived {late} ms late");
+    drop(stalled);
+}
+
+#[tokio::test]
+async fn a_client_that_falls_behind_its_buffer_gets_a_clean_end_and_no_gap() {
+    let app = spawn_app(|config| {
+        config.interval_ms = 1;
+        config.client_buffer = 16;
+        config.send_buffer = 16 * 1024;
+        config.history = 100_000;
+    })
+    .await;
+    let mut stalled = open_non_reading_client_http10(app.port).await;
+    // 2 s at 1 ms is ~200 KB of events: far more than the socket buffers plus 16 events hold.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut raw))
+        .await
+        .expect("the stream ends")
+        .expect("and ends cleanly");
+    let text = String::from_utf8(raw).unwrap();
+    let body = &text[text.find("\r\n\r\n").expect("a response head") + 4..];
+    let chunks = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(body.to_owned())]);
+    let events: Vec<_> = chunks.eventsource().collect().await;
+    let pings: Vec<Received> = events
+        .into_iter()
+        .map(|event| {
+            let event = event.unwrap();
+            let ping: Ping = serde_json::from_str(&event.data).unwrap();
+            Received {
+                id: event.id.parse().unwrap(),
+                ping,
+            }
+        })
+        .collect();
+    assert!(
+        pings.len() > 16,
+        "only {} pings before the end",
+        pings.len()
+    );
+    assert_consecutive(&pings);
+    assert_eq!(app.metric("pingstream_slow_clients_dropped_total").await, 1);
+    app.wait_for_clients(0, Duration::from_secs(2)).await;
+    // Resuming from the last ping it got replays the rest from history: nothing was lost.
+    let last = pings.last().unwrap();
+    let mut resumed = app.open_stream(Some(&last.id.to_string())).await;
+    assert_eq!(resumed.next_ping().await.ping.count, last.ping.count + 1);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_altogether_is_disconnected_after_the_stall_timeout() {
+    let app = spawn_app(|config| {
+        config.interval_ms = 1;
+        config.send_buffer = 16 * 1024;
+        config.stall_timeout_ms = 500;
+    })
+    .await;
+    let stalled = open_non_reading_client(app.port).await;
+    app.wait_for_clients(1, Duration::from_secs(2)).await;
+    // Buffers fill within ~1 s; then no byte is accepted for 500 ms and the kernel gives up.
+    app.wait_for_clients(0, Duration::from_secs(10)).await;
+    app.open_stream(None).await.next_ping().await;
+    drop(stalled);
+}
+
+#[tokio::test]
+async fn one_client_over_the_limit_gets_503_with_retry_after_at_once() {
+    let app = spawn_app(|config| {
+        config.max_clients = 2;
+        config.retry_ms = 1500;
+    })
+    .await;
+    let _first = app.open_stream(None).await;
+    let second = app.open_stream(None).await;
+    let started = Instant::now();
+    let refused = app.request_stream(None).await;
+    let elapsed = started.elapsed();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "2");
+    assert!(elapsed < Duration::from_millis(100), "503 took {elapsed:?}");
+    assert_eq!(app.metric("pingstream_connections_rejected_total").await, 1);
+    drop(second);
+    app.wait_for_clients(1, Duration::from_secs(2)).await;
+    app.open_stream(None).await.next_ping().await;
+}
+
+#[tokio::test]
+async fn max_clients_zero_refuses_every_stream() {
+    let app = spawn_app(|config| config.max_clients = 0).await;
+    assert_eq!(app.request_stream(None).await.status(), 503);
+    assert_eq!(app.health().await["status"], "ok");
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_frees_its_subscription_before_the_next_tick() {
+    // A 10-minute period: nothing is written, so only the client's FIN can tell the server.
+    let app = spawn_app(|config| config.interval_ms = 600_000).await;
+    let mut streams = Vec::new();
+    for _ in 0..20 {
+        let mut stream = app.open_stream(None).await;
+        stream.next_ping().await;
+        streams.push(stream);
+    }
+    assert_eq!(app.connected_clients().await, 20);
+    drop(streams);
+    app.wait_for_clients(0, Duration::from_millis(500)).await;
+    assert_eq!(app.metric("pingstream_connected_clients").await, 0);
+}

@@ -1,0 +1,88 @@
+//! The built frontend at `/`, or the build hint when there is none.
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn the_frontend_is_served_with_sensible_cache_headers() {
+    let dist = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dist.path().join("index.html"),
+        "<!doctype html><title>pingstream</title>",
+    )
+    .unwrap();
+    std::fs::write(dist.path().join("frontend-0123abcd.js"), "export {}").unwrap();
+    let outside = dist
+        .path()
+        .parent()
+        .unwrap()
+        .join("pingstream-outside-secret.txt");
+    std::fs::write(&outside, "secret").unwrap();
+    let app = spawn_app(|config| config.static_dir = dist.path().to_owned()).await;
+
+    let index = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    assert_eq!(index.headers()["cache-control"], "no-cache");
+    assert!(
+        index.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        index
+            .text()
+            .await
+            .unwrap()
+            .contains("<title>pingstream</title>")
+    );
+
+    let asset = app
+        .client
+        .get(app.url("/frontend-0123abcd.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asset.status(), 200);
+    assert_eq!(
+        asset.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+
+    let missing = app.client.get(app.url("/nope.js")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+
+    for path in [
+        "/../pingstream-outside-secret.txt",
+        "/%2e%2e/pingstream-outside-secret.txt",
+        "/..%2fpingstream-outside-secret.txt",
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(
+            !body.contains("secret"),
+            "{path} leaked a file outside the folder"
+        );
+        assert_eq!(status, 404, "{path}");
+    }
+    std::fs::remove_file(outside).unwrap();
+}
+
+#[tokio::test]
+async fn without_a_build_the_root_says_how_to_make_one() {
+    let app = spawn_app(|_| {}).await;
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("just build"), "{body}");
+    assert!(body.contains(shared::STREAM_PATH));
+    assert_eq!(
+        app.client
+            .get(app.url("/index.js"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
