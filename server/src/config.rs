@@ -111,6 +111,45 @@ mod tests {
     }
 
     #[test]
+    fn readme_flags_table_matches_the_command_line() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+        // Rows look like: | `--addr` | `PINGSTREAM_ADDR` | `127.0.0.1:8080` | meaning |
+        let rows: Vec<(String, String, String)> = readme
+            .lines()
+            .filter(|line| line.starts_with("| `--"))
+            .map(|line| {
+                let cells: Vec<&str> = line
+                    .split('|')
+                    .map(|cell| cell.trim().trim_matches('`'))
+                    .collect();
+                (
+                    cells[1].to_owned(),
+                    cells[2].to_owned(),
+                    cells[3].to_owned(),
+                )
+            })
+            .collect();
+        let command = Config::command();
+        let args: Vec<(String, String, String)> = command
+            .get_arguments()
+            .filter_map(|arg| {
+                let long = arg.get_long()?;
+                let env = arg.get_env()?.to_string_lossy().into_owned();
+                let default = arg
+                    .get_default_values()
+                    .first()?
+                    .to_string_lossy()
+                    .into_owned();
+                Some((format!("--{long}"), env, default))
+            })
+            .collect();
+        assert_eq!(
+            rows, args,
+            "README flags table differs from `server --help`"
+        );
+    }
+
+    #[test]
     fn a_zero_interval_is_refused() {
         assert!(Config::try_parse_from(["server", "--interval-ms", "0"]).is_err());
     }
