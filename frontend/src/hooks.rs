@@ -196,8 +196,11 @@ async fn count_down(
         dispatcher.dispatch(Action::RetryIn(secs as u32));
         // Sleep until the number shown changes.
         let tick = TimeoutFuture::new((left - (secs - 1.0) * 1000.0).ceil() as u32);
-        if let Either::Right(_) = select(tick, online_rx.next()).await {
-            return;
+        match select(tick, online_rx.next()).await {
+            Either::Left(_) => {}
+            Either::Right((Some(()), _)) => return,
+            // Nobody watches the network (no `window`): just wait.
+            Either::Right((None, tick)) => tick.await,
         }
     }
 }

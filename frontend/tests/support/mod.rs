@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 use web_sys::Element;
 
 /// How long a test waits for the DOM to reach the state it expects.
-const DEADLINE_MS: f64 = 10_000.0;
+const DEADLINE_MS: f64 = 8_000.0;
 
 /// A new, empty `<div>` in the page's body to render one test's component into.
 pub fn root() -> Element {
