@@ -58,6 +58,16 @@ pub struct Config {
     #[arg(long, env = "PINGSTREAM_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
 
+    /// Origins (e.g. `https://app.example.com`) whose pages may read the stream and `/healthz`
+    /// cross-origin; repeat the flag or separate with commas. None by default: CORS stays closed.
+    #[arg(
+        long = "allow-origin",
+        env = "PINGSTREAM_ALLOW_ORIGIN",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub allow_origins: Vec<String>,
+
     /// HTTP worker threads (0 = one per CPU core).
     #[arg(long, env = "PINGSTREAM_WORKERS", default_value_t = 0)]
     pub workers: usize,
@@ -135,11 +145,10 @@ mod tests {
             .filter_map(|arg| {
                 let long = arg.get_long()?;
                 let env = arg.get_env()?.to_string_lossy().into_owned();
-                let default = arg
-                    .get_default_values()
-                    .first()?
-                    .to_string_lossy()
-                    .into_owned();
+                let default = arg.get_default_values().first().map_or_else(
+                    || "(none)".to_owned(),
+                    |value| value.to_string_lossy().into_owned(),
+                );
                 Some((format!("--{long}"), env, default))
             })
             .collect();

@@ -9,6 +9,7 @@
 //! report on it.
 
 pub mod config;
+pub mod cors;
 pub mod hub;
 pub mod metrics;
 pub mod routes;

@@ -6,16 +6,15 @@ mod metrics;
 mod static_files;
 mod stream;
 
-use std::path::Path;
-
 use actix_web::web;
 
 pub use last_event_id::LastEventId;
+pub use static_files::StaticSite;
 pub use stream::StreamSettings;
 
 /// Registers every route. Expects [`crate::hub::Hub`], [`crate::metrics::Metrics`] and
 /// [`StreamSettings`] as app data.
-pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
+pub fn configure(cfg: &mut web::ServiceConfig, site: Option<&StaticSite>) {
     cfg.service(
         web::resource(shared::STREAM_PATH)
             .route(web::get().to(stream::stream))
@@ -23,5 +22,5 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &Path) {
     )
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/metrics").route(web::get().to(metrics::metrics)));
-    static_files::configure(cfg, static_dir);
+    static_files::configure(cfg, site);
 }

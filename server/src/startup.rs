@@ -2,20 +2,26 @@
 
 use std::{
     net::TcpListener,
-    path::PathBuf,
     time::{Duration, Instant},
 };
 
-use actix_web::{App, HttpServer, dev::Server, web};
+use actix_web::{
+    App, HttpServer,
+    dev::Server,
+    http::header,
+    middleware::{DefaultHeaders, from_fn},
+    web,
+};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::Config,
+    cors::AllowedOrigins,
     hub::{Hub, HubLimits},
     metrics::Metrics,
-    routes::{self, StreamSettings},
+    routes::{self, StaticSite, StreamSettings},
     ticker,
 };
 
@@ -85,14 +91,30 @@ impl Application {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             workers => workers,
         };
-        let static_dir: PathBuf = config.static_dir.clone();
+        let site = StaticSite::load(&config.static_dir);
+        if site.is_none() {
+            tracing::warn!(
+                dir = %config.static_dir.display(),
+                "no index.html in the static folder; `/` will say how to build the frontend"
+            );
+        }
+        let origins = AllowedOrigins::new(&config.allow_origins);
         let app_hub = hub.clone();
         let server = HttpServer::new(move || {
+            let origins = origins.clone();
             App::new()
                 .app_data(web::Data::new(app_hub.clone()))
                 .app_data(web::Data::new(metrics.clone()))
                 .app_data(web::Data::new(settings))
-                .configure(|cfg| routes::configure(cfg, &static_dir))
+                .wrap(from_fn(move |req, next| {
+                    origins.clone().middleware(req, next)
+                }))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                        .add((header::REFERRER_POLICY, "no-referrer")),
+                )
+                .configure(|cfg| routes::configure(cfg, site.as_ref()))
         })
         .workers(workers)
         // Notice a client that hung up as soon as its FIN arrives, not at the next failed write.

@@ -4,6 +4,7 @@ mod clients;
 mod helpers;
 mod ops;
 mod resume;
+mod security;
 mod shutdown;
 mod static_files;
 mod stream;
