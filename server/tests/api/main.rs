@@ -1,5 +1,6 @@
 //! Behaviour of the real server over real HTTP: each test starts its own server on port 0.
 
+mod bad_input;
 mod clients;
 mod helpers;
 mod ops;
