@@ -420,4 +420,37 @@ mod tests {
         );
         assert!(hub.status().closed);
     }
+
+    mod properties {
+        use super::*;
+        use eventsource_stream::Eventsource;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Ping → hub → SSE bytes → a spec-following parser gives back the same ping, id and
+            /// event name, for any count and any millisecond time chrono can print.
+            #[test]
+            fn events_round_trip_through_a_spec_parser(
+                epoch: u64,
+                count: u64,
+                millis in -62_000_000_000_000_i64..253_000_000_000_000_i64,
+            ) {
+                let hub = hub(4, 4);
+                let time = Utc.timestamp_millis_opt(millis).unwrap();
+                let id = EventId { epoch, count };
+                hub.publish(id, &Ping { count, time }).unwrap();
+                let mut subscription = hub.subscribe(Resume::Latest).unwrap();
+                let event = subscription.next().now_or_never().flatten().unwrap();
+                let text = encode(event);
+                let chunks = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(text)]);
+                let parsed: Vec<_> = chunks.eventsource().collect::<Vec<_>>().now_or_never().unwrap();
+                prop_assert_eq!(parsed.len(), 1);
+                let parsed = parsed.into_iter().next().unwrap().unwrap();
+                prop_assert_eq!(parsed.event.as_str(), EVENT_NAME);
+                prop_assert_eq!(parsed.id.parse::<EventId>(), Ok(id));
+                let ping: Ping = serde_json::from_str(&parsed.data).unwrap();
+                prop_assert_eq!(ping, Ping { count, time });
+            }
+        }
+    }
 }

@@ -138,4 +138,31 @@ mod tests {
         let huge = "9".repeat(60 * 1024);
         assert_eq!(huge.parse::<EventId>(), Err(ParseEventIdError::TooLong));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn every_id_round_trips(epoch: u64, count: u64) {
+                let id = EventId { epoch, count };
+                prop_assert_eq!(id.to_string().parse::<EventId>(), Ok(id));
+            }
+
+            #[test]
+            fn parsing_any_text_never_panics_and_accepts_only_canonical_ids(text in ".{0,64}") {
+                if let Ok(id) = text.parse::<EventId>() {
+                    prop_assert_eq!(id.to_string(), text);
+                }
+            }
+
+            #[test]
+            fn parsing_near_misses_never_panics(text in "[0-9a-fA-F+-]{0,40}") {
+                if let Ok(id) = text.parse::<EventId>() {
+                    prop_assert_eq!(id.to_string(), text);
+                }
+            }
+        }
+    }
 }
