@@ -38,7 +38,7 @@ test: lint test-native test-browser test-e2e
 # Formatting and clippy with warnings as errors, native and wasm32.
 lint: (setup "build")
     cargo fmt --all -- --check
-    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets --all-features -- -D warnings
     cargo clippy -p shared -p frontend --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 # Unit tests and the server's HTTP tests (real server on port 0).
@@ -49,9 +49,9 @@ test-native:
 test-browser: (setup "browser")
     CHROMEDRIVER=$(command -v chromedriver) cargo test -p frontend --target wasm32-unknown-unknown
 
-# The release server serving the built dist/, driven through a real browser.
+# The release server serving the built dist/, driven through a real browser (chromedriver).
 test-e2e: (setup "browser") build
-    @echo "end-to-end browser test: not yet written"
+    CHROMEDRIVER=$(command -v chromedriver) cargo test --release -p server --features e2e --test e2e
 
 # Install whatever the recipes need and is missing (idempotent): wasm target, trunk, wasm-bindgen-cli, wasm-opt, Chromium.
 setup what="all":
