@@ -1,0 +1,86 @@
+//! `loadgen`: open N SSE clients against a loopback server, measure E events, print one JSON
+//! result line (and append it to `--out`).
+
+use std::{fs::OpenOptions, io::Write as _, path::PathBuf, time::Duration};
+
+use anyhow::Context as _;
+use bench::{
+    load::{self, LoadConfig},
+    procfs,
+    target::Target,
+};
+use clap::Parser;
+
+/// Load an SSE stream on this machine and measure what it costs the server.
+#[derive(Debug, Parser)]
+#[command(name = "loadgen", version)]
+struct Args {
+    /// The stream: an http:// URL on 127.0.0.0/8, e.g. http://127.0.0.1:8080/sse.
+    #[arg(long)]
+    url: String,
+    /// Clients to open.
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// Events to measure once all are connected.
+    #[arg(long, default_value_t = 15)]
+    events: u64,
+    /// The server's ping period in milliseconds (bounds the waits).
+    #[arg(long, default_value_t = 1000)]
+    interval_ms: u64,
+    /// Process id of the server, to sample its RSS and CPU time from /proc.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Name of the server in the results (ours, naive, floor).
+    #[arg(long, default_value = "server")]
+    label: String,
+    /// Source addresses 127.0.0.1 ..= 127.0.0.K the clients are spread over.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u8).range(1..))]
+    source_spread: u8,
+    /// Most clients between connect() and their first event at once.
+    #[arg(long, default_value_t = 1000)]
+    connect_concurrency: usize,
+    /// Seconds one client may take from connect() to its first event.
+    #[arg(long, default_value_t = 10)]
+    handshake_timeout_s: u64,
+    /// Seconds all clients together may take to connect.
+    #[arg(long, default_value_t = 60)]
+    connect_timeout_s: u64,
+    /// Also append the JSON result line to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let target = Target::parse(&args.url)?;
+    let limit = procfs::raise_open_files_limit().context("raising the open files limit")?;
+    anyhow::ensure!(
+        u64::try_from(args.clients)? + 64 <= limit,
+        "{} clients need more open files than the limit of {limit}",
+        args.clients
+    );
+    let config = LoadConfig {
+        target,
+        clients: args.clients,
+        events: args.events,
+        interval: Duration::from_millis(args.interval_ms),
+        source_spread: args.source_spread,
+        connect_concurrency: args.connect_concurrency,
+        handshake_timeout: Duration::from_secs(args.handshake_timeout_s),
+        connect_timeout: Duration::from_secs(args.connect_timeout_s),
+        server_pid: args.pid,
+        label: args.label,
+    };
+    let result = load::run(&config)?;
+    let line = serde_json::to_string(&result)?;
+    println!("{line}");
+    if let Some(path) = &args.out {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        writeln!(file, "{line}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! pingstream's load benchmark: how many SSE clients the server holds, and at what cost.
+//!
+//! Layout: [`load`] opens N clients against a stream (decoding each with [`wire`], spreading
+//! their source addresses with [`target`]), waits until all have their first event, measures E
+//! more, and samples the server through [`procfs`]; [`tally`] turns what the clients received
+//! into gaps, duplicates and latency percentiles; [`report`] puts the runs of a session side by
+//! side. Two baseline servers run under the same tool in the same session, so ratios hold on a
+//! noisy machine: [`naive`] (the tutorial way: a task, an interval and a channel per client)
+//! and [`floor`] (one thread, one `write()` per client per event, nothing else).
+//!
+//! The binaries are thin: `loadgen`, `naive-server`, `floor-server` and `bench-report`;
+//! `scripts/bench.sh` runs them all.
+
+pub mod floor;
+pub mod load;
+pub mod naive;
+pub mod procfs;
+pub mod report;
+pub mod tally;
+pub mod target;
+pub mod wire;

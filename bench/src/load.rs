@@ -1,0 +1,527 @@
+//! One load run: open N SSE clients on one thread, wait until every one has its first event,
+//! then follow E more events while sampling the server's memory and CPU from `/proc`.
+//!
+//! The clients share one current-thread Tokio runtime: a task per client with a raw
+//! `TcpStream` and the hand-rolled [`crate::wire`] decoder, and one [`Board`] (an
+//! `Rc<RefCell<_>>`, never borrowed across an `.await`) where each records what it received. The
+//! driver only polls the board, so a client costs one `read()` and a few hundred nanoseconds of
+//! parsing per event; the tool's own CPU per event is reported beside the server's to show it.
+
+use std::{
+    cell::RefCell,
+    collections::BTreeMap,
+    io,
+    net::SocketAddr,
+    rc::Rc,
+    time::{Duration, Instant, SystemTime},
+};
+
+use serde::{Deserialize, Serialize};
+use shared::{EventId, Ping};
+use thiserror::Error;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpSocket, TcpStream},
+    sync::Semaphore,
+    task::LocalSet,
+};
+
+use crate::{
+    procfs::{self, CpuTime, Pid},
+    tally::{self, Latency, Received},
+    target::{Target, source_addr},
+    wire::{Event, Progress, ResponseDecoder, WireError},
+};
+
+/// How often the driver looks at the board while it waits.
+const POLL: Duration = Duration::from_millis(2);
+/// Bytes one client reads at a time: several events, and the head with the first event.
+const READ_BUFFER: usize = 1536;
+/// How long the server may take to start accepting connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What one run does.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// The stream to load.
+    pub target: Target,
+    /// How many clients to open.
+    pub clients: usize,
+    /// How many events to measure once all clients are connected.
+    pub events: u64,
+    /// The server's ping period: bounds how long to wait for those events.
+    pub interval: Duration,
+    /// Clients bind source addresses 127.0.0.1 ..= 127.0.0.`spread`, round robin.
+    pub source_spread: u8,
+    /// Most clients between `connect()` and their first event at once.
+    pub connect_concurrency: usize,
+    /// How long one client may take from `connect()` to its first event.
+    pub handshake_timeout: Duration,
+    /// How long all clients together may take to connect.
+    pub connect_timeout: Duration,
+    /// The server's process id, to sample its memory and CPU; without it only the client side
+    /// is measured.
+    pub server_pid: Option<u32>,
+    /// The name the run is reported under (`ours`, `naive`, `floor`).
+    pub label: String,
+}
+
+/// Why a run could not be carried out at all (client failures are results, not errors).
+#[derive(Debug, Error)]
+pub enum LoadError {
+    /// The client runtime could not be built.
+    #[error("could not start the client runtime")]
+    Runtime(#[source] io::Error),
+    /// Nothing accepted connections at the target in time.
+    #[error("nothing accepted connections at {0} within {READY_TIMEOUT:?}")]
+    NotReady(SocketAddr),
+    /// The server process exited.
+    #[error("server process {0} is not running")]
+    ServerGone(u32),
+    /// `/proc` could not be read for the server.
+    #[error("could not read /proc for process {pid}")]
+    Proc {
+        /// The server's process id.
+        pid: u32,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Everything measured in one run; one JSON line of the results file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Which server (`ours`, `naive`, `floor`).
+    pub server: String,
+    /// Clients opened.
+    pub clients: usize,
+    /// Clients that received their first event.
+    pub connected: usize,
+    /// Milliseconds from the first `connect()` until the last client had its first event;
+    /// `None` if not all of them did.
+    pub connect_ms: Option<f64>,
+    /// Events measured per client.
+    pub events: u64,
+    /// The server's ping period in milliseconds.
+    pub interval_ms: u64,
+    /// The measured counts are `from_count + 1 ..= from_count + events`.
+    pub from_count: u64,
+    /// Distinct measured events received, over all clients.
+    pub delivered: u64,
+    /// `connected × events`.
+    pub expected: u64,
+    /// Length of the measurement window in milliseconds.
+    pub window_ms: f64,
+    /// Server RSS before the first client, in KiB.
+    pub rss_before_kib: Option<u64>,
+    /// Server RSS once all clients were connected, in KiB.
+    pub rss_connected_kib: Option<u64>,
+    /// Server RSS at the end of the window, in KiB.
+    pub rss_end_kib: Option<u64>,
+    /// `(rss_connected - rss_before) / connected`.
+    pub kib_per_client: Option<f64>,
+    /// Server CPU over the window, in milliseconds.
+    pub cpu_ms: Option<f64>,
+    /// Server CPU over the window per delivered event, in microseconds.
+    pub cpu_us_per_event: Option<f64>,
+    /// The load tool's own CPU over the window per delivered event, in microseconds.
+    pub tool_cpu_us_per_event: Option<f64>,
+    /// Tick-to-receive latency of the measured events.
+    pub latency: Option<Latency>,
+    /// Events missing from connected clients' streams (from their first event to the window's end).
+    pub gaps: u64,
+    /// Events received again or out of order.
+    pub dups: u64,
+    /// Clients that failed plus events that could not be read.
+    pub errors: u64,
+    /// `errors` by kind.
+    pub error_kinds: BTreeMap<String, u64>,
+}
+
+/// Why one client stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+enum ClientError {
+    #[error("socket: {0}")]
+    Socket(io::ErrorKind),
+    #[error("bind: {0}")]
+    Bind(io::ErrorKind),
+    #[error("connect: {0}")]
+    Connect(io::ErrorKind),
+    #[error("write: {0}")]
+    Write(io::ErrorKind),
+    #[error("read: {0}")]
+    Read(io::ErrorKind),
+    #[error("no first event within the handshake timeout")]
+    HandshakeTimeout,
+    #[error("not connected when the connect phase ended")]
+    NotConnected,
+    #[error("closed by the server")]
+    Closed,
+    #[error("the server ended the stream")]
+    Ended,
+    #[error("{0}")]
+    Wire(#[from] WireError),
+}
+
+/// What one client has seen so far.
+#[derive(Debug, Default)]
+struct Slot {
+    events: Vec<Received>,
+    /// Highest count received (0 before the first event).
+    last_count: u64,
+    /// When the first event arrived, since the run started.
+    first_event_at: Option<Duration>,
+    error: Option<ClientError>,
+    /// Ping events whose data or id could not be read.
+    bad_events: u64,
+}
+
+impl Slot {
+    fn is_following(&self) -> bool {
+        self.first_event_at.is_some() && self.error.is_none()
+    }
+}
+
+/// Every client's slot and the counters the driver waits on.
+#[derive(Debug)]
+struct Board {
+    slots: Vec<Slot>,
+    started: Instant,
+    /// Clients that got their first event or failed before it.
+    settled: usize,
+    connected: usize,
+    max_count: u64,
+}
+
+impl Board {
+    fn record(&mut self, index: usize, event: Event<'_>, received_us: i64) {
+        if event.event != shared::EVENT_NAME.as_bytes() {
+            return;
+        }
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
+        let ping = match serde_json::from_slice::<Ping>(event.data) {
+            Ok(ping) if id_matches(event.id, ping.count) => ping,
+            _ => {
+                slot.bad_events += 1;
+                return;
+            }
+        };
+        slot.events.push(Received {
+            count: ping.count,
+            latency_us: received_us - ping.time.timestamp_micros(),
+        });
+        slot.last_count = slot.last_count.max(ping.count);
+        self.max_count = self.max_count.max(ping.count);
+        if slot.first_event_at.is_none() {
+            slot.first_event_at = Some(self.started.elapsed());
+            self.connected += 1;
+            self.settled += 1;
+        }
+    }
+
+    fn fail(&mut self, index: usize, err: ClientError) {
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
+        if slot.error.is_none() {
+            if slot.first_event_at.is_none() {
+                self.settled += 1;
+            }
+            slot.error = Some(err);
+        }
+    }
+
+    fn is_connected(&self, index: usize) -> bool {
+        self.slots
+            .get(index)
+            .is_some_and(|slot| slot.first_event_at.is_some())
+    }
+
+    /// Every client still following the stream has received `count` or later.
+    fn all_reached(&self, count: u64) -> bool {
+        self.slots
+            .iter()
+            .filter(|slot| slot.is_following())
+            .all(|slot| slot.last_count >= count)
+    }
+}
+
+/// An event's id must be `<epoch>-<count>` with the count its data carries.
+fn id_matches(id: &[u8], count: u64) -> bool {
+    std::str::from_utf8(id)
+        .ok()
+        .and_then(|id| id.parse::<EventId>().ok())
+        .is_some_and(|id| id.count == count)
+}
+
+/// What every client task shares.
+struct Run {
+    board: RefCell<Board>,
+    handshakes: Semaphore,
+    target: SocketAddr,
+    request: Vec<u8>,
+    spread: u8,
+    handshake_timeout: Duration,
+}
+
+/// Carries out one run on a current-thread runtime of its own and returns what it measured.
+pub fn run(config: &LoadConfig) -> Result<RunResult, LoadError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(LoadError::Runtime)?;
+    // Dropping the LocalSet at the end drops every client task and closes its socket.
+    LocalSet::new().block_on(&runtime, drive(config))
+}
+
+async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
+    let target = config.target.socket_addr();
+    wait_until_ready(target, config.server_pid).await?;
+    let server = config.server_pid;
+    let rss_before = sample_rss(server)?;
+
+    let started = Instant::now();
+    let run = Rc::new(Run {
+        board: RefCell::new(Board {
+            slots: (0..config.clients).map(|_| Slot::default()).collect(),
+            started,
+            settled: 0,
+            connected: 0,
+            max_count: 0,
+        }),
+        handshakes: Semaphore::new(config.connect_concurrency.max(1)),
+        target,
+        request: config.target.request(),
+        spread: config.source_spread,
+        handshake_timeout: config.handshake_timeout,
+    });
+    for index in 0..config.clients {
+        tokio::task::spawn_local(client(index, Rc::clone(&run)));
+    }
+
+    // Phase 1: every client connected and got its first event.
+    wait_for(started + config.connect_timeout, || {
+        run.board.borrow().settled == config.clients
+    })
+    .await;
+    let rss_connected = sample_rss(server)?;
+    {
+        let mut board = run.board.borrow_mut();
+        for index in 0..config.clients {
+            if !board.is_connected(index) {
+                board.fail(index, ClientError::NotConnected);
+            }
+        }
+    }
+
+    // Phase 2: let the newest event reach everyone, so the window holds whole ticks only.
+    let from = run.board.borrow().max_count;
+    wait_for(
+        Instant::now() + 2 * config.interval + Duration::from_secs(1),
+        || run.board.borrow().all_reached(from),
+    )
+    .await;
+
+    // Phase 3: the measured events.
+    let to = from + config.events;
+    let server_cpu_before = sample_cpu(server)?;
+    let tool_cpu_before = procfs::cpu_time(Pid::Myself).ok();
+    let window_start = Instant::now();
+    let window_limit = config.interval * u32::try_from(config.events + 2).unwrap_or(u32::MAX)
+        + Duration::from_secs(2);
+    if from > 0 {
+        wait_for(window_start + window_limit, || {
+            run.board.borrow().all_reached(to)
+        })
+        .await;
+    }
+    let window = window_start.elapsed();
+    let server_cpu_after = sample_cpu(server)?;
+    let tool_cpu_after = procfs::cpu_time(Pid::Myself).ok();
+    let rss_end = sample_rss(server)?;
+    if let Some(pid) = server
+        && !procfs::is_alive(pid)
+    {
+        return Err(LoadError::ServerGone(pid));
+    }
+
+    let board = run.board.borrow();
+    let mut latencies =
+        Vec::with_capacity(board.connected * usize::try_from(config.events).unwrap_or(0));
+    let (mut gaps, mut dups, mut delivered) = (0, 0, 0);
+    let mut error_kinds: BTreeMap<String, u64> = BTreeMap::new();
+    let mut last_first_event = Duration::ZERO;
+    for slot in &board.slots {
+        if let Some(at) = slot.first_event_at {
+            last_first_event = last_first_event.max(at);
+            let tally = tally::tally_client(&slot.events, from, to, &mut latencies);
+            gaps += tally.gaps;
+            dups += tally.dups;
+            delivered += tally.delivered;
+        }
+        if let Some(err) = &slot.error {
+            *error_kinds.entry(err.to_string()).or_default() += 1;
+        }
+        if slot.bad_events > 0 {
+            *error_kinds
+                .entry("unreadable ping event".into())
+                .or_default() += slot.bad_events;
+        }
+    }
+    let connected = board.connected;
+    let per_event = |micros: u64| (delivered > 0).then(|| micros as f64 / delivered as f64);
+    let server_cpu_us = server_cpu_before
+        .zip(server_cpu_after)
+        .map(|(before, after)| after.micros_since(&before));
+    Ok(RunResult {
+        server: config.label.clone(),
+        clients: config.clients,
+        connected,
+        connect_ms: (connected == config.clients).then(|| millis(last_first_event)),
+        events: config.events,
+        interval_ms: u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX),
+        from_count: from,
+        delivered,
+        expected: connected as u64 * config.events,
+        window_ms: millis(window),
+        rss_before_kib: rss_before,
+        rss_connected_kib: rss_connected,
+        rss_end_kib: rss_end,
+        kib_per_client: rss_before
+            .zip(rss_connected)
+            .filter(|_| connected > 0)
+            .map(|(before, after)| (after as f64 - before as f64) / connected as f64),
+        cpu_ms: server_cpu_us.map(|micros| micros as f64 / 1000.0),
+        cpu_us_per_event: server_cpu_us.and_then(per_event),
+        tool_cpu_us_per_event: tool_cpu_before
+            .zip(tool_cpu_after)
+            .and_then(|(before, after)| per_event(after.micros_since(&before))),
+        latency: tally::latency(&mut latencies),
+        gaps,
+        dups,
+        errors: error_kinds.values().sum(),
+        error_kinds,
+    })
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn sample_rss(pid: Option<u32>) -> Result<Option<u64>, LoadError> {
+    pid.map(|pid| procfs::rss_kib(Pid::Of(pid)).map_err(|source| LoadError::Proc { pid, source }))
+        .transpose()
+}
+
+fn sample_cpu(pid: Option<u32>) -> Result<Option<CpuTime>, LoadError> {
+    pid.map(|pid| procfs::cpu_time(Pid::Of(pid)).map_err(|source| LoadError::Proc { pid, source }))
+        .transpose()
+}
+
+/// Polls `done` every [`POLL`] until it holds or `deadline` passes.
+async fn wait_for(deadline: Instant, mut done: impl FnMut() -> bool) {
+    while !done() && Instant::now() < deadline {
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Waits until a TCP connection to `target` succeeds (closing it at once).
+async fn wait_until_ready(target: SocketAddr, pid: Option<u32>) -> Result<(), LoadError> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if let Some(pid) = pid
+            && !procfs::is_alive(pid)
+        {
+            return Err(LoadError::ServerGone(pid));
+        }
+        let attempt = tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(target));
+        if let Ok(Ok(_stream)) = attempt.await {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(LoadError::NotReady(target));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One client, from `connect()` until the run drops it; its end, if any, goes on the board.
+async fn client(index: usize, run: Rc<Run>) {
+    if let Err(err) = follow(index, &run).await {
+        run.board.borrow_mut().fail(index, err);
+    }
+}
+
+async fn follow(index: usize, run: &Run) -> Result<(), ClientError> {
+    // The semaphore is never closed, so this always gets a permit.
+    let permit = run.handshakes.acquire().await.ok();
+    let mut stream = None;
+    let mut decoder = ResponseDecoder::new();
+    let mut buf = [0_u8; READ_BUFFER];
+    let handshake = async {
+        let socket = TcpSocket::new_v4().map_err(|err| ClientError::Socket(err.kind()))?;
+        socket
+            .bind(source_addr(index, run.spread))
+            .map_err(|err| ClientError::Bind(err.kind()))?;
+        let mut connection = socket
+            .connect(run.target)
+            .await
+            .map_err(|err| ClientError::Connect(err.kind()))?;
+        connection
+            .write_all(&run.request)
+            .await
+            .map_err(|err| ClientError::Write(err.kind()))?;
+        let stream = stream.insert(connection);
+        while !run.board.borrow().is_connected(index) {
+            pump(index, run, stream, &mut decoder, &mut buf).await?;
+        }
+        Ok::<_, ClientError>(())
+    };
+    tokio::time::timeout(run.handshake_timeout, handshake)
+        .await
+        .map_err(|_| ClientError::HandshakeTimeout)??;
+    drop(permit);
+    let Some(stream) = stream.as_mut() else {
+        return Err(ClientError::HandshakeTimeout);
+    };
+    loop {
+        pump(index, run, stream, &mut decoder, &mut buf).await?;
+    }
+}
+
+/// One `read()`, decoded onto the board.
+async fn pump(
+    index: usize,
+    run: &Run,
+    stream: &mut TcpStream,
+    decoder: &mut ResponseDecoder,
+    buf: &mut [u8],
+) -> Result<(), ClientError> {
+    let read = stream
+        .read(buf)
+        .await
+        .map_err(|err| ClientError::Read(err.kind()))?;
+    if read == 0 {
+        return Err(ClientError::Closed);
+    }
+    let received_us = wall_clock_micros();
+    let mut board = run.board.borrow_mut();
+    let progress = decoder.feed(&buf[..read], &mut |event| {
+        board.record(index, event, received_us);
+    })?;
+    match progress {
+        Progress::Open => Ok(()),
+        Progress::Ended => Err(ClientError::Ended),
+    }
+}
+
+fn wall_clock_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+        })
+}
