@@ -1,0 +1,327 @@
+//! Headless Chromium behind its own chromedriver, and what the page shows, read in one go.
+
+use std::{
+    net::TcpStream,
+    os::unix::process::CommandExt,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fantoccini::{Client, ClientBuilder, wd::WebDriverCompatibleCommand};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde::Deserialize;
+use serde_json::json;
+use tempfile::TempDir;
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::server::free_port;
+
+/// The longest any wait for the page lasts.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// How often a wait looks at the page again.
+const POLL_EVERY: Duration = Duration::from_millis(20);
+
+/// Held by each test while it drives a browser. On two cores, two Chromiums starting beside a
+/// release server make page timings meaningless, so the tests take turns.
+static BROWSER_TURN: Mutex<()> = Mutex::const_new(());
+
+/// Waits until no other test drives a browser; the turn lasts as long as the guard.
+pub async fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
+    BROWSER_TURN.lock().await
+}
+
+/// A chromedriver process on a free port, in a process group of its own; the group (chromedriver
+/// and any Chromium it left behind) is killed when this is dropped.
+struct Chromedriver {
+    child: Child,
+    port: u16,
+}
+
+impl Chromedriver {
+    async fn start() -> Self {
+        let program =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let port = free_port();
+        let child = Command::new(&program)
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {program} (set CHROMEDRIVER): {err}"));
+        let driver = Self { child, port };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "{program} did not listen on port {port} within {DEADLINE:?}"
+            );
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+        driver
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // The whole group, by its id (chromedriver's pid): a Chromium whose session was never
+        // closed (a test that panicked) goes too.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One headless Chromium window with a fresh profile.
+pub struct Browser {
+    client: Client,
+    // Dropped in this order: the driver (and its browser) before the profile they use.
+    driver: Chromedriver,
+    _profile: TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a 900x700 headless Chromium that records its console.
+    pub async fn open() -> Self {
+        let driver = Chromedriver::start().await;
+        let profile = tempfile::tempdir().expect("a temporary browser profile");
+        let chrome = std::env::var("CHROME").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chrome,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--no-first-run",
+                    "--disable-sync",
+                    "--window-size=900,700",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            },
+            "goog:loggingPrefs": { "browser": "ALL" },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("capabilities are an object")
+        };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&driver.url())
+            .await
+            .unwrap_or_else(|err| panic!("chromedriver opens {chrome} (set CHROME): {err}"));
+        Self {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Loads `url`; returns once the page's `load` event has fired.
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("the page loads");
+    }
+
+    /// Leaves a mark on the current document; [`PageView::marked`] tells whether the page is still
+    /// that document (it was not reloaded).
+    pub async fn mark_page(&self) {
+        self.client
+            .execute("window.pingstreamE2eMark = true;", vec![])
+            .await
+            .expect("the mark is set");
+    }
+
+    /// Writes `text` to the page's console with `console.info`.
+    pub async fn log_to_console(&self, text: &str) {
+        self.client
+            .execute("console.info(arguments[0]);", vec![json!(text)])
+            .await
+            .expect("the console takes a line");
+    }
+
+    /// What the page shows now.
+    pub async fn page(&self) -> PageView {
+        let view = self
+            .client
+            .execute(READ_PAGE, vec![])
+            .await
+            .expect("the page can be read");
+        serde_json::from_value(view).expect("the page reads as a PageView")
+    }
+
+    /// Polls the page until `ready` holds, and returns what it showed then. Panics after
+    /// [`DEADLINE`] with the badge and the page's text.
+    pub async fn wait_for(&self, what: &str, ready: impl Fn(&PageView) -> bool) -> PageView {
+        let started = Instant::now();
+        loop {
+            let page = self.page().await;
+            if ready(&page) {
+                return page;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "waited {DEADLINE:?} for {what}; badge {:?}, page text:\n{}",
+                page.status,
+                page.text
+            );
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
+    /// The browser's console and network messages since the last call (chromedriver hands each
+    /// one out once).
+    pub async fn console(&self) -> Vec<LogEntry> {
+        let entries = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("chromedriver hands out the browser log");
+        serde_json::from_value(entries).expect("log entries")
+    }
+
+    /// Saves a PNG of the window at `path`.
+    pub async fn save_screenshot(&self, path: &Path) {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        std::fs::write(path, png)
+            .unwrap_or_else(|err| panic!("cannot write {}: {err}", path.display()));
+    }
+
+    /// Ends the session (Chromium exits), then chromedriver.
+    pub async fn close(self) {
+        let Self { client, driver, .. } = self;
+        client.close().await.expect("the session closes");
+        drop(driver);
+    }
+}
+
+/// Reads everything the tests look at in one round trip.
+const READ_PAGE: &str = r#"
+const badge = document.querySelector('#status');
+const retry = document.querySelector('[data-retry-in]');
+const received = document.querySelector('#received');
+const rows = [...document.querySelectorAll('ol#pings > li')].map((li) =>
+  li.matches('.ping[data-count]') ? { Ping: Number(li.dataset.count) }
+  : li.hasAttribute('data-gap') ? { Gap: Number(li.dataset.gap) }
+  : li.hasAttribute('data-reset') ? 'Reset'
+  : { Other: li.outerHTML });
+return {
+  status: badge ? badge.dataset.status : null,
+  retry_in: retry ? Number(retry.dataset.retryIn) : null,
+  received: received ? Number(received.dataset.received) : null,
+  rows,
+  marked: window.pingstreamE2eMark === true,
+  text: document.body ? document.body.innerText : '',
+};
+"#;
+
+/// What the page shows at one moment.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PageView {
+    /// The badge's `data-status`: connecting, live, reconnecting or offline.
+    pub status: Option<String>,
+    /// The countdown to the next attempt, while one is shown.
+    pub retry_in: Option<u32>,
+    /// The `#received` counter.
+    pub received: Option<u64>,
+    /// The list, newest first.
+    pub rows: Vec<Row>,
+    /// Whether the page is the document [`Browser::mark_page`] marked.
+    pub marked: bool,
+    /// The visible text, for failure messages.
+    pub text: String,
+}
+
+/// One row of the ping list.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub enum Row {
+    /// `li.ping[data-count]`.
+    Ping(u64),
+    /// `li[data-gap]`: this many pings missed.
+    Gap(u64),
+    /// `li[data-reset]`: the server restarted.
+    Reset,
+    /// Anything else, as HTML.
+    Other(String),
+}
+
+impl PageView {
+    /// Whether the badge says `status`.
+    pub fn is(&self, status: &str) -> bool {
+        self.status.as_deref() == Some(status)
+    }
+
+    /// The counts of the pings shown, newest first.
+    pub fn pings(&self) -> Vec<u64> {
+        self.rows
+            .iter()
+            .filter_map(|row| match row {
+                Row::Ping(count) => Some(*count),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The counts of the pings shown above (after) the newest reset mark, newest first; `None`
+    /// without a reset mark.
+    pub fn pings_since_reset(&self) -> Option<Vec<u64>> {
+        let reset = self.rows.iter().position(|row| *row == Row::Reset)?;
+        Some(
+            self.rows[..reset]
+                .iter()
+                .filter_map(|row| match row {
+                    Row::Ping(count) => Some(*count),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+}
+
+/// One message from the browser's log.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogEntry {
+    /// SEVERE, WARNING, INFO, DEBUG.
+    pub level: String,
+    /// The text, prefixed with where it came from.
+    pub message: String,
+    /// console-api, network, security, javascript, ...
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// chromedriver's (pre-W3C) `POST /session/{id}/se/log` for the `browser` log, which the
+/// `goog:loggingPrefs` capability turns on.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
+    }
+}

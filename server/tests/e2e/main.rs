@@ -1,0 +1,16 @@
+//! The release server serving the built frontend, driven through headless Chromium.
+//!
+//! Run with `just test-e2e`, or after `just build`:
+//! `cargo test --release -p server --features e2e --test e2e`. It needs `dist/` (from
+//! `trunk build --release`), Chromium and a matching chromedriver; `CHROME` and `CHROMEDRIVER` name
+//! them when they are not `/usr/bin/chromium` and `/usr/bin/chromedriver`. With
+//! `PINGSTREAM_SCREENSHOT=path.png` the live page is also saved as a picture.
+//!
+//! Every test starts its own server as a child process (so it can be killed with SIGKILL and
+//! brought back on the same port), its own chromedriver and a fresh browser profile, and waits for
+//! what the page shows by polling the DOM with a deadline.
+
+mod browser;
+mod recovery;
+mod server;
+mod streaming;
