@@ -1,0 +1,203 @@
+//! Churn: many short-lived streams, opened and dropped 100 at a time. Every one is served, every
+//! hang-up is noticed from its FIN alone, and descriptors and memory come back.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use shared::Ping;
+
+use crate::{
+    Scale,
+    client::{StreamClient, connect, source},
+    figure,
+    process::{ServerProcess, connected_clients, mib, wait_for_clients},
+    serial,
+};
+
+/// Streams open at once.
+const CONCURRENCY: usize = 100;
+
+/// What one round of cycles did.
+struct Round {
+    served: usize,
+    failures: Vec<String>,
+    elapsed: Duration,
+    /// The most streams `/healthz` counted at once during the round.
+    peak_clients: u64,
+}
+
+/// Opens and drops `cycles` streams, `CONCURRENCY` at a time: each connects from a spread of
+/// loopback addresses, reads the head and its first ping, and hangs up.
+async fn run_round(port: u16, cycles: usize) -> Round {
+    let next = Arc::new(AtomicUsize::new(0));
+    let served = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let probe = {
+        let peak = Arc::clone(&peak);
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(connected_clients(port).await, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let next = Arc::clone(&next);
+            let served = Arc::clone(&served);
+            tokio::spawn(async move {
+                let mut failures = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= cycles {
+                        return failures;
+                    }
+                    match tokio::time::timeout(Duration::from_secs(10), cycle(port, i)).await {
+                        Ok(Ok(())) => {
+                            served.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Err(err)) => failures.push(err),
+                        Err(_) => failures.push(format!("cycle {i} took over 10 s")),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for worker in workers {
+        failures.extend(worker.await.expect("a churn worker"));
+    }
+    let elapsed = started.elapsed();
+    probe.abort();
+    Round {
+        served: served.load(Ordering::Relaxed),
+        failures,
+        elapsed,
+        peak_clients: peak.load(Ordering::Relaxed),
+    }
+}
+
+/// One connect, first ping, hang-up.
+async fn cycle(port: u16, i: usize) -> Result<(), String> {
+    let stream = connect(port, source(i), None)
+        .await
+        .map_err(|err| format!("connect: {err}"))?;
+    let mut client = StreamClient::open(stream, None)
+        .await
+        .map_err(|err| format!("head: {err}"))?;
+    if client.status != 200 {
+        return Err(format!("status {}", client.status));
+    }
+    let event = client
+        .next_event()
+        .await
+        .map_err(|end| format!("ended before a ping: {end:?}"))?;
+    serde_json::from_str::<Ping>(&event.data).map_err(|err| format!("not a Ping: {err}"))?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_serves_every_connection_and_gives_back_descriptors_and_memory() {
+    let _turn = serial().await;
+    let cycles = Scale::get().pick(2_000, 20_000);
+    // A 10-minute period and no keep-alives: nothing is ever written after the first ping, so
+    // only a client's FIN can tell the server it left.
+    let server = ServerProcess::start(
+        0,
+        &[
+            "--interval-ms",
+            "600000",
+            "--keep-alive-s",
+            "0",
+            "--workers",
+            "2",
+        ],
+    );
+    let port = server.port;
+    // Warm up: worker threads, buffers and allocator arenas that exist once any load was seen.
+    let warm_up = run_round(port, 2 * CONCURRENCY).await;
+    assert!(warm_up.failures.is_empty(), "{:?}", warm_up.failures);
+    wait_for_clients(port, 0, Duration::from_secs(10))
+        .await
+        .expect("warm-up clients gone");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let base_fds = server.fds();
+    let base_rss = server.rss_kib();
+    figure(
+        "churn",
+        &format!("baseline {base_fds} fds, RSS {:.1} MiB", mib(base_rss)),
+    );
+
+    let mut rss_after = Vec::new();
+    for round in 1..=2 {
+        let result = run_round(port, cycles).await;
+        let noticed = wait_for_clients(port, 0, Duration::from_secs(5)).await;
+        let fds_back = server.wait_for_fds(base_fds, Duration::from_secs(10)).await;
+        let rss = server.rss_kib();
+        rss_after.push(rss);
+        figure(
+            "churn",
+            &format!(
+                "round {round}: {}/{cycles} served in {:.1} s ({:.0} cycles/s, at most {} streams \
+                 open at once); last hang-up noticed after {noticed:?}; fds back to {base_fds} \
+                 after {fds_back:?}; RSS {:.1} MiB ({:+.1} MiB)",
+                result.served,
+                result.elapsed.as_secs_f64(),
+                result.served as f64 / result.elapsed.as_secs_f64(),
+                result.peak_clients,
+                mib(rss),
+                mib(rss) - mib(base_rss),
+            ),
+        );
+        assert_eq!(
+            result.served,
+            cycles,
+            "round {round}: {} failures, first {:?}",
+            result.failures.len(),
+            result.failures.first()
+        );
+        // Within a poll of /healthz: the server needs no write to see a client go.
+        let noticed = noticed.unwrap_or_else(|left| panic!("{left} streams still counted"));
+        assert!(
+            noticed < Duration::from_secs(1),
+            "hang-ups noticed after {noticed:?}"
+        );
+        // Hang-ups are noticed as they happen, so the count stays near the concurrency (a busy
+        // server may still have some FINs queued); were they not, it would climb to the cycles.
+        assert!(
+            result.peak_clients <= 5 * CONCURRENCY as u64,
+            "{} streams open at once",
+            result.peak_clients
+        );
+        fds_back.unwrap_or_else(|fds| panic!("{fds} fds, baseline {base_fds}"));
+        assert!(
+            rss <= base_rss + 50 * 1024,
+            "RSS {:.1} MiB over a {:.1} MiB baseline",
+            mib(rss),
+            mib(base_rss)
+        );
+    }
+    let growth = rss_after[1].saturating_sub(rss_after[0]);
+    figure(
+        "churn",
+        &format!("RSS growth in round 2: {:.2} MiB", mib(growth)),
+    );
+    // Allocator noise is a few hundred KiB; a leak of even 100 bytes a connection is 2 MiB.
+    assert!(growth <= 1024, "RSS grew {:.2} MiB in round 2", mib(growth));
+
+    // Still streaming afterwards.
+    let mut client = StreamClient::open(
+        connect(port, source(0), None).await.expect("connects"),
+        None,
+    )
+    .await
+    .expect("a head");
+    assert_eq!(client.status, 200);
+    client.next_event().await.expect("a ping after the churn");
+}
