@@ -12,6 +12,7 @@
 //! `scripts/bench.sh` runs them all.
 
 pub mod floor;
+pub mod listener;
 pub mod load;
 pub mod naive;
 pub mod procfs;

@@ -20,7 +20,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     rlimit::increase_nofile_limit(u64::MAX)?;
-    let listener = std::net::TcpListener::bind(args.addr)?;
+    let listener = bench::listener::bind(args.addr)?;
     let server = FloorServer::start(
         listener,
         Duration::from_millis(args.interval_ms),

@@ -21,7 +21,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     rlimit::increase_nofile_limit(u64::MAX)?;
-    let listener = std::net::TcpListener::bind(args.addr)?;
+    let listener = bench::listener::bind(args.addr)?;
     let clock = TickClock::start(
         Duration::from_millis(args.interval_ms),
         u64::from(std::process::id()),
