@@ -48,27 +48,93 @@ fn stream_request(last_event_id: &[u8]) -> Vec<u8> {
     request
 }
 
+/// Sends `request` and reads until the first event; the status line and the id of that event.
+async fn first_event(app: &TestApp, request: &[u8]) -> (String, Option<EventId>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("server accepts");
+    stream.write_all(request).await.expect("request sent");
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let read = async {
+        loop {
+            let text = String::from_utf8_lossy(&answer);
+            if let Some(id) = text
+                .lines()
+                .find_map(|line| line.strip_prefix("id: "))
+                .filter(|_| text.contains("data: "))
+            {
+                return id.parse().ok();
+            }
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    let id = tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("an event within 10 s");
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.lines().next().unwrap_or("closed").to_owned();
+    (status, id)
+}
+
 #[tokio::test]
 async fn odd_last_event_ids_get_a_stream_from_the_newest_ping() {
-    let app = spawn_app(|_| {}).await;
-    let foreign = EventId { epoch: 1, count: 5 }.to_string();
+    // A fast tick and a long history: a replay would start far below the newest ping.
+    let app = spawn_app(|config| config.interval_ms = 10).await;
+    let epoch = loop {
+        let health = app.health().await;
+        if health["last_count"].as_u64().unwrap_or(0) >= 20 {
+            let id: EventId = health["last_id"].as_str().unwrap().parse().unwrap();
+            break id.epoch;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let this_run_beyond_u64 = format!("{epoch:016x}-18446744073709551616");
+    let this_run_negative = format!("{epoch:016x}--1");
+    let this_run_future = EventId {
+        epoch,
+        count: u64::MAX,
+    }
+    .to_string();
     let huge = "7".repeat(60 * 1024);
     for id in [
-        "",
-        "banana",
-        "-1",
-        "18446744073709551616",
-        &foreign,
-        &huge,
-        "ÿÿ",
+        &b""[..],
+        b"banana",
+        b"-1",
+        b"18446744073709551616",
+        this_run_beyond_u64.as_bytes(),
+        this_run_negative.as_bytes(),
+        this_run_future.as_bytes(),
+        huge.as_bytes(),
+        "\u{ff}\u{ff}".as_bytes(),
+        b"\xff\xfe",
     ] {
-        assert_eq!(
-            status_line(&app, &stream_request(id.as_bytes())).await,
-            "HTTP/1.1 200 OK",
-            "Last-Event-ID {:?}",
-            &id[..id.len().min(24)]
+        let before = app.health().await["last_count"].as_u64().unwrap();
+        let (status, first) = first_event(&app, &stream_request(id)).await;
+        let after = app.health().await["last_count"].as_u64().unwrap();
+        let shown = String::from_utf8_lossy(&id[..id.len().min(24)]).into_owned();
+        assert_eq!(status, "HTTP/1.1 200 OK", "Last-Event-ID {shown:?}");
+        // Ignored: the newest ping when the request arrived, not a replay from history.
+        let first = first.unwrap_or_else(|| panic!("no event for {shown:?}"));
+        assert_eq!(first.epoch, epoch);
+        assert!(
+            (before..=after).contains(&first.count),
+            "Last-Event-ID {shown:?} started at {} (newest {before}..={after})",
+            first.count
         );
     }
+    // An id of another run: the oldest ping this run retains (here its first), so the client
+    // sees the counts go back, not a replay that pretends to continue the other run.
+    let foreign = EventId {
+        epoch: epoch ^ 1,
+        count: 5,
+    };
+    let (status, first) = first_event(&app, &stream_request(foreign.to_string().as_bytes())).await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(first, Some(EventId { epoch, count: 1 }));
 }
 
 #[tokio::test]
@@ -124,33 +190,72 @@ async fn oversized_requests_are_refused_with_a_status() {
     assert_eq!(app.health().await["status"], "ok");
 }
 
+/// Sends `request` (which should ask for `Connection: close`) and reads the whole answer.
+async fn whole_answer(app: &TestApp, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("server accepts");
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the answer ends within 10 s");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[tokio::test]
 async fn nothing_outside_the_static_folder_is_served() {
-    let dist = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dist.path().join("index.html"),
-        "<!doctype html><title>in</title>",
-    )
-    .unwrap();
-    let app = spawn_app(|config| config.static_dir = dist.path().to_owned()).await;
+    // root/dist is served; root/secret.txt sits right beside it.
+    let root = tempfile::tempdir().unwrap();
+    let dist = root.path().join("dist");
+    std::fs::create_dir(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html><title>in</title>").unwrap();
+    let secret = root.path().join("secret.txt");
+    std::fs::write(&secret, "pingstream-secret-b7e1").unwrap();
+    let absolute = secret.display().to_string();
+    let app = spawn_app(|config| config.static_dir = dist.clone()).await;
     for path in [
-        "/../Cargo.toml",
-        "/%2e%2e/Cargo.toml",
-        "/%2e%2e%2fCargo.toml",
-        "/..%2f..%2fetc%2fpasswd",
-        "/etc/passwd",
-        "//etc/passwd",
-        "http://localhost/../Cargo.toml",
-        "/.%2e/.%2e/etc/passwd",
-        "/index.html%00.js",
+        "/../secret.txt".to_owned(),
+        "/../../../../../../etc/passwd".to_owned(),
+        "/%2e%2e/secret.txt".to_owned(),
+        "/%2E%2E/secret.txt".to_owned(),
+        "/%2e%2e%2fsecret.txt".to_owned(),
+        "/..%2fsecret.txt".to_owned(),
+        "/..%2Fsecret.txt".to_owned(),
+        "/.%2e/secret.txt".to_owned(),
+        "/%252e%252e/secret.txt".to_owned(),
+        "/..\\secret.txt".to_owned(),
+        "/..%5csecret.txt".to_owned(),
+        "/..%5Csecret.txt".to_owned(),
+        "/%c0%ae%c0%ae/secret.txt".to_owned(),
+        "/./../secret.txt".to_owned(),
+        "/index.html/../../secret.txt".to_owned(),
+        "/etc/passwd".to_owned(),
+        "//etc/passwd".to_owned(),
+        absolute.clone(),
+        format!("/{absolute}"),
+        format!("/%2f{}", absolute.trim_start_matches('/')),
+        format!("/{}", absolute.replace('/', "%2f")),
+        "http://localhost/../secret.txt".to_owned(),
+        "/index.html%00.js".to_owned(),
     ] {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
-        assert_eq!(
-            status_line(&app, request.as_bytes()).await,
-            "HTTP/1.1 404 Not Found",
-            "{path}"
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        let answer = whole_answer(&app, request.as_bytes()).await;
+        let status = answer.lines().next().unwrap_or("closed");
+        assert!(
+            !answer.contains("pingstream-secret") && !answer.contains("root:"),
+            "{path} leaked a file outside the folder: {answer}"
         );
+        assert_eq!(status, "HTTP/1.1 404 Not Found", "{path}");
     }
+    // The folder itself is served.
+    let index = whole_answer(
+        &app,
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(index.starts_with("HTTP/1.1 200 OK"), "{index}");
 }
 
 #[tokio::test]
