@@ -83,4 +83,57 @@ mod tests {
             );
         }
     }
+
+    /// Cases per property: proptest's 256 unless `PROPTEST_CASES` says otherwise (`just soak`
+    /// runs many more).
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any header bytes at all are read without a panic, and resume only when they are
+            /// exactly an id this server could have sent.
+            #[test]
+            fn any_header_bytes_resume_only_after_a_canonical_id(
+                value in proptest::collection::vec(any::<u8>(), 0..64),
+            ) {
+                if let Resume::After(id) = LastEventId::from_header(Some(&value)).0 {
+                    prop_assert_eq!(id.to_string().into_bytes(), value);
+                }
+            }
+
+            /// Ids with one byte changed, dropped or added: the near misses a fuzzer would try.
+            #[test]
+            fn near_misses_of_an_id_never_resume_anywhere_else(
+                epoch: u64,
+                count: u64,
+                at in any::<prop::sample::Index>(),
+                byte: u8,
+                edit in 0..3u8,
+            ) {
+                let mut value = EventId { epoch, count }.to_string().into_bytes();
+                let i = at.index(value.len());
+                match edit {
+                    0 => value[i] = byte,
+                    1 => { value.remove(i); }
+                    _ => value.insert(i, byte),
+                }
+                match LastEventId::from_header(Some(&value)).0 {
+                    Resume::After(id) => prop_assert_eq!(id.to_string().into_bytes(), value),
+                    Resume::Latest => {}
+                }
+            }
+
+            /// Every id the server sends resumes right after itself.
+            #[test]
+            fn every_sent_id_resumes_after_itself(epoch: u64, count: u64) {
+                let id = EventId { epoch, count };
+                let header = id.to_string();
+                prop_assert_eq!(
+                    LastEventId::from_header(Some(header.as_bytes())).0,
+                    Resume::After(id)
+                );
+            }
+        }
+    }
 }
