@@ -34,7 +34,7 @@ impl fmt::Display for EventId {
 pub enum ParseEventIdError {
     /// Longer than [`EventId::MAX_LEN`].
     TooLong,
-    /// Not `<16 lowercase hex digits>-<decimal u64>`.
+    /// Not `<16 lowercase hex digits>-<decimal u64 without leading zeros>`.
     Malformed,
 }
 
@@ -61,8 +61,12 @@ impl FromStr for EventId {
         if epoch.len() != 16 || !epoch.chars().all(is_lower_hex) {
             return Err(ParseEventIdError::Malformed);
         }
-        // `u64::from_str` would accept a leading `+`; ids never have one.
-        if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        // `u64::from_str` would accept a leading `+` and leading zeros; ids never have either, and
+        // one id has one spelling.
+        if count.is_empty()
+            || !count.bytes().all(|b| b.is_ascii_digit())
+            || (count.len() > 1 && count.starts_with('0'))
+        {
             return Err(ParseEventIdError::Malformed);
         }
         Ok(Self {
@@ -124,6 +128,8 @@ mod tests {
             "9f3c2a1b7d4e5f60-1\0",
             " 9f3c2a1b7d4e5f60-1",
             "9f3c2a1b7d4e5f6-01",
+            "9f3c2a1b7d4e5f60-01",
+            "9f3c2a1b7d4e5f60-00",
         ] {
             assert_eq!(
                 bad.parse::<EventId>(),
