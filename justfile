@@ -41,9 +41,19 @@ lint: (setup "build")
     cargo clippy --workspace --all-targets --all-features -- -D warnings
     cargo clippy -p shared -p frontend --all-targets --target wasm32-unknown-unknown -- -D warnings
 
-# Unit tests and the server's HTTP tests (real server on port 0).
+# Unit and property tests, the server's HTTP tests (real server on port 0), and the quick fault suite.
 test-native:
     cargo test --workspace --exclude frontend
+
+# Only the quick fault suite (churn, slow clients, crash-restart, SIGTERM under load, cap) and the property tests; part of test-native.
+soak-quick:
+    cargo test -p server --test soak
+    cargo test -p shared -p server --lib properties
+
+# The fault suite at full size on the release server (minutes; not part of test) and 100,000 cases per property.
+soak:
+    PINGSTREAM_SOAK=full cargo test --release -p server --test soak
+    PROPTEST_CASES=100000 cargo test -p shared -p server --lib properties
 
 # The frontend's tests in headless Chromium (wasm-bindgen-test).
 test-browser: (setup "browser")
