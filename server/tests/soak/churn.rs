@@ -192,7 +192,7 @@ async fn churn_serves_every_connection_and_gives_back_descriptors_and_memory() {
     // connections open at once: each holds tens of KiB of read and write buffers, and how far FIN
     // processing lags behind the clients varies from round to round on a shared machine (a
     // 6-round run stayed flat at the same RSS from round 1 on). 2 MiB is ~50 more connections at
-    // the peak; a leak of 105 bytes a connection would pass it in a full round of 20,000.
+    // the peak; a leak of over 105 bytes a connection would exceed it in a round of 20,000.
     assert!(
         growth <= 2 * 1024,
         "RSS grew {:.2} MiB in round 2",
