@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2086 # $ours_args and $update are lists of words
 # Load benchmark: our server vs the naive and floor baselines, each under the same load tool, for
 # each client count, in one session (so the ratios hold on a noisy machine). Prints the report;
 # with --update also rewrites the generated section of BENCHMARKS.md.
@@ -8,6 +9,7 @@
 #   --quick   1000 clients only, 5 events (a minute; no target is judged)
 #   --update  write the report into BENCHMARKS.md
 #   --keep    keep the results file (its path is printed) instead of deleting it
+#   --ours-args "..."  extra flags for our server (e.g. "--workers 1"), to compare settings
 #
 # Every server runs alone: start it, load it with `loadgen --pid`, stop it, next. Results go to
 # a JSON-lines file that `bench-report` turns into the table.
@@ -20,6 +22,7 @@ events=15
 interval_ms=1000
 update=""
 keep=""
+ours_args=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) clients="1000"; events=5; shift ;;
@@ -28,6 +31,7 @@ while [[ $# -gt 0 ]]; do
     --clients) clients="$2"; shift 2 ;;
     --events) events="$2"; shift 2 ;;
     --servers) servers="$2"; shift 2 ;;
+    --ours-args) ours_args="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -52,7 +56,7 @@ start_server() {
   case "$name" in
     ours)
       RUST_LOG=error "$bin/server" --addr "$addr" --interval-ms "$interval_ms" \
-        --max-clients $((max + 1000)) --static-dir /nonexistent >/dev/null &
+        --max-clients $((max + 1000)) --static-dir /nonexistent $ours_args >/dev/null &
       ;;
     naive) "$bin/naive-server" --addr "$addr" --interval-ms "$interval_ms" >/dev/null & ;;
     floor) "$bin/floor-server" --addr "$addr" --interval-ms "$interval_ms" >/dev/null & ;;
@@ -85,5 +89,4 @@ for n in $clients; do
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 [[ -n "$keep" ]] && echo "results: $results" >&2
-# shellcheck disable=SC2086
 "$bin/bench-report" "$results" $update

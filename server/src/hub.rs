@@ -7,12 +7,14 @@
 
 use std::{
     collections::VecDeque,
+    io::Write as _,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
 };
 
-use actix_web_lab::sse;
+use actix_web::web::{BufMut as _, Bytes, BytesMut};
 use shared::{EVENT_NAME, EventId, Ping};
-use tokio::sync::broadcast;
+use tokio::{sync::broadcast, time::Instant};
 
 use crate::{metrics::Metrics, subscription::Subscription};
 
@@ -42,18 +44,24 @@ pub(crate) struct Shared {
 struct State {
     /// The newest `limits.history` events, oldest first.
     history: VecDeque<Stamped>,
-    /// Live fan-out; `None` once the hub is closed, which ends every stream.
-    live_tx: Option<broadcast::Sender<sse::Event>>,
+    /// Live fan-out of encoded events; `None` once the hub is closed, which ends every stream.
+    live_tx: Option<broadcast::Sender<Bytes>>,
     /// Open subscriptions, kept exact by [`ClientSlot`].
     clients: usize,
+    /// When the streams were last sent anything (an event or a keep-alive).
+    last_sent: Instant,
 }
 
-/// An event as it goes on the wire, with the id it was published under.
+/// An event as it goes on the wire, with the id it was published under. The bytes are the
+/// whole SSE event, encoded once: every stream that is sent it shares them.
 #[derive(Clone)]
 struct Stamped {
     id: EventId,
-    event: sse::Event,
+    event: Bytes,
 }
+
+/// The keep-alive comment, as it goes on the wire.
+const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
 /// Where a new subscription starts, from the client's `Last-Event-ID`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +106,7 @@ impl Hub {
                     history: VecDeque::with_capacity(limits.history.min(4096)),
                     live_tx: Some(live_tx),
                     clients: 0,
+                    last_sent: Instant::now(),
                 }),
                 limits,
                 metrics,
@@ -108,10 +117,7 @@ impl Hub {
     /// Serializes `ping` once, appends it to the history and sends the same bytes to every open
     /// stream. Ids must increase from one call to the next.
     pub fn publish(&self, id: EventId, ping: &Ping) -> Result<(), serde_json::Error> {
-        let event: sse::Event = sse::Data::new_json(ping)?
-            .event(EVENT_NAME)
-            .id(id.to_string())
-            .into();
+        let event = encode(id, ping)?;
         let mut state = self.shared.lock();
         if state.history.len() >= self.shared.limits.history {
             state.history.pop_front();
@@ -124,9 +130,25 @@ impl Hub {
             // An error only means that no stream is open right now.
             let _ = live_tx.send(event);
         }
+        state.last_sent = Instant::now();
         drop(state);
         self.shared.metrics.count_published();
         Ok(())
+    }
+
+    /// Sends every open stream a keep-alive comment if nothing was sent to them for `idle`; returns
+    /// when that will next be due. One timer for all streams (the keep-alive task's), instead of
+    /// one per stream. The comment is not kept in the history.
+    pub fn keep_alive(&self, idle: Duration) -> Instant {
+        let mut state = self.shared.lock();
+        let now = Instant::now();
+        if now.duration_since(state.last_sent) >= idle {
+            if let Some(live_tx) = &state.live_tx {
+                let _ = live_tx.send(Bytes::from_static(KEEP_ALIVE));
+            }
+            state.last_sent = now;
+        }
+        state.last_sent + idle
     }
 
     /// Opens a stream that yields the events `resume` asks for, then every event published from
@@ -145,7 +167,7 @@ impl Hub {
         }
         let live_rx = live_tx.subscribe();
         let start = replay_start(&state.history, resume);
-        let replay: Vec<sse::Event> = state
+        let replay: Vec<Bytes> = state
             .history
             .range(start..)
             .map(|stamped| stamped.event.clone())
@@ -208,6 +230,18 @@ impl Drop for ClientSlot {
     }
 }
 
+/// The SSE text of one ping, `id:`, `event:` and `data:` lines and the blank line that ends it:
+/// what a browser's `EventSource` parses into one `ping` event.
+fn encode(id: EventId, ping: &Ping) -> Result<Bytes, serde_json::Error> {
+    let mut event = BytesMut::with_capacity(128).writer();
+    // Writing into memory cannot fail; the JSON of a ping is one line (no newline to escape).
+    let _ = write!(event, "id: {id}\nevent: {EVENT_NAME}\ndata: ");
+    serde_json::to_writer(&mut event, ping)?;
+    let mut event = event.into_inner();
+    event.put_slice(b"\n\n");
+    Ok(event.freeze())
+}
+
 /// Index of the first history entry to replay for `resume`.
 fn replay_start(history: &VecDeque<Stamped>, resume: Resume) -> usize {
     let newest = match history.back() {
@@ -268,21 +302,16 @@ mod tests {
         }
     }
 
-    /// The wire text of one event, as the SSE responder writes it.
-    fn encode(event: sse::Event) -> String {
-        let body = sse::Sse::from_infallible_stream(futures_util::stream::iter([event]));
-        let bytes = actix_web::body::to_bytes(body)
-            .now_or_never()
-            .unwrap()
-            .unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
+    /// The wire text of one event.
+    fn text(event: Bytes) -> String {
+        String::from_utf8(event.to_vec()).unwrap()
     }
 
     /// The counts a subscription yields without waiting.
     fn ready_counts(subscription: &mut Subscription) -> Vec<u64> {
         let mut counts = Vec::new();
         while let Some(Some(event)) = subscription.next().now_or_never() {
-            let text = encode(event);
+            let text = text(event);
             let data = text
                 .lines()
                 .find_map(|line| line.strip_prefix("data: "))
@@ -441,7 +470,7 @@ mod tests {
                 hub.publish(id, &Ping { count, time }).unwrap();
                 let mut subscription = hub.subscribe(Resume::Latest).unwrap();
                 let event = subscription.next().now_or_never().flatten().unwrap();
-                let text = encode(event);
+                let text = text(event);
                 let chunks = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(text)]);
                 let parsed: Vec<_> = chunks.eventsource().collect::<Vec<_>>().now_or_never().unwrap();
                 prop_assert_eq!(parsed.len(), 1);

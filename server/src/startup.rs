@@ -83,10 +83,15 @@ impl Application {
             config.interval(),
             shutdown.child_token(),
         ));
-        let settings = StreamSettings {
-            retry: config.retry(),
-            keep_alive: config.keep_alive(),
-        };
+        if let Some(period) = config.keep_alive() {
+            // Ends with the shutdown token; nothing waits for it.
+            tokio::spawn(ticker::keep_alive(
+                hub.clone(),
+                period,
+                shutdown.child_token(),
+            ));
+        }
+        let settings = StreamSettings::new(config.retry());
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             workers => workers,
@@ -105,7 +110,7 @@ impl Application {
             App::new()
                 .app_data(web::Data::new(app_hub.clone()))
                 .app_data(web::Data::new(metrics.clone()))
-                .app_data(web::Data::new(settings))
+                .app_data(web::Data::new(settings.clone()))
                 .wrap(from_fn(move |req, next| {
                     origins.clone().middleware(req, next)
                 }))

@@ -1,12 +1,12 @@
-//! One client's view of the hub: its replay, then the live events, as a stream the SSE responder
-//! can send.
+//! One client's view of the hub: its replay, then the live events, as a stream of the encoded
+//! events the `/sse` response body sends.
 
 use std::{
     pin::Pin,
     task::{Context, Poll},
 };
 
-use actix_web_lab::sse;
+use actix_web::web::Bytes;
 use futures_util::Stream;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
@@ -20,16 +20,16 @@ use crate::hub::ClientSlot;
 /// browser reconnects with `Last-Event-ID`, which replays what it missed from history. Dropping
 /// the subscription gives its place back to the hub at once.
 pub struct Subscription {
-    replay: std::vec::IntoIter<sse::Event>,
-    live: BroadcastStream<sse::Event>,
+    replay: std::vec::IntoIter<Bytes>,
+    live: BroadcastStream<Bytes>,
     slot: ClientSlot,
     ended: bool,
 }
 
 impl Subscription {
     pub(crate) fn new(
-        replay: Vec<sse::Event>,
-        live_rx: broadcast::Receiver<sse::Event>,
+        replay: Vec<Bytes>,
+        live_rx: broadcast::Receiver<Bytes>,
         slot: ClientSlot,
     ) -> Self {
         Self {
@@ -42,7 +42,7 @@ impl Subscription {
 }
 
 impl Stream for Subscription {
-    type Item = sse::Event;
+    type Item = Bytes;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
@@ -62,7 +62,9 @@ impl Stream for Subscription {
                 Poll::Ready(None) => None,
             },
         };
-        match next {
+        match &next {
+            // A comment (`: keep-alive`) is not an event.
+            Some(event) if event.starts_with(b":") => {}
             Some(_) => this.slot.metrics().count_delivered(1),
             None => this.ended = true,
         }

@@ -49,6 +49,20 @@ pub async fn run(hub: Hub, epoch: u64, period: Duration, shutdown: CancellationT
     tracing::debug!("ticker stopped");
 }
 
+/// Sends every open stream a keep-alive comment whenever nothing was sent to them for `period`,
+/// until `shutdown` fires: one timer for all streams, so an idle connection is not closed by a
+/// proxy, and a busy one is not sent comments it does not need.
+pub async fn keep_alive(hub: Hub, period: Duration, shutdown: CancellationToken) {
+    loop {
+        let due = hub.keep_alive(period);
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep_until(due) => {}
+        }
+    }
+    tracing::debug!("keep-alive stopped");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +154,45 @@ mod tests {
                 count: 10
             })
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keep_alives_go_out_only_after_a_silent_period() {
+        use futures_util::{FutureExt, StreamExt};
+        let hub = hub();
+        let shutdown = CancellationToken::new();
+        let mut subscription = hub.subscribe(Resume::Latest).unwrap();
+        let task = tokio::spawn(keep_alive(
+            hub.clone(),
+            Duration::from_secs(1),
+            shutdown.clone(),
+        ));
+        let ready = |subscription: &mut crate::subscription::Subscription| {
+            let mut texts = Vec::new();
+            while let Some(Some(bytes)) = subscription.next().now_or_never() {
+                texts.push(String::from_utf8(bytes.to_vec()).unwrap());
+            }
+            texts
+        };
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(ready(&mut subscription), [": keep-alive\n\n"]);
+        // An event resets the silence: no comment one period after the previous one.
+        hub.publish(
+            EventId { epoch: 7, count: 1 },
+            &Ping {
+                count: 1,
+                time: Utc::now(),
+            },
+        )
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let texts = ready(&mut subscription);
+        assert_eq!(texts.len(), 1);
+        assert!(texts[0].starts_with("id: "), "{texts:?}");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(ready(&mut subscription), [": keep-alive\n\n"]);
+        shutdown.cancel();
+        task.await.unwrap();
     }
 
     #[test]

@@ -1,34 +1,49 @@
 //! `GET /sse`: the event stream.
 
-use std::time::Duration;
+use std::{convert::Infallible, time::Duration};
 
 use actix_web::{
-    HttpRequest, HttpResponse, Responder, ResponseError,
-    http::{ConnectionType, StatusCode, header},
-    web,
+    HttpResponse, ResponseError,
+    body::BodyStream,
+    http::{
+        ConnectionType, StatusCode,
+        header::{self, ContentEncoding},
+    },
+    web::{self, Bytes},
 };
-use actix_web_lab::sse::Sse;
+use futures_util::{StreamExt as _, stream};
 
 use crate::hub::{Hub, SubscribeError};
 
 use super::LastEventId;
 
 /// Per-stream settings taken from the config.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StreamSettings {
     /// The `retry:` hint sent first.
     pub retry: Duration,
-    /// Keep-alive comment period while idle, if any.
-    pub keep_alive: Option<Duration>,
+    /// The `retry:` line as it goes on the wire, encoded once for every stream.
+    retry_line: Bytes,
+}
+
+impl StreamSettings {
+    /// Settings whose streams start with a `retry:` hint of `retry`.
+    pub fn new(retry: Duration) -> Self {
+        Self {
+            retry,
+            retry_line: Bytes::from(format!("retry: {}\n\n", retry.as_millis())),
+        }
+    }
 }
 
 /// Opens a stream: the replay `Last-Event-ID` asks for, then live pings.
 ///
-/// The response is never compressed (`Content-Encoding: identity`), tells proxies not to buffer
-/// it (`X-Accel-Buffering: no`), and closes its connection when it ends, since a browser always
-/// reconnects on a fresh one.
+/// The body is the `retry:` line, then the hub's events exactly as the hub encoded them (one
+/// shared buffer per event, whatever the number of streams); keep-alive comments come from the
+/// hub too, one timer for all streams. The response is never compressed
+/// (`Content-Encoding: identity`), tells proxies not to buffer it (`X-Accel-Buffering: no`),
+/// and closes its connection when it ends, since a browser always reconnects on a fresh one.
 pub async fn stream(
-    req: HttpRequest,
     hub: web::Data<Hub>,
     settings: web::Data<StreamSettings>,
     LastEventId(resume): LastEventId,
@@ -37,15 +52,15 @@ pub async fn stream(
         err,
         retry_after: settings.retry,
     })?;
-    let mut sse = Sse::from_infallible_stream(subscription).with_retry_duration(settings.retry);
-    if let Some(period) = settings.keep_alive {
-        sse = sse.with_keep_alive(period);
-    }
-    let mut response = sse
-        .customize()
+    let body = stream::once(std::future::ready(settings.retry_line.clone()))
+        .chain(subscription)
+        .map(Ok::<_, Infallible>);
+    let mut response = HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(ContentEncoding::Identity)
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("x-accel-buffering", "no"))
-        .respond_to(&req)
-        .map_into_boxed_body();
+        .body(BodyStream::new(body));
     response
         .head_mut()
         .set_connection_type(ConnectionType::Close);
