@@ -25,7 +25,8 @@ dev: (setup "build")
     echo
     echo "    open http://127.0.0.1:8081  (live reload; the stream is proxied to the server on :8080)"
     echo
-    wait
+    # When either one stops (Ctrl-C, a port already taken, a crash), the trap stops the other.
+    wait -n
 
 # Release frontend into dist/ and release server.
 build: (setup "build")
