@@ -102,6 +102,14 @@ async fn cycle(port: u16, i: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// A wait's outcome for a figure: `1.2 ms`, or what was left at the deadline.
+fn shown<T: std::fmt::Display>(waited: &Result<Duration, T>) -> String {
+    match waited {
+        Ok(took) => format!("{:.1} ms", took.as_secs_f64() * 1000.0),
+        Err(left) => format!("never ({left} left)"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn churn_serves_every_connection_and_gives_back_descriptors_and_memory() {
     let _turn = serial().await;
@@ -145,12 +153,14 @@ async fn churn_serves_every_connection_and_gives_back_descriptors_and_memory() {
             "churn",
             &format!(
                 "round {round}: {}/{cycles} served in {:.1} s ({:.0} cycles/s, at most {} streams \
-                 open at once); last hang-up noticed after {noticed:?}; fds back to {base_fds} \
-                 after {fds_back:?}; RSS {:.1} MiB ({:+.1} MiB)",
+                 open at once); last hang-up noticed after {}; fds back to {base_fds} after {}; \
+                 RSS {:.1} MiB ({:+.1} MiB)",
                 result.served,
                 result.elapsed.as_secs_f64(),
                 result.served as f64 / result.elapsed.as_secs_f64(),
                 result.peak_clients,
+                shown(&noticed),
+                shown(&fds_back),
                 mib(rss),
                 mib(rss) - mib(base_rss),
             ),

@@ -36,6 +36,8 @@ struct Run {
     clients_after: u64,
     base_fds: usize,
     fds_after: usize,
+    /// When only the readers were left connected, counted from the readers' start.
+    slots_freed_after: Option<Duration>,
 }
 
 /// One reader: every event's latency, and a check that counts follow each other with no gap.
@@ -112,9 +114,15 @@ async fn run(slow: usize, first_source: usize, duration: Duration) -> Run {
         .collect();
     let mut peak_rss = base_rss;
     let started = Instant::now();
+    let mut slots_freed_after = None;
     // Sampled while the readers are still reading.
     while started.elapsed() + Duration::from_millis(500) < duration {
         peak_rss = peak_rss.max(server.rss_kib());
+        if slots_freed_after.is_none()
+            && crate::process::connected_clients(port).await == READERS as u64
+        {
+            slots_freed_after = Some(started.elapsed());
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let slow_dropped = metric(port, "pingstream_slow_clients_dropped_total").await;
@@ -142,6 +150,7 @@ async fn run(slow: usize, first_source: usize, duration: Duration) -> Run {
         clients_after,
         base_fds,
         fds_after,
+        slots_freed_after,
     }
 }
 
@@ -169,7 +178,8 @@ async fn slow_clients_neither_delay_the_readers_nor_grow_the_server() {
             &format!(
                 "{READERS} readers + {label}, 2 ms tick, {duration:?}: {} events, none missed; \
                  latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; RSS {:.1} -> peak {:.1} MiB; \
-                 {} streams ended on lag; near the end {} streams open and {} fds (from {})",
+                 {} streams ended on lag; only the readers connected after {}; near the end {} \
+                 streams open and {} fds (from {})",
                 run.events,
                 p50 as f64 / 1000.0,
                 p99 as f64 / 1000.0,
@@ -177,6 +187,10 @@ async fn slow_clients_neither_delay_the_readers_nor_grow_the_server() {
                 mib(run.base_rss),
                 mib(run.peak_rss),
                 run.slow_dropped,
+                run.slots_freed_after.map_or_else(
+                    || "never".to_owned(),
+                    |after| format!("{:.1} s", after.as_secs_f64())
+                ),
                 run.clients_after,
                 run.fds_after,
                 run.base_fds,
