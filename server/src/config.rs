@@ -71,6 +71,17 @@ pub struct Config {
     /// HTTP worker threads (0 = one per CPU core).
     #[arg(long, env = "PINGSTREAM_WORKERS", default_value_t = 0)]
     pub workers: usize,
+
+    /// Redis to share one stream between replicas (e.g. `redis://127.0.0.1:6379`): one replica
+    /// at a time ticks, every replica serves the same events with the same ids. Without it the
+    /// server runs alone with its stream in memory.
+    #[arg(long, env = "PINGSTREAM_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
+
+    /// Milliseconds the ticker lease in Redis lasts without renewal: a replica that dies is
+    /// replaced by another one's ticker within about this long (used only with `--redis-url`).
+    #[arg(long, env = "PINGSTREAM_LEASE_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub lease_ms: u64,
 }
 
 impl Config {
@@ -82,6 +93,11 @@ impl Config {
     /// The `retry:` hint sent first on every stream.
     pub fn retry(&self) -> Duration {
         Duration::from_millis(self.retry_ms)
+    }
+
+    /// How long the ticker lease lasts without renewal.
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
     }
 
     /// The keep-alive period, if keep-alives are on.
@@ -118,6 +134,8 @@ mod tests {
         assert_eq!(config.history, 1000);
         assert_eq!(config.max_clients, 10_000);
         assert_eq!(config.static_dir, PathBuf::from("dist"));
+        assert_eq!(config.redis_url, None);
+        assert_eq!(config.lease(), Duration::from_secs(2));
     }
 
     #[test]

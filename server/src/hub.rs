@@ -8,13 +8,19 @@
 use std::{
     collections::VecDeque,
     io::Write as _,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU8, Ordering},
+    },
     time::Duration,
 };
 
 use actix_web::web::{BufMut as _, Bytes, BytesMut};
 use shared::{EVENT_NAME, EventId, Ping};
-use tokio::{sync::broadcast, time::Instant};
+use tokio::{
+    sync::{Notify, broadcast},
+    time::Instant,
+};
 
 use crate::{metrics::Metrics, subscription::Subscription};
 
@@ -39,6 +45,13 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     limits: HubLimits,
     pub(crate) metrics: Metrics,
+    /// Woken on every publish, for [`Hub::catch_up`].
+    published: Notify,
+    /// How long [`Hub::catch_up`] waits for an id this hub has not seen yet. Zero for the
+    /// in-memory hub, whose own ticker makes every id: one it has not seen was never sent.
+    catch_up: Duration,
+    /// One bit per [`Upstream`] part that is in trouble; any bit set makes the hub degraded.
+    degraded: AtomicU8,
 }
 
 struct State {
@@ -94,11 +107,30 @@ pub struct HubStatus {
     pub last_id: Option<EventId>,
     /// Whether the hub has been closed for shutdown.
     pub closed: bool,
+    /// Whether what feeds the hub (Redis, in a cluster) is unreachable: open streams stay open
+    /// but no new events arrive until it is back.
+    pub degraded: bool,
+}
+
+/// A part of what feeds a hub from outside, which can be in trouble on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstream {
+    /// The loop that reads the shared stream into this hub.
+    Reader,
+    /// The loop that holds the lease and publishes ticks.
+    Leader,
 }
 
 impl Hub {
     /// Creates an empty hub.
     pub fn new(limits: HubLimits, metrics: Metrics) -> Self {
+        Self::following(limits, metrics, Duration::ZERO)
+    }
+
+    /// Creates an empty hub fed from outside (a cluster's shared stream), where a client may
+    /// bring an id that another replica has sent but this one has not read yet:
+    /// [`Hub::catch_up`] then waits up to `catch_up` for it.
+    pub fn following(limits: HubLimits, metrics: Metrics, catch_up: Duration) -> Self {
         let (live_tx, _) = broadcast::channel(limits.client_buffer.max(1));
         Self {
             shared: Arc::new(Shared {
@@ -110,15 +142,27 @@ impl Hub {
                 }),
                 limits,
                 metrics,
+                published: Notify::new(),
+                catch_up,
+                degraded: AtomicU8::new(0),
             }),
         }
     }
 
     /// Serializes `ping` once, appends it to the history and sends the same bytes to every open
-    /// stream. Ids must increase from one call to the next.
+    /// stream. Within an epoch, ids must increase from one call to the next; an id of a new
+    /// epoch (a cluster's shared stream was lost and started again) drops the previous epoch's
+    /// history, so that history always holds one run.
     pub fn publish(&self, id: EventId, ping: &Ping) -> Result<(), serde_json::Error> {
         let event = encode(id, ping)?;
         let mut state = self.shared.lock();
+        if state
+            .history
+            .back()
+            .is_some_and(|newest| newest.id.epoch != id.epoch)
+        {
+            state.history.clear();
+        }
         if state.history.len() >= self.shared.limits.history {
             state.history.pop_front();
         }
@@ -132,6 +176,7 @@ impl Hub {
         }
         state.last_sent = Instant::now();
         drop(state);
+        self.shared.published.notify_waiters();
         self.shared.metrics.count_published();
         Ok(())
     }
@@ -149,6 +194,52 @@ impl Hub {
             state.last_sent = now;
         }
         state.last_sent + idle
+    }
+
+    /// Waits until this hub has the event `resume` names, if it is of the newest epoch and
+    /// ahead of the newest event (or the hub has none yet), for at most the `catch_up` the hub
+    /// was made with. In a cluster a client may come from a replica that read the shared stream
+    /// a moment earlier; once this returns, [`Hub::subscribe`] answers that client with exactly
+    /// the events after its id instead of taking the id for one from the future. Returns at
+    /// once for the in-memory hub and for every other `resume`.
+    pub async fn catch_up(&self, resume: Resume) {
+        let Resume::After(after) = resume else {
+            return;
+        };
+        if self.shared.catch_up.is_zero() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + self.shared.catch_up;
+        loop {
+            // Register for the next publish before looking, so none slips in between.
+            let published = self.shared.published.notified();
+            let mut published = std::pin::pin!(published);
+            published.as_mut().enable();
+            match self.status().last_id {
+                Some(newest) if newest.epoch != after.epoch || newest.count >= after.count => {
+                    return;
+                }
+                _ => {}
+            }
+            if tokio::time::timeout_at(deadline, published).await.is_err() {
+                tracing::debug!(%after, "Last-Event-ID still ahead of this replica; serving what it has");
+                return;
+            }
+        }
+    }
+
+    /// Records whether `part` of what feeds this hub is in trouble; `/healthz` says `degraded`
+    /// while any part is.
+    pub fn set_degraded(&self, part: Upstream, degraded: bool) {
+        let bit = match part {
+            Upstream::Reader => 1,
+            Upstream::Leader => 2,
+        };
+        if degraded {
+            self.shared.degraded.fetch_or(bit, Ordering::Relaxed);
+        } else {
+            self.shared.degraded.fetch_and(!bit, Ordering::Relaxed);
+        }
     }
 
     /// Opens a stream that yields the events `resume` asks for, then every event published from
@@ -199,6 +290,7 @@ impl Hub {
             clients: state.clients,
             last_id: state.history.back().map(|stamped| stamped.id),
             closed: state.live_tx.is_none(),
+            degraded: self.shared.degraded.load(Ordering::Relaxed) != 0,
         }
     }
 }
@@ -448,6 +540,80 @@ mod tests {
             Some(SubscribeError::Closed)
         );
         assert!(hub.status().closed);
+    }
+
+    #[test]
+    fn an_event_of_a_new_epoch_drops_the_old_history() {
+        let hub = hub(10, 10);
+        (1..=3).for_each(|count| publish(&hub, count));
+        let next_run = EventId {
+            epoch: EPOCH + 1,
+            count: 1,
+        };
+        let time = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        hub.publish(next_run, &Ping { count: 1, time }).unwrap();
+        let mut subscription = hub.subscribe(Resume::After(id(1))).unwrap();
+        let text = text(subscription.next().now_or_never().flatten().unwrap());
+        assert!(text.contains(&format!("id: {next_run}\n")), "{text}");
+        assert!(subscription.next().now_or_never().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_following_hub_waits_for_an_id_it_has_not_read_yet() {
+        let hub = Hub::following(
+            HubLimits {
+                history: 10,
+                client_buffer: 8,
+                max_clients: 10,
+            },
+            Metrics::new(),
+            Duration::from_secs(2),
+        );
+        (1..=3).for_each(|count| publish(&hub, count));
+        let waiting = tokio::spawn({
+            let hub = hub.clone();
+            async move {
+                hub.catch_up(Resume::After(id(5))).await;
+                hub.subscribe(Resume::After(id(5))).unwrap()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (4..=6).for_each(|count| publish(&hub, count));
+        let mut subscription = waiting.await.unwrap();
+        assert_eq!(ready_counts(&mut subscription), [6]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn catch_up_gives_up_after_its_wait_and_the_in_memory_hub_never_waits() {
+        let following = Hub::following(
+            HubLimits {
+                history: 10,
+                client_buffer: 8,
+                max_clients: 10,
+            },
+            Metrics::new(),
+            Duration::from_secs(2),
+        );
+        publish(&following, 1);
+        let started = tokio::time::Instant::now();
+        following.catch_up(Resume::After(id(99))).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        let in_memory = hub(10, 10);
+        publish(&in_memory, 1);
+        let started = tokio::time::Instant::now();
+        in_memory.catch_up(Resume::After(id(99))).await;
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[test]
+    fn degraded_while_any_upstream_part_is_in_trouble() {
+        let hub = hub(4, 4);
+        hub.set_degraded(Upstream::Reader, true);
+        hub.set_degraded(Upstream::Leader, true);
+        hub.set_degraded(Upstream::Reader, false);
+        assert!(hub.status().degraded);
+        hub.set_degraded(Upstream::Leader, false);
+        assert!(!hub.status().degraded);
     }
 
     mod properties {

@@ -6,8 +6,10 @@
 //! `ticker` → `hub` → `routes` (`GET /sse`) → browser. [`config`] holds the flags,
 //! [`startup::Application`] wires everything and stops it; [`hub::Hub`] is the only shared
 //! state; [`subscription::Subscription`] is one client's stream; [`metrics`] and `/healthz`
-//! report on it.
+//! report on it. With `--redis-url`, [`cluster`] replaces the ticker: one replica ticks into a
+//! Redis stream and every replica's hub is fed from it.
 
+pub mod cluster;
 pub mod config;
 pub mod cors;
 pub mod hub;

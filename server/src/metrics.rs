@@ -1,10 +1,18 @@
-//! The server's Prometheus metrics: a few counters and one gauge, rendered for `/metrics`.
+//! The server's Prometheus metrics: a few counters and gauges, and in a cluster the lease, the
+//! Redis round-trip and the stream read lag, rendered for `/metrics`.
 
-use std::sync::Arc;
+use std::{
+    sync::{Arc, atomic::AtomicU64},
+    time::Duration,
+};
 
 use prometheus_client::{
     encoding::text::encode,
-    metrics::{counter::Counter, gauge::Gauge},
+    metrics::{
+        counter::Counter,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
     registry::Registry,
 };
 
@@ -23,6 +31,11 @@ struct Inner {
     events_replayed: Counter,
     slow_clients_dropped: Counter,
     connections_rejected: Counter,
+    /// 1 while this replica holds the cluster's ticker lease (always 0 without Redis).
+    lease_holder: Gauge,
+    redis_round_trip: Histogram,
+    /// Age of the newest stream entry when this replica read it.
+    stream_read_lag: Gauge<f64, AtomicU64>,
 }
 
 impl Metrics {
@@ -35,6 +48,10 @@ impl Metrics {
         let events_replayed = Counter::default();
         let slow_clients_dropped = Counter::default();
         let connections_rejected = Counter::default();
+        let lease_holder = Gauge::default();
+        // 0.1 ms to ~3 s.
+        let redis_round_trip = Histogram::new(exponential_buckets(0.0001, 3.0, 10));
+        let stream_read_lag = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "connected_clients",
             "Open event streams",
@@ -65,6 +82,21 @@ impl Metrics {
             "Stream requests answered 503 because the server was full or stopping",
             connections_rejected.clone(),
         );
+        registry.register(
+            "lease_holder",
+            "1 while this replica holds the cluster's ticker lease in Redis, else 0",
+            lease_holder.clone(),
+        );
+        registry.register(
+            "redis_round_trip_seconds",
+            "Time of the lease and publish commands sent to Redis, reply included",
+            redis_round_trip.clone(),
+        );
+        registry.register(
+            "stream_read_lag_seconds",
+            "How old the newest event read from the Redis stream was when this replica read it",
+            stream_read_lag.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -74,6 +106,9 @@ impl Metrics {
                 events_replayed,
                 slow_clients_dropped,
                 connections_rejected,
+                lease_holder,
+                redis_round_trip,
+                stream_read_lag,
             }),
         }
     }
@@ -110,6 +145,21 @@ impl Metrics {
         self.inner.connections_rejected.inc();
     }
 
+    /// Sets whether this replica holds the ticker lease.
+    pub fn set_lease_holder(&self, holder: bool) {
+        self.inner.lease_holder.set(i64::from(holder));
+    }
+
+    /// Records one Redis command's round-trip.
+    pub fn observe_redis_round_trip(&self, took: Duration) {
+        self.inner.redis_round_trip.observe(took.as_secs_f64());
+    }
+
+    /// Sets how old the newest event read from the stream was when it was read.
+    pub fn set_stream_read_lag(&self, lag: Duration) {
+        self.inner.stream_read_lag.set(lag.as_secs_f64());
+    }
+
     /// Renders every metric in the Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut text = String::new();
@@ -138,6 +188,9 @@ mod tests {
         metrics.count_replayed(2);
         metrics.count_slow_client_dropped();
         metrics.count_rejected();
+        metrics.set_lease_holder(true);
+        metrics.observe_redis_round_trip(Duration::from_millis(2));
+        metrics.set_stream_read_lag(Duration::from_millis(1500));
         let text = metrics.render();
         for line in [
             "pingstream_connected_clients 3",
@@ -146,6 +199,9 @@ mod tests {
             "pingstream_events_replayed_total 2",
             "pingstream_slow_clients_dropped_total 1",
             "pingstream_connections_rejected_total 1",
+            "pingstream_lease_holder 1",
+            "pingstream_redis_round_trip_seconds_count 1",
+            "pingstream_stream_read_lag_seconds 1.5",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    cluster::{self, ClusterSettings},
     config::Config,
     cors::AllowedOrigins,
     hub::{Hub, HubLimits},
@@ -68,21 +69,45 @@ impl Application {
         let listener = bind(&config)?;
         let port = listener.local_addr()?.port();
         let metrics = Metrics::new();
-        let hub = Hub::new(
-            HubLimits {
-                history: usize::try_from(config.history).unwrap_or(usize::MAX),
-                client_buffer: usize::try_from(config.client_buffer).unwrap_or(usize::MAX),
-                max_clients: config.max_clients,
-            },
-            metrics.clone(),
-        );
-        let epoch = ticker::new_epoch();
-        let ticker = tokio::spawn(ticker::run(
-            hub.clone(),
-            epoch,
-            config.interval(),
-            shutdown.child_token(),
-        ));
+        let limits = HubLimits {
+            history: usize::try_from(config.history).unwrap_or(usize::MAX),
+            client_buffer: usize::try_from(config.client_buffer).unwrap_or(usize::MAX),
+            max_clients: config.max_clients,
+        };
+        let (hub, ticker) = match &config.redis_url {
+            None => {
+                let hub = Hub::new(limits, metrics.clone());
+                let epoch = ticker::new_epoch();
+                tracing::info!(epoch = %format!("{epoch:016x}"), "stream in memory");
+                let ticker = tokio::spawn(ticker::run(
+                    hub.clone(),
+                    epoch,
+                    config.interval(),
+                    shutdown.child_token(),
+                ));
+                (hub, ticker)
+            }
+            Some(url) => {
+                // A client may bring an id another replica has read a moment before this one;
+                // a lease is what a healthy replica can be behind, so that is how long it waits.
+                let hub = Hub::following(limits, metrics.clone(), config.lease());
+                let settings = ClusterSettings {
+                    url: url.clone(),
+                    interval: config.interval(),
+                    lease: config.lease(),
+                    history: config.history,
+                };
+                let ticker = cluster::spawn(
+                    &settings,
+                    hub.clone(),
+                    metrics.clone(),
+                    shutdown.child_token(),
+                )
+                .map_err(std::io::Error::other)?;
+                tracing::info!(lease_ms = config.lease_ms, "stream shared through Redis");
+                (hub, ticker)
+            }
+        };
         if let Some(period) = config.keep_alive() {
             // Ends with the shutdown token; nothing waits for it.
             tokio::spawn(ticker::keep_alive(
@@ -128,7 +153,7 @@ impl Application {
         .disable_signals()
         .listen(listener)?
         .run();
-        tracing::info!(%port, epoch = %format!("{epoch:016x}"), workers, "listening");
+        tracing::info!(%port, workers, "listening");
         Ok(Self {
             server,
             port,

@@ -1,4 +1,5 @@
-//! `GET /healthz`: is the server up, how many streams are open, what was the last ping.
+//! `GET /healthz`: is the server up, is its Redis reachable, how many streams are open, what was
+//! the last ping.
 
 use actix_web::{HttpResponse, http::header, web};
 use serde::Serialize;
@@ -8,7 +9,8 @@ use crate::hub::Hub;
 /// The `/healthz` body.
 #[derive(Debug, Serialize)]
 pub struct Health {
-    /// `ok`, or `stopping` once shutdown has begun.
+    /// `ok`; `degraded` while Redis is unreachable (streams stay open, new pings wait for it);
+    /// `stopping` once shutdown has begun.
     pub status: &'static str,
     /// Open event streams.
     pub clients: usize,
@@ -19,10 +21,18 @@ pub struct Health {
 }
 
 /// Reports the hub's status as JSON; `503` while shutting down so a balancer stops sending.
+/// `degraded` is still `200`: the replica serves its clients and their resumes from what it
+/// has, and when Redis is down every replica is in the same state.
 pub async fn healthz(hub: web::Data<Hub>) -> HttpResponse {
     let status = hub.status();
     let body = Health {
-        status: if status.closed { "stopping" } else { "ok" },
+        status: if status.closed {
+            "stopping"
+        } else if status.degraded {
+            "degraded"
+        } else {
+            "ok"
+        },
         clients: status.clients,
         last_count: status.last_id.map(|id| id.count),
         last_id: status.last_id.map(|id| id.to_string()),

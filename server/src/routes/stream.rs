@@ -48,6 +48,8 @@ pub async fn stream(
     settings: web::Data<StreamSettings>,
     LastEventId(resume): LastEventId,
 ) -> Result<HttpResponse, StreamError> {
+    // In a cluster the client may come from a replica that is a moment ahead of this one.
+    hub.catch_up(resume).await;
     let subscription = hub.subscribe(resume).map_err(|err| StreamError {
         err,
         retry_after: settings.retry,

@@ -4,6 +4,7 @@ mod bad_input;
 mod clients;
 mod helpers;
 mod ops;
+mod redis;
 mod resume;
 mod security;
 mod shutdown;

@@ -1,0 +1,171 @@
+//! Scale-out over Redis Streams (`--redis-url`): one ticker for all replicas, and every replica's
+//! hub fed from one shared stream, so that all replicas send the same events under the same ids.
+//!
+//! - [`leader`]: a lease in Redis (`SET NX PX`, renewed by its holder) picks the one replica that
+//!   ticks. Its publish script checks the lease, increments the count and `XADD`s the entry
+//!   `<count>-0` in one atomic step, so two replicas can never publish at once, and the count
+//!   outlives every replica.
+//! - [`reader`]: one blocking `XREAD` loop per replica feeds the local [`Hub`], which does the
+//!   fan-out, the history and the gap-free resume just as it does alone. An event's id is built
+//!   from its stream entry (the cluster's epoch and the count), so it is the same everywhere.
+//!
+//! Redis trouble never ends a client's stream: both loops retry with backoff, mark the hub
+//! degraded meanwhile, and carry on from where they were when Redis is back.
+
+mod leader;
+mod reader;
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{hub::Hub, metrics::Metrics, ticker};
+
+/// Redis keys, hash-tagged so that a Redis Cluster keeps them in one slot (the publish script
+/// touches all of them).
+mod keys {
+    /// The ticker lease: the holder's token, with an expiry.
+    pub(super) const LEASE: &str = "{pingstream}:lease";
+    /// The cluster's stream epoch, 16 hex digits, drawn by the first publish.
+    pub(super) const EPOCH: &str = "{pingstream}:epoch";
+    /// The newest count.
+    pub(super) const COUNT: &str = "{pingstream}:count";
+    /// The stream of pings, entry ids `<count>-0`.
+    pub(super) const STREAM: &str = "{pingstream}:stream";
+}
+
+/// Longest wait for a TCP connection to Redis.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the cluster loops need from the config.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// Where Redis is, e.g. `redis://127.0.0.1:6379`.
+    pub url: String,
+    /// Period of the ticker.
+    pub interval: Duration,
+    /// Life of the ticker lease without renewal.
+    pub lease: Duration,
+    /// Entries the stream is trimmed to (approximately: Redis trims whole nodes).
+    pub history: u64,
+}
+
+/// Why the cluster could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("bad --redis-url: {0}")]
+pub struct ClusterError(#[from] redis::RedisError);
+
+/// Starts this replica's leader and reader loops. Does not wait for Redis: if it is down, the
+/// loops keep trying and the hub reports degraded. The returned task ends once both loops have
+/// stopped after `shutdown` (the leader first gives its lease back, if it holds it).
+pub fn spawn(
+    settings: &ClusterSettings,
+    hub: Hub,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> Result<JoinHandle<()>, ClusterError> {
+    let client = redis::Client::open(settings.url.as_str())?;
+    // Each loop has its own connection: the reader's blocking XREAD must not hold up a lease
+    // renewal queued behind it on a shared one.
+    let leader_conn = connection(&client, settings.lease / 3)?;
+    let reader_conn = connection(&client, reader::BLOCK + Duration::from_secs(2))?;
+    let leader = leader::Leader {
+        conn: leader_conn,
+        token: format!("{:016x}-{}", ticker::new_epoch(), std::process::id()),
+        interval: settings.interval,
+        lease: settings.lease,
+        history: settings.history,
+        hub: hub.clone(),
+        metrics: metrics.clone(),
+    };
+    let leader = tokio::spawn(leader.run(shutdown.clone()));
+    let reader = tokio::spawn(reader::run(reader_conn, hub, metrics, shutdown));
+    Ok(tokio::spawn(async move {
+        let _ = tokio::join!(leader, reader);
+    }))
+}
+
+/// A connection that reconnects by itself after Redis comes back. It makes one attempt per
+/// command: the loops above do the backoff, so they can also log and stop in between.
+fn connection(
+    client: &redis::Client,
+    response_timeout: Duration,
+) -> Result<ConnectionManager, redis::RedisError> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(response_timeout))
+        .set_number_of_retries(0);
+    ConnectionManager::new_lazy_with_config(client.clone(), config)
+}
+
+/// Exponentially growing pauses between attempts to reach Redis: soon after a blip, rarely
+/// during an outage, never a busy loop.
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(2);
+
+    fn new() -> Self {
+        Self { next: Self::FIRST }
+    }
+
+    /// Back to short pauses, after a success.
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+
+    /// Sleeps the next pause; `false` if `shutdown` fired meanwhile.
+    async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
+        let pause = self.next;
+        self.next = (pause * 2).min(Self::MAX);
+        tokio::select! {
+            () = shutdown.cancelled() => false,
+            () = tokio::time::sleep(pause) => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_doubles_up_to_its_cap_and_resets() {
+        let shutdown = CancellationToken::new();
+        let mut backoff = Backoff::new();
+        let mut pauses = Vec::new();
+        for _ in 0..7 {
+            let started = tokio::time::Instant::now();
+            assert!(backoff.wait(&shutdown).await);
+            pauses.push(started.elapsed().as_millis());
+        }
+        assert_eq!(pauses, [100, 200, 400, 800, 1600, 2000, 2000]);
+        backoff.reset();
+        shutdown.cancel();
+        assert!(!backoff.wait(&shutdown).await);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_url_is_refused_at_once() {
+        let settings = ClusterSettings {
+            url: "not a url".into(),
+            interval: Duration::from_secs(1),
+            lease: Duration::from_secs(2),
+            history: 10,
+        };
+        let hub = Hub::new(
+            crate::hub::HubLimits {
+                history: 10,
+                client_buffer: 10,
+                max_clients: 10,
+            },
+            Metrics::new(),
+        );
+        assert!(spawn(&settings, hub, Metrics::new(), CancellationToken::new()).is_err());
+    }
+}

@@ -1,0 +1,255 @@
+//! The ticker of a cluster: whichever replica holds the lease in Redis publishes one ping per
+//! period into the shared stream.
+//!
+//! Never two tickers: the lease is one Redis key, taken with `SET NX PX` and renewed only by its
+//! holder, and every publish is a script that first checks the key still holds this replica's
+//! token. Besides, a holder that cannot renew stops by itself a tenth of a lease before the lease
+//! could expire. Takeover: a holder that dies stops renewing, its key expires within one lease,
+//! and another replica, which tries every third of a lease, takes it and ticks at once: about
+//! 1.3 leases after the death at worst.
+
+use std::time::Duration;
+
+use chrono::{SubsecRound, Utc};
+use redis::aio::ConnectionManager;
+use tokio::time::{Instant, MissedTickBehavior, interval};
+use tokio_util::sync::CancellationToken;
+
+use super::keys;
+use crate::{
+    hub::{Hub, Upstream},
+    metrics::Metrics,
+    ticker,
+};
+
+/// Renews the lease if this replica holds it. Replies 1 if it did.
+const RENEW: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0";
+
+/// Gives the lease back if this replica holds it, so another takes over at once.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0";
+
+/// Publishes one ping if this replica holds the lease: the next count, as entry `<count>-0`
+/// with the cluster's epoch and the ping's time, trimmed to about the history. The first
+/// publish, or the first after Redis lost its data, draws the epoch (ARGV[2]) and starts the
+/// count and the stream afresh. Replies the count, or nil if the lease is someone else's.
+const PUBLISH: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return false
+end
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', KEYS[2], epoch)
+  redis.call('DEL', KEYS[3], KEYS[4])
+end
+local count = redis.call('INCR', KEYS[3])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], count .. '-0', 'epoch', epoch, 'ms', ARGV[3])
+return count";
+
+/// Longest wait to give the lease back at shutdown.
+const RELEASE_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// One replica's candidacy for the ticker.
+pub(super) struct Leader {
+    pub(super) conn: ConnectionManager,
+    /// Tells this replica's lease from any other's.
+    pub(super) token: String,
+    pub(super) interval: Duration,
+    pub(super) lease: Duration,
+    pub(super) history: u64,
+    /// Only told about Redis trouble: published pings reach the hub through the reader.
+    pub(super) hub: Hub,
+    pub(super) metrics: Metrics,
+}
+
+/// Where this replica stands.
+struct Standing {
+    /// Until when this replica may tick, if it holds the lease: a tenth of a lease before the
+    /// earliest moment Redis could let it expire.
+    held_until: Option<Instant>,
+    /// Whether the last command to Redis failed, so trouble is logged once, not every attempt.
+    failing: bool,
+}
+
+impl Leader {
+    /// Tries for the lease every third of a lease and, while holding it, ticks once a period,
+    /// until `shutdown` fires; then gives the lease back.
+    pub(super) async fn run(mut self, shutdown: CancellationToken) {
+        let mut renewals = interval(self.lease / 3);
+        renewals.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut ticks = interval(self.interval);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut standing = Standing {
+            held_until: None,
+            failing: false,
+        };
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                _ = renewals.tick() => {
+                    let was_holder = standing.held_until.is_some();
+                    self.hold(&mut standing).await;
+                    if !was_holder && standing.held_until.is_some() {
+                        // A new holder ticks at once: the previous one is gone.
+                        ticks.reset_immediately();
+                    }
+                }
+                _ = ticks.tick(), if standing.held_until.is_some() => {
+                    self.tick(&mut standing).await;
+                }
+            }
+        }
+        if standing.held_until.is_some() {
+            self.release().await;
+        }
+        tracing::debug!("cluster ticker stopped");
+    }
+
+    /// Takes the lease if it is free, or renews it if it is ours.
+    async fn hold(&mut self, standing: &mut Standing) {
+        let lease_ms = u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX);
+        let sent = Instant::now();
+        let result: redis::RedisResult<bool> = if standing.held_until.is_some() {
+            redis::cmd("EVAL")
+                .arg(RENEW)
+                .arg(1)
+                .arg(keys::LEASE)
+                .arg(&self.token)
+                .arg(lease_ms)
+                .query_async(&mut self.conn)
+                .await
+        } else {
+            redis::cmd("SET")
+                .arg(keys::LEASE)
+                .arg(&self.token)
+                .arg("NX")
+                .arg("PX")
+                .arg(lease_ms)
+                .query_async::<Option<String>>(&mut self.conn)
+                .await
+                .map(|reply| reply.is_some())
+        };
+        self.metrics.observe_redis_round_trip(sent.elapsed());
+        match result {
+            Ok(held) => {
+                self.reachable(standing);
+                if held {
+                    if standing.held_until.is_none() {
+                        tracing::info!("took the ticker lease; this replica ticks for the cluster");
+                        self.metrics.set_lease_holder(true);
+                    }
+                    standing.held_until = Some(sent + self.lease - self.lease / 10);
+                } else if standing.held_until.is_some() {
+                    tracing::warn!("the ticker lease went to another replica; stopped ticking");
+                    self.step_down(standing);
+                }
+            }
+            Err(err) => {
+                self.unreachable(standing, &err, "could not take or renew the ticker lease");
+                if standing
+                    .held_until
+                    .is_some_and(|until| Instant::now() >= until)
+                {
+                    tracing::warn!("could not renew the ticker lease in time; stopped ticking");
+                    self.step_down(standing);
+                }
+            }
+        }
+    }
+
+    /// Publishes one ping, if the lease is still ours.
+    async fn tick(&mut self, standing: &mut Standing) {
+        if standing
+            .held_until
+            .is_none_or(|until| Instant::now() >= until)
+        {
+            tracing::warn!("could not renew the ticker lease in time; stopped ticking");
+            self.step_down(standing);
+            return;
+        }
+        let time = Utc::now().trunc_subsecs(3);
+        let sent = Instant::now();
+        let result: redis::RedisResult<Option<u64>> = redis::cmd("EVAL")
+            .arg(PUBLISH)
+            .arg(4)
+            .arg(keys::LEASE)
+            .arg(keys::EPOCH)
+            .arg(keys::COUNT)
+            .arg(keys::STREAM)
+            .arg(&self.token)
+            .arg(format!("{:016x}", ticker::new_epoch()))
+            .arg(time.timestamp_millis())
+            .arg(self.history)
+            .query_async(&mut self.conn)
+            .await;
+        self.metrics.observe_redis_round_trip(sent.elapsed());
+        match result {
+            Ok(Some(count)) => {
+                self.reachable(standing);
+                tracing::trace!(count, "published");
+            }
+            Ok(None) => {
+                self.reachable(standing);
+                tracing::warn!("the ticker lease went to another replica; stopped ticking");
+                self.step_down(standing);
+            }
+            // The count lives in Redis, so a tick that did land after all is not repeated,
+            // and one that did not is simply skipped.
+            Err(err) => self.unreachable(standing, &err, "could not publish a ping"),
+        }
+    }
+
+    /// Gives the lease back so that another replica need not wait for it to expire.
+    async fn release(&mut self) {
+        let result = tokio::time::timeout(
+            RELEASE_TIMEOUT,
+            redis::cmd("EVAL")
+                .arg(RELEASE)
+                .arg(1)
+                .arg(keys::LEASE)
+                .arg(&self.token)
+                .query_async::<u64>(&mut self.conn),
+        )
+        .await;
+        self.metrics.set_lease_holder(false);
+        match result {
+            Ok(Ok(_)) => tracing::info!("gave the ticker lease back"),
+            Ok(Err(err)) => {
+                tracing::warn!(%err, "could not give the ticker lease back; it expires")
+            }
+            Err(_) => tracing::warn!("Redis did not answer; the ticker lease expires by itself"),
+        }
+    }
+
+    fn step_down(&self, standing: &mut Standing) {
+        standing.held_until = None;
+        self.metrics.set_lease_holder(false);
+    }
+
+    fn reachable(&self, standing: &mut Standing) {
+        if standing.failing {
+            tracing::info!("Redis answers again (ticker)");
+            standing.failing = false;
+        }
+        self.hub.set_degraded(Upstream::Leader, false);
+    }
+
+    fn unreachable(&self, standing: &mut Standing, err: &redis::RedisError, what: &str) {
+        if standing.failing {
+            tracing::debug!(%err, "{what}; still retrying");
+        } else {
+            tracing::warn!(%err, "Redis trouble: {what}; retrying every {:?}", self.lease / 3);
+            standing.failing = true;
+        }
+        self.hub.set_degraded(Upstream::Leader, true);
+    }
+}

@@ -1,0 +1,403 @@
+//! Scale-out through Redis: replicas are real `server` processes sharing a real `redis-server`
+//! that each test starts on a free port. Without `redis-server` installed these tests fail with
+//! a message saying so (CI installs it through `scripts/setup.sh`); they are never skipped.
+
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{Received, TestApp, assert_consecutive};
+
+/// Tick period of the test clusters.
+const INTERVAL: Duration = Duration::from_millis(100);
+/// Lease of the test clusters: short, so failover tests are quick.
+const LEASE: Duration = Duration::from_millis(1000);
+
+/// A `redis-server` on a free loopback port, persisting every write to its own folder (so a
+/// restart keeps the stream, as a production Redis with AOF would). Killed when dropped.
+struct RedisServer {
+    port: u16,
+    dir: TempDir,
+    process: Option<Child>,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        let mut redis = Self {
+            port: free_port(),
+            dir: tempfile::tempdir().expect("temporary folder"),
+            process: None,
+        };
+        redis.restart();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts (again) on the same port and folder, and waits until it answers `PING`.
+    fn restart(&mut self) {
+        assert!(self.process.is_none(), "redis-server is running already");
+        let process = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot start redis-server ({err}): the Redis tests need it installed; \
+                     `scripts/setup.sh` installs it (apt-get install redis-server)"
+                )
+            });
+        self.process = Some(process);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.answers_ping() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer on {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills it outright (SIGKILL), as a crash or a lost machine would.
+    fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut conn) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut reply = [0; 7];
+        conn.write_all(b"PING\r\n").is_ok()
+            && conn.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A `server` process in cluster mode, reached through the usual [`TestApp`] helpers.
+/// `app.stop()` stops it with SIGTERM; [`Replica::crash`] with SIGKILL.
+struct Replica {
+    app: TestApp,
+    pid: u32,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Replica {
+    async fn start(redis: &RedisServer) -> Self {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let log = dir.path().join("server.log");
+        let mut process = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .args(["--interval-ms", &INTERVAL.as_millis().to_string()])
+            .args(["--lease-ms", &LEASE.as_millis().to_string()])
+            .args([
+                "--static-dir",
+                "/nonexistent-pingstream-dist",
+                "--workers",
+                "1",
+            ])
+            .env("PINGSTREAM_REDIS_URL", redis.url())
+            .env("RUST_LOG", "server=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the server binary starts");
+        let pid = process.id().expect("a running process");
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => {
+                    signal(pid, "-TERM");
+                    process.wait().await?;
+                }
+                status = process.wait() => { status?; }
+            }
+            Ok(())
+        });
+        let app = TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            shutdown,
+            server,
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("client builds"),
+        };
+        let replica = Self {
+            app,
+            pid,
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while replica
+            .app
+            .client
+            .get(replica.app.url("/healthz"))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "replica did not start:\n{}",
+                replica.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        replica
+    }
+
+    /// Kills the process outright (SIGKILL): no lease given back, nothing cleaned up.
+    fn crash(&self) {
+        signal(self.pid, "-KILL");
+    }
+
+    async fn is_lease_holder(&self) -> bool {
+        self.app.metric("pingstream_lease_holder").await == 1
+    }
+
+    async fn status(&self) -> String {
+        self.app.health().await["status"]
+            .as_str()
+            .expect("status is a string")
+            .to_owned()
+    }
+
+    /// Polls `/healthz` until its status is `expected`, or panics after `deadline`.
+    async fn wait_for_status(&self, expected: &str, deadline: Duration) {
+        let started = Instant::now();
+        loop {
+            let status = self.status().await;
+            if status == expected {
+                return;
+            }
+            assert!(
+                started.elapsed() < deadline,
+                "status {status:?} after {deadline:?}, expected {expected:?}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn signal(pid: u32, which: &str) {
+    let _ = Command::new("kill")
+        .args([which, &pid.to_string()])
+        .status();
+}
+
+/// Two replicas of one cluster, and which of them ticks once one does.
+async fn two_replicas(redis: &RedisServer) -> (Replica, Replica) {
+    let a = Replica::start(redis).await;
+    let b = Replica::start(redis).await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn a_client_that_moves_to_another_replica_gets_exactly_the_missed_events() {
+    let redis = RedisServer::start();
+    let (a, b) = two_replicas(&redis).await;
+    let mut on_a = a.app.open_stream(None).await;
+    let seen = on_a.take_pings(5).await;
+    drop(on_a);
+    // Pings go by while the client is away.
+    tokio::time::sleep(INTERVAL * 8).await;
+    let last = &seen[4];
+    let mut on_b = b.app.open_stream(Some(&last.id.to_string())).await;
+    let resumed = on_b.take_pings(12).await;
+    assert_eq!(resumed[0].id.epoch, last.id.epoch);
+    assert_eq!(resumed[0].ping.count, last.ping.count + 1, "gap or repeat");
+    let all: Vec<Received> = seen.into_iter().chain(resumed).collect();
+    assert_consecutive(&all);
+    assert!(b.app.metric("pingstream_events_replayed_total").await >= 7);
+}
+
+#[tokio::test]
+async fn moving_the_instant_a_ping_arrives_neither_gaps_nor_repeats() {
+    // The other replica may not have read the newest entry yet when the client arrives with
+    // its id: it must wait for it, not take the id for one from the future.
+    let redis = RedisServer::start();
+    let (a, b) = two_replicas(&redis).await;
+    let mut replicas = [&a, &b];
+    let mut stream = a.app.open_stream(None).await;
+    let mut all = vec![stream.next_ping().await];
+    for _ in 0..20 {
+        all.push(stream.next_ping().await);
+        replicas.reverse();
+        let last = all.last().expect("a ping").id.to_string();
+        stream = replicas[0].app.open_stream(Some(&last)).await;
+    }
+    all.extend(stream.take_pings(3).await);
+    assert_consecutive(&all);
+}
+
+#[tokio::test]
+async fn both_replicas_deliver_identical_id_sequences() {
+    let redis = RedisServer::start();
+    let (a, b) = two_replicas(&redis).await;
+    let start = a
+        .app
+        .open_stream(None)
+        .await
+        .next_ping()
+        .await
+        .id
+        .to_string();
+    let mut on_a = a.app.open_stream(Some(&start)).await;
+    let mut on_b = b.app.open_stream(Some(&start)).await;
+    let from_a = on_a.take_pings(20).await;
+    let from_b = on_b.take_pings(20).await;
+    assert_consecutive(&from_a);
+    for (x, y) in from_a.iter().zip(&from_b) {
+        assert_eq!((x.id, x.ping), (y.id, y.ping));
+    }
+}
+
+#[tokio::test]
+async fn killing_the_lease_holder_hands_the_ticker_over_within_two_leases() {
+    let redis = RedisServer::start();
+    let (a, b) = two_replicas(&redis).await;
+    let deadline = Instant::now() + LEASE * 3;
+    let (holder, other) = loop {
+        match (a.is_lease_holder().await, b.is_lease_holder().await) {
+            (true, false) => break (&a, &b),
+            (false, true) => break (&b, &a),
+            (true, true) => panic!("two lease holders"),
+            (false, false) => assert!(Instant::now() < deadline, "nobody took the lease"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let mut on_other = other.app.open_stream(None).await;
+    let mut all = on_other.take_pings(3).await;
+    let killed_at = Utc::now();
+    holder.crash();
+    // Pings published before the crash may still be on their way; the first published after it
+    // comes from the new holder.
+    let first_after = loop {
+        let ping = on_other
+            .next_ping_within(LEASE * 3)
+            .await
+            .unwrap_or_else(|| panic!("no ticker after the holder died\n{}", other.log()));
+        all.push(ping.clone());
+        if ping.ping.time > killed_at {
+            break ping;
+        }
+    };
+    let failover = (first_after.ping.time - killed_at)
+        .to_std()
+        .expect("after the crash");
+    println!("failover with a {LEASE:?} lease: {failover:?} from SIGKILL to the next ping");
+    assert!(failover < LEASE * 2, "took {failover:?}\n{}", other.log());
+    all.extend(on_other.take_pings(5).await);
+    assert_consecutive(&all);
+    assert!(other.is_lease_holder().await);
+}
+
+#[tokio::test]
+async fn while_redis_is_down_healthz_says_degraded_and_clients_stay_connected() {
+    let mut redis = RedisServer::start();
+    let (a, b) = two_replicas(&redis).await;
+    let mut on_a = a.app.open_stream(None).await;
+    on_a.take_pings(2).await;
+    assert_eq!(a.status().await, "ok");
+    redis.kill();
+    a.wait_for_status("degraded", LEASE * 3).await;
+    b.wait_for_status("degraded", LEASE * 3).await;
+    // Streams stay open (next_ping_within panics if one ends); a newcomer is let in too.
+    let mut newcomer = b.app.open_stream(None).await;
+    tokio::time::sleep(LEASE * 2).await;
+    while on_a.next_ping_within(Duration::ZERO).await.is_some() {}
+    assert!(on_a.next_ping_within(INTERVAL * 3).await.is_none());
+    newcomer.next_ping_within(INTERVAL).await;
+    assert_eq!(a.app.connected_clients().await, 1);
+    assert_eq!(b.app.connected_clients().await, 1);
+    assert!(a.log().contains("Redis trouble"), "{}", a.log());
+}
+
+#[tokio::test]
+async fn after_a_redis_restart_replicas_recover_and_the_stream_goes_on() {
+    let mut redis = RedisServer::start();
+    let (a, b) = two_replicas(&redis).await;
+    let mut on_a = a.app.open_stream(None).await;
+    let mut all = on_a.take_pings(3).await;
+    redis.kill();
+    a.wait_for_status("degraded", LEASE * 3).await;
+    tokio::time::sleep(LEASE).await;
+    redis.restart();
+    a.wait_for_status("ok", LEASE * 5).await;
+    b.wait_for_status("ok", LEASE * 5).await;
+    // Every ping Redis stored reaches the client that stayed connected, in order, and new ones
+    // follow: the count lives in Redis and went on from where it was.
+    all.extend(on_a.take_pings(10).await);
+    assert_consecutive(&all);
+    let last = all.last().expect("pings").id.to_string();
+    let mut on_b = b.app.open_stream(Some(&last)).await;
+    let next = on_b.next_ping().await;
+    assert_eq!(next.ping.count, all.last().expect("pings").ping.count + 1);
+}
+
+#[tokio::test]
+async fn the_count_goes_on_when_every_replica_is_replaced() {
+    let redis = RedisServer::start();
+    let first = Replica::start(&redis).await;
+    let mut stream = first.app.open_stream(None).await;
+    let seen = stream.take_pings(3).await;
+    drop(stream);
+    first.app.stop().await;
+    // The stopped replica gave its lease back: the next one ticks at once.
+    let second = Replica::start(&redis).await;
+    let last = seen[2].id.to_string();
+    let mut stream = second.app.open_stream(Some(&last)).await;
+    let resumed = stream.take_pings(5).await;
+    let all: Vec<Received> = seen.into_iter().chain(resumed).collect();
+    assert_consecutive(&all);
+}
