@@ -42,8 +42,8 @@ lint: (setup "build")
     cargo clippy --workspace --all-targets --all-features -- -D warnings
     cargo clippy -p shared -p frontend --all-targets --target wasm32-unknown-unknown -- -D warnings
 
-# Unit and property tests, the server's HTTP tests (real server on port 0), and the quick fault suite.
-test-native:
+# Unit and property tests, the server's HTTP tests (real server on port 0; the Redis ones start a redis-server), and the quick fault suite.
+test-native: (setup "redis")
     cargo test --workspace --exclude frontend
 
 # Only the quick fault suite (churn, slow clients, crash-restart, SIGTERM under load, cap) and the property tests; part of test-native.
@@ -68,6 +68,6 @@ test-e2e: (setup "browser") build
 bench *ARGS:
     scripts/bench.sh {{ARGS}}
 
-# Install whatever the recipes need and is missing (idempotent): wasm target, trunk, wasm-bindgen-cli, wasm-opt, Chromium.
+# Install whatever the recipes need and is missing (idempotent): wasm target, trunk, wasm-bindgen-cli, wasm-opt, Chromium, redis-server.
 setup what="all":
     scripts/setup.sh {{what}}

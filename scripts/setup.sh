@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what pingstream's recipes need and is missing; does nothing for what is there already.
-# Usage: scripts/setup.sh [all|build|browser]
+# Usage: scripts/setup.sh [all|build|browser|redis]
 #   build    the wasm target, trunk, wasm-bindgen-cli (the version Cargo.lock pins), wasm-opt
 #   browser  build + Chromium and ChromeDriver for the browser tests
-#   all      the same as browser
+#   redis    only redis-server, for the scale-out tests and `just cluster`
+#   all      browser + redis
 set -euo pipefail
 
 want=${1:-all}
@@ -13,6 +14,24 @@ trunk_version=0.21.14
 binaryen_version=${PINGSTREAM_BINARYEN_VERSION:-132}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Debian packages, as root or through sudo.
+apt_install() {
+  local sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$@" >/dev/null
+}
+
+# The Redis tests start their own redis-server on a free port; Debian's package also starts a
+# system daemon on :6379 where there is an init system, which nothing here uses.
+if [ "$want" = all ] || [ "$want" = redis ]; then
+  if ! command -v redis-server >/dev/null; then
+    say "installing redis-server from Debian"
+    apt_install redis-server
+  fi
+  if [ "$want" = redis ]; then exit 0; fi
+fi
 
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
@@ -47,9 +66,6 @@ fi
 if [ "$want" != build ]; then
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     say "installing Chromium and ChromeDriver from Debian"
-    sudo_cmd=""
-    [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+    apt_install chromium chromium-driver
   fi
 fi
