@@ -28,6 +28,23 @@ dev: (setup "build")
     # When either one stops (Ctrl-C, a port already taken, a crash), the trap stops the other.
     wait -n
 
+# A local redis-server (:6380, data in target/cluster/) and two replicas sharing one stream on http://127.0.0.1:8081 and :8082; Ctrl-C stops all.
+cluster: (setup "redis") build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    dir=target/cluster
+    mkdir -p "$dir"
+    trap 'kill 0' EXIT INT TERM
+    redis-server --bind 127.0.0.1 --port 6380 --dir "$dir" --appendonly yes --save "" >"$dir/redis.log" &
+    until redis-cli -p 6380 ping >/dev/null 2>&1; do sleep 0.1; done
+    export PINGSTREAM_REDIS_URL=redis://127.0.0.1:6380
+    ./target/release/server --addr 127.0.0.1:8081 &
+    ./target/release/server --addr 127.0.0.1:8082 &
+    echo
+    echo "    replicas: http://127.0.0.1:8081  http://127.0.0.1:8082  (one stream, shared through Redis :6380)"
+    echo
+    wait
+
 # Release frontend into dist/ and release server.
 build: (setup "build")
     trunk build --release
