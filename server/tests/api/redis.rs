@@ -79,6 +79,13 @@ impl RedisServer {
         }
     }
 
+    /// Kills it and starts it again without its data, as a Redis without persistence would.
+    fn restart_empty(&mut self) {
+        self.kill();
+        self.dir = tempfile::tempdir().expect("temporary folder");
+        self.restart();
+    }
+
     /// Kills it outright (SIGKILL), as a crash or a lost machine would.
     fn kill(&mut self) {
         if let Some(mut process) = self.process.take() {
@@ -400,4 +407,27 @@ async fn the_count_goes_on_when_every_replica_is_replaced() {
     let resumed = stream.take_pings(5).await;
     let all: Vec<Received> = seen.into_iter().chain(resumed).collect();
     assert_consecutive(&all);
+}
+
+#[tokio::test]
+async fn when_redis_comes_back_without_its_data_the_replicas_start_a_new_run() {
+    let mut redis = RedisServer::start();
+    let (a, b) = two_replicas(&redis).await;
+    let mut on_a = a.app.open_stream(None).await;
+    let before = on_a.take_pings(3).await;
+    redis.restart_empty();
+    // The client stays connected and is sent the new run from its first ping: a new epoch,
+    // counts from 1, as after a restart of a lone server.
+    let first = loop {
+        let ping = on_a.next_ping_within(LEASE * 5).await.expect("pings again");
+        if ping.id.epoch != before[0].id.epoch {
+            break ping;
+        }
+    };
+    assert_eq!(first.ping.count, 1);
+    let mut run = vec![first];
+    run.extend(on_a.take_pings(5).await);
+    assert_consecutive(&run);
+    let mut on_b = b.app.open_stream(Some(&run[2].id.to_string())).await;
+    assert_eq!(on_b.next_ping().await.id, run[3].id);
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Measures a two-replica cluster with the default flags: a client that leaves replica A and
+# resumes on replica B with its Last-Event-ID, and how long after a SIGKILL of the lease holder
+# the other replica publishes. Needs redis-server, redis-cli, curl, python3 and a built server.
+# Usage: scripts/failover.sh [path/to/server]   (default: target/release/server)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-target/release/server}
+dir=$(mktemp -d)
+redis_port=${REDIS_PORT:-6391}
+a=${PORT_A:-8191}
+b=${PORT_B:-8192}
+
+redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no >"$dir/redis.log" 2>&1 &
+redis_pid=$!
+until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.1; done
+export PINGSTREAM_REDIS_URL=redis://127.0.0.1:$redis_port
+"$bin" --addr "127.0.0.1:$a" --static-dir /nonexistent 2>"$dir/a.log" &
+a_pid=$!
+sleep 0.5
+"$bin" --addr "127.0.0.1:$b" --static-dir /nonexistent 2>"$dir/b.log" &
+b_pid=$!
+trap 'kill $a_pid $b_pid $redis_pid 2>/dev/null || true' EXIT
+sleep 3
+
+echo "== resume across replicas"
+timeout 3.5 curl -sN "http://127.0.0.1:$a/sse" >"$dir/on_a.txt" || true
+last=$(grep '^id: ' "$dir/on_a.txt" | tail -1 | cut -c5-)
+echo "read on A, last id: $last; away for 4 s"
+sleep 4
+timeout 2.5 curl -sN -H "Last-Event-ID: $last" "http://127.0.0.1:$b/sse" >"$dir/on_b.txt" || true
+echo "B answers: $(grep '^id: ' "$dir/on_b.txt" | cut -c5- | tr '\n' ' ')"
+
+echo "== failover"
+if curl -s "http://127.0.0.1:$a/metrics" | grep -q '^pingstream_lease_holder 1'; then
+  holder=$a_pid other=$b
+else
+  holder=$b_pid other=$a
+fi
+curl -sN "http://127.0.0.1:$other/sse" >"$dir/follow.txt" &
+curl_pid=$!
+sleep 2.5
+killed=$(date +%s.%N)
+kill -9 "$holder"
+sleep 6
+kill "$curl_pid"
+python3 - "$killed" "$dir/follow.txt" <<'PY'
+import datetime, json, sys
+killed = float(sys.argv[1])
+pings = []
+for line in open(sys.argv[2]):
+    if line.startswith("data: "):
+        ping = json.loads(line[6:])
+        time = datetime.datetime.fromisoformat(ping["time"].replace("Z", "+00:00")).timestamp()
+        pings.append((ping["count"], time))
+counts = [count for count, _ in pings]
+print("counts on the other replica:", counts)
+print("consecutive (no gap, no duplicate):", all(b == a + 1 for a, b in zip(counts, counts[1:])))
+after = [(count, time) for count, time in pings if time > killed]
+print(f"first ping after the SIGKILL: count {after[0][0]}, {after[0][1] - killed:.3f} s later")
+PY
