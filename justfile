@@ -34,7 +34,10 @@ cluster: (setup "redis") build
     set -euo pipefail
     dir=target/cluster
     mkdir -p "$dir"
-    trap 'kill 0' EXIT INT TERM
+    # Stop Redis and both replicas on the way out (not `kill 0`: that signals this shell too, and
+    # the trap runs again).
+    trap 'exit 0' INT TERM
+    trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
     redis-server --bind 127.0.0.1 --port 6380 --dir "$dir" --appendonly yes --save "" >"$dir/redis.log" &
     until redis-cli -p 6380 ping >/dev/null 2>&1; do sleep 0.1; done
     export PINGSTREAM_REDIS_URL=redis://127.0.0.1:6380
