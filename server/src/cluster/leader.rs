@@ -247,7 +247,8 @@ impl Leader {
         if standing.failing {
             tracing::debug!(%err, "{what}; still retrying");
         } else {
-            tracing::warn!(%err, "Redis trouble: {what}; retrying every {:?}", self.lease / 3);
+            let retry_ms = (self.lease / 3).as_millis();
+            tracing::warn!(%err, retry_ms, "Redis trouble: {what}; retrying");
             standing.failing = true;
         }
         self.hub.set_degraded(Upstream::Leader, true);

@@ -431,3 +431,18 @@ async fn when_redis_comes_back_without_its_data_the_replicas_start_a_new_run() {
     let mut on_b = b.app.open_stream(Some(&run[2].id.to_string())).await;
     assert_eq!(on_b.next_ping().await.id, run[3].id);
 }
+
+#[tokio::test]
+async fn a_replica_started_while_redis_is_down_streams_once_redis_is_up() {
+    let mut redis = RedisServer::start();
+    redis.kill();
+    let replica = Replica::start(&redis).await;
+    replica.wait_for_status("degraded", LEASE * 3).await;
+    let mut stream = replica.app.open_stream(None).await;
+    tokio::time::sleep(LEASE).await;
+    redis.restart();
+    replica.wait_for_status("ok", LEASE * 5).await;
+    let pings = stream.take_pings(5).await;
+    assert_eq!(pings[0].ping.count, 1);
+    assert_consecutive(&pings);
+}
