@@ -145,6 +145,7 @@ mod tests {
         assert_eq!(huge.parse::<EventId>(), Err(ParseEventIdError::TooLong));
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     mod properties {
         use super::*;
         use proptest::prelude::*;
