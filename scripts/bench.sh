@@ -10,6 +10,9 @@
 #   --update  write the report into BENCHMARKS.md
 #   --keep    keep the results file (its path is printed) instead of deleting it
 #   --ours-args "..."  extra flags for our server (e.g. "--workers 1"), to compare settings
+#   --repeat R  run every server R times at each load (interleaved); the report keeps, for each,
+#               the run with the median p99 latency, so one burst of load from elsewhere on a
+#               shared machine does not decide a row
 #
 # Every server runs alone: start it, load it with `loadgen --pid`, stop it, next. Results go to
 # a JSON-lines file that `bench-report` turns into the table.
@@ -23,6 +26,7 @@ interval_ms=1000
 update=""
 keep=""
 ours_args=""
+repeat=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) clients="1000"; events=5; shift ;;
@@ -32,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --events) events="$2"; shift 2 ;;
     --servers) servers="$2"; shift 2 ;;
     --ours-args) ours_args="$2"; shift 2 ;;
+    --repeat) repeat="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -73,8 +78,8 @@ stop_server() {
 
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for n in $clients; do
-  for name in $servers; do
-    echo "== $name, $n clients" >&2
+  for ((round = 1; round <= repeat; round++)); do for name in $servers; do
+    echo "== $name, $n clients (run $round of $repeat)" >&2
     start_server "$name"
     # Let the server settle (and tick once) before the "before" RSS sample.
     sleep 1.5
@@ -85,7 +90,7 @@ for n in $clients; do
     stop_server
     # Let the loopback sockets of this run wind down before the next one.
     sleep 1
-  done
+  done; done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 [[ -n "$keep" ]] && echo "results: $results" >&2

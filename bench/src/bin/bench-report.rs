@@ -22,8 +22,16 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let runs = report::read_results(&args.results)?;
-    anyhow::ensure!(!runs.is_empty(), "{} holds no runs", args.results.display());
+    let all = report::read_results(&args.results)?;
+    anyhow::ensure!(!all.is_empty(), "{} holds no runs", args.results.display());
+    let runs = report::median_runs(&all);
+    if runs.len() < all.len() {
+        eprintln!(
+            "{} runs, {} kept: of repeated ones, the median by p99 latency",
+            all.len(),
+            runs.len()
+        );
+    }
     let text = report::render(&runs, &Machine::this_one());
     println!("{text}");
     if let Some(path) = &args.update {
