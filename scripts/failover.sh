@@ -20,7 +20,8 @@ a_pid=$!
 sleep 0.5
 "$bin" --addr "127.0.0.1:$b" --static-dir /nonexistent 2>"$dir/b.log" &
 b_pid=$!
-trap 'kill $a_pid $b_pid $redis_pid 2>/dev/null || true' EXIT
+# Wait for them too, so that a next run finds the ports free.
+trap 'kill $a_pid $b_pid $redis_pid 2>/dev/null; wait 2>/dev/null || true' EXIT
 sleep 3
 
 echo "== resume across replicas"
@@ -57,5 +58,7 @@ counts = [count for count, _ in pings]
 print("counts on the other replica:", counts)
 print("consecutive (no gap, no duplicate):", all(b == a + 1 for a, b in zip(counts, counts[1:])))
 after = [(count, time) for count, time in pings if time > killed]
+if not after:
+    sys.exit("no ping after the SIGKILL: no failover within 6 s")
 print(f"first ping after the SIGKILL: count {after[0][0]}, {after[0][1] - killed:.3f} s later")
 PY
