@@ -249,6 +249,20 @@ async fn two_replicas(redis: &RedisServer) -> (Replica, Replica) {
     (a, b)
 }
 
+/// The replica that holds the lease, then the other, once one does.
+async fn holder_and_other<'a>(a: &'a Replica, b: &'a Replica) -> (&'a Replica, &'a Replica) {
+    let deadline = Instant::now() + LEASE * 3;
+    loop {
+        match (a.is_lease_holder().await, b.is_lease_holder().await) {
+            (true, false) => return (a, b),
+            (false, true) => return (b, a),
+            (true, true) => panic!("two lease holders"),
+            (false, false) => assert!(Instant::now() < deadline, "nobody took the lease"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_client_that_moves_to_another_replica_gets_exactly_the_missed_events() {
     let redis = RedisServer::start();
@@ -313,16 +327,7 @@ async fn both_replicas_deliver_identical_id_sequences() {
 async fn killing_the_lease_holder_hands_the_ticker_over_within_two_leases() {
     let redis = RedisServer::start();
     let (a, b) = two_replicas(&redis).await;
-    let deadline = Instant::now() + LEASE * 3;
-    let (holder, other) = loop {
-        match (a.is_lease_holder().await, b.is_lease_holder().await) {
-            (true, false) => break (&a, &b),
-            (false, true) => break (&b, &a),
-            (true, true) => panic!("two lease holders"),
-            (false, false) => assert!(Instant::now() < deadline, "nobody took the lease"),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let (holder, other) = holder_and_other(&a, &b).await;
     let mut on_other = other.app.open_stream(None).await;
     let mut all = on_other.take_pings(3).await;
     let killed_at = Utc::now();
@@ -445,4 +450,39 @@ async fn a_replica_started_while_redis_is_down_streams_once_redis_is_up() {
     let pings = stream.take_pings(5).await;
     assert_eq!(pings[0].ping.count, 1);
     assert_consecutive(&pings);
+}
+
+#[tokio::test]
+async fn a_lease_holder_paused_past_its_lease_never_publishes_beside_its_successor() {
+    let redis = RedisServer::start();
+    let (a, b) = two_replicas(&redis).await;
+    let (holder, other) = holder_and_other(&a, &b).await;
+    let mut on_other = other.app.open_stream(None).await;
+    let mut all = on_other.take_pings(3).await;
+    // Frozen (as by a long GC pause or a stalled VM) until its lease is long gone; when it
+    // wakes, its timers fire at once, but the lease is the other replica's now.
+    signal(holder.pid, "-STOP");
+    tokio::time::sleep(LEASE * 2 + LEASE / 2).await;
+    signal(holder.pid, "-CONT");
+    all.extend(on_other.take_pings(15).await);
+    assert_consecutive(&all);
+    let deadline = Instant::now() + LEASE;
+    while holder.is_lease_holder().await {
+        assert!(
+            Instant::now() < deadline,
+            "the woken replica still claims the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(other.is_lease_holder().await);
+    assert!(
+        holder
+            .log()
+            .contains("the ticker lease went to another replica")
+            || holder
+                .log()
+                .contains("could not renew the ticker lease in time"),
+        "{}",
+        holder.log()
+    );
 }
