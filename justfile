@@ -19,7 +19,9 @@ dev: (setup "build")
     #!/usr/bin/env bash
     set -euo pipefail
     cargo build -p server
-    trap 'kill 0' EXIT INT TERM
+    # Stop both on the way out (not `kill 0`: that signals this shell too, and the trap runs again).
+    trap 'exit 0' INT TERM
+    trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
     cargo run -p server -- --static-dir dist &
     trunk serve &
     echo
