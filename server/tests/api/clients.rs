@@ -44,7 +44,9 @@ async fn open_raw_client(port: u16, version: &str) -> TcpStream {
 async fn a_non_reading_client_does_not_delay_a_reading_one() {
     let app = spawn_app(|config| {
         config.interval_ms = 1;
-        config.client_buffer = 16;
+        // A second of slack: the reader must not be ended for lagging when this test process is
+        // descheduled for a few milliseconds on a busy machine (that policy has its own test).
+        config.client_buffer = 1000;
     })
     .await;
     let mut stalled = Vec::new();
