@@ -22,8 +22,9 @@ dev: (setup "build")
     # Stop both on the way out (not `kill 0`: that signals this shell too, and the trap runs again).
     trap 'exit 0' INT TERM
     trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
-    cargo run -p server -- --static-dir dist &
-    trunk serve &
+    # trunk serve's debug build goes to its own folder, so dist/ keeps the release build.
+    cargo run -p server -- --static-dir target/dev-dist &
+    trunk serve --dist target/dev-dist &
     echo
     echo "    open http://127.0.0.1:8081  (live reload; the stream is proxied to the server on :8080)"
     echo
