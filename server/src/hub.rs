@@ -7,7 +7,6 @@
 
 use std::{
     collections::VecDeque,
-    io::Write as _,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicU8, Ordering},
@@ -15,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use actix_web::web::{BufMut as _, Bytes, BytesMut};
+use actix_web_lab::sse;
 use shared::{EVENT_NAME, EventId, Ping};
 use tokio::{
     sync::{Notify, broadcast},
@@ -57,24 +56,24 @@ pub(crate) struct Shared {
 struct State {
     /// The newest `limits.history` events, oldest first.
     history: VecDeque<Stamped>,
-    /// Live fan-out of encoded events; `None` once the hub is closed, which ends every stream.
-    live_tx: Option<broadcast::Sender<Bytes>>,
+    /// Live fan-out of events; `None` once the hub is closed, which ends every stream.
+    live_tx: Option<broadcast::Sender<sse::Event>>,
     /// Open subscriptions, kept exact by [`ClientSlot`].
     clients: usize,
     /// When the streams were last sent anything (an event or a keep-alive).
     last_sent: Instant,
 }
 
-/// An event as it goes on the wire, with the id it was published under. The bytes are the
-/// whole SSE event, encoded once: every stream that is sent it shares them.
+/// An event with the id it was published under. Its JSON was serialized once; every stream
+/// that is sent it shares the same buffers (cloning an `sse::Event` only counts references).
 #[derive(Clone)]
 struct Stamped {
     id: EventId,
-    event: Bytes,
+    event: sse::Event,
 }
 
-/// The keep-alive comment, as it goes on the wire.
-const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
+/// The keep-alive comment's text (`: keep-alive` on the wire).
+const KEEP_ALIVE: &str = "keep-alive";
 
 /// Where a new subscription starts, from the client's `Last-Event-ID`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,12 +148,12 @@ impl Hub {
         }
     }
 
-    /// Serializes `ping` once, appends it to the history and sends the same bytes to every open
+    /// Serializes `ping` once, appends it to the history and sends the same event to every open
     /// stream. Within an epoch, ids must increase from one call to the next; an id of a new
     /// epoch (a cluster's shared stream was lost and started again) drops the previous epoch's
     /// history, so that history always holds one run.
     pub fn publish(&self, id: EventId, ping: &Ping) -> Result<(), serde_json::Error> {
-        let event = encode(id, ping)?;
+        let event = event(id, ping)?;
         let mut state = self.shared.lock();
         if state
             .history
@@ -189,7 +188,7 @@ impl Hub {
         let now = Instant::now();
         if now.duration_since(state.last_sent) >= idle {
             if let Some(live_tx) = &state.live_tx {
-                let _ = live_tx.send(Bytes::from_static(KEEP_ALIVE));
+                let _ = live_tx.send(sse::Event::Comment(KEEP_ALIVE.into()));
             }
             state.last_sent = now;
         }
@@ -258,7 +257,7 @@ impl Hub {
         }
         let live_rx = live_tx.subscribe();
         let start = replay_start(&state.history, resume);
-        let replay: Vec<Bytes> = state
+        let replay: Vec<sse::Event> = state
             .history
             .range(start..)
             .map(|stamped| stamped.event.clone())
@@ -322,16 +321,25 @@ impl Drop for ClientSlot {
     }
 }
 
-/// The SSE text of one ping, `id:`, `event:` and `data:` lines and the blank line that ends it:
-/// what a browser's `EventSource` parses into one `ping` event.
-fn encode(id: EventId, ping: &Ping) -> Result<Bytes, serde_json::Error> {
-    let mut event = BytesMut::with_capacity(128).writer();
-    // Writing into memory cannot fail; the JSON of a ping is one line (no newline to escape).
-    let _ = write!(event, "id: {id}\nevent: {EVENT_NAME}\ndata: ");
-    serde_json::to_writer(&mut event, ping)?;
-    let mut event = event.into_inner();
-    event.put_slice(b"\n\n");
-    Ok(event.freeze())
+/// One ping as an SSE event: `id:`, `event: ping` and the JSON `data:`, which actix-web-lab's
+/// `Sse` responder writes out as what a browser's `EventSource` parses into one `ping` event.
+fn event(id: EventId, ping: &Ping) -> Result<sse::Event, serde_json::Error> {
+    Ok(sse::Data::new_json(ping)?
+        .event(EVENT_NAME)
+        .id(id.to_string())
+        .into())
+}
+
+/// The wire text of `event`, as the `Sse` responder encodes it.
+#[cfg(test)]
+pub(crate) fn wire_text(event: sse::Event) -> String {
+    use futures_util::FutureExt as _;
+    let body = sse::Sse::from_infallible_stream(futures_util::stream::iter([event]));
+    let bytes = actix_web::body::to_bytes(body)
+        .now_or_never()
+        .expect("one ready event encodes at once")
+        .expect("an event encodes");
+    String::from_utf8(bytes.to_vec()).expect("SSE is UTF-8")
 }
 
 /// Index of the first history entry to replay for `resume`.
@@ -395,8 +403,8 @@ mod tests {
     }
 
     /// The wire text of one event.
-    fn text(event: Bytes) -> String {
-        String::from_utf8(event.to_vec()).unwrap()
+    fn text(event: sse::Event) -> String {
+        wire_text(event)
     }
 
     /// The counts a subscription yields without waiting.

@@ -1,12 +1,12 @@
-//! One client's view of the hub: its replay, then the live events, as a stream of the encoded
-//! events the `/sse` response body sends.
+//! One client's view of the hub: its replay, then the live events, as the stream of events that
+//! the `/sse` route's `Sse` responder writes out.
 
 use std::{
     pin::Pin,
     task::{Context, Poll},
 };
 
-use actix_web::web::Bytes;
+use actix_web_lab::sse;
 use futures_util::Stream;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
@@ -20,16 +20,16 @@ use crate::hub::ClientSlot;
 /// browser reconnects with `Last-Event-ID`, which replays what it missed from history. Dropping
 /// the subscription gives its place back to the hub at once.
 pub struct Subscription {
-    replay: std::vec::IntoIter<Bytes>,
-    live: BroadcastStream<Bytes>,
+    replay: std::vec::IntoIter<sse::Event>,
+    live: BroadcastStream<sse::Event>,
     slot: ClientSlot,
     ended: bool,
 }
 
 impl Subscription {
     pub(crate) fn new(
-        replay: Vec<Bytes>,
-        live_rx: broadcast::Receiver<Bytes>,
+        replay: Vec<sse::Event>,
+        live_rx: broadcast::Receiver<sse::Event>,
         slot: ClientSlot,
     ) -> Self {
         Self {
@@ -42,7 +42,7 @@ impl Subscription {
 }
 
 impl Stream for Subscription {
-    type Item = Bytes;
+    type Item = sse::Event;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
@@ -64,7 +64,7 @@ impl Stream for Subscription {
         };
         match &next {
             // A comment (`: keep-alive`) is not an event.
-            Some(event) if event.starts_with(b":") => {}
+            Some(sse::Event::Comment(_)) => {}
             Some(_) => this.slot.metrics().count_delivered(1),
             None => this.ended = true,
         }

@@ -169,8 +169,8 @@ mod tests {
         ));
         let ready = |subscription: &mut crate::subscription::Subscription| {
             let mut texts = Vec::new();
-            while let Some(Some(bytes)) = subscription.next().now_or_never() {
-                texts.push(String::from_utf8(bytes.to_vec()).unwrap());
+            while let Some(Some(event)) = subscription.next().now_or_never() {
+                texts.push(crate::hub::wire_text(event));
             }
             texts
         };

@@ -1,17 +1,13 @@
 //! `GET /sse`: the event stream.
 
-use std::{convert::Infallible, time::Duration};
+use std::time::Duration;
 
 use actix_web::{
-    HttpResponse, ResponseError,
-    body::BodyStream,
-    http::{
-        ConnectionType, StatusCode,
-        header::{self, ContentEncoding},
-    },
-    web::{self, Bytes},
+    HttpRequest, HttpResponse, Responder as _, ResponseError,
+    http::{ConnectionType, StatusCode, header},
+    web,
 };
-use futures_util::{StreamExt as _, stream};
+use actix_web_lab::sse::Sse;
 
 use crate::hub::{Hub, SubscribeError};
 
@@ -22,28 +18,25 @@ use super::LastEventId;
 pub struct StreamSettings {
     /// The `retry:` hint sent first.
     pub retry: Duration,
-    /// The `retry:` line as it goes on the wire, encoded once for every stream.
-    retry_line: Bytes,
 }
 
 impl StreamSettings {
     /// Settings whose streams start with a `retry:` hint of `retry`.
     pub fn new(retry: Duration) -> Self {
-        Self {
-            retry,
-            retry_line: Bytes::from(format!("retry: {}\n\n", retry.as_millis())),
-        }
+        Self { retry }
     }
 }
 
 /// Opens a stream: the replay `Last-Event-ID` asks for, then live pings.
 ///
-/// The body is the `retry:` line, then the hub's events exactly as the hub encoded them (one
-/// shared buffer per event, whatever the number of streams); keep-alive comments come from the
-/// hub too, one timer for all streams. The response is never compressed
-/// (`Content-Encoding: identity`), tells proxies not to buffer it (`X-Accel-Buffering: no`),
-/// and closes its connection when it ends, since a browser always reconnects on a fresh one.
+/// actix-web-lab's `Sse` responder writes the `retry:` hint, then the hub's events (each one's
+/// JSON serialized once by the hub, whatever the number of streams); keep-alive comments come
+/// from the hub too, one timer for all streams. `Sse` sets `Content-Type: text/event-stream`,
+/// `Cache-Control: no-cache` and `Content-Encoding: identity` (never compressed); this adds
+/// `X-Accel-Buffering: no` for proxies, and closes the connection when the stream ends, since a
+/// browser always reconnects on a fresh one.
 pub async fn stream(
+    request: HttpRequest,
     hub: web::Data<Hub>,
     settings: web::Data<StreamSettings>,
     LastEventId(resume): LastEventId,
@@ -54,15 +47,13 @@ pub async fn stream(
         err,
         retry_after: settings.retry,
     })?;
-    let body = stream::once(std::future::ready(settings.retry_line.clone()))
-        .chain(subscription)
-        .map(Ok::<_, Infallible>);
-    let mut response = HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(ContentEncoding::Identity)
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header(("x-accel-buffering", "no"))
-        .body(BodyStream::new(body));
+    let mut response = Sse::from_infallible_stream(subscription)
+        .with_retry_duration(settings.retry)
+        .respond_to(&request);
+    response.headers_mut().insert(
+        header::HeaderName::from_static("x-accel-buffering"),
+        header::HeaderValue::from_static("no"),
+    );
     response
         .head_mut()
         .set_connection_type(ConnectionType::Close);
