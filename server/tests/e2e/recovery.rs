@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::{
     browser::{Browser, Row, one_browser_at_a_time},
-    server::{ServerProcess, free_port},
+    server::{self, free_port},
 };
 
 /// Fast pings, so a few arrive in a moment.
@@ -15,7 +15,7 @@ const QUICK: [&str; 2] = ["--interval-ms", "250"];
 async fn page_resumes_after_the_server_is_killed_and_restarted_on_the_same_port() {
     let _turn = one_browser_at_a_time().await;
     let port = free_port();
-    let server = ServerProcess::start(port, &QUICK).await;
+    let server = server::start(port, &QUICK);
     let browser = Browser::open().await;
     browser.goto(&server.url("/")).await;
     let before = browser
@@ -32,7 +32,7 @@ async fn page_resumes_after_the_server_is_killed_and_restarted_on_the_same_port(
         })
         .await;
 
-    let server = ServerProcess::start(port, &QUICK).await;
+    let server = server::start(port, &QUICK);
     let restarted = Instant::now();
     browser.wait_for("live again", |page| page.is("live")).await;
     let to_live = restarted.elapsed();
@@ -78,7 +78,7 @@ async fn page_resumes_after_the_server_is_killed_and_restarted_on_the_same_port(
 async fn page_counts_down_while_the_server_is_full_and_goes_live_once_there_is_room() {
     let _turn = one_browser_at_a_time().await;
     let port = free_port();
-    let full = ServerProcess::start(port, &["--max-clients", "0", QUICK[0], QUICK[1]]).await;
+    let full = server::start(port, &["--max-clients", "0", QUICK[0], QUICK[1]]);
     let browser = Browser::open().await;
     browser.goto(&full.url("/")).await;
 
@@ -88,12 +88,11 @@ async fn page_counts_down_while_the_server_is_full_and_goes_live_once_there_is_r
         })
         .await;
     assert!(waiting.pings().is_empty(), "a full server sent pings");
-    full.wait_for_metric("pingstream_connections_rejected_total", 2)
-        .await;
+    server::wait_for_metric(&full, "pingstream_connections_rejected_total", 2).await;
     browser.mark_page().await;
 
     full.kill();
-    let roomy = ServerProcess::start(port, &QUICK).await;
+    let roomy = server::start(port, &QUICK);
     let room = Instant::now();
     let live = browser
         .wait_for("live with a ping", |page| {

@@ -12,6 +12,8 @@ mod churn;
 mod client;
 mod crash_restart;
 mod process;
+#[path = "../support/server_process.rs"]
+mod server_process;
 mod shutdown_under_load;
 mod slow_clients;
 
