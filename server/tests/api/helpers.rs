@@ -34,16 +34,7 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Config)) -> TestApp {
         .expect("server builds");
     let port = application.port();
     let server = tokio::spawn(application.run_until_stopped());
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        port,
-        shutdown,
-        server,
-        client: reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()
-            .expect("client builds"),
-    }
+    TestApp::new(port, shutdown, server)
 }
 
 type EventStream =
@@ -62,6 +53,25 @@ pub struct SseClient {
 }
 
 impl TestApp {
+    /// The handle of a server listening on `port` that stops when `shutdown` fires and whose run
+    /// is `server`, with a client that opens a fresh connection for every request.
+    pub fn new(
+        port: u16,
+        shutdown: CancellationToken,
+        server: JoinHandle<std::io::Result<()>>,
+    ) -> Self {
+        Self {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            shutdown,
+            server,
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("client builds"),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -163,18 +163,8 @@ impl Replica {
             }
             Ok(())
         });
-        let app = TestApp {
-            address: format!("http://127.0.0.1:{port}"),
-            port,
-            shutdown,
-            server,
-            client: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .expect("client builds"),
-        };
         let replica = Self {
-            app,
+            app: TestApp::new(port, shutdown, server),
             pid,
             log,
             _dir: dir,
