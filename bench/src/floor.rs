@@ -21,7 +21,7 @@ use std::{
 };
 
 use chrono::{SubsecRound, Utc};
-use shared::{EventId, Ping};
+use shared::{Epoch, EventId, Ping};
 
 /// The response head: chunked, like the real server's, so both read the same on the wire.
 const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n";
@@ -124,7 +124,14 @@ fn tick_loop(clients: &Mutex<Clients>, period: Duration, epoch: u64, stopping: &
             count,
             time: Utc::now().trunc_subsecs(3),
         };
-        let event = frame(EventId { epoch, count }, &ping, &mut body);
+        let event = frame(
+            EventId {
+                epoch: Epoch(epoch),
+                count,
+            },
+            &ping,
+            &mut body,
+        );
         let mut clients = clients.lock().unwrap_or_else(PoisonError::into_inner);
         let before = clients.sockets.len();
         clients
@@ -168,7 +175,7 @@ mod tests {
             .expect("valid date");
         let framed = frame(
             EventId {
-                epoch: 0xab,
+                epoch: Epoch(0xab),
                 count: 3,
             },
             &Ping { count: 3, time },

@@ -14,7 +14,7 @@ use std::{
 use actix_web::{App, HttpServer, Responder, dev::Server, web};
 use actix_web_lab::sse;
 use chrono::{DateTime, Utc};
-use shared::{EventId, Ping};
+use shared::{Epoch, EventId, Ping};
 use tokio::sync::mpsc;
 
 /// Events a client's channel holds before its task waits (the tutorial's value).
@@ -75,7 +75,7 @@ impl TickClock {
     /// The SSE event of tick `count`, built the tutorial way.
     pub fn event(&self, count: u64) -> sse::Event {
         let id = EventId {
-            epoch: self.epoch,
+            epoch: Epoch(self.epoch),
             count,
         };
         match sse::Data::new_json(self.ping(count)) {

@@ -2,7 +2,7 @@
 
 use std::{collections::VecDeque, rc::Rc};
 
-use shared::{EventId, Ping};
+use shared::{Epoch, EventId, Ping};
 use yew::Reducible;
 
 /// How many list entries (pings and marks together) the page keeps. Older ones are dropped, so
@@ -101,7 +101,7 @@ enum Connection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Last {
     /// `None` when that ping's id was missing or malformed.
-    epoch: Option<u64>,
+    epoch: Option<Epoch>,
     count: u64,
 }
 
@@ -170,7 +170,7 @@ impl StreamState {
 
     /// Accepts `ping` unless it repeats one already shown; marks a gap or a restart before it.
     /// Returns whether anything changed.
-    fn receive(&mut self, ping: Ping, epoch: Option<u64>) -> bool {
+    fn receive(&mut self, ping: Ping, epoch: Option<Epoch>) -> bool {
         if let Some(last) = self.last {
             let same_stream = match (last.epoch, epoch) {
                 (Some(before), Some(now)) => Some(before == now),
@@ -249,14 +249,14 @@ mod tests {
 
     wasm_bindgen_test_configure!(run_in_browser);
 
-    const EPOCH: u64 = 0x9f3c_2a1b_7d4e_5f60;
+    const EPOCH: Epoch = Epoch(0x9f3c_2a1b_7d4e_5f60);
 
     fn ping(count: u64) -> Ping {
         let time = DateTime::<Utc>::from_timestamp(1_795_424_400 + count as i64, 0).unwrap();
         Ping { count, time }
     }
 
-    fn received(epoch: u64, count: u64) -> Action {
+    fn received(epoch: Epoch, count: u64) -> Action {
         Action::Received {
             ping: ping(count),
             id: Some(EventId { epoch, count }),
@@ -305,7 +305,7 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_new_epoch_is_marked_as_a_reset_even_when_counts_go_up() {
-        let state = run([received(EPOCH, 7), received(EPOCH + 1, 9)]);
+        let state = run([received(EPOCH, 7), received(Epoch(EPOCH.0 + 1), 9)]);
         assert_eq!(rows(&state), ["#7", "reset", "#9"]);
     }
 

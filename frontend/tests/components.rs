@@ -25,7 +25,10 @@ fn received(epoch: u64, count: u64, time: &str) -> Action {
     let time = time.with_timezone(&Utc);
     Action::Received {
         ping: Ping { count, time },
-        id: Some(EventId { epoch, count }),
+        id: Some(EventId {
+            epoch: shared::Epoch(epoch),
+            count,
+        }),
     }
 }
 

@@ -73,7 +73,7 @@ pub fn spawn(
     let reader_conn = connection(&client, reader::BLOCK + Duration::from_secs(2))?;
     let leader = leader::Leader {
         conn: leader_conn,
-        token: format!("{:016x}-{}", ticker::new_epoch(), std::process::id()),
+        token: format!("{}-{}", ticker::new_epoch(), std::process::id()),
         interval: settings.interval,
         lease: settings.lease,
         history: settings.history,

@@ -369,8 +369,9 @@ mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
     use futures_util::{FutureExt, StreamExt};
+    use shared::Epoch;
 
-    const EPOCH: u64 = 0xabc;
+    const EPOCH: Epoch = Epoch(0xabc);
 
     fn hub(history: usize, max_clients: usize) -> Hub {
         Hub::new(
@@ -480,7 +481,7 @@ mod tests {
         let hub = hub(3, 10);
         (1..=2).for_each(|count| publish(&hub, count));
         let foreign = EventId {
-            epoch: EPOCH + 1,
+            epoch: Epoch(EPOCH.0 + 1),
             count: 1,
         };
         let mut subscription = hub.subscribe(Resume::After(foreign)).unwrap();
@@ -555,7 +556,7 @@ mod tests {
         let hub = hub(10, 10);
         (1..=3).for_each(|count| publish(&hub, count));
         let next_run = EventId {
-            epoch: EPOCH + 1,
+            epoch: Epoch(EPOCH.0 + 1),
             count: 1,
         };
         let time = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
@@ -640,7 +641,7 @@ mod tests {
             ) {
                 let hub = hub(4, 4);
                 let time = Utc.timestamp_millis_opt(millis).unwrap();
-                let id = EventId { epoch, count };
+                let id = EventId { epoch: Epoch(epoch), count };
                 hub.publish(id, &Ping { count, time }).unwrap();
                 let mut subscription = hub.subscribe(Resume::Latest).unwrap();
                 let event = subscription.next().now_or_never().flatten().unwrap();

@@ -78,7 +78,7 @@ impl Application {
             None => {
                 let hub = Hub::new(limits, metrics.clone());
                 let epoch = ticker::new_epoch();
-                tracing::info!(epoch = %format!("{epoch:016x}"), "stream in memory");
+                tracing::info!(%epoch, "stream in memory");
                 let ticker = tokio::spawn(ticker::run(
                     hub.clone(),
                     epoch,

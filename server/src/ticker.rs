@@ -6,14 +6,14 @@ use std::{
 };
 
 use chrono::{SubsecRound, Utc};
-use shared::{EventId, Ping};
+use shared::{Epoch, EventId, Ping};
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::Hub;
 
 /// A fresh stream epoch: a random number that tells this run's event ids from any other run's.
-pub fn new_epoch() -> u64 {
+pub fn new_epoch() -> Epoch {
     // `RandomState` is seeded from the operating system's randomness; mixing in the clock guards
     // against a platform where it is not.
     let mut hasher = RandomState::new().build_hasher();
@@ -22,14 +22,14 @@ pub fn new_epoch() -> u64 {
         .map_or(0, |since| since.as_nanos());
     hasher.write_u128(nanos);
     hasher.write_u32(std::process::id());
-    hasher.finish()
+    Epoch(hasher.finish())
 }
 
 /// Publishes ping 1 at once, then one more every `period`, until `shutdown` fires.
 ///
 /// Counts go up by exactly one per publish. If the process stalls past a tick, the missed ticks
 /// are skipped rather than burst out: `time` always says when a ping was really made.
-pub async fn run(hub: Hub, epoch: u64, period: Duration, shutdown: CancellationToken) {
+pub async fn run(hub: Hub, epoch: Epoch, period: Duration, shutdown: CancellationToken) {
     let mut ticks = interval(period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     for count in 1.. {
@@ -88,21 +88,39 @@ mod tests {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run(
             hub.clone(),
-            7,
+            Epoch(7),
             Duration::from_secs(1),
             shutdown.clone(),
         ));
         tokio::time::sleep(Duration::from_millis(1)).await;
-        assert_eq!(hub.status().last_id, Some(EventId { epoch: 7, count: 1 }));
+        assert_eq!(
+            hub.status().last_id,
+            Some(EventId {
+                epoch: Epoch(7),
+                count: 1
+            })
+        );
         tokio::time::sleep(Duration::from_millis(998)).await;
-        assert_eq!(hub.status().last_id, Some(EventId { epoch: 7, count: 1 }));
+        assert_eq!(
+            hub.status().last_id,
+            Some(EventId {
+                epoch: Epoch(7),
+                count: 1
+            })
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
-        assert_eq!(hub.status().last_id, Some(EventId { epoch: 7, count: 2 }));
+        assert_eq!(
+            hub.status().last_id,
+            Some(EventId {
+                epoch: Epoch(7),
+                count: 2
+            })
+        );
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(
             hub.status().last_id,
             Some(EventId {
-                epoch: 7,
+                epoch: Epoch(7),
                 count: 12
             })
         );
@@ -116,7 +134,7 @@ mod tests {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run(
             hub.clone(),
-            7,
+            Epoch(7),
             Duration::from_secs(1),
             shutdown.clone(),
         ));
@@ -124,7 +142,13 @@ mod tests {
         shutdown.cancel();
         task.await.unwrap();
         tokio::time::sleep(Duration::from_secs(10)).await;
-        assert_eq!(hub.status().last_id, Some(EventId { epoch: 7, count: 2 }));
+        assert_eq!(
+            hub.status().last_id,
+            Some(EventId {
+                epoch: Epoch(7),
+                count: 2
+            })
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -134,12 +158,15 @@ mod tests {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run(
             hub.clone(),
-            7,
+            Epoch(7),
             Duration::from_millis(10),
             shutdown.clone(),
         ));
         let mut subscription = hub
-            .subscribe(Resume::After(EventId { epoch: 7, count: 0 }))
+            .subscribe(Resume::After(EventId {
+                epoch: Epoch(7),
+                count: 0,
+            }))
             .unwrap();
         tokio::time::sleep(Duration::from_millis(95)).await;
         shutdown.cancel();
@@ -150,7 +177,7 @@ mod tests {
         assert_eq!(
             hub.status().last_id,
             Some(EventId {
-                epoch: 7,
+                epoch: Epoch(7),
                 count: 10
             })
         );
@@ -178,7 +205,10 @@ mod tests {
         assert_eq!(ready(&mut subscription), [": keep-alive\n\n"]);
         // An event resets the silence: no comment one period after the previous one.
         hub.publish(
-            EventId { epoch: 7, count: 1 },
+            EventId {
+                epoch: Epoch(7),
+                count: 1,
+            },
             &Ping {
                 count: 1,
                 time: Utc::now(),

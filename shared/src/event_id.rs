@@ -2,17 +2,33 @@
 
 use std::{fmt, str::FromStr};
 
+use crate::Epoch;
+
 /// Identifies one event of one stream: `<epoch>-<count>`, e.g. `9f3c2a1b7d4e5f60-42`.
 ///
-/// `epoch` names the stream (16 lowercase hex digits: a random number the server draws when it
-/// starts), `count` is the [`crate::Ping::count`] the event carries. The epoch is what keeps ids of
-/// different server runs apart: count 42 of yesterday's run and count 42 of today's are different
-/// events. A client needs neither part to follow the stream; a client that does look can tell a
-/// restart (the epoch changed) from a gap (same epoch, count jumped).
+/// `epoch` names the run of the stream (see [`Epoch`]), `count` is the [`crate::Ping::count`] the
+/// event carries. A client needs neither part to follow the stream; a client that does look can
+/// tell a restart (the epoch changed) from a gap (same epoch, count jumped).
+///
+/// # Examples
+/// ```
+/// use shared::{Epoch, EventId, ParseEventIdError};
+///
+/// let id = EventId { epoch: Epoch(0x9f3c_2a1b_7d4e_5f60), count: 42 };
+/// assert_eq!(id.to_string(), "9f3c2a1b7d4e5f60-42");
+/// assert_eq!("9f3c2a1b7d4e5f60-42".parse(), Ok(id));
+///
+/// // One id has one spelling: no uppercase, no leading zeros or `+`, nothing around it.
+/// for bad in ["9F3C2A1B7D4E5F60-42", "9f3c2a1b7d4e5f60-042", "9f3c2a1b7d4e5f60-+42", "42"] {
+///     assert_eq!(bad.parse::<EventId>(), Err(ParseEventIdError::Malformed));
+/// }
+/// // Anything longer than an id can be is refused before it is looked at.
+/// assert_eq!("7".repeat(100).parse::<EventId>(), Err(ParseEventIdError::TooLong));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventId {
-    /// The stream this event belongs to.
-    pub epoch: u64,
+    /// The run of the stream this event belongs to.
+    pub epoch: Epoch,
     /// The event's position in that stream.
     pub count: u64,
 }
@@ -20,12 +36,12 @@ pub struct EventId {
 impl EventId {
     /// The longest text [`EventId::from_str`] reads: 16 hex digits, a dash, the 20 digits of
     /// `u64::MAX`. Anything longer is rejected before it is looked at.
-    pub const MAX_LEN: usize = 16 + 1 + 20;
+    pub const MAX_LEN: usize = Epoch::LEN + 1 + 20;
 }
 
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}-{}", self.epoch, self.count)
+        write!(f, "{}-{}", self.epoch, self.count)
     }
 }
 
@@ -57,10 +73,9 @@ impl FromStr for EventId {
             return Err(ParseEventIdError::TooLong);
         }
         let (epoch, count) = text.split_once('-').ok_or(ParseEventIdError::Malformed)?;
-        let is_lower_hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
-        if epoch.len() != 16 || !epoch.chars().all(is_lower_hex) {
-            return Err(ParseEventIdError::Malformed);
-        }
+        let epoch = epoch
+            .parse::<Epoch>()
+            .map_err(|_| ParseEventIdError::Malformed)?;
         // `u64::from_str` would accept a leading `+` and leading zeros; ids never have either, and
         // one id has one spelling.
         if count.is_empty()
@@ -70,7 +85,7 @@ impl FromStr for EventId {
             return Err(ParseEventIdError::Malformed);
         }
         Ok(Self {
-            epoch: u64::from_str_radix(epoch, 16).map_err(|_| ParseEventIdError::Malformed)?,
+            epoch,
             count: count.parse().map_err(|_| ParseEventIdError::Malformed)?,
         })
     }
@@ -83,24 +98,30 @@ mod tests {
     #[test]
     fn display_is_sixteen_hex_digits_dash_count() {
         let id = EventId {
-            epoch: 0x9f3c_2a1b_7d4e_5f60,
+            epoch: Epoch(0x9f3c_2a1b_7d4e_5f60),
             count: 42,
         };
         assert_eq!(id.to_string(), "9f3c2a1b7d4e5f60-42");
-        let small = EventId { epoch: 1, count: 0 };
+        let small = EventId {
+            epoch: Epoch(1),
+            count: 0,
+        };
         assert_eq!(small.to_string(), "0000000000000001-0");
     }
 
     #[test]
     fn parse_round_trips_extremes() {
         for id in [
-            EventId { epoch: 0, count: 0 },
             EventId {
-                epoch: u64::MAX,
+                epoch: Epoch(0),
+                count: 0,
+            },
+            EventId {
+                epoch: Epoch(u64::MAX),
                 count: u64::MAX,
             },
             EventId {
-                epoch: 0x0123_4567_89ab_cdef,
+                epoch: Epoch(0x0123_4567_89ab_cdef),
                 count: 1,
             },
         ] {
@@ -153,7 +174,7 @@ mod tests {
         proptest! {
             #[test]
             fn every_id_round_trips(epoch: u64, count: u64) {
-                let id = EventId { epoch, count };
+                let id = EventId { epoch: Epoch(epoch), count };
                 prop_assert_eq!(id.to_string().parse::<EventId>(), Ok(id));
             }
 

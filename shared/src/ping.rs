@@ -7,6 +7,20 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 ///
 /// JSON: `{"count":1,"time":"2026-11-25T09:00:00.123Z"}`: `time` is RFC 3339 in UTC with
 /// millisecond precision and a `Z` suffix.
+///
+/// # Examples
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use shared::Ping;
+///
+/// let time = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+/// let ping = Ping { count: 1, time };
+/// let json = serde_json::to_string(&ping).unwrap();
+/// assert_eq!(json, r#"{"count":1,"time":"2026-11-25T09:00:00.000Z"}"#);
+/// // Any RFC 3339 offset is read, and normalised to UTC.
+/// let back: Ping = serde_json::from_str(r#"{"count":1,"time":"2026-11-25T10:00:00+01:00"}"#).unwrap();
+/// assert_eq!(back, ping);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ping {
     /// Position in the stream: 1 for a run's first ping, then one more for each ping after it.

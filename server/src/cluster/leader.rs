@@ -186,7 +186,7 @@ impl Leader {
             .arg(keys::COUNT)
             .arg(keys::STREAM)
             .arg(&self.token)
-            .arg(format!("{:016x}", ticker::new_epoch()))
+            .arg(ticker::new_epoch().to_string())
             .arg(time.timestamp_millis())
             .arg(self.history)
             .query_async(&mut self.conn)

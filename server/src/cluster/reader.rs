@@ -12,7 +12,7 @@ use redis::{
     aio::ConnectionManager,
     streams::{StreamId, StreamReadReply},
 };
-use shared::{EventId, Ping};
+use shared::{Epoch, EventId, Ping};
 use tokio_util::sync::CancellationToken;
 
 use super::{Backoff, keys};
@@ -103,7 +103,7 @@ async fn read(
 ) -> redis::RedisResult<Vec<StreamId>> {
     if check && let Some(last) = cursor.last {
         let epoch: Option<String> = redis::cmd("GET").arg(keys::EPOCH).query_async(conn).await?;
-        if epoch.as_deref().and_then(parse_epoch) != Some(last.epoch) {
+        if epoch.and_then(|epoch| epoch.parse::<Epoch>().ok()) != Some(last.epoch) {
             tracing::warn!(
                 last = %last,
                 "the shared stream started afresh (Redis lost its data); reading the new run from its start"
@@ -161,16 +161,10 @@ fn feed(hub: &Hub, metrics: &Metrics, cursor: &mut Cursor, entries: Vec<StreamId
 /// (the ping's time in Unix milliseconds); `None` for anything else.
 fn parse_entry(entry: &StreamId) -> Option<(EventId, Ping)> {
     let count: u64 = entry.id.strip_suffix("-0")?.parse().ok()?;
-    let epoch = parse_epoch(&entry.get::<String>("epoch")?)?;
+    let epoch = entry.get::<String>("epoch")?.parse().ok()?;
     let millis: i64 = entry.get("ms")?;
     let time = Utc.timestamp_millis_opt(millis).single()?;
     Some((EventId { epoch, count }, Ping { count, time }))
-}
-
-fn parse_epoch(text: &str) -> Option<u64> {
-    (text.len() == 16)
-        .then(|| u64::from_str_radix(text, 16).ok())
-        .flatten()
 }
 
 #[cfg(test)]
@@ -243,7 +237,7 @@ mod tests {
         assert_eq!(
             hub.status().last_id,
             Some(EventId {
-                epoch: 0xab,
+                epoch: Epoch(0xab),
                 count: 2
             })
         );

@@ -49,11 +49,12 @@ impl FromRequest for LastEventId {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::Epoch;
 
     #[test]
     fn a_valid_id_resumes_after_it() {
         let id = EventId {
-            epoch: 0xfeed,
+            epoch: Epoch(0xfeed),
             count: 9,
         };
         let header = id.to_string();
@@ -111,7 +112,7 @@ mod tests {
                 byte: u8,
                 edit in 0..3u8,
             ) {
-                let mut value = EventId { epoch, count }.to_string().into_bytes();
+                let mut value = EventId { epoch: Epoch(epoch), count }.to_string().into_bytes();
                 let i = at.index(value.len());
                 match edit {
                     0 => value[i] = byte,
@@ -127,7 +128,7 @@ mod tests {
             /// Every id the server sends resumes right after itself.
             #[test]
             fn every_sent_id_resumes_after_itself(epoch: u64, count: u64) {
-                let id = EventId { epoch, count };
+                let id = EventId { epoch: Epoch(epoch), count };
                 let header = id.to_string();
                 prop_assert_eq!(
                     LastEventId::from_header(Some(header.as_bytes())).0,

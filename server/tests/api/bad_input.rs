@@ -92,8 +92,8 @@ async fn odd_last_event_ids_get_a_stream_from_the_newest_ping() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let this_run_beyond_u64 = format!("{epoch:016x}-18446744073709551616");
-    let this_run_negative = format!("{epoch:016x}--1");
+    let this_run_beyond_u64 = format!("{epoch}-18446744073709551616");
+    let this_run_negative = format!("{epoch}--1");
     let this_run_future = EventId {
         epoch,
         count: u64::MAX,
@@ -129,7 +129,7 @@ async fn odd_last_event_ids_get_a_stream_from_the_newest_ping() {
     // An id of another run: the oldest ping this run retains (here its first), so the client
     // sees the counts go back, not a replay that pretends to continue the other run.
     let foreign = EventId {
-        epoch: epoch ^ 1,
+        epoch: shared::Epoch(epoch.0 ^ 1),
         count: 5,
     };
     let (status, first) = first_event(&app, &stream_request(foreign.to_string().as_bytes())).await;

@@ -49,7 +49,7 @@ async fn an_id_from_another_run_starts_at_the_oldest_retained_ping() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     let before = app.health().await["last_count"].as_u64().unwrap();
     let foreign = EventId {
-        epoch: newest.id.epoch ^ 1,
+        epoch: shared::Epoch(newest.id.epoch.0 ^ 1),
         count: newest.id.count,
     };
     let mut stream = app.open_stream(Some(&foreign.to_string())).await;

@@ -1,0 +1,35 @@
+//! The heartbeat: what a stream carries when it has nothing else to say, and what tells the page
+//! how often it must hear from the server.
+
+use serde::{Deserialize, Serialize};
+
+/// The stream's timing, sent as the data of every [`crate::HEARTBEAT_EVENT`]: first on every
+/// stream (right after its `retry:` line), then whenever the stream has been silent for
+/// `heartbeat_ms`.
+///
+/// A healthy stream carries a ping every `interval_ms`; when pings stop (a replica waiting for
+/// Redis), heartbeats go on, so a healthy stream is never silent for longer than `heartbeat_ms`.
+/// A page that hears nothing for several times that knows its connection is dead, even when the
+/// browser still believes it is open (a half-open TCP connection, a stopped server), and reopens
+/// it. Browsers never show SSE comments to JavaScript, which is why this is an event.
+///
+/// # Examples
+/// ```
+/// use shared::Heartbeat;
+///
+/// let heartbeat = Heartbeat { interval_ms: 1000, heartbeat_ms: Some(2000) };
+/// let json = serde_json::to_string(&heartbeat).unwrap();
+/// assert_eq!(json, r#"{"interval_ms":1000,"heartbeat_ms":2000}"#);
+/// assert_eq!(serde_json::from_str::<Heartbeat>(&json).unwrap(), heartbeat);
+/// // Heartbeats turned off (`--keep-alive-s 0`): only the pings can be counted on.
+/// let off: Heartbeat = serde_json::from_str(r#"{"interval_ms":1000,"heartbeat_ms":null}"#).unwrap();
+/// assert_eq!(off.heartbeat_ms, None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Milliseconds between two pings.
+    pub interval_ms: u64,
+    /// The longest a stream goes without an event before it is sent a heartbeat, in milliseconds;
+    /// `None` when heartbeats are off.
+    pub heartbeat_ms: Option<u64>,
+}
