@@ -21,7 +21,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::{hub::Hub, metrics::Metrics, ticker};
+use crate::{epoch, hub::Hub, metrics::Metrics};
 
 /// Redis keys, hash-tagged so that a Redis Cluster keeps them in one slot (the publish script
 /// touches all of them).
@@ -73,7 +73,7 @@ pub fn spawn(
     let reader_conn = connection(&client, reader::BLOCK + Duration::from_secs(2))?;
     let leader = leader::Leader {
         conn: leader_conn,
-        token: format!("{}-{}", ticker::new_epoch(), std::process::id()),
+        token: format!("{}-{}", epoch::draw(), std::process::id()),
         interval: settings.interval,
         lease: settings.lease,
         history: settings.history,
@@ -158,14 +158,7 @@ mod tests {
             lease: Duration::from_secs(2),
             history: 10,
         };
-        let hub = Hub::new(
-            crate::hub::HubLimits {
-                history: 10,
-                client_buffer: 10,
-                max_clients: 10,
-            },
-            Metrics::new(),
-        );
+        let hub = Hub::new(crate::hub::HubSettings::for_tests(10, 10), Metrics::new());
         assert!(spawn(&settings, hub, Metrics::new(), CancellationToken::new()).is_err());
     }
 }

@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
+use shared::Heartbeat;
 
 /// How one pingstream server runs. Every flag can also be set through the environment variable
 /// named beside it; a flag on the command line wins.
@@ -25,7 +26,9 @@ pub struct Config {
     #[arg(long, env = "PINGSTREAM_RETRY_MS", default_value_t = 2000)]
     pub retry_ms: u64,
 
-    /// Seconds of silence after which a stream gets a keep-alive comment (0 turns them off).
+    /// Seconds of silence after which every stream gets a heartbeat event, and never more than
+    /// two ping intervals, so that a page can tell a dead stream from a quiet one (0 turns
+    /// heartbeats off; streams still start with one).
     #[arg(long, env = "PINGSTREAM_KEEP_ALIVE_S", default_value_t = 15)]
     pub keep_alive_s: u64,
 
@@ -100,9 +103,31 @@ impl Config {
         Duration::from_millis(self.lease_ms)
     }
 
+    /// HTTP worker threads: as configured, or one per CPU core.
+    pub fn workers(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            workers => workers,
+        }
+    }
+
     /// The keep-alive period, if keep-alives are on.
     pub fn keep_alive(&self) -> Option<Duration> {
         (self.keep_alive_s > 0).then(|| Duration::from_secs(self.keep_alive_s))
+    }
+
+    /// The stream's timing, as every stream announces it: pings every interval, and a heartbeat
+    /// after the keep-alive period of silence, at most two intervals (so a page that allows a
+    /// few intervals of silence never mistakes a stream whose pings paused for a dead one).
+    pub fn timing(&self) -> Heartbeat {
+        let heartbeat = self
+            .keep_alive()
+            .map(|keep_alive| keep_alive.min(self.interval() * 2));
+        Heartbeat {
+            interval_ms: self.interval_ms,
+            heartbeat_ms: heartbeat
+                .map(|period| u64::try_from(period.as_millis()).unwrap_or(u64::MAX)),
+        }
     }
 
     /// A configuration for tests and embedding: defaults everywhere, listening on any free
@@ -131,6 +156,13 @@ mod tests {
         assert_eq!(config.interval(), Duration::from_secs(1));
         assert_eq!(config.retry(), Duration::from_secs(2));
         assert_eq!(config.keep_alive(), Some(Duration::from_secs(15)));
+        assert_eq!(
+            config.timing(),
+            Heartbeat {
+                interval_ms: 1000,
+                heartbeat_ms: Some(2000)
+            }
+        );
         assert_eq!(config.history, 1000);
         assert_eq!(config.max_clients, 10_000);
         assert_eq!(config.static_dir, PathBuf::from("dist"));
@@ -174,6 +206,22 @@ mod tests {
             rows, args,
             "README flags table differs from `server --help`"
         );
+    }
+
+    #[test]
+    fn heartbeats_follow_the_keep_alive_within_two_intervals() {
+        let timing = |args: &[&str]| {
+            Config::parse_from(std::iter::once("server").chain(args.iter().copied())).timing()
+        };
+        let heartbeat_ms = |args: &[&str]| timing(args).heartbeat_ms;
+        assert_eq!(heartbeat_ms(&["--interval-ms", "60000"]), Some(15_000));
+        assert_eq!(heartbeat_ms(&["--interval-ms", "250"]), Some(500));
+        assert_eq!(
+            heartbeat_ms(&["--interval-ms", "60000", "--keep-alive-s", "5"]),
+            Some(5_000)
+        );
+        assert_eq!(heartbeat_ms(&["--keep-alive-s", "0"]), None);
+        assert_eq!(timing(&["--interval-ms", "250"]).interval_ms, 250);
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! gap-free and duplicate-free even when a tick lands while a client subscribes.
 
 use std::{
-    collections::VecDeque,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicU8, Ordering},
@@ -15,13 +14,19 @@ use std::{
 };
 
 use actix_web_lab::sse;
-use shared::{EVENT_NAME, EventId, Ping};
+use shared::{EventId, Heartbeat, Ping};
 use tokio::{
     sync::{Notify, broadcast},
     time::Instant,
 };
 
-use crate::{metrics::Metrics, subscription::Subscription};
+pub use crate::history::Resume;
+use crate::{
+    client_slot::ClientSlots,
+    history::History,
+    metrics::Metrics,
+    subscription::{Outgoing, Subscription},
+};
 
 /// Cheap, cloneable handle to the hub; all clones share one state.
 #[derive(Clone)]
@@ -29,61 +34,43 @@ pub struct Hub {
     shared: Arc<Shared>,
 }
 
-/// Sizes that bound the hub's memory.
+/// How big a hub is and what it tells its streams.
 #[derive(Debug, Clone, Copy)]
-pub struct HubLimits {
+pub struct HubSettings {
     /// Events kept to answer `Last-Event-ID`.
     pub history: usize,
     /// Events one client may fall behind before its stream is ended.
     pub client_buffer: usize,
     /// Streams open at once.
     pub max_clients: usize,
+    /// The stream's timing: the first event of every stream, and the heartbeat sent to all
+    /// streams whenever they were silent for its `heartbeat_ms`.
+    pub timing: Heartbeat,
+    /// How long [`Hub::catch_up`] waits for an id this hub has not seen yet. Zero for the
+    /// in-memory hub, whose own ticker makes every id: one it has not seen was never sent. In a
+    /// cluster, a lease: what a healthy replica can be behind another.
+    pub catch_up: Duration,
 }
 
-pub(crate) struct Shared {
+struct Shared {
     state: Mutex<State>,
-    limits: HubLimits,
-    pub(crate) metrics: Metrics,
+    settings: HubSettings,
+    slots: ClientSlots,
+    metrics: Metrics,
+    /// The heartbeat, serialized once for every stream.
+    heartbeat: sse::Event,
     /// Woken on every publish, for [`Hub::catch_up`].
     published: Notify,
-    /// How long [`Hub::catch_up`] waits for an id this hub has not seen yet. Zero for the
-    /// in-memory hub, whose own ticker makes every id: one it has not seen was never sent.
-    catch_up: Duration,
     /// One bit per [`Upstream`] part that is in trouble; any bit set makes the hub degraded.
     degraded: AtomicU8,
 }
 
 struct State {
-    /// The newest `limits.history` events, oldest first.
-    history: VecDeque<Stamped>,
+    history: History,
     /// Live fan-out of events; `None` once the hub is closed, which ends every stream.
-    live_tx: Option<broadcast::Sender<sse::Event>>,
-    /// Open subscriptions, kept exact by [`ClientSlot`].
-    clients: usize,
-    /// When the streams were last sent anything (an event or a keep-alive).
+    live_tx: Option<broadcast::Sender<Outgoing>>,
+    /// When the streams were last sent anything (a ping or a heartbeat).
     last_sent: Instant,
-}
-
-/// An event with the id it was published under. Its JSON was serialized once; every stream
-/// that is sent it shares the same buffers (cloning an `sse::Event` only counts references).
-#[derive(Clone)]
-struct Stamped {
-    id: EventId,
-    event: sse::Event,
-}
-
-/// The keep-alive comment's text (`: keep-alive` on the wire).
-const KEEP_ALIVE: &str = "keep-alive";
-
-/// Where a new subscription starts, from the client's `Last-Event-ID`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resume {
-    /// A new client, or one whose id could not be read: the newest event, then live.
-    Latest,
-    /// Everything after this event, then live. An id this hub cannot place (another run, older
-    /// than the history) starts at the oldest retained event; one from the future starts at the
-    /// newest. Either way the counts show the client the discontinuity.
-    After(EventId),
 }
 
 /// Why a subscription was refused.
@@ -120,58 +107,46 @@ pub enum Upstream {
     Leader,
 }
 
+impl Shared {
+    /// The state lock. No code panics while holding it, but if some did, the state is still
+    /// consistent (every update is a single step), so a poisoned lock is used as it is.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl Hub {
     /// Creates an empty hub.
-    pub fn new(limits: HubLimits, metrics: Metrics) -> Self {
-        Self::following(limits, metrics, Duration::ZERO)
-    }
-
-    /// Creates an empty hub fed from outside (a cluster's shared stream), where a client may
-    /// bring an id that another replica has sent but this one has not read yet:
-    /// [`Hub::catch_up`] then waits up to `catch_up` for it.
-    pub fn following(limits: HubLimits, metrics: Metrics, catch_up: Duration) -> Self {
-        let (live_tx, _) = broadcast::channel(limits.client_buffer.max(1));
+    pub fn new(settings: HubSettings, metrics: Metrics) -> Self {
+        let (live_tx, _) = broadcast::channel(settings.client_buffer.max(1));
+        let heartbeat =
+            shared::sse::heartbeat_event(&settings.timing).expect("a Heartbeat always serializes");
         Self {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
-                    history: VecDeque::with_capacity(limits.history.min(4096)),
+                    history: History::new(settings.history),
                     live_tx: Some(live_tx),
-                    clients: 0,
                     last_sent: Instant::now(),
                 }),
-                limits,
+                settings,
+                slots: ClientSlots::new(settings.max_clients, metrics.clone()),
                 metrics,
+                heartbeat,
                 published: Notify::new(),
-                catch_up,
                 degraded: AtomicU8::new(0),
             }),
         }
     }
 
     /// Serializes `ping` once, appends it to the history and sends the same event to every open
-    /// stream. Within an epoch, ids must increase from one call to the next; an id of a new
-    /// epoch (a cluster's shared stream was lost and started again) drops the previous epoch's
-    /// history, so that history always holds one run.
+    /// stream. Ids must increase within an epoch (see [`History::push`]).
     pub fn publish(&self, id: EventId, ping: &Ping) -> Result<(), serde_json::Error> {
-        let event = event(id, ping)?;
+        let event = shared::sse::ping_event(id, ping)?;
         let mut state = self.shared.lock();
-        if state
-            .history
-            .back()
-            .is_some_and(|newest| newest.id.epoch != id.epoch)
-        {
-            state.history.clear();
-        }
-        if state.history.len() >= self.shared.limits.history {
-            state.history.pop_front();
-        }
-        state.history.push_back(Stamped {
-            id,
-            event: event.clone(),
-        });
+        state.history.push(id, event.clone());
         if let Some(live_tx) = &state.live_tx {
             // An error only means that no stream is open right now.
-            let _ = live_tx.send(event);
+            let _ = live_tx.send(Outgoing::Ping(event));
         }
         state.last_sent = Instant::now();
         drop(state);
@@ -180,19 +155,21 @@ impl Hub {
         Ok(())
     }
 
-    /// Sends every open stream a keep-alive comment if nothing was sent to them for `idle`; returns
-    /// when that will next be due. One timer for all streams (the keep-alive task's), instead of
-    /// one per stream. The comment is not kept in the history.
-    pub fn keep_alive(&self, idle: Duration) -> Instant {
+    /// Sends every open stream the heartbeat if nothing was sent to them for the heartbeat
+    /// period; returns when the next one will be due, or `None` when heartbeats are off. One
+    /// timer for all streams (the heartbeat task's), instead of one per stream. Heartbeats are
+    /// not kept in the history.
+    pub fn beat_if_idle(&self) -> Option<Instant> {
+        let idle = Duration::from_millis(self.shared.settings.timing.heartbeat_ms?);
         let mut state = self.shared.lock();
         let now = Instant::now();
         if now.duration_since(state.last_sent) >= idle {
             if let Some(live_tx) = &state.live_tx {
-                let _ = live_tx.send(sse::Event::Comment(KEEP_ALIVE.into()));
+                let _ = live_tx.send(Outgoing::Heartbeat(self.shared.heartbeat.clone()));
             }
             state.last_sent = now;
         }
-        state.last_sent + idle
+        Some(state.last_sent + idle)
     }
 
     /// Waits until this hub has the event `resume` names, if it is of the newest epoch and
@@ -205,10 +182,10 @@ impl Hub {
         let Resume::After(after) = resume else {
             return;
         };
-        if self.shared.catch_up.is_zero() {
+        if self.shared.settings.catch_up.is_zero() {
             return;
         }
-        let deadline = tokio::time::Instant::now() + self.shared.catch_up;
+        let deadline = Instant::now() + self.shared.settings.catch_up;
         loop {
             // Register for the next publish before looking, so none slips in between.
             let published = self.shared.published.notified();
@@ -241,39 +218,35 @@ impl Hub {
         }
     }
 
-    /// Opens a stream that yields the events `resume` asks for, then every event published from
-    /// now on, with nothing lost and nothing repeated in between.
+    /// Opens a stream that starts with the heartbeat (the stream's timing), then yields the
+    /// events `resume` asks for, then every event published from now on, with nothing lost and
+    /// nothing repeated in between.
     pub fn subscribe(&self, resume: Resume) -> Result<Subscription, SubscribeError> {
-        let mut state = self.shared.lock();
+        let state = self.shared.lock();
         let Some(live_tx) = &state.live_tx else {
             drop(state);
             self.shared.metrics.count_rejected();
             return Err(SubscribeError::Closed);
         };
-        if state.clients >= self.shared.limits.max_clients {
+        let Some(slot) = self.shared.slots.take() else {
             drop(state);
             self.shared.metrics.count_rejected();
-            return Err(SubscribeError::Full(self.shared.limits.max_clients));
-        }
+            return Err(SubscribeError::Full(self.shared.slots.max()));
+        };
         let live_rx = live_tx.subscribe();
-        let start = replay_start(&state.history, resume);
-        let replay: Vec<sse::Event> = state
-            .history
-            .range(start..)
-            .map(|stamped| stamped.event.clone())
-            .collect();
-        state.clients += 1;
-        self.shared.metrics.set_connected_clients(state.clients);
+        let missed = state.history.replay(resume);
+        let mut replay = Vec::with_capacity(1 + missed.len());
+        replay.push(Outgoing::Heartbeat(self.shared.heartbeat.clone()));
+        replay.extend(missed.map(|event| Outgoing::Ping(event.clone())));
         drop(state);
         if resume != Resume::Latest {
-            self.shared.metrics.count_replayed(replay.len() as u64);
+            self.shared.metrics.count_replayed(replay.len() as u64 - 1);
         }
         Ok(Subscription::new(
             replay,
             live_rx,
-            ClientSlot {
-                shared: Arc::clone(&self.shared),
-            },
+            slot,
+            self.shared.metrics.clone(),
         ))
     }
 
@@ -282,52 +255,22 @@ impl Hub {
         self.shared.lock().live_tx = None;
     }
 
+    /// Returns once every stream has been dropped. After [`Hub::close`], that is when the last
+    /// open stream has ended.
+    pub async fn drained(&self) {
+        self.shared.slots.drained().await;
+    }
+
     /// Open streams, newest id, closed or not.
     pub fn status(&self) -> HubStatus {
         let state = self.shared.lock();
         HubStatus {
-            clients: state.clients,
-            last_id: state.history.back().map(|stamped| stamped.id),
+            clients: self.shared.slots.open(),
+            last_id: state.history.newest(),
             closed: state.live_tx.is_none(),
             degraded: self.shared.degraded.load(Ordering::Relaxed) != 0,
         }
     }
-}
-
-impl Shared {
-    /// The state lock. No code panics while holding it, but if some did, the state is still
-    /// consistent (every update is a single step), so a poisoned lock is used as it is.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// One place among `max_clients`, given back when the subscription is dropped.
-pub(crate) struct ClientSlot {
-    shared: Arc<Shared>,
-}
-
-impl ClientSlot {
-    pub(crate) fn metrics(&self) -> &Metrics {
-        &self.shared.metrics
-    }
-}
-
-impl Drop for ClientSlot {
-    fn drop(&mut self) {
-        let mut state = self.shared.lock();
-        state.clients -= 1;
-        self.shared.metrics.set_connected_clients(state.clients);
-    }
-}
-
-/// One ping as an SSE event: `id:`, `event: ping` and the JSON `data:`, which actix-web-lab's
-/// `Sse` responder writes out as what a browser's `EventSource` parses into one `ping` event.
-fn event(id: EventId, ping: &Ping) -> Result<sse::Event, serde_json::Error> {
-    Ok(sse::Data::new_json(ping)?
-        .event(EVENT_NAME)
-        .id(id.to_string())
-        .into())
 }
 
 /// The wire text of `event`, as the `Sse` responder encodes it.
@@ -342,26 +285,22 @@ pub(crate) fn wire_text(event: sse::Event) -> String {
     String::from_utf8(bytes.to_vec()).expect("SSE is UTF-8")
 }
 
-/// Index of the first history entry to replay for `resume`.
-fn replay_start(history: &VecDeque<Stamped>, resume: Resume) -> usize {
-    let newest = match history.back() {
-        Some(newest) => newest.id,
-        None => return 0,
-    };
-    let Resume::After(after) = resume else {
-        return history.len() - 1;
-    };
-    if after.epoch != newest.epoch {
-        // From another run of the stream: everything this run still has.
-        return 0;
+#[cfg(test)]
+impl HubSettings {
+    /// Settings for unit tests: `history` and `max_clients` as given, a client buffer of 8, pings
+    /// every second with a heartbeat after two silent ones, no catch-up.
+    pub(crate) fn for_tests(history: usize, max_clients: usize) -> Self {
+        Self {
+            history,
+            client_buffer: 8,
+            max_clients,
+            timing: Heartbeat {
+                interval_ms: 1000,
+                heartbeat_ms: Some(2000),
+            },
+            catch_up: Duration::ZERO,
+        }
     }
-    if after.count > newest.count {
-        // Not an id we ever sent: treat like a new client.
-        return history.len() - 1;
-    }
-    // Counts in history increase, so the events after `after` start where counts exceed it. An
-    // id older than the history gives 0: the oldest retained event.
-    history.partition_point(|stamped| stamped.id.count <= after.count)
 }
 
 #[cfg(test)]
@@ -369,19 +308,12 @@ mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
     use futures_util::{FutureExt, StreamExt};
-    use shared::Epoch;
+    use shared::{EVENT_NAME, Epoch};
 
     const EPOCH: Epoch = Epoch(0xabc);
 
     fn hub(history: usize, max_clients: usize) -> Hub {
-        Hub::new(
-            HubLimits {
-                history,
-                client_buffer: 8,
-                max_clients,
-            },
-            Metrics::new(),
-        )
+        Hub::new(HubSettings::for_tests(history, max_clients), Metrics::new())
     }
 
     fn publish(hub: &Hub, count: u64) {
@@ -406,6 +338,20 @@ mod tests {
     /// The wire text of one event.
     fn text(event: sse::Event) -> String {
         wire_text(event)
+    }
+
+    /// The heartbeat every stream starts with, as the tests' hubs send it.
+    fn heartbeat_text() -> String {
+        let timing = HubSettings::for_tests(1, 1).timing;
+        text(shared::sse::heartbeat_event(&timing).unwrap())
+    }
+
+    /// Subscribes, checking that the stream starts with the heartbeat.
+    fn subscribe(hub: &Hub, resume: Resume) -> Subscription {
+        let mut subscription = hub.subscribe(resume).unwrap();
+        let first = subscription.next().now_or_never().flatten().unwrap();
+        assert_eq!(text(first), heartbeat_text());
+        subscription
     }
 
     /// The counts a subscription yields without waiting.
@@ -436,7 +382,7 @@ mod tests {
     fn a_new_client_starts_with_the_newest_event() {
         let hub = hub(10, 10);
         (1..=5).for_each(|count| publish(&hub, count));
-        let mut subscription = hub.subscribe(Resume::Latest).unwrap();
+        let mut subscription = subscribe(&hub, Resume::Latest);
         assert_eq!(ready_counts(&mut subscription), [5]);
         publish(&hub, 6);
         assert_eq!(ready_counts(&mut subscription), [6]);
@@ -445,7 +391,7 @@ mod tests {
     #[test]
     fn a_client_that_arrives_before_any_event_waits_for_the_first() {
         let hub = hub(10, 10);
-        let mut subscription = hub.subscribe(Resume::Latest).unwrap();
+        let mut subscription = subscribe(&hub, Resume::Latest);
         assert_eq!(ready_counts(&mut subscription), Vec::<u64>::new());
         publish(&hub, 1);
         assert_eq!(ready_counts(&mut subscription), [1]);
@@ -455,7 +401,7 @@ mod tests {
     fn resume_replays_exactly_the_missed_events_then_live() {
         let hub = hub(10, 10);
         (1..=7).for_each(|count| publish(&hub, count));
-        let mut subscription = hub.subscribe(Resume::After(id(4))).unwrap();
+        let mut subscription = subscribe(&hub, Resume::After(id(4)));
         publish(&hub, 8);
         assert_eq!(ready_counts(&mut subscription), [5, 6, 7, 8]);
     }
@@ -464,7 +410,7 @@ mod tests {
     fn resume_from_the_newest_id_waits_for_the_next() {
         let hub = hub(10, 10);
         (1..=3).for_each(|count| publish(&hub, count));
-        let mut subscription = hub.subscribe(Resume::After(id(3))).unwrap();
+        let mut subscription = subscribe(&hub, Resume::After(id(3)));
         assert_eq!(ready_counts(&mut subscription), Vec::<u64>::new());
     }
 
@@ -472,7 +418,7 @@ mod tests {
     fn ids_older_than_the_history_start_at_the_oldest_retained() {
         let hub = hub(3, 10);
         (1..=10).for_each(|count| publish(&hub, count));
-        let mut subscription = hub.subscribe(Resume::After(id(2))).unwrap();
+        let mut subscription = subscribe(&hub, Resume::After(id(2)));
         assert_eq!(ready_counts(&mut subscription), [8, 9, 10]);
     }
 
@@ -484,7 +430,7 @@ mod tests {
             epoch: Epoch(EPOCH.0 + 1),
             count: 1,
         };
-        let mut subscription = hub.subscribe(Resume::After(foreign)).unwrap();
+        let mut subscription = subscribe(&hub, Resume::After(foreign));
         assert_eq!(ready_counts(&mut subscription), [1, 2]);
     }
 
@@ -492,7 +438,7 @@ mod tests {
     fn ids_from_the_future_start_at_the_newest() {
         let hub = hub(3, 10);
         (1..=3).for_each(|count| publish(&hub, count));
-        let mut subscription = hub.subscribe(Resume::After(id(99))).unwrap();
+        let mut subscription = subscribe(&hub, Resume::After(id(99)));
         assert_eq!(ready_counts(&mut subscription), [3]);
     }
 
@@ -500,15 +446,15 @@ mod tests {
     fn history_is_bounded() {
         let hub = hub(4, 10);
         (1..=100).for_each(|count| publish(&hub, count));
-        let mut subscription = hub.subscribe(Resume::After(id(0))).unwrap();
+        let mut subscription = subscribe(&hub, Resume::After(id(0)));
         assert_eq!(ready_counts(&mut subscription), [97, 98, 99, 100]);
     }
 
     #[test]
     fn the_client_limit_is_exact_and_slots_come_back() {
         let hub = hub(4, 2);
-        let first = hub.subscribe(Resume::Latest).unwrap();
-        let _second = hub.subscribe(Resume::Latest).unwrap();
+        let first = subscribe(&hub, Resume::Latest);
+        let _second = subscribe(&hub, Resume::Latest);
         assert_eq!(
             hub.subscribe(Resume::Latest).err(),
             Some(SubscribeError::Full(2))
@@ -522,7 +468,7 @@ mod tests {
     #[test]
     fn a_client_that_falls_behind_its_buffer_is_ended() {
         let hub = hub(100, 10);
-        let mut slow = hub.subscribe(Resume::Latest).unwrap();
+        let mut slow = subscribe(&hub, Resume::Latest);
         (1..=20).for_each(|count| publish(&hub, count));
         // The buffer holds 8 events; the slow client missed some, so its stream ends instead of
         // skipping them silently.
@@ -540,7 +486,7 @@ mod tests {
     fn close_ends_open_streams_and_refuses_new_ones() {
         let hub = hub(4, 10);
         publish(&hub, 1);
-        let mut subscription = hub.subscribe(Resume::Latest).unwrap();
+        let mut subscription = subscribe(&hub, Resume::Latest);
         hub.close();
         assert_eq!(ready_counts(&mut subscription), [1]);
         assert!(is_ended(&mut subscription));
@@ -561,7 +507,7 @@ mod tests {
         };
         let time = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
         hub.publish(next_run, &Ping { count: 1, time }).unwrap();
-        let mut subscription = hub.subscribe(Resume::After(id(1))).unwrap();
+        let mut subscription = subscribe(&hub, Resume::After(id(1)));
         let text = text(subscription.next().now_or_never().flatten().unwrap());
         assert!(text.contains(&format!("id: {next_run}\n")), "{text}");
         assert!(subscription.next().now_or_never().is_none());
@@ -569,21 +515,19 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_following_hub_waits_for_an_id_it_has_not_read_yet() {
-        let hub = Hub::following(
-            HubLimits {
-                history: 10,
-                client_buffer: 8,
-                max_clients: 10,
+        let hub = Hub::new(
+            HubSettings {
+                catch_up: Duration::from_secs(2),
+                ..HubSettings::for_tests(10, 10)
             },
             Metrics::new(),
-            Duration::from_secs(2),
         );
         (1..=3).for_each(|count| publish(&hub, count));
         let waiting = tokio::spawn({
             let hub = hub.clone();
             async move {
                 hub.catch_up(Resume::After(id(5))).await;
-                hub.subscribe(Resume::After(id(5))).unwrap()
+                subscribe(&hub, Resume::After(id(5)))
             }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -594,14 +538,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn catch_up_gives_up_after_its_wait_and_the_in_memory_hub_never_waits() {
-        let following = Hub::following(
-            HubLimits {
-                history: 10,
-                client_buffer: 8,
-                max_clients: 10,
+        let following = Hub::new(
+            HubSettings {
+                catch_up: Duration::from_secs(2),
+                ..HubSettings::for_tests(10, 10)
             },
             Metrics::new(),
-            Duration::from_secs(2),
         );
         publish(&following, 1);
         let started = tokio::time::Instant::now();
@@ -643,7 +585,7 @@ mod tests {
                 let time = Utc.timestamp_millis_opt(millis).unwrap();
                 let id = EventId { epoch: Epoch(epoch), count };
                 hub.publish(id, &Ping { count, time }).unwrap();
-                let mut subscription = hub.subscribe(Resume::Latest).unwrap();
+                let mut subscription = subscribe(&hub, Resume::Latest);
                 let event = subscription.next().now_or_never().flatten().unwrap();
                 let text = text(event);
                 let chunks = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(text)]);

@@ -1,4 +1,8 @@
-//! Wiring: the listener, the hub, the ticker and the HTTP server, and how they stop together.
+//! Wiring: the listener, the hub and what feeds it, the HTTP server, and how they stop together.
+//!
+//! [`Application::build`] binds and starts everything; [`Application::run_until_stopped`] serves
+//! until the shutdown token fires, then stops it all: decide (the token), tell (the hub closes,
+//! which ends every stream), wait (until every stream's client slot is given back).
 
 use std::{
     net::TcpListener,
@@ -20,7 +24,8 @@ use crate::{
     cluster::{self, ClusterSettings},
     config::Config,
     cors::AllowedOrigins,
-    hub::{Hub, HubLimits},
+    epoch, heartbeat,
+    hub::{Hub, HubSettings},
     metrics::Metrics,
     routes::{self, StaticSite, StreamSettings},
     ticker,
@@ -53,112 +58,128 @@ fn bind(config: &Config) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// The hub and the task that feeds it, which ends after `shutdown`: this process's own ticker,
+/// or with `--redis-url` the cluster's leader and reader loops.
+fn start_stream(
+    config: &Config,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> std::io::Result<(Hub, JoinHandle<()>)> {
+    let settings = HubSettings {
+        history: usize::try_from(config.history).unwrap_or(usize::MAX),
+        client_buffer: usize::try_from(config.client_buffer).unwrap_or(usize::MAX),
+        max_clients: config.max_clients,
+        timing: config.timing(),
+        catch_up: Duration::ZERO,
+    };
+    let Some(url) = &config.redis_url else {
+        let hub = Hub::new(settings, metrics.clone());
+        let epoch = epoch::draw();
+        tracing::info!(%epoch, "stream in memory");
+        let feed = tokio::spawn(ticker::run(
+            hub.clone(),
+            epoch,
+            config.interval(),
+            shutdown.child_token(),
+        ));
+        return Ok((hub, feed));
+    };
+    // A client may bring an id another replica has read a moment before this one; a lease is
+    // what a healthy replica can be behind, so that is how long it waits.
+    let hub = Hub::new(
+        HubSettings {
+            catch_up: config.lease(),
+            ..settings
+        },
+        metrics.clone(),
+    );
+    let cluster = ClusterSettings {
+        url: url.clone(),
+        interval: config.interval(),
+        lease: config.lease(),
+        history: config.history,
+    };
+    let feed = cluster::spawn(
+        &cluster,
+        hub.clone(),
+        metrics.clone(),
+        shutdown.child_token(),
+    )
+    .map_err(std::io::Error::other)?;
+    tracing::info!(lease_ms = config.lease_ms, "stream shared through Redis");
+    Ok((hub, feed))
+}
+
+/// The HTTP server on `listener`: the one route table over `hub`, behind the CORS check and the
+/// headers every response carries. Not started until the returned server is polled.
+pub fn run(
+    listener: TcpListener,
+    config: &Config,
+    hub: Hub,
+    metrics: Metrics,
+) -> std::io::Result<Server> {
+    let settings = StreamSettings::new(config.retry());
+    let site = StaticSite::load(&config.static_dir);
+    if site.is_none() {
+        tracing::warn!(
+            dir = %config.static_dir.display(),
+            "no index.html in the static folder; `/` will say how to build the frontend"
+        );
+    }
+    let origins = AllowedOrigins::new(&config.allow_origins);
+    let server = HttpServer::new(move || {
+        let origins = origins.clone();
+        App::new()
+            .app_data(web::Data::new(hub.clone()))
+            .app_data(web::Data::new(metrics.clone()))
+            .app_data(web::Data::new(settings.clone()))
+            .wrap(from_fn(move |req, next| {
+                origins.clone().middleware(req, next)
+            }))
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::REFERRER_POLICY, "no-referrer")),
+            )
+            .configure(|cfg| routes::configure(cfg, site.as_ref()))
+    })
+    .workers(config.workers())
+    // Notice a client that hung up as soon as its FIN arrives, not at the next failed write.
+    .h1_allow_half_closed(false)
+    // Signals are `main`'s business; shutdown comes through the token.
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
 /// A built, bound server, not yet running.
 pub struct Application {
     server: Server,
     port: u16,
     hub: Hub,
-    ticker: JoinHandle<()>,
+    /// The ticker, or the cluster's loops.
+    feed: JoinHandle<()>,
     shutdown: CancellationToken,
 }
 
 impl Application {
-    /// Binds `config.addr`, starts the ticker and prepares the HTTP server. Must be called on a
-    /// Tokio runtime. Cancelling `shutdown` stops everything.
+    /// Binds `config.addr`, starts the stream (ticker or cluster) and the heartbeat, and prepares
+    /// the HTTP server. Must be called on a Tokio runtime. Cancelling `shutdown` stops everything.
     pub async fn build(config: Config, shutdown: CancellationToken) -> std::io::Result<Self> {
         let listener = bind(&config)?;
         let port = listener.local_addr()?.port();
         let metrics = Metrics::new();
-        let limits = HubLimits {
-            history: usize::try_from(config.history).unwrap_or(usize::MAX),
-            client_buffer: usize::try_from(config.client_buffer).unwrap_or(usize::MAX),
-            max_clients: config.max_clients,
-        };
-        let (hub, ticker) = match &config.redis_url {
-            None => {
-                let hub = Hub::new(limits, metrics.clone());
-                let epoch = ticker::new_epoch();
-                tracing::info!(%epoch, "stream in memory");
-                let ticker = tokio::spawn(ticker::run(
-                    hub.clone(),
-                    epoch,
-                    config.interval(),
-                    shutdown.child_token(),
-                ));
-                (hub, ticker)
-            }
-            Some(url) => {
-                // A client may bring an id another replica has read a moment before this one;
-                // a lease is what a healthy replica can be behind, so that is how long it waits.
-                let hub = Hub::following(limits, metrics.clone(), config.lease());
-                let settings = ClusterSettings {
-                    url: url.clone(),
-                    interval: config.interval(),
-                    lease: config.lease(),
-                    history: config.history,
-                };
-                let ticker = cluster::spawn(
-                    &settings,
-                    hub.clone(),
-                    metrics.clone(),
-                    shutdown.child_token(),
-                )
-                .map_err(std::io::Error::other)?;
-                tracing::info!(lease_ms = config.lease_ms, "stream shared through Redis");
-                (hub, ticker)
-            }
-        };
-        if let Some(period) = config.keep_alive() {
-            // Ends with the shutdown token; nothing waits for it.
-            tokio::spawn(ticker::keep_alive(
-                hub.clone(),
-                period,
-                shutdown.child_token(),
-            ));
-        }
-        let settings = StreamSettings::new(config.retry());
-        let workers = match config.workers {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
-            workers => workers,
-        };
-        let site = StaticSite::load(&config.static_dir);
-        if site.is_none() {
-            tracing::warn!(
-                dir = %config.static_dir.display(),
-                "no index.html in the static folder; `/` will say how to build the frontend"
-            );
-        }
-        let origins = AllowedOrigins::new(&config.allow_origins);
-        let app_hub = hub.clone();
-        let server = HttpServer::new(move || {
-            let origins = origins.clone();
-            App::new()
-                .app_data(web::Data::new(app_hub.clone()))
-                .app_data(web::Data::new(metrics.clone()))
-                .app_data(web::Data::new(settings.clone()))
-                .wrap(from_fn(move |req, next| {
-                    origins.clone().middleware(req, next)
-                }))
-                .wrap(
-                    DefaultHeaders::new()
-                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                        .add((header::REFERRER_POLICY, "no-referrer")),
-                )
-                .configure(|cfg| routes::configure(cfg, site.as_ref()))
-        })
-        .workers(workers)
-        // Notice a client that hung up as soon as its FIN arrives, not at the next failed write.
-        .h1_allow_half_closed(false)
-        // Signals are `main`'s business; shutdown comes through the token.
-        .disable_signals()
-        .listen(listener)?
-        .run();
-        tracing::info!(%port, workers, "listening");
+        let (hub, feed) = start_stream(&config, &metrics, &shutdown)?;
+        // Ends with the shutdown token; nothing waits for it.
+        tokio::spawn(heartbeat::run(hub.clone(), shutdown.child_token()));
+        let server = run(listener, &config, hub.clone(), metrics)?;
+        tracing::info!(%port, workers = config.workers(), "listening");
         Ok(Self {
             server,
             port,
             hub,
-            ticker,
+            feed,
             shutdown,
         })
     }
@@ -169,12 +190,13 @@ impl Application {
     }
 
     /// Serves until the shutdown token fires, then stops in well under a second: the ticker
-    /// stops, the hub closes so every open stream ends cleanly, and the workers stop.
+    /// stops, the hub closes so every open stream ends cleanly, shutdown waits until every
+    /// stream has given its client slot back, and the workers stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             server,
             hub,
-            ticker,
+            feed,
             shutdown,
             ..
         } = self;
@@ -189,12 +211,12 @@ impl Application {
         }
         let started = Instant::now();
         hub.close();
-        let _ = ticker.await;
-        while hub.status().clients > 0 && started.elapsed() < STREAM_DRAIN {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let left = hub.status().clients;
-        if left > 0 {
+        let _ = feed.await;
+        if tokio::time::timeout(STREAM_DRAIN, hub.drained())
+            .await
+            .is_err()
+        {
+            let left = hub.status().clients;
             tracing::warn!(left, "streams still open after the drain; closing them");
         }
         tokio::time::sleep(FLUSH_GRACE).await;

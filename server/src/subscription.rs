@@ -11,33 +11,59 @@ use futures_util::Stream;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 
-use crate::hub::ClientSlot;
+use crate::{client_slot::ClientSlot, metrics::Metrics};
+
+/// What the hub sends a stream: a ping (counted as delivered) or a heartbeat (not).
+#[derive(Clone)]
+pub enum Outgoing {
+    /// A ping, with its id.
+    Ping(sse::Event),
+    /// The stream's timing; says the connection is alive when there is nothing else to send.
+    Heartbeat(sse::Event),
+}
 
 /// The events one client is owed: first the replay it asked for, then every live event.
 ///
 /// The stream ends when the hub closes, or when the client has fallen more than the hub's client
 /// buffer behind: skipping events silently would be a gap, so the stream ends instead and the
 /// browser reconnects with `Last-Event-ID`, which replays what it missed from history. Dropping
-/// the subscription gives its place back to the hub at once.
+/// the subscription gives its place back at once.
 pub struct Subscription {
-    replay: std::vec::IntoIter<sse::Event>,
-    live: BroadcastStream<sse::Event>,
-    slot: ClientSlot,
+    /// What is left of the replay; its buffer is freed once the last of it is sent, since a
+    /// stream may stay open for hours after a long replay.
+    replay: std::vec::IntoIter<Outgoing>,
+    live: BroadcastStream<Outgoing>,
+    metrics: Metrics,
+    /// Held, not used: dropping it gives the place back.
+    _slot: ClientSlot,
     ended: bool,
 }
 
 impl Subscription {
-    pub(crate) fn new(
-        replay: Vec<sse::Event>,
-        live_rx: broadcast::Receiver<sse::Event>,
+    /// A stream that yields `replay`, then what `live_rx` receives, holding `slot` until it is
+    /// dropped.
+    pub fn new(
+        replay: Vec<Outgoing>,
+        live_rx: broadcast::Receiver<Outgoing>,
         slot: ClientSlot,
+        metrics: Metrics,
     ) -> Self {
         Self {
             replay: replay.into_iter(),
             live: BroadcastStream::new(live_rx),
-            slot,
+            metrics,
+            _slot: slot,
             ended: false,
         }
+    }
+
+    /// The next replayed event; taking the last one frees the replay's buffer.
+    fn next_replayed(&mut self) -> Option<Outgoing> {
+        let next = self.replay.next();
+        if next.is_some() && self.replay.len() == 0 {
+            self.replay = Vec::new().into_iter();
+        }
+        next
     }
 }
 
@@ -49,25 +75,29 @@ impl Stream for Subscription {
         if this.ended {
             return Poll::Ready(None);
         }
-        let next = match this.replay.next() {
-            Some(event) => Some(event),
+        let next = match this.next_replayed() {
+            Some(outgoing) => Some(outgoing),
             None => match Pin::new(&mut this.live).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(event))) => Some(event),
+                Poll::Ready(Some(Ok(outgoing))) => Some(outgoing),
                 Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
                     tracing::debug!(missed, "client fell behind its buffer; ending its stream");
-                    this.slot.metrics().count_slow_client_dropped();
+                    this.metrics.count_slow_client_dropped();
                     None
                 }
                 Poll::Ready(None) => None,
             },
         };
-        match &next {
-            // A comment (`: keep-alive`) is not an event.
-            Some(sse::Event::Comment(_)) => {}
-            Some(_) => this.slot.metrics().count_delivered(1),
-            None => this.ended = true,
-        }
-        Poll::Ready(next)
+        Poll::Ready(match next {
+            Some(Outgoing::Ping(event)) => {
+                this.metrics.count_delivered(1);
+                Some(event)
+            }
+            Some(Outgoing::Heartbeat(event)) => Some(event),
+            None => {
+                this.ended = true;
+                None
+            }
+        })
     }
 }

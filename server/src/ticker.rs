@@ -1,9 +1,6 @@
 //! The one clock of the server: once a period it builds the next [`Ping`] and publishes it.
 
-use std::{
-    hash::{BuildHasher, Hasher, RandomState},
-    time::{Duration, SystemTime},
-};
+use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
 use shared::{Epoch, EventId, Ping};
@@ -11,19 +8,6 @@ use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::Hub;
-
-/// A fresh stream epoch: a random number that tells this run's event ids from any other run's.
-pub fn new_epoch() -> Epoch {
-    // `RandomState` is seeded from the operating system's randomness; mixing in the clock guards
-    // against a platform where it is not.
-    let mut hasher = RandomState::new().build_hasher();
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| since.as_nanos());
-    hasher.write_u128(nanos);
-    hasher.write_u32(std::process::id());
-    Epoch(hasher.finish())
-}
 
 /// Publishes ping 1 at once, then one more every `period`, until `shutdown` fires.
 ///
@@ -49,34 +33,19 @@ pub async fn run(hub: Hub, epoch: Epoch, period: Duration, shutdown: Cancellatio
     tracing::debug!("ticker stopped");
 }
 
-/// Sends every open stream a keep-alive comment whenever nothing was sent to them for `period`,
-/// until `shutdown` fires: one timer for all streams, so an idle connection is not closed by a
-/// proxy, and a busy one is not sent comments it does not need.
-pub async fn keep_alive(hub: Hub, period: Duration, shutdown: CancellationToken) {
-    loop {
-        let due = hub.keep_alive(period);
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            () = tokio::time::sleep_until(due) => {}
-        }
-    }
-    tracing::debug!("keep-alive stopped");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{
-        hub::{HubLimits, Resume},
+        hub::{HubSettings, Resume},
         metrics::Metrics,
     };
 
     fn hub() -> Hub {
         Hub::new(
-            HubLimits {
-                history: 100,
+            HubSettings {
                 client_buffer: 100,
-                max_clients: 10,
+                ..HubSettings::for_tests(100, 10)
             },
             Metrics::new(),
         )
@@ -173,7 +142,8 @@ mod tests {
         task.await.unwrap();
         hub.close();
         let received: Vec<_> = (&mut subscription).collect().await;
-        assert_eq!(received.len(), 10);
+        // The heartbeat every stream starts with, then the ten pings.
+        assert_eq!(received.len(), 1 + 10);
         assert_eq!(
             hub.status().last_id,
             Some(EventId {
@@ -181,52 +151,5 @@ mod tests {
                 count: 10
             })
         );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn keep_alives_go_out_only_after_a_silent_period() {
-        use futures_util::{FutureExt, StreamExt};
-        let hub = hub();
-        let shutdown = CancellationToken::new();
-        let mut subscription = hub.subscribe(Resume::Latest).unwrap();
-        let task = tokio::spawn(keep_alive(
-            hub.clone(),
-            Duration::from_secs(1),
-            shutdown.clone(),
-        ));
-        let ready = |subscription: &mut crate::subscription::Subscription| {
-            let mut texts = Vec::new();
-            while let Some(Some(event)) = subscription.next().now_or_never() {
-                texts.push(crate::hub::wire_text(event));
-            }
-            texts
-        };
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert_eq!(ready(&mut subscription), [": keep-alive\n\n"]);
-        // An event resets the silence: no comment one period after the previous one.
-        hub.publish(
-            EventId {
-                epoch: Epoch(7),
-                count: 1,
-            },
-            &Ping {
-                count: 1,
-                time: Utc::now(),
-            },
-        )
-        .unwrap();
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        let texts = ready(&mut subscription);
-        assert_eq!(texts.len(), 1);
-        assert!(texts[0].starts_with("id: "), "{texts:?}");
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        assert_eq!(ready(&mut subscription), [": keep-alive\n\n"]);
-        shutdown.cancel();
-        task.await.unwrap();
-    }
-
-    #[test]
-    fn epochs_differ_between_runs() {
-        assert_ne!(new_epoch(), new_epoch());
     }
 }

@@ -17,9 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::keys;
 use crate::{
+    epoch,
     hub::{Hub, Upstream},
     metrics::Metrics,
-    ticker,
 };
 
 /// Renews the lease if this replica holds it. Replies 1 if it did.
@@ -186,7 +186,7 @@ impl Leader {
             .arg(keys::COUNT)
             .arg(keys::STREAM)
             .arg(&self.token)
-            .arg(ticker::new_epoch().to_string())
+            .arg(epoch::draw().to_string())
             .arg(time.timestamp_millis())
             .arg(self.history)
             .query_async(&mut self.conn)

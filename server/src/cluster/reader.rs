@@ -216,14 +216,7 @@ mod tests {
 
     #[test]
     fn feeding_skips_what_was_read_already_and_moves_the_cursor() {
-        let hub = Hub::new(
-            crate::hub::HubLimits {
-                history: 10,
-                client_buffer: 10,
-                max_clients: 10,
-            },
-            Metrics::new(),
-        );
+        let hub = Hub::new(crate::hub::HubSettings::for_tests(10, 10), Metrics::new());
         let mut cursor = Cursor::start();
         let ping = |count: &str| entry(count, &[("epoch", "00000000000000ab"), ("ms", "1000")]);
         feed(

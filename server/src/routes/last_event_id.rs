@@ -1,14 +1,19 @@
-//! The `Last-Event-ID` request header, read into where a stream should resume.
+//! Where a stream resumes: the `Last-Event-ID` request header, or `?lastEventId=` for a new
+//! `EventSource` (which cannot send headers), read with the same rules.
 
 use std::future::{Ready, ready};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
-use shared::EventId;
+use shared::{EventId, LAST_EVENT_ID_PARAM};
 
 use crate::hub::Resume;
 
-/// Where the client asked to resume. Never fails: a missing, empty or unreadable header is a
-/// new client, as the SSE spec has it (browsers send the last id they saw, or nothing).
+/// Where the client asked to resume. Never fails: a missing, empty or unreadable id is a new
+/// client, as the SSE spec has it (browsers send the last id they saw, or nothing).
+///
+/// A non-empty `Last-Event-ID` header wins over the query parameter: a browser that reconnects
+/// by itself sends the header with the newest id it saw, while the URL still carries the id the
+/// page opened the stream with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LastEventId(pub Resume);
 
@@ -21,14 +26,40 @@ impl LastEventId {
         let Some(value) = value.filter(|value| !value.is_empty()) else {
             return Self(Resume::Latest);
         };
-        match std::str::from_utf8(value).map(str::parse::<EventId>) {
-            Ok(Ok(id)) => Self(Resume::After(id)),
-            Ok(Err(err)) => {
-                tracing::debug!(%err, "unusable Last-Event-ID; starting from the newest event");
-                Self(Resume::Latest)
-            }
+        match std::str::from_utf8(value) {
+            Ok(text) => Self::from_text(text),
             Err(_) => {
                 tracing::debug!("Last-Event-ID is not UTF-8; starting from the newest event");
+                Self(Resume::Latest)
+            }
+        }
+    }
+
+    /// Reads the raw query string (without the `?`): the first `lastEventId` parameter,
+    /// percent-decoded, with anything that is not UTF-8 replaced (it then cannot be an id).
+    pub fn from_query(query: &str) -> Self {
+        let value = form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == LAST_EVENT_ID_PARAM)
+            .map(|(_, value)| value);
+        match value.filter(|value| !value.is_empty()) {
+            Some(value) => Self::from_text(&value),
+            None => Self(Resume::Latest),
+        }
+    }
+
+    /// Reads the header if the request has a non-empty one, the query parameter otherwise.
+    pub fn from_request_parts(header: Option<&[u8]>, query: &str) -> Self {
+        match header.filter(|value| !value.is_empty()) {
+            Some(_) => Self::from_header(header),
+            None => Self::from_query(query),
+        }
+    }
+
+    fn from_text(text: &str) -> Self {
+        match text.parse::<EventId>() {
+            Ok(id) => Self(Resume::After(id)),
+            Err(err) => {
+                tracing::debug!(%err, "unusable last event id; starting from the newest event");
                 Self(Resume::Latest)
             }
         }
@@ -40,8 +71,9 @@ impl FromRequest for LastEventId {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(Ok(Self::from_header(
+        ready(Ok(Self::from_request_parts(
             req.headers().get(HEADER).map(|value| value.as_bytes()),
+            req.query_string(),
         )))
     }
 }
@@ -61,6 +93,78 @@ mod tests {
         assert_eq!(
             LastEventId::from_header(Some(header.as_bytes())).0,
             Resume::After(id)
+        );
+    }
+
+    #[test]
+    fn the_query_parameter_resumes_like_the_header() {
+        let id = EventId {
+            epoch: Epoch(0xfeed),
+            count: 9,
+        };
+        let query = format!("{LAST_EVENT_ID_PARAM}={id}");
+        assert_eq!(LastEventId::from_query(&query).0, Resume::After(id));
+        // Percent-encoded, among other parameters, the first of two.
+        let encoded = format!(
+            "a=1&{LAST_EVENT_ID_PARAM}={}&lastEventId=junk",
+            id.to_string().replace('-', "%2D")
+        );
+        assert_eq!(LastEventId::from_query(&encoded).0, Resume::After(id));
+        for bad in [
+            "",
+            "lastEventId",
+            "lastEventId=",
+            "lasteventid=0000000000000001-1",
+            "lastEventId=banana",
+            "lastEventId=%FF%FE",
+            "lastEventId=%",
+            "lastEventId=0000000000000001-1%00",
+            "lastEventId=0000000000000001-1&%%%=%%%",
+            "lastEventId=0000000000000001+1",
+        ] {
+            let expected = if bad.ends_with("&%%%=%%%") {
+                Resume::After(EventId {
+                    epoch: Epoch(1),
+                    count: 1,
+                })
+            } else {
+                Resume::Latest
+            };
+            assert_eq!(LastEventId::from_query(bad).0, expected, "{bad:?}");
+        }
+        let huge = format!("lastEventId={}", "7".repeat(60 * 1024));
+        assert_eq!(LastEventId::from_query(&huge).0, Resume::Latest);
+    }
+
+    #[test]
+    fn a_non_empty_header_wins_over_the_query() {
+        let header_id = EventId {
+            epoch: Epoch(0xfeed),
+            count: 9,
+        };
+        let query_id = EventId {
+            epoch: Epoch(0xfeed),
+            count: 3,
+        };
+        let query = format!("{LAST_EVENT_ID_PARAM}={query_id}");
+        let header = header_id.to_string();
+        assert_eq!(
+            LastEventId::from_request_parts(Some(header.as_bytes()), &query).0,
+            Resume::After(header_id)
+        );
+        // Even a malformed header: it is what the browser's own reconnect sent.
+        assert_eq!(
+            LastEventId::from_request_parts(Some(b"banana"), &query).0,
+            Resume::Latest
+        );
+        // An empty header is no header.
+        assert_eq!(
+            LastEventId::from_request_parts(Some(b""), &query).0,
+            Resume::After(query_id)
+        );
+        assert_eq!(
+            LastEventId::from_request_parts(None, &query).0,
+            Resume::After(query_id)
         );
     }
 
@@ -122,6 +226,18 @@ mod tests {
                 match LastEventId::from_header(Some(&value)).0 {
                     Resume::After(id) => prop_assert_eq!(id.to_string().into_bytes(), value),
                     Resume::Latest => {}
+                }
+            }
+
+            /// Any query string at all is read without a panic, and resumes only after an id
+            /// that is exactly one this server could have sent.
+            #[test]
+            fn any_query_resumes_only_after_a_canonical_id(query in "[a-zA-Z0-9%&=+-]{0,64}") {
+                if let Resume::After(id) = LastEventId::from_query(&query).0 {
+                    let text = id.to_string();
+                    let spelled = form_urlencoded::parse(query.as_bytes())
+                        .any(|(name, value)| name == LAST_EVENT_ID_PARAM && value == text);
+                    prop_assert!(spelled, "{query:?} resumed after {text}");
                 }
             }
 

@@ -16,22 +16,36 @@ use super::LastEventId;
 /// Per-stream settings taken from the config.
 #[derive(Debug, Clone)]
 pub struct StreamSettings {
-    /// The `retry:` hint sent first.
+    /// The `retry:` hint around which every stream's own is drawn, and the `Retry-After` of a
+    /// refused stream.
     pub retry: Duration,
 }
 
 impl StreamSettings {
-    /// Settings whose streams start with a `retry:` hint of `retry`.
+    /// Settings whose streams start with a `retry:` hint of about `retry`.
     pub fn new(retry: Duration) -> Self {
         Self { retry }
     }
+
+    /// One stream's `retry:` hint: between half and one and a half times `retry`, spread by
+    /// `random` (in `0.0..1.0`), so that the browsers a restart drops do not all come back in
+    /// the same millisecond.
+    pub fn jittered_retry(&self, random: f64) -> Duration {
+        let random = if random.is_nan() {
+            0.5
+        } else {
+            random.clamp(0.0, 1.0)
+        };
+        self.retry.mul_f64(0.5 + random)
+    }
 }
 
-/// Opens a stream: the replay `Last-Event-ID` asks for, then live pings.
+/// Opens a stream: the heartbeat, the replay `Last-Event-ID` (or `?lastEventId=`) asks for, then
+/// live pings.
 ///
-/// actix-web-lab's `Sse` responder writes the `retry:` hint, then the hub's events (each one's
-/// JSON serialized once by the hub, whatever the number of streams); keep-alive comments come
-/// from the hub too, one timer for all streams. `Sse` sets `Content-Type: text/event-stream`,
+/// actix-web-lab's `Sse` responder writes this stream's jittered `retry:` hint, then the hub's
+/// events (each one's JSON serialized once by the hub, whatever the number of streams);
+/// heartbeats come from the hub too, one timer for all streams. `Sse` sets `Content-Type: text/event-stream`,
 /// `Cache-Control: no-cache` and `Content-Encoding: identity` (never compressed); this adds
 /// `X-Accel-Buffering: no` for proxies, and closes the connection when the stream ends, since a
 /// browser always reconnects on a fresh one.
@@ -48,7 +62,7 @@ pub async fn stream(
         retry_after: settings.retry,
     })?;
     let mut response = Sse::from_infallible_stream(subscription)
-        .with_retry_duration(settings.retry)
+        .with_retry_duration(settings.jittered_retry(fastrand::f64()))
         .respond_to(&request);
     response.headers_mut().insert(
         header::HeaderName::from_static("x-accel-buffering"),
@@ -89,5 +103,24 @@ impl ResponseError for StreamError {
             .insert_header((header::RETRY_AFTER, seconds.to_string()))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .body(format!("{}; retry in {seconds} s\n", self.err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_hints_spread_from_half_to_one_and_a_half_times_the_setting() {
+        let settings = StreamSettings::new(Duration::from_millis(2000));
+        assert_eq!(settings.jittered_retry(0.0), Duration::from_millis(1000));
+        assert_eq!(settings.jittered_retry(0.5), Duration::from_millis(2000));
+        assert_eq!(settings.jittered_retry(0.999), Duration::from_millis(2998));
+        assert_eq!(settings.jittered_retry(7.0), Duration::from_millis(3000));
+        assert_eq!(settings.jittered_retry(-1.0), Duration::from_millis(1000));
+        assert_eq!(
+            settings.jittered_retry(f64::NAN),
+            Duration::from_millis(2000)
+        );
     }
 }

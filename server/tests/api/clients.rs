@@ -96,8 +96,9 @@ async fn a_client_that_falls_behind_its_buffer_gets_a_clean_end_and_no_gap() {
     let events: Vec<_> = chunks.eventsource().collect().await;
     let pings: Vec<Received> = events
         .into_iter()
+        .map(Result::unwrap)
+        .filter(|event| event.event == shared::EVENT_NAME)
         .map(|event| {
-            let event = event.unwrap();
             let ping: Ping = serde_json::from_str(&event.data).unwrap();
             Received {
                 id: event.id.parse().unwrap(),

@@ -8,7 +8,9 @@ use std::{
 use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 use server::{config::Config, startup::Application};
-use shared::{EVENT_NAME, EventId, Ping, STREAM_PATH};
+use shared::{
+    EVENT_NAME, EventId, HEARTBEAT_EVENT, Heartbeat, LAST_EVENT_ID_PARAM, Ping, STREAM_PATH,
+};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -50,6 +52,27 @@ pub struct Received {
 /// An open `/sse` stream, decoded by a spec-following SSE parser.
 pub struct SseClient {
     events: EventStream,
+    /// Heartbeats read past so far, the greeting included.
+    pub heartbeats: Vec<Heartbeat>,
+}
+
+/// Where a stream request says to resume, and how.
+#[derive(Debug, Clone, Copy)]
+pub enum ResumeFrom<'a> {
+    /// Neither header nor query: a new client.
+    Nowhere,
+    /// `Last-Event-ID: <id>`, as a browser's own reconnect sends it.
+    Header(&'a str),
+    /// `?lastEventId=<query>`, as a page's new `EventSource` sends it; the text goes into the URL
+    /// as it is (already percent-encoded, or deliberately not).
+    Query(&'a str),
+    /// Both at once.
+    Both {
+        /// The header's value.
+        header: &'a str,
+        /// The query parameter's raw text.
+        query: &'a str,
+    },
 }
 
 impl TestApp {
@@ -78,7 +101,13 @@ impl TestApp {
 
     /// `GET /sse`, with `Last-Event-ID` when given. Panics unless the answer is 200.
     pub async fn open_stream(&self, last_event_id: Option<&str>) -> SseClient {
-        let response = self.request_stream(last_event_id).await;
+        self.open_stream_from(last_event_id.map_or(ResumeFrom::Nowhere, ResumeFrom::Header))
+            .await
+    }
+
+    /// `GET /sse`, resuming as `from` says. Panics unless the answer is 200.
+    pub async fn open_stream_from(&self, from: ResumeFrom<'_>) -> SseClient {
+        let response = self.request_stream_from(from).await;
         assert_eq!(
             response.status(),
             200,
@@ -87,13 +116,30 @@ impl TestApp {
         );
         SseClient {
             events: Box::pin(response.bytes_stream().eventsource()),
+            heartbeats: Vec::new(),
         }
     }
 
     /// `GET /sse` and whatever it answers.
     pub async fn request_stream(&self, last_event_id: Option<&str>) -> reqwest::Response {
-        let mut request = self.client.get(self.url(STREAM_PATH));
-        if let Some(id) = last_event_id {
+        self.request_stream_from(last_event_id.map_or(ResumeFrom::Nowhere, ResumeFrom::Header))
+            .await
+    }
+
+    /// `GET /sse` resuming as `from` says, and whatever it answers.
+    pub async fn request_stream_from(&self, from: ResumeFrom<'_>) -> reqwest::Response {
+        let (header, query) = match from {
+            ResumeFrom::Nowhere => (None, None),
+            ResumeFrom::Header(header) => (Some(header), None),
+            ResumeFrom::Query(query) => (None, Some(query)),
+            ResumeFrom::Both { header, query } => (Some(header), Some(query)),
+        };
+        let url = match query {
+            Some(query) => self.url(&format!("{STREAM_PATH}?{LAST_EVENT_ID_PARAM}={query}")),
+            None => self.url(STREAM_PATH),
+        };
+        let mut request = self.client.get(url);
+        if let Some(id) = header {
             request = request.header("Last-Event-ID", id);
         }
         request.send().await.expect("server answers")
@@ -172,12 +218,21 @@ impl SseClient {
     }
 
     /// The next ping, or `None` if none arrives within `wait`. Panics if the stream ends.
+    /// Heartbeats on the way are checked and kept in [`SseClient::heartbeats`].
     pub async fn next_ping_within(&mut self, wait: Duration) -> Option<Received> {
-        let event = match tokio::time::timeout(wait, self.events.next()).await {
-            Err(_) => return None,
-            Ok(None) => panic!("stream ended"),
-            Ok(Some(Err(err))) => panic!("stream failed: {err}"),
-            Ok(Some(Ok(event))) => event,
+        let deadline = Instant::now() + wait;
+        let event = loop {
+            let event = match tokio::time::timeout_at(deadline.into(), self.events.next()).await {
+                Err(_) => return None,
+                Ok(None) => panic!("stream ended"),
+                Ok(Some(Err(err))) => panic!("stream failed: {err}"),
+                Ok(Some(Ok(event))) => event,
+            };
+            if event.event != HEARTBEAT_EVENT {
+                break event;
+            }
+            let heartbeat = serde_json::from_str(&event.data).expect("data is a Heartbeat");
+            self.heartbeats.push(heartbeat);
         };
         assert_eq!(event.event, EVENT_NAME);
         let ping: Ping = serde_json::from_str(&event.data).expect("data is a Ping");
@@ -195,7 +250,8 @@ impl SseClient {
         pings
     }
 
-    /// Waits for the stream to end; `Ok(pings)` if it ended cleanly, `Err` if it broke.
+    /// Waits for the stream to end; `Ok(pings)` (heartbeats not counted) if it ended cleanly,
+    /// `Err` if it broke.
     pub async fn until_end(mut self, wait: Duration) -> Result<usize, String> {
         let mut pings = 0;
         let deadline = Instant::now() + wait;
@@ -204,7 +260,8 @@ impl SseClient {
                 Err(_) => return Err(format!("still open after {wait:?}")),
                 Ok(None) => return Ok(pings),
                 Ok(Some(Err(err))) => return Err(format!("broke: {err}")),
-                Ok(Some(Ok(_))) => pings += 1,
+                Ok(Some(Ok(event))) if event.event == EVENT_NAME => pings += 1,
+                Ok(Some(Ok(_))) => {}
             }
         }
     }

@@ -1,24 +1,103 @@
-//! `Last-Event-ID`: exactly the missed events, whatever the id and whenever the reconnect lands.
+//! Resuming: `Last-Event-ID` and `?lastEventId=` give exactly the missed events, whatever the id
+//! and whenever the reconnect lands, with the same rules for both; the header wins over the query.
 
 use std::time::Duration;
 
-use shared::EventId;
+use shared::{Epoch, EventId};
 
-use crate::helpers::{Received, assert_consecutive, spawn_app};
+use crate::helpers::{Received, ResumeFrom, TestApp, assert_consecutive, spawn_app};
+
+/// Pings retained by the servers of the placement tests below.
+const HISTORY: u64 = 10;
+
+/// The two ways a client says where it was: a browser's own reconnect sends the header, a page's
+/// new `EventSource` the query parameter.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    Header,
+    Query,
+}
+
+impl Via {
+    fn from(self, id: &str) -> ResumeFrom<'_> {
+        match self {
+            Self::Header => ResumeFrom::Header(id),
+            Self::Query => ResumeFrom::Query(id),
+        }
+    }
+}
+
+/// A server that ticks every 20 ms and keeps [`HISTORY`] pings, once it has published well over
+/// twice that many: so "the newest", "the oldest retained" and "right after the client's id" are
+/// different pings, and a test that checks which one came first can fail.
+async fn app_with_a_full_history() -> (TestApp, Received) {
+    let app = spawn_app(|config| {
+        config.interval_ms = 20;
+        config.history = HISTORY;
+    })
+    .await;
+    let mut stream = app.open_stream(None).await;
+    let mut newest = stream.next_ping().await;
+    while newest.ping.count < 3 * HISTORY {
+        newest = stream.next_ping().await;
+    }
+    (app, newest)
+}
+
+/// The newest count now, by `/healthz`.
+async fn newest_count(app: &TestApp) -> u64 {
+    app.health().await["last_count"]
+        .as_u64()
+        .expect("last_count is a number")
+}
+
+/// Opens a stream resuming from `from` and returns its first ping, with the newest count just
+/// before and just after the request: whatever the server chose lies relative to those.
+async fn first_ping_bracketed(app: &TestApp, from: ResumeFrom<'_>) -> (u64, Received, u64) {
+    let before = newest_count(app).await;
+    let mut stream = app.open_stream_from(from).await;
+    let first = stream.next_ping().await;
+    let after = newest_count(app).await;
+    (before, first, after)
+}
+
+/// Asserts that `first` is the newest ping at the time of the request (a new client).
+fn assert_newest(what: &str, (before, first, after): (u64, Received, u64)) {
+    assert!(
+        (before..=after).contains(&first.ping.count),
+        "{what}: first ping {} is not the newest ({before}..={after})",
+        first.ping.count
+    );
+}
+
+/// Asserts that `first` is the oldest retained ping at the time of the request.
+fn assert_oldest_retained(what: &str, (before, first, after): (u64, Received, u64)) {
+    let oldest = (before - (HISTORY - 1))..=(after - (HISTORY - 1));
+    assert!(
+        oldest.contains(&first.ping.count),
+        "{what}: first ping {} is not the oldest retained ({oldest:?})",
+        first.ping.count
+    );
+}
 
 #[tokio::test]
 async fn reconnect_with_last_event_id_replays_only_missed_pings() {
-    let app = spawn_app(|config| config.interval_ms = 10).await;
-    let mut first = app.open_stream(None).await;
-    let seen = first.take_pings(5).await;
-    drop(first);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let last = seen[4].id.to_string();
-    let mut second = app.open_stream(Some(&last)).await;
-    let replayed = second.take_pings(40).await;
-    let all: Vec<Received> = seen.into_iter().chain(replayed).collect();
-    assert_consecutive(&all);
-    assert!(app.metric("pingstream_events_replayed_total").await >= 15);
+    for via in [Via::Header, Via::Query] {
+        let app = spawn_app(|config| config.interval_ms = 10).await;
+        let mut first = app.open_stream(None).await;
+        let seen = first.take_pings(5).await;
+        drop(first);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let last = seen[4].id.to_string();
+        let mut second = app.open_stream_from(via.from(&last)).await;
+        let replayed = second.take_pings(40).await;
+        let all: Vec<Received> = seen.into_iter().chain(replayed).collect();
+        assert_consecutive(&all);
+        assert!(
+            app.metric("pingstream_events_replayed_total").await >= 15,
+            "{via:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -28,10 +107,15 @@ async fn resume_under_a_fast_ticker_never_gaps_or_repeats() {
     let app = spawn_app(|config| config.interval_ms = 1).await;
     let mut all: Vec<Received> = Vec::new();
     let mut stream = app.open_stream(None).await;
-    for _ in 0..150 {
+    for round in 0..150 {
         all.extend(stream.take_pings(3).await);
-        let last = all.last().unwrap().id.to_string();
-        stream = app.open_stream(Some(&last)).await;
+        let last = all.last().expect("pings were read").id.to_string();
+        let via = if round % 2 == 0 {
+            Via::Header
+        } else {
+            Via::Query
+        };
+        stream = app.open_stream_from(via.from(&last)).await;
     }
     all.extend(stream.take_pings(3).await);
     assert_eq!(all.len(), 453);
@@ -39,109 +123,141 @@ async fn resume_under_a_fast_ticker_never_gaps_or_repeats() {
 }
 
 #[tokio::test]
-async fn an_id_from_another_run_starts_at_the_oldest_retained_ping() {
-    let app = spawn_app(|config| {
-        config.interval_ms = 20;
-        config.history = 10;
-    })
-    .await;
-    let newest = app.open_stream(None).await.next_ping().await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let before = app.health().await["last_count"].as_u64().unwrap();
-    let foreign = EventId {
-        epoch: shared::Epoch(newest.id.epoch.0 ^ 1),
-        count: newest.id.count,
-    };
-    let mut stream = app.open_stream(Some(&foreign.to_string())).await;
-    let pings = stream.take_pings(12).await;
-    let after = app.health().await["last_count"].as_u64().unwrap();
-    assert_consecutive(&pings);
-    let first = pings[0].ping.count;
-    // The oldest of the 10 retained when the client subscribed, somewhere between the two looks.
-    assert!(
-        (before - 9..=after - 9).contains(&first),
-        "{first} not in {before}-9..={after}-9"
-    );
-    assert_eq!(pings[0].id.epoch, newest.id.epoch, "replayed from this run");
+async fn an_id_in_the_history_resumes_right_after_it() {
+    let (app, newest) = app_with_a_full_history().await;
+    for via in [Via::Header, Via::Query] {
+        let id = EventId {
+            count: newest.ping.count - 3,
+            ..newest.id
+        };
+        let (_, first, _) = first_ping_bracketed(&app, via.from(&id.to_string())).await;
+        assert_eq!(first.ping.count, id.count + 1, "{via:?}");
+    }
 }
 
 #[tokio::test]
 async fn an_id_older_than_the_history_starts_at_the_oldest_retained_ping() {
-    let app = spawn_app(|config| {
-        config.interval_ms = 60_000;
-        config.history = 3;
-    })
-    .await;
-    let mut live = app.open_stream(None).await;
-    let epoch = live.next_ping().await.id.epoch;
-    // With a 60 s period only ping 1 exists; an id after count 0 from this run is "older than
-    // anything but ping 1", which the history still has.
-    let stale = EventId { epoch, count: 0 };
-    let mut stream = app.open_stream(Some(&stale.to_string())).await;
-    assert_eq!(stream.next_ping().await.ping.count, 1);
+    let (app, newest) = app_with_a_full_history().await;
+    for via in [Via::Header, Via::Query] {
+        let stale = EventId {
+            count: 1,
+            ..newest.id
+        };
+        let bracket = first_ping_bracketed(&app, via.from(&stale.to_string())).await;
+        assert_oldest_retained(&format!("{via:?} stale id"), bracket);
+    }
 }
 
 #[tokio::test]
-async fn stale_ids_get_the_whole_history_and_a_visible_gap() {
-    let app = spawn_app(|config| {
-        config.interval_ms = 2;
-        config.history = 5;
-    })
-    .await;
-    let mut first = app.open_stream(None).await;
-    let old = first.next_ping().await;
-    drop(first);
-    // Wait until far more than the history has passed.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut stream = app.open_stream(Some(&old.id.to_string())).await;
-    let pings = stream.take_pings(12).await;
-    assert_consecutive(&pings);
-    assert!(
-        pings[0].ping.count > old.ping.count + 5,
-        "a gap the client can see"
-    );
+async fn an_id_from_another_run_starts_at_the_oldest_retained_ping() {
+    let (app, newest) = app_with_a_full_history().await;
+    for via in [Via::Header, Via::Query] {
+        let foreign = EventId {
+            epoch: Epoch(newest.id.epoch.0 ^ 1),
+            ..newest.id
+        };
+        let bracket = first_ping_bracketed(&app, via.from(&foreign.to_string())).await;
+        assert_eq!(
+            bracket.1.id.epoch, newest.id.epoch,
+            "replayed from this run"
+        );
+        assert_oldest_retained(&format!("{via:?} foreign id"), bracket);
+    }
+}
+
+#[tokio::test]
+async fn an_id_from_the_future_is_treated_as_a_new_client() {
+    let (app, newest) = app_with_a_full_history().await;
+    for via in [Via::Header, Via::Query] {
+        let future = EventId {
+            count: newest.ping.count + 1_000,
+            ..newest.id
+        };
+        let bracket = first_ping_bracketed(&app, via.from(&future.to_string())).await;
+        assert_newest(&format!("{via:?} future id"), bracket);
+    }
 }
 
 #[tokio::test]
 async fn unusable_ids_are_treated_as_a_new_client() {
-    let app = spawn_app(|config| config.interval_ms = 60_000).await;
-    let huge = "9".repeat(20 * 1024);
-    for id in [
-        "",
-        "banana",
-        "-1",
-        "18446744073709551616",
-        "ffffffffffffffff-",
-        huge.as_str(),
+    let (app, newest) = app_with_a_full_history().await;
+    let this_run = newest.id.epoch;
+    let huge = format!("{this_run}-{}", "1".repeat(20 * 1024));
+    let cases = [
+        "banana".to_owned(),
+        "-1".to_owned(),
+        "18446744073709551616".to_owned(),
+        "ffffffffffffffff-".to_owned(),
+        format!("{this_run}-18446744073709551616"),
+        format!("{this_run}--1"),
+        format!("{this_run}-01"),
+        this_run.to_string().to_uppercase() + "-1",
+        huge,
+    ];
+    for via in [Via::Header, Via::Query] {
+        for id in &cases {
+            let bracket = first_ping_bracketed(&app, via.from(id)).await;
+            assert_newest(&format!("{via:?} {:?}", &id[..id.len().min(40)]), bracket);
+        }
+    }
+    // URL-encoded garbage that only the query can carry: not UTF-8, NUL, a lone `%`, an id cut
+    // by an encoded line break, an encoded id with something after it.
+    for query in [
+        "%FF%FE".to_owned(),
+        "%00".to_owned(),
+        "%".to_owned(),
+        "%%%".to_owned(),
+        format!("{this_run}-1%0D%0A"),
+        format!("{this_run}%2D1%20"),
+        format!("{this_run}-1%00"),
     ] {
-        let mut stream = app.open_stream(Some(id)).await;
-        let first = stream.next_ping().await;
-        assert_eq!(
-            first.ping.count,
-            1,
-            "Last-Event-ID {:?}",
-            &id[..id.len().min(20)]
-        );
-        assert_eq!(
-            stream
-                .next_ping_within(Duration::from_millis(100))
-                .await
-                .map(|p| p.ping),
-            None
-        );
+        let bracket = first_ping_bracketed(&app, ResumeFrom::Query(&query)).await;
+        assert_newest(&format!("query {query:?}"), bracket);
     }
     // Still streaming for everyone after all that.
     assert_eq!(app.health().await["status"], "ok");
 }
 
 #[tokio::test]
-async fn an_id_from_the_future_is_treated_as_a_new_client() {
-    let app = spawn_app(|config| config.interval_ms = 60_000).await;
-    let epoch = app.open_stream(None).await.next_ping().await.id.epoch;
-    let future = EventId {
-        epoch,
-        count: 1_000,
+async fn a_percent_encoded_id_in_the_query_resumes_like_a_plain_one() {
+    let (app, newest) = app_with_a_full_history().await;
+    let id = EventId {
+        count: newest.ping.count - 2,
+        ..newest.id
     };
-    let mut stream = app.open_stream(Some(&future.to_string())).await;
-    assert_eq!(stream.next_ping().await.ping.count, 1);
+    let encoded = id.to_string().replace('-', "%2D");
+    let (_, first, _) = first_ping_bracketed(&app, ResumeFrom::Query(&encoded)).await;
+    assert_eq!(first.ping.count, id.count + 1);
+}
+
+#[tokio::test]
+async fn the_header_wins_when_both_are_present() {
+    let (app, newest) = app_with_a_full_history().await;
+    let header = EventId {
+        count: newest.ping.count - 2,
+        ..newest.id
+    };
+    let query = EventId {
+        count: newest.ping.count - 6,
+        ..newest.id
+    };
+    let (_, first, _) = first_ping_bracketed(
+        &app,
+        ResumeFrom::Both {
+            header: &header.to_string(),
+            query: &query.to_string(),
+        },
+    )
+    .await;
+    assert_eq!(first.ping.count, header.count + 1, "the header's id");
+    // A malformed header still wins: it is what the browser's own reconnect sent.
+    let bracket = first_ping_bracketed(
+        &app,
+        ResumeFrom::Both {
+            header: "banana",
+            query: &query.to_string(),
+        },
+    )
+    .await;
+    assert_newest("malformed header beside a good query", bracket);
 }

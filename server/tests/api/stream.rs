@@ -81,20 +81,65 @@ async fn times_are_utc_and_follow_the_period() {
     );
 }
 
-#[tokio::test]
-async fn the_stream_starts_with_the_retry_hint() {
-    let app = spawn_app(|config| config.retry_ms = 2500).await;
+/// The `retry:` value a stream starts with, and the rest of what it read.
+async fn first_retry(app: &crate::helpers::TestApp) -> (u64, String) {
     let text = read_raw_until(
         app.request_stream(None).await,
-        "data:",
+        "\"interval_ms\"",
         Duration::from_secs(5),
     )
     .await;
-    assert!(text.starts_with("retry: 2500\n\n"), "{text:?}");
+    let (retry, rest) = text
+        .strip_prefix("retry: ")
+        .and_then(|text| text.split_once("\n\n"))
+        .unwrap_or_else(|| panic!("no retry line first: {text:?}"));
+    (
+        retry.parse().expect("a whole number of ms"),
+        rest.to_owned(),
+    )
 }
 
 #[tokio::test]
-async fn idle_streams_get_keep_alive_comments_each_period() {
+async fn the_stream_starts_with_a_jittered_retry_hint_then_the_heartbeat() {
+    let app = spawn_app(|config| {
+        config.retry_ms = 2500;
+        config.interval_ms = 700;
+        config.keep_alive_s = 15;
+    })
+    .await;
+    let (retry, rest) = first_retry(&app).await;
+    assert!((1250..=3750).contains(&retry), "retry {retry} ms");
+    let heartbeat = format!(
+        "event: {}\ndata: {{\"interval_ms\":700,\"heartbeat_ms\":1400}}\n\n",
+        shared::HEARTBEAT_EVENT
+    );
+    assert!(rest.starts_with(&heartbeat), "{rest:?}");
+}
+
+#[tokio::test]
+async fn retry_hints_are_spread_across_streams_within_half_and_one_and_a_half_times_the_setting() {
+    let app = spawn_app(|config| config.retry_ms = 2000).await;
+    let mut hints = Vec::new();
+    for _ in 0..30 {
+        hints.push(first_retry(&app).await.0);
+    }
+    assert!(
+        hints.iter().all(|hint| (1000..=3000).contains(hint)),
+        "{hints:?}"
+    );
+    hints.sort_unstable();
+    hints.dedup();
+    // 30 draws from 2,000 values: all equal only if the hint is not jittered at all.
+    assert!(hints.len() >= 10, "hints barely differ: {hints:?}");
+    let spread = hints[hints.len() - 1] - hints[0];
+    assert!(
+        spread >= 500,
+        "hints within {spread} ms of each other: {hints:?}"
+    );
+}
+
+#[tokio::test]
+async fn idle_streams_get_a_heartbeat_each_period() {
     let app = spawn_app(|config| {
         config.interval_ms = 600_000;
         config.keep_alive_s = 1;
@@ -103,26 +148,52 @@ async fn idle_streams_get_keep_alive_comments_each_period() {
     let mut body = app.request_stream(None).await.bytes_stream();
     let started = Instant::now();
     let mut text = String::new();
-    let mut comments_at = Vec::new();
-    while comments_at.len() < 3 {
+    let mut beats_at = Vec::new();
+    let heartbeat = format!(
+        "event: {}\ndata: {{\"interval_ms\":600000,\"heartbeat_ms\":1000}}\n\n",
+        shared::HEARTBEAT_EVENT
+    );
+    while beats_at.len() < 4 {
         let chunk = tokio::time::timeout(Duration::from_secs(3), body.next())
             .await
             .expect("a chunk within 3 s")
             .expect("stream open")
             .unwrap();
         text.push_str(&String::from_utf8_lossy(&chunk));
-        while comments_at.len() < text.matches(": keep-alive\n\n").count() {
-            comments_at.push(started.elapsed());
+        while beats_at.len() < text.matches(&heartbeat).count() {
+            beats_at.push(started.elapsed());
         }
     }
-    // The timer's first tick is immediate; after that, one per period.
-    let gap = comments_at[2] - comments_at[1];
+    // The first is the greeting; after that, one per period of silence.
+    for pair in beats_at[1..].windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            (Duration::from_millis(700)..=Duration::from_millis(1500)).contains(&gap),
+            "heartbeats {gap:?} apart: {beats_at:?}"
+        );
+    }
     assert!(
-        (Duration::from_millis(700)..=Duration::from_millis(1500)).contains(&gap),
-        "keep-alives {gap:?} apart: {comments_at:?}"
+        text.contains("data: {\"count\":1"),
+        "the latest ping came too: {text:?}"
     );
-    assert!(
-        text.contains("data:"),
-        "the latest ping came first: {text:?}"
+    assert!(!text.contains(": keep-alive"), "no comments: {text:?}");
+}
+
+#[tokio::test]
+async fn a_busy_stream_gets_no_heartbeats_after_the_greeting() {
+    let app = spawn_app(|config| {
+        config.interval_ms = 200;
+        config.keep_alive_s = 1;
+    })
+    .await;
+    let mut stream = app.open_stream(None).await;
+    stream.take_pings(12).await;
+    assert_eq!(
+        stream.heartbeats,
+        [shared::Heartbeat {
+            interval_ms: 200,
+            heartbeat_ms: Some(400)
+        }],
+        "only the greeting: pings every 200 ms never leave the stream silent for 400 ms"
     );
 }

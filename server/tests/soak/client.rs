@@ -40,7 +40,7 @@ pub fn stream_request(last_event_id: Option<&str>) -> String {
     request
 }
 
-/// One event as received.
+/// One ping event as received.
 #[derive(Debug, Clone)]
 pub struct Event {
     pub id: String,
@@ -235,14 +235,18 @@ impl StreamClient {
                 id: String::new(),
                 data: String::new(),
             };
+            let mut name = "";
             for line in text.lines() {
                 if let Some(id) = line.strip_prefix("id: ") {
                     event.id = id.to_owned();
                 } else if let Some(data) = line.strip_prefix("data: ") {
                     event.data = data.to_owned();
+                } else if let Some(event) = line.strip_prefix("event: ") {
+                    name = event;
                 }
             }
-            if !event.data.is_empty() {
+            // Only pings: heartbeats say the stream is alive, they are not part of it.
+            if name == shared::EVENT_NAME && !event.data.is_empty() {
                 self.events.push_back(event);
             }
         }
