@@ -59,8 +59,9 @@ build: (setup "build")
 # Everything CI checks: formatting, lints (native and wasm32), native tests, browser tests, end to end.
 test: lint test-native test-browser test-e2e
 
-# Formatting and clippy with warnings as errors, native and wasm32.
+# The carried actix-http patch (vendor/README.md) is exactly release + diff and in use; formatting and clippy with warnings as errors, native and wasm32.
 lint: (setup "build")
+    scripts/vendor-actix-http.sh --check
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --all-features -- -D warnings
     cargo clippy -p shared -p frontend --all-targets --target wasm32-unknown-unknown -- -D warnings
