@@ -1,6 +1,6 @@
 //! The fault suite: the real `server` binary as a child process, put under churn, slow clients,
-//! SIGKILL, SIGTERM under load and a connection burst, with its memory and file descriptors read
-//! from `/proc`.
+//! SIGKILL, SIGTERM under load and a connection burst, and held to its memory per idle stream,
+//! with its memory and file descriptors read from `/proc`.
 //!
 //! Small by default, so `cargo test` (and `just test`) runs it in well under a minute;
 //! `PINGSTREAM_SOAK=full` (`just soak`) runs the sizes issue 5 asks for. Every test prints its
@@ -11,6 +11,7 @@ mod cap;
 mod churn;
 mod client;
 mod crash_restart;
+mod memory;
 mod process;
 #[path = "../support/server_process.rs"]
 mod server_process;

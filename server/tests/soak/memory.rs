@@ -1,0 +1,155 @@
+//! Memory per idle stream: what the server's resident memory grows by for each open stream that
+//! has had its first ping and waits for the next. Keeping this small is what the carried
+//! actix-http patch is for (vendor/README.md: 1 KiB instead of 8 KiB connection buffers), so this
+//! is the test that fails when the saving is gone in practice: the `[patch]` no longer used, or
+//! upstream's buffer sizes back.
+
+use std::{
+    ops::Range,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use shared::Ping;
+
+use crate::{
+    Scale,
+    client::{StreamClient, connect, source},
+    figure,
+    process::{ServerProcess, mib, wait_for_clients},
+    serial,
+};
+
+/// The most resident memory one idle stream may add, in KiB. With the patched actix-http a
+/// stream measures ~4.5 KiB, with the published one ~11 (BENCHMARKS.md, optimisation 2).
+const MAX_KIB_PER_STREAM: f64 = 8.0;
+
+/// Streams opened, and kept open, before the baseline is read: the worker threads' allocator
+/// arenas and whatever else the first connections set up once are not charged to the measured
+/// ones.
+const WARM_UP: usize = 200;
+
+/// Streams being opened at once.
+const CONCURRENCY: usize = 100;
+
+/// Opens streams `indices` (each from its own spread loopback source), reads each one's head and
+/// first ping, and returns them open; or what went wrong with the ones that failed.
+async fn open_streams(port: u16, indices: Range<usize>) -> Result<Vec<StreamClient>, Vec<String>> {
+    let next = Arc::new(AtomicUsize::new(indices.start));
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let next = Arc::clone(&next);
+            let end = indices.end;
+            tokio::spawn(async move {
+                let mut opened = Vec::new();
+                let mut failures = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= end {
+                        return (opened, failures);
+                    }
+                    match tokio::time::timeout(Duration::from_secs(10), open(port, i)).await {
+                        Ok(Ok(client)) => opened.push(client),
+                        Ok(Err(err)) => failures.push(format!("stream {i}: {err}")),
+                        Err(_) => failures.push(format!("stream {i}: not open after 10 s")),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut opened = Vec::with_capacity(indices.len());
+    let mut failures = Vec::new();
+    for worker in workers {
+        let (streams, errors) = worker.await.expect("an opening worker");
+        opened.extend(streams);
+        failures.extend(errors);
+    }
+    if failures.is_empty() {
+        Ok(opened)
+    } else {
+        Err(failures)
+    }
+}
+
+/// One stream, open and past its first ping.
+async fn open(port: u16, i: usize) -> Result<StreamClient, String> {
+    let stream = connect(port, source(i), None)
+        .await
+        .map_err(|err| format!("connect: {err}"))?;
+    let mut client = StreamClient::open(stream, None)
+        .await
+        .map_err(|err| format!("head: {err}"))?;
+    if client.status != 200 {
+        return Err(format!("status {}", client.status));
+    }
+    let event = client
+        .next_event()
+        .await
+        .map_err(|end| format!("ended before a ping: {end:?}"))?;
+    serde_json::from_str::<Ping>(&event.data).map_err(|err| format!("not a Ping: {err}"))?;
+    Ok(client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_stream_costs_the_server_at_most_8_kib() {
+    let _turn = serial().await;
+    let streams = Scale::get().pick(2_500, 10_000);
+    // A 10-minute period and no keep-alives: after its first ping a stream is idle, as most are
+    // between two events.
+    let server = ServerProcess::start(
+        0,
+        &[
+            "--interval-ms",
+            "600000",
+            "--keep-alive-s",
+            "0",
+            "--max-clients",
+            "20000",
+            "--workers",
+            "2",
+        ],
+    );
+    let port = server.port;
+    let warm = open_streams(port, 0..WARM_UP)
+        .await
+        .unwrap_or_else(|failures| panic!("warm-up: {} failed: {failures:?}", failures.len()));
+    wait_for_clients(port, WARM_UP as u64, Duration::from_secs(10))
+        .await
+        .expect("the warm-up streams counted");
+    let base_rss = server.rss_kib();
+
+    let measured = open_streams(port, WARM_UP..WARM_UP + streams)
+        .await
+        .unwrap_or_else(|failures| {
+            panic!(
+                "{} of {streams} streams failed, first {:?}",
+                failures.len(),
+                failures.first()
+            )
+        });
+    wait_for_clients(port, (WARM_UP + streams) as u64, Duration::from_secs(10))
+        .await
+        .expect("every stream counted");
+    let rss = server.rss_kib();
+    let per_stream = rss.saturating_sub(base_rss) as f64 / streams as f64;
+    figure(
+        "memory",
+        &format!(
+            "{streams} idle streams: RSS {:.1} -> {:.1} MiB, {per_stream:.2} KiB per stream \
+             (at most {MAX_KIB_PER_STREAM})",
+            mib(base_rss),
+            mib(rss),
+        ),
+    );
+    assert!(
+        per_stream <= MAX_KIB_PER_STREAM,
+        "each idle stream costs the server {per_stream:.2} KiB of resident memory, over \
+         {MAX_KIB_PER_STREAM} KiB: is the patched actix-http of vendor/ still what the server is \
+         built with? (scripts/vendor-actix-http.sh --check)"
+    );
+    drop(measured);
+    drop(warm);
+}
