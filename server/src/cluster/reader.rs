@@ -15,7 +15,7 @@ use redis::{
 use shared::{Epoch, EventId, Ping};
 use tokio_util::sync::CancellationToken;
 
-use super::{Backoff, keys};
+use super::{backoff::Backoff, keys};
 use crate::{
     hub::{Hub, Upstream},
     metrics::Metrics,

@@ -11,7 +11,7 @@ use actix_web_lab::sse::Sse;
 
 use crate::hub::{Hub, SubscribeError};
 
-use super::LastEventId;
+use super::last_event_id::LastEventId;
 
 /// Per-stream settings taken from the config.
 #[derive(Debug, Clone)]
