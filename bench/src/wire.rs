@@ -147,6 +147,18 @@ impl ResponseDecoder {
         };
         Ok(Some(&input[at - already..]))
     }
+
+    /// Whether the bytes fed so far stop where an event ended and the next has not begun (and,
+    /// for a chunked body, where a chunk ended): whether a connection that closes here cut
+    /// nothing. False while the head is still arriving.
+    pub fn is_between_events(&self) -> bool {
+        let framing = match &self.stage {
+            Stage::Head => false,
+            Stage::Raw | Stage::Ended => true,
+            Stage::Chunked(chunk) => matches!(chunk, Chunk::Size { digits: 0, .. }),
+        };
+        framing && self.events.is_between_events()
+    }
 }
 
 /// Reads the status code and whether `Transfer-Encoding` is `chunked` from a complete head.
@@ -244,9 +256,15 @@ struct SseParser {
     data: Vec<u8>,
     /// At least one `data:` line since the last dispatch (the data itself may be empty).
     has_data: bool,
+    /// A line of the current event (any field or comment) has arrived, and its blank line not.
+    in_event: bool,
 }
 
 impl SseParser {
+    fn is_between_events(&self) -> bool {
+        self.line.is_empty() && !self.in_event
+    }
+
     fn feed(
         &mut self,
         mut input: &[u8],
@@ -296,6 +314,7 @@ impl SseParser {
         line: &[u8],
         on_event: &mut impl FnMut(Event<'_>),
     ) -> Result<(), WireError> {
+        self.in_event = !line.is_empty();
         if line.is_empty() {
             if self.has_data {
                 on_event(Event {
@@ -462,6 +481,39 @@ mod tests {
         let (seen, progress) = decode_in_pieces(&bytes, 3).expect("valid stream");
         assert_eq!(seen.len(), 1);
         assert_eq!(progress, Progress::Ended);
+    }
+
+    #[test]
+    fn only_a_cut_between_two_events_and_two_chunks_cuts_nothing() {
+        let mut bytes = CHUNKED_HEAD.to_vec();
+        let head = bytes.len();
+        bytes.extend(chunk(&ping(1)).bytes());
+        let after_one = bytes.len();
+        // One event over two chunks: the cut between the chunks is inside the event.
+        let two = ping(2);
+        bytes.extend(chunk(&two[..10]).bytes());
+        bytes.extend(chunk(&two[10..]).bytes());
+        let whole = bytes.len();
+        for cut in 0..=whole {
+            let mut decoder = ResponseDecoder::new();
+            decoder
+                .feed(&bytes[..cut], &mut |_| {})
+                .expect("valid stream");
+            let between = [head, after_one, whole].contains(&cut);
+            assert_eq!(decoder.is_between_events(), between, "cut at {cut}");
+        }
+        // A raw body: a block of fields without data is an event too until its blank line.
+        let mut decoder = ResponseDecoder::new();
+        decoder
+            .feed(b"HTTP/1.1 200 OK\r\n\r\n", &mut |_| {})
+            .expect("a head");
+        assert!(decoder.is_between_events());
+        decoder
+            .feed(b"retry: 2000\n", &mut |_| {})
+            .expect("a field");
+        assert!(!decoder.is_between_events(), "inside the retry block");
+        decoder.feed(b"\n", &mut |_| {}).expect("its end");
+        assert!(decoder.is_between_events());
     }
 
     #[test]
