@@ -9,7 +9,13 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::{
+    helpers::{TestApp, spawn_app},
+    support::{
+        eventually,
+        raw_stream::{self, StreamClient, stream_request},
+    },
+};
 
 /// Sends `request` as it is and returns the status line of the answer, or `"closed"` if the
 /// server closed the connection without one.
@@ -40,58 +46,34 @@ async fn status_line(app: &TestApp, request: &[u8]) -> String {
         .to_owned()
 }
 
-fn stream_request(last_event_id: &[u8]) -> Vec<u8> {
-    let mut request =
-        format!("GET {STREAM_PATH} HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: ").into_bytes();
-    request.extend_from_slice(last_event_id);
-    request.extend_from_slice(b"\r\n\r\n");
-    request
-}
-
-/// Sends `request` and reads until the first event; the status line and the id of that event.
-async fn first_event(app: &TestApp, request: &[u8]) -> (String, Option<EventId>) {
-    let mut stream = TcpStream::connect(("127.0.0.1", app.port))
-        .await
-        .expect("server accepts");
-    stream.write_all(request).await.expect("request sent");
-    let mut answer = Vec::new();
-    let mut buffer = [0u8; 4096];
+/// Sends `request` and reads until the first ping; the status and the id of that ping.
+async fn first_event(app: &TestApp, request: &[u8]) -> (u16, Option<EventId>) {
     let read = async {
-        loop {
-            let text = String::from_utf8_lossy(&answer);
-            if let Some(id) = text
-                .lines()
-                .find_map(|line| line.strip_prefix("id: "))
-                .filter(|_| text.contains("data: "))
-            {
-                return id.parse().ok();
-            }
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => answer.extend_from_slice(&buffer[..n]),
-            }
-        }
+        let stream = raw_stream::connect(app.port, 0, None)
+            .await
+            .expect("server accepts");
+        let mut client = StreamClient::send(stream, request).await.expect("a head");
+        let first = client.next_event().await.ok();
+        let id = first.map(|event| event.ping().expect("a ping").id);
+        (client.status, id)
     };
-    let id = tokio::time::timeout(Duration::from_secs(10), read)
+    tokio::time::timeout(Duration::from_secs(10), read)
         .await
-        .expect("an event within 10 s");
-    let text = String::from_utf8_lossy(&answer);
-    let status = text.lines().next().unwrap_or("closed").to_owned();
-    (status, id)
+        .expect("an event within 10 s")
 }
 
 #[tokio::test]
 async fn odd_last_event_ids_get_a_stream_from_the_newest_ping() {
     // A fast tick and a long history: a replay would start far below the newest ping.
     let app = spawn_app(|config| config.interval_ms = 10).await;
-    let epoch = loop {
-        let health = app.health().await;
-        if health["last_count"].as_u64().unwrap_or(0) >= 20 {
-            let id: EventId = health["last_id"].as_str().unwrap().parse().unwrap();
-            break id.epoch;
+    let epoch = eventually(Duration::from_secs(10), async || {
+        match app.last_id().await {
+            Some(id) if id.count >= 20 => Ok(id.epoch),
+            last => Err(last),
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    })
+    .await
+    .unwrap_or_else(|last| panic!("the newest ping is still {last:?}"));
     let this_run_beyond_u64 = format!("{epoch}-18446744073709551616");
     let this_run_negative = format!("{epoch}--1");
     let this_run_future = EventId {
@@ -113,10 +95,10 @@ async fn odd_last_event_ids_get_a_stream_from_the_newest_ping() {
         b"\xff\xfe",
     ] {
         let before = app.health().await["last_count"].as_u64().unwrap();
-        let (status, first) = first_event(&app, &stream_request(id)).await;
+        let (status, first) = first_event(&app, &stream_request(Some(id))).await;
         let after = app.health().await["last_count"].as_u64().unwrap();
         let shown = String::from_utf8_lossy(&id[..id.len().min(24)]).into_owned();
-        assert_eq!(status, "HTTP/1.1 200 OK", "Last-Event-ID {shown:?}");
+        assert_eq!(status, 200, "Last-Event-ID {shown:?}");
         // Ignored: the newest ping when the request arrived, not a replay from history.
         let first = first.unwrap_or_else(|| panic!("no event for {shown:?}"));
         assert_eq!(first.epoch, epoch);
@@ -132,8 +114,9 @@ async fn odd_last_event_ids_get_a_stream_from_the_newest_ping() {
         epoch: shared::Epoch(epoch.0 ^ 1),
         count: 5,
     };
-    let (status, first) = first_event(&app, &stream_request(foreign.to_string().as_bytes())).await;
-    assert_eq!(status, "HTTP/1.1 200 OK");
+    let foreign = foreign.to_string();
+    let (status, first) = first_event(&app, &stream_request(Some(foreign.as_bytes()))).await;
+    assert_eq!(status, 200);
     assert_eq!(first, Some(EventId { epoch, count: 1 }));
 }
 
@@ -142,7 +125,7 @@ async fn last_event_ids_with_control_characters_are_rejected_by_the_http_parser(
     let app = spawn_app(|_| {}).await;
     for id in [&b"12\r34"[..], b"12\x0034", b"12\x0b34"] {
         assert_eq!(
-            status_line(&app, &stream_request(id)).await,
+            status_line(&app, &stream_request(Some(id))).await,
             "HTTP/1.1 400 Bad Request",
             "{id:?}"
         );

@@ -2,39 +2,21 @@
 
 use std::time::{Duration, Instant};
 
-use eventsource_stream::Eventsource;
-use futures_util::StreamExt;
-use shared::{Ping, STREAM_PATH};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpSocket, TcpStream},
+use tokio::{io::AsyncWriteExt, net::TcpStream};
+
+use crate::{
+    helpers::{Received, assert_consecutive, spawn_app},
+    support::raw_stream::{self, StreamClient, stream_request_over},
 };
 
-use crate::helpers::{Received, assert_consecutive, spawn_app};
-
-/// A client that sends the request and then never reads, with a tiny receive buffer so the
-/// server's writes back up quickly.
-async fn open_non_reading_client(port: u16) -> TcpStream {
-    open_raw_client(port, "HTTP/1.1").await
-}
-
-/// The same over HTTP/1.0, whose body is the bare event stream (no chunked framing).
-async fn open_non_reading_client_http10(port: u16) -> TcpStream {
-    open_raw_client(port, "HTTP/1.0").await
-}
-
-async fn open_raw_client(port: u16, version: &str) -> TcpStream {
-    let socket = TcpSocket::new_v4().expect("a socket");
-    socket
-        .set_recv_buffer_size(4096)
-        .expect("a small receive buffer");
-    let mut stream = socket
-        .connect(([127, 0, 0, 1], port).into())
+/// Client `i` sends the stream request in HTTP `version` and then never reads, with a tiny
+/// receive buffer so the server's writes back up quickly.
+async fn open_non_reading_client(port: u16, i: usize, version: &str) -> TcpStream {
+    let mut stream = raw_stream::connect(port, i, Some(4096))
         .await
         .expect("server accepts");
-    let request = format!("GET {STREAM_PATH} {version}\r\nHost: localhost\r\n\r\n");
     stream
-        .write_all(request.as_bytes())
+        .write_all(&stream_request_over(version, None))
         .await
         .expect("request sent");
     stream
@@ -50,8 +32,8 @@ async fn a_non_reading_client_does_not_delay_a_reading_one() {
     })
     .await;
     let mut stalled = Vec::new();
-    for _ in 0..5 {
-        stalled.push(open_non_reading_client(app.port).await);
+    for i in 0..5 {
+        stalled.push(open_non_reading_client(app.port, i, "HTTP/1.1").await);
     }
     let mut reader = app.open_stream(None).await;
     let started = Instant::now();
@@ -82,30 +64,27 @@ async fn a_client_that_falls_behind_its_buffer_gets_a_clean_end_and_no_gap() {
         config.history = 100_000;
     })
     .await;
-    let mut stalled = open_non_reading_client_http10(app.port).await;
+    // HTTP/1.0, so that the server closes the connection once the response is over.
+    let stalled = raw_stream::connect(app.port, 0, Some(4096))
+        .await
+        .expect("server accepts");
+    let mut stalled = StreamClient::send(stalled, &stream_request_over("HTTP/1.0", None))
+        .await
+        .expect("a head");
     // 2 s at 1 ms is ~200 KB of events: far more than the socket buffers plus 16 events hold.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut raw))
-        .await
-        .expect("the stream ends")
-        .expect("and ends cleanly");
-    let text = String::from_utf8(raw).unwrap();
-    let body = &text[text.find("\r\n\r\n").expect("a response head") + 4..];
-    let chunks = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(body.to_owned())]);
-    let events: Vec<_> = chunks.eventsource().collect().await;
-    let pings: Vec<Received> = events
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|event| event.event == shared::EVENT_NAME)
-        .map(|event| {
-            let ping: Ping = serde_json::from_str(&event.data).unwrap();
-            Received {
-                id: event.id.parse().unwrap(),
-                ping,
+    let mut pings: Vec<Received> = Vec::new();
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stalled.next_event().await {
+                Ok(event) => pings.push(event.ping().expect("a ping")),
+                Err(end) => return end,
             }
-        })
-        .collect();
+        }
+    })
+    .await
+    .expect("the stream ends");
+    assert!(end.is_clean(), "the stream did not end whole: {end:?}");
     assert!(
         pings.len() > 16,
         "only {} pings before the end",
@@ -128,7 +107,7 @@ async fn a_client_that_stops_reading_altogether_is_disconnected_after_the_stall_
         config.stall_timeout_ms = 500;
     })
     .await;
-    let stalled = open_non_reading_client(app.port).await;
+    let stalled = open_non_reading_client(app.port, 0, "HTTP/1.1").await;
     app.wait_for_clients(1, Duration::from_secs(2)).await;
     // Buffers fill within ~1 s; then no byte is accepted for 500 ms and the kernel gives up.
     app.wait_for_clients(0, Duration::from_secs(10)).await;
@@ -146,7 +125,7 @@ async fn one_client_over_the_limit_gets_503_with_retry_after_at_once() {
     let _first = app.open_stream(None).await;
     let second = app.open_stream(None).await;
     let started = Instant::now();
-    let refused = app.request_stream(None).await;
+    let refused = app.get_stream().await;
     let elapsed = started.elapsed();
     assert_eq!(refused.status(), 503);
     assert_eq!(refused.headers()["retry-after"], "2");
@@ -160,7 +139,7 @@ async fn one_client_over_the_limit_gets_503_with_retry_after_at_once() {
 #[tokio::test]
 async fn max_clients_zero_refuses_every_stream() {
     let app = spawn_app(|config| config.max_clients = 0).await;
-    assert_eq!(app.request_stream(None).await.status(), 503);
+    assert_eq!(app.get_stream().await.status(), 503);
     assert_eq!(app.health().await["status"], "ok");
 }
 

@@ -10,3 +10,5 @@ mod security;
 mod shutdown;
 mod static_files;
 mod stream;
+#[path = "../support/mod.rs"]
+mod support;

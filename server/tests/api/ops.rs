@@ -9,7 +9,7 @@ async fn healthz_reports_status_clients_and_last_count() {
     let app = spawn_app(|config| config.interval_ms = 60_000).await;
     let mut stream = app.open_stream(None).await;
     let first = stream.next_ping().await;
-    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let response = app.get_health().await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     let health: serde_json::Value = response.json().await.unwrap();
@@ -35,9 +35,9 @@ async fn metrics_count_what_happened() {
     let mut resumed = app.open_stream(Some(&seen[4].id.to_string())).await;
     resumed.take_pings(3).await;
     let _other = app.open_stream(None).await;
-    assert_eq!(app.request_stream(None).await.status(), 503);
+    assert_eq!(app.get_stream().await.status(), 503);
 
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let response = app.get_metrics().await;
     assert!(
         response.headers()["content-type"]
             .to_str()
@@ -66,19 +66,13 @@ async fn wrong_methods_on_the_stream_get_405() {
         reqwest::Method::DELETE,
     ] {
         let response = app
-            .client
-            .request(method.clone(), app.url(shared::STREAM_PATH))
+            .request(method.clone(), shared::STREAM_PATH)
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 405, "{method}");
     }
-    let head = app
-        .client
-        .head(app.url(shared::STREAM_PATH))
-        .send()
-        .await
-        .unwrap();
+    let head = app.head_stream().await;
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-type"], "text/event-stream");
     assert_eq!(app.connected_clients().await, 0);

@@ -4,17 +4,19 @@
 
 use std::{
     io::{Read, Write},
-    net::{TcpListener, TcpStream},
-    path::PathBuf,
+    net::TcpStream,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use chrono::Utc;
+use rustix::process::Signal;
 use tempfile::TempDir;
-use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Received, TestApp, assert_consecutive};
+use crate::{
+    helpers::{Received, TestApp, assert_consecutive},
+    support::{ServerProcess, eventually, free_port},
+};
 
 /// Tick period of the test clusters.
 const INTERVAL: Duration = Duration::from_millis(100);
@@ -112,151 +114,86 @@ impl Drop for RedisServer {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A `server` process in cluster mode, reached through the usual [`TestApp`] helpers.
-/// `app.stop()` stops it with SIGTERM; [`Replica::crash`] with SIGKILL.
+/// A `server` process in cluster mode ([`ServerProcess`]: SIGTERM, SIGKILL and SIGSTOP go to
+/// it), reached through the usual [`TestApp`] methods.
 struct Replica {
+    process: ServerProcess,
     app: TestApp,
-    pid: u32,
-    log: PathBuf,
-    _dir: TempDir,
 }
 
 impl Replica {
-    async fn start(redis: &RedisServer) -> Self {
-        let port = free_port();
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let log = dir.path().join("server.log");
-        let mut process = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--addr", &format!("127.0.0.1:{port}")])
-            .args(["--interval-ms", &INTERVAL.as_millis().to_string()])
-            .args(["--lease-ms", &LEASE.as_millis().to_string()])
-            .args([
-                "--static-dir",
-                "/nonexistent-pingstream-dist",
+    fn start(redis: &RedisServer) -> Self {
+        let process = ServerProcess::start(
+            0,
+            &[
+                "--redis-url",
+                &redis.url(),
+                "--interval-ms",
+                &INTERVAL.as_millis().to_string(),
+                "--lease-ms",
+                &LEASE.as_millis().to_string(),
                 "--workers",
                 "1",
-            ])
-            .env("PINGSTREAM_REDIS_URL", redis.url())
-            .env("RUST_LOG", "server=debug")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the server binary starts");
-        let pid = process.id().expect("a running process");
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        let server = tokio::spawn(async move {
-            tokio::select! {
-                () = stop.cancelled() => {
-                    signal(pid, "-TERM");
-                    process.wait().await?;
-                }
-                status = process.wait() => { status?; }
-            }
-            Ok(())
-        });
-        let replica = Self {
-            app: TestApp::new(port, shutdown, server),
-            pid,
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while replica
-            .app
-            .client
-            .get(replica.app.url("/healthz"))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "replica did not start:\n{}",
-                replica.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            ],
+        );
+        Self {
+            app: process.app(),
+            process,
         }
-        replica
     }
 
     /// Kills the process outright (SIGKILL): no lease given back, nothing cleaned up.
     fn crash(&self) {
-        signal(self.pid, "-KILL");
+        self.process.signal(Signal::KILL);
     }
 
     async fn is_lease_holder(&self) -> bool {
         self.app.metric("pingstream_lease_holder").await == 1
     }
 
-    async fn status(&self) -> String {
-        self.app.health().await["status"]
-            .as_str()
-            .expect("status is a string")
-            .to_owned()
-    }
-
     /// Polls `/healthz` until its status is `expected`, or panics after `deadline`.
     async fn wait_for_status(&self, expected: &str, deadline: Duration) {
-        let started = Instant::now();
-        loop {
-            let status = self.status().await;
-            if status == expected {
-                return;
-            }
-            assert!(
-                started.elapsed() < deadline,
+        eventually(deadline, async || match self.app.health_status().await {
+            status if status == expected => Ok(()),
+            status => Err(status),
+        })
+        .await
+        .unwrap_or_else(|status| {
+            panic!(
                 "status {status:?} after {deadline:?}, expected {expected:?}\n{}",
                 self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            )
+        });
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log()
     }
 }
 
-fn signal(pid: u32, which: &str) {
-    let _ = Command::new("kill")
-        .args([which, &pid.to_string()])
-        .status();
-}
-
 /// Two replicas of one cluster, and which of them ticks once one does.
-async fn two_replicas(redis: &RedisServer) -> (Replica, Replica) {
-    let a = Replica::start(redis).await;
-    let b = Replica::start(redis).await;
-    (a, b)
+fn two_replicas(redis: &RedisServer) -> (Replica, Replica) {
+    (Replica::start(redis), Replica::start(redis))
 }
 
 /// The replica that holds the lease, then the other, once one does.
 async fn holder_and_other<'a>(a: &'a Replica, b: &'a Replica) -> (&'a Replica, &'a Replica) {
-    let deadline = Instant::now() + LEASE * 3;
-    loop {
+    eventually(LEASE * 3, async || {
         match (a.is_lease_holder().await, b.is_lease_holder().await) {
-            (true, false) => return (a, b),
-            (false, true) => return (b, a),
+            (true, false) => Ok((a, b)),
+            (false, true) => Ok((b, a)),
             (true, true) => panic!("two lease holders"),
-            (false, false) => assert!(Instant::now() < deadline, "nobody took the lease"),
+            (false, false) => Err(()),
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
+    .expect("somebody takes the lease")
 }
 
 #[tokio::test]
 async fn a_client_that_moves_to_another_replica_gets_exactly_the_missed_events() {
     let redis = RedisServer::start();
-    let (a, b) = two_replicas(&redis).await;
+    let (a, b) = two_replicas(&redis);
     let mut on_a = a.app.open_stream(None).await;
     let seen = on_a.take_pings(5).await;
     drop(on_a);
@@ -277,7 +214,7 @@ async fn moving_the_instant_a_ping_arrives_neither_gaps_nor_repeats() {
     // The other replica may not have read the newest entry yet when the client arrives with
     // its id: it must wait for it, not take the id for one from the future.
     let redis = RedisServer::start();
-    let (a, b) = two_replicas(&redis).await;
+    let (a, b) = two_replicas(&redis);
     let mut replicas = [&a, &b];
     let mut stream = a.app.open_stream(None).await;
     let mut all = vec![stream.next_ping().await];
@@ -294,7 +231,7 @@ async fn moving_the_instant_a_ping_arrives_neither_gaps_nor_repeats() {
 #[tokio::test]
 async fn both_replicas_deliver_identical_id_sequences() {
     let redis = RedisServer::start();
-    let (a, b) = two_replicas(&redis).await;
+    let (a, b) = two_replicas(&redis);
     let start = a
         .app
         .open_stream(None)
@@ -316,7 +253,7 @@ async fn both_replicas_deliver_identical_id_sequences() {
 #[tokio::test]
 async fn killing_the_lease_holder_hands_the_ticker_over_within_two_leases() {
     let redis = RedisServer::start();
-    let (a, b) = two_replicas(&redis).await;
+    let (a, b) = two_replicas(&redis);
     let (holder, other) = holder_and_other(&a, &b).await;
     let mut on_other = other.app.open_stream(None).await;
     let mut all = on_other.take_pings(3).await;
@@ -347,10 +284,10 @@ async fn killing_the_lease_holder_hands_the_ticker_over_within_two_leases() {
 #[tokio::test]
 async fn while_redis_is_down_healthz_says_degraded_and_clients_stay_connected() {
     let mut redis = RedisServer::start();
-    let (a, b) = two_replicas(&redis).await;
+    let (a, b) = two_replicas(&redis);
     let mut on_a = a.app.open_stream(None).await;
     on_a.take_pings(2).await;
-    assert_eq!(a.status().await, "ok");
+    assert_eq!(a.app.health_status().await, "ok");
     redis.kill();
     a.wait_for_status("degraded", LEASE * 3).await;
     b.wait_for_status("degraded", LEASE * 3).await;
@@ -368,7 +305,7 @@ async fn while_redis_is_down_healthz_says_degraded_and_clients_stay_connected() 
 #[tokio::test]
 async fn after_a_redis_restart_replicas_recover_and_the_stream_goes_on() {
     let mut redis = RedisServer::start();
-    let (a, b) = two_replicas(&redis).await;
+    let (a, b) = two_replicas(&redis);
     let mut on_a = a.app.open_stream(None).await;
     let mut all = on_a.take_pings(3).await;
     redis.kill();
@@ -390,13 +327,14 @@ async fn after_a_redis_restart_replicas_recover_and_the_stream_goes_on() {
 #[tokio::test]
 async fn the_count_goes_on_when_every_replica_is_replaced() {
     let redis = RedisServer::start();
-    let first = Replica::start(&redis).await;
+    let first = Replica::start(&redis);
     let mut stream = first.app.open_stream(None).await;
     let seen = stream.take_pings(3).await;
     drop(stream);
-    first.app.stop().await;
+    let (_, status) = first.process.terminate().await;
+    assert!(status.success(), "the first replica exited with {status}");
     // The stopped replica gave its lease back: the next one ticks at once.
-    let second = Replica::start(&redis).await;
+    let second = Replica::start(&redis);
     let last = seen[2].id.to_string();
     let mut stream = second.app.open_stream(Some(&last)).await;
     let resumed = stream.take_pings(5).await;
@@ -407,7 +345,7 @@ async fn the_count_goes_on_when_every_replica_is_replaced() {
 #[tokio::test]
 async fn when_redis_comes_back_without_its_data_the_replicas_start_a_new_run() {
     let mut redis = RedisServer::start();
-    let (a, b) = two_replicas(&redis).await;
+    let (a, b) = two_replicas(&redis);
     let mut on_a = a.app.open_stream(None).await;
     let before = on_a.take_pings(3).await;
     redis.restart_empty();
@@ -431,7 +369,7 @@ async fn when_redis_comes_back_without_its_data_the_replicas_start_a_new_run() {
 async fn a_replica_started_while_redis_is_down_streams_once_redis_is_up() {
     let mut redis = RedisServer::start();
     redis.kill();
-    let replica = Replica::start(&redis).await;
+    let replica = Replica::start(&redis);
     replica.wait_for_status("degraded", LEASE * 3).await;
     let mut stream = replica.app.open_stream(None).await;
     tokio::time::sleep(LEASE).await;
@@ -445,25 +383,26 @@ async fn a_replica_started_while_redis_is_down_streams_once_redis_is_up() {
 #[tokio::test]
 async fn a_lease_holder_paused_past_its_lease_never_publishes_beside_its_successor() {
     let redis = RedisServer::start();
-    let (a, b) = two_replicas(&redis).await;
+    let (a, b) = two_replicas(&redis);
     let (holder, other) = holder_and_other(&a, &b).await;
     let mut on_other = other.app.open_stream(None).await;
     let mut all = on_other.take_pings(3).await;
     // Frozen (as by a long GC pause or a stalled VM) until its lease is long gone; when it
     // wakes, its timers fire at once, but the lease is the other replica's now.
-    signal(holder.pid, "-STOP");
+    holder.process.signal(Signal::STOP);
     tokio::time::sleep(LEASE * 2 + LEASE / 2).await;
-    signal(holder.pid, "-CONT");
+    holder.process.signal(Signal::CONT);
     all.extend(on_other.take_pings(15).await);
     assert_consecutive(&all);
-    let deadline = Instant::now() + LEASE;
-    while holder.is_lease_holder().await {
-        assert!(
-            Instant::now() < deadline,
-            "the woken replica still claims the lease"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(LEASE, async || {
+        if holder.is_lease_holder().await {
+            Err(())
+        } else {
+            Ok(())
+        }
+    })
+    .await
+    .expect("the woken replica gives up its claim on the lease");
     assert!(other.is_lease_holder().await);
     assert!(
         holder

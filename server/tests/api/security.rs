@@ -1,20 +1,24 @@
 //! Browser-facing security: CORS closed unless configured, and the page's protective headers.
 
+use reqwest::{Method, Response};
 use shared::STREAM_PATH;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
+
+/// `GET path` as a page from `origin` sends it.
+async fn get_from(app: &TestApp, origin: &str, path: &str) -> Response {
+    app.request(Method::GET, path)
+        .header("Origin", origin)
+        .send()
+        .await
+        .expect("server answers")
+}
 
 #[tokio::test]
 async fn cors_is_closed_by_default() {
     let app = spawn_app(|_| {}).await;
     for path in [STREAM_PATH, "/healthz"] {
-        let response = app
-            .client
-            .get(app.url(path))
-            .header("Origin", "https://evil.example")
-            .send()
-            .await
-            .unwrap();
+        let response = get_from(&app, "https://evil.example", path).await;
         assert_eq!(response.status(), 200);
         assert!(
             response
@@ -35,13 +39,7 @@ async fn only_listed_origins_are_echoed() {
         ];
     })
     .await;
-    let allowed = app
-        .client
-        .get(app.url(STREAM_PATH))
-        .header("Origin", "https://app.example")
-        .send()
-        .await
-        .unwrap();
+    let allowed = get_from(&app, "https://app.example", STREAM_PATH).await;
     assert_eq!(
         allowed.headers()["access-control-allow-origin"],
         "https://app.example"
@@ -56,26 +54,14 @@ async fn only_listed_origins_are_echoed() {
     assert_eq!(allowed.headers()["content-type"], "text/event-stream");
     drop(allowed);
 
-    let trailing_slash_configured = app
-        .client
-        .get(app.url("/healthz"))
-        .header("Origin", "http://localhost:3000")
-        .send()
-        .await
-        .unwrap();
+    let trailing_slash_configured = get_from(&app, "http://localhost:3000", "/healthz").await;
     assert_eq!(
         trailing_slash_configured.headers()["access-control-allow-origin"],
         "http://localhost:3000"
     );
 
     for origin in ["https://evil.example", "https://app.example.evil", "null"] {
-        let refused = app
-            .client
-            .get(app.url("/healthz"))
-            .header("Origin", origin)
-            .send()
-            .await
-            .unwrap();
+        let refused = get_from(&app, origin, "/healthz").await;
         assert!(
             refused
                 .headers()
@@ -86,8 +72,7 @@ async fn only_listed_origins_are_echoed() {
     }
 
     let preflight = app
-        .client
-        .request(reqwest::Method::OPTIONS, app.url(STREAM_PATH))
+        .request(Method::OPTIONS, STREAM_PATH)
         .header("Origin", "https://app.example")
         .header("Access-Control-Request-Method", "GET")
         .header("Access-Control-Request-Headers", "last-event-id")
@@ -120,7 +105,7 @@ async fn the_page_carries_a_strict_content_security_policy() {
     .unwrap();
     let app = spawn_app(|config| config.static_dir = dist.path().to_owned()).await;
 
-    let index = app.client.get(app.url("/")).send().await.unwrap();
+    let index = app.get_page("/").await;
     let csp = index.headers()["content-security-policy"]
         .to_str()
         .unwrap()
@@ -135,7 +120,7 @@ async fn the_page_carries_a_strict_content_security_policy() {
     assert_eq!(index.headers()["referrer-policy"], "no-referrer");
 
     for path in ["/a-0123.js", STREAM_PATH, "/healthz", "/metrics"] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get_page(path).await;
         assert_eq!(
             response.headers()["x-content-type-options"],
             "nosniff",

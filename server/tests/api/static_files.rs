@@ -19,7 +19,7 @@ async fn the_frontend_is_served_with_sensible_cache_headers() {
     std::fs::write(&outside, "secret").unwrap();
     let app = spawn_app(|config| config.static_dir = dist.path().to_owned()).await;
 
-    let index = app.client.get(app.url("/")).send().await.unwrap();
+    let index = app.get_page("/").await;
     assert_eq!(index.status(), 200);
     assert_eq!(index.headers()["cache-control"], "no-cache");
     assert!(
@@ -36,27 +36,21 @@ async fn the_frontend_is_served_with_sensible_cache_headers() {
             .contains("<title>pingstream</title>")
     );
 
-    let asset = app
-        .client
-        .get(app.url("/frontend-0123abcd.js"))
-        .send()
-        .await
-        .unwrap();
+    let asset = app.get_page("/frontend-0123abcd.js").await;
     assert_eq!(asset.status(), 200);
     assert_eq!(
         asset.headers()["cache-control"],
         "public, max-age=31536000, immutable"
     );
 
-    let missing = app.client.get(app.url("/nope.js")).send().await.unwrap();
-    assert_eq!(missing.status(), 404);
+    assert_eq!(app.get_page("/nope.js").await.status(), 404);
 
     for path in [
         "/../pingstream-outside-secret.txt",
         "/%2e%2e/pingstream-outside-secret.txt",
         "/..%2fpingstream-outside-secret.txt",
     ] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get_page(path).await;
         let status = response.status();
         let body = response.text().await.unwrap();
         assert!(
@@ -71,18 +65,10 @@ async fn the_frontend_is_served_with_sensible_cache_headers() {
 #[tokio::test]
 async fn without_a_build_the_root_says_how_to_make_one() {
     let app = spawn_app(|_| {}).await;
-    let response = app.client.get(app.url("/")).send().await.unwrap();
+    let response = app.get_page("/").await;
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
     assert!(body.contains("just build"), "{body}");
     assert!(body.contains(shared::STREAM_PATH));
-    assert_eq!(
-        app.client
-            .get(app.url("/index.js"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(app.get_page("/index.js").await.status(), 404);
 }

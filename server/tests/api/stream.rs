@@ -3,16 +3,16 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use reqwest::Method;
 use shared::STREAM_PATH;
 
-use crate::helpers::{assert_consecutive, read_raw_until, spawn_app};
+use crate::helpers::{TestApp, assert_consecutive, read_raw_until, spawn_app};
 
 #[tokio::test]
 async fn stream_headers_say_event_stream_uncompressed_unbuffered() {
     let app = spawn_app(|_| {}).await;
     let response = app
-        .client
-        .get(app.url(STREAM_PATH))
+        .request(Method::GET, STREAM_PATH)
         .header("Accept-Encoding", "gzip, deflate, br, zstd")
         .send()
         .await
@@ -57,12 +57,8 @@ async fn ids_and_counts_are_strictly_consecutive() {
     let mut stream = app.open_stream(None).await;
     let pings = stream.take_pings(200).await;
     assert_consecutive(&pings);
-    let health = app.health().await;
-    let last_id = health["last_id"].as_str().unwrap();
-    assert_eq!(
-        last_id.parse::<shared::EventId>().unwrap().epoch,
-        pings[0].id.epoch
-    );
+    let last_id = app.last_id().await.expect("a last id");
+    assert_eq!(last_id.epoch, pings[0].id.epoch);
 }
 
 #[tokio::test]
@@ -82,9 +78,9 @@ async fn times_are_utc_and_follow_the_period() {
 }
 
 /// The `retry:` value a stream starts with, and the rest of what it read.
-async fn first_retry(app: &crate::helpers::TestApp) -> (u64, String) {
+async fn first_retry(app: &TestApp) -> (u64, String) {
     let text = read_raw_until(
-        app.request_stream(None).await,
+        app.get_stream().await,
         "\"interval_ms\"",
         Duration::from_secs(5),
     )
@@ -145,7 +141,7 @@ async fn idle_streams_get_a_heartbeat_each_period() {
         config.keep_alive_s = 1;
     })
     .await;
-    let mut body = app.request_stream(None).await.bytes_stream();
+    let mut body = app.get_stream().await.bytes_stream();
     let started = Instant::now();
     let mut text = String::new();
     let mut beats_at = Vec::new();

@@ -13,6 +13,6 @@
 mod browser;
 mod recovery;
 mod server;
-#[path = "../support/server_process.rs"]
-mod server_process;
 mod streaming;
+#[path = "../support/mod.rs"]
+mod support;

@@ -1,12 +1,9 @@
 //! The release server serving the built frontend, as a child process ([`ServerProcess`], shared
 //! with the fault suite) that can be killed without warning and started again on the same port.
 
-use std::{
-    path::PathBuf,
-    time::{Duration, Instant},
-};
+use std::{path::PathBuf, time::Duration};
 
-pub use crate::server_process::{ServerProcess, free_port};
+pub use crate::support::{ServerProcess, free_port};
 
 /// How long a counter may take to reach what a test waits for.
 const METRIC_DEADLINE: Duration = Duration::from_secs(10);
@@ -33,25 +30,8 @@ pub fn start(port: u16, extra_args: &[&str]) -> ServerProcess {
 /// Polls the server's `/metrics` until the counter `name` reaches `at_least`; panics after
 /// [`METRIC_DEADLINE`].
 pub async fn wait_for_metric(server: &ServerProcess, name: &str, at_least: u64) {
-    let started = Instant::now();
-    loop {
-        let metrics = reqwest::get(server.url("/metrics"))
-            .await
-            .expect("the server answers")
-            .text()
-            .await
-            .expect("metrics are text");
-        let value = metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or(0);
-        if value >= at_least {
-            return;
-        }
-        assert!(
-            started.elapsed() < METRIC_DEADLINE,
-            "{name} is {value} after {METRIC_DEADLINE:?}, expected at least {at_least}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server
+        .app()
+        .wait_for_metric(name, at_least, METRIC_DEADLINE)
+        .await;
 }

@@ -12,14 +12,15 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
+use bench::tally::latency;
 use tokio::sync::Semaphore;
 
 use crate::{
-    Scale,
-    client::{StreamClient, connect, quantile, source},
-    figure,
-    process::{ServerProcess, connected_clients, metric, wait_for_clients},
-    serial,
+    Scale, figure, serial,
+    support::{
+        ServerProcess,
+        raw_stream::{StreamClient, connect, status_code},
+    },
 };
 
 /// `GET path` on a fresh blocking connection; the status code.
@@ -34,11 +35,7 @@ fn blocking_get_status(port: u16, path: &str) -> u16 {
     stream
         .read_to_end(&mut answer)
         .expect("an answer within 5 s");
-    String::from_utf8_lossy(&answer)
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0)
+    status_code(&String::from_utf8_lossy(&answer)).unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,21 +47,20 @@ async fn a_burst_beyond_the_cap_admits_exactly_the_cap_and_refuses_the_rest_at_o
     // it; the full run has one attempt. Everything else must hold in every attempt.
     let attempts = scale.pick(3, 1);
     for attempt in 1..=attempts {
-        let health_max = run_burst(scale, attempt).await;
-        if health_max <= Duration::from_millis(100) {
+        let health_max_ms = run_burst(scale, attempt).await;
+        if health_max_ms <= 100.0 {
             return;
         }
         assert!(
             attempt < attempts,
-            "/healthz took {:.1} ms during the burst",
-            health_max.as_secs_f64() * 1000.0
+            "/healthz took {health_max_ms:.1} ms during the burst"
         );
     }
 }
 
 /// One burst against a fresh server; checks everything but the `/healthz` bound, and returns
-/// the slowest `/healthz` answer during the burst.
-async fn run_burst(scale: Scale, attempt: usize) -> Duration {
+/// the slowest `/healthz` answer during the burst, in milliseconds.
+async fn run_burst(scale: Scale, attempt: usize) -> f64 {
     let cap = scale.pick(200, 1_000);
     let burst = scale.pick(2_000, 10_000);
     let server = ServerProcess::start(
@@ -79,6 +75,7 @@ async fn run_burst(scale: Scale, attempt: usize) -> Duration {
         ],
     );
     let port = server.port;
+    let app = server.app();
 
     // A monitor polling /healthz on a fresh connection every 10 ms through the burst, on a
     // thread of its own with blocking sockets, so that what it measures is the server, not this
@@ -92,7 +89,7 @@ async fn run_burst(scale: Scale, attempt: usize) -> Duration {
                 let asked = Instant::now();
                 let status = blocking_get_status(port, "/healthz");
                 assert_eq!(status, 200, "healthz during the burst");
-                latencies.push(asked.elapsed().as_micros() as u64);
+                latencies.push(asked.elapsed().as_micros() as i64);
                 std::thread::sleep(Duration::from_millis(10));
             }
             latencies
@@ -112,7 +109,7 @@ async fn run_burst(scale: Scale, attempt: usize) -> Duration {
                     .acquire_owned()
                     .await
                     .expect("the semaphore");
-                let stream = connect(port, source(i), None).await.expect("connects");
+                let stream = connect(port, i, None).await.expect("connects");
                 let asked = Instant::now();
                 let client = StreamClient::open(stream, None).await.expect("a head");
                 (client, asked.elapsed())
@@ -128,23 +125,20 @@ async fn run_burst(scale: Scale, attempt: usize) -> Duration {
             200 => admitted.push(client),
             503 => {
                 assert_eq!(client.header("retry-after").as_deref(), Some("3"));
-                refused_us.push(took.as_micros() as u64);
+                refused_us.push(took.as_micros() as i64);
             }
             status => other.push(status),
         }
     }
     let burst_took = started.elapsed();
-    let counted = connected_clients(port).await;
+    let counted = app.connected_clients().await;
     stop.store(true, Ordering::Relaxed);
     let mut health_us = monitor.join().expect("the monitor");
-    let rejected_metric = metric(port, "pingstream_connections_rejected_total").await;
+    let rejected_metric = app.metric("pingstream_connections_rejected_total").await;
 
     let refused = refused_us.len();
-    let refused_p50 = quantile(&mut refused_us, 0.5);
-    let refused_p99 = quantile(&mut refused_us, 0.99);
-    let refused_max = quantile(&mut refused_us, 1.0);
-    let health_p50 = quantile(&mut health_us, 0.5);
-    let health_max = quantile(&mut health_us, 1.0);
+    let refused_ms = latency(&mut refused_us).expect("some were refused");
+    let health_ms = latency(&mut health_us).expect("/healthz was polled");
     figure(
         "connection cap",
         &format!(
@@ -153,13 +147,13 @@ async fn run_burst(scale: Scale, attempt: usize) -> Duration {
              {:.1} ms), {} other; /healthz polled {} times meanwhile: p50 {:.1} ms, max {:.1} ms",
             burst_took.as_secs_f64(),
             admitted.len(),
-            refused_p50 as f64 / 1000.0,
-            refused_p99 as f64 / 1000.0,
-            refused_max as f64 / 1000.0,
+            refused_ms.p50_ms,
+            refused_ms.p99_ms,
+            refused_ms.max_ms,
             other.len(),
             health_us.len(),
-            health_p50 as f64 / 1000.0,
-            health_max as f64 / 1000.0,
+            health_ms.p50_ms,
+            health_ms.max_ms,
         ),
     );
     assert_eq!(admitted.len(), cap);
@@ -169,9 +163,9 @@ async fn run_burst(scale: Scale, attempt: usize) -> Duration {
     // "At once": no refused client waits for a slot (none frees up while the admitted hold
     // theirs); the bound is generous for a loaded machine and far below the 3 s it is told.
     assert!(
-        refused_max < 1_000_000,
+        refused_ms.max_ms < 1000.0,
         "a 503 took {:.1} ms",
-        refused_max as f64 / 1000.0
+        refused_ms.max_ms
     );
     // The admitted streams work.
     for client in admitted.iter_mut().take(10) {
@@ -181,8 +175,6 @@ async fn run_burst(scale: Scale, attempt: usize) -> Duration {
             .expect("an admitted stream's ping");
     }
     drop(admitted);
-    wait_for_clients(port, 0, Duration::from_secs(10))
-        .await
-        .expect("the admitted streams end");
-    Duration::from_micros(health_max)
+    app.wait_for_clients(0, Duration::from_secs(10)).await;
+    health_ms.max_ms
 }

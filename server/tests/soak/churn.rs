@@ -9,14 +9,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use shared::Ping;
-
 use crate::{
-    Scale,
-    client::{StreamClient, connect, source},
-    figure,
-    process::{ServerProcess, connected_clients, mib, wait_for_clients},
-    serial,
+    Scale, figure, mib, serial,
+    support::{ServerProcess, TestApp, raw_stream::open_to_first_ping},
 };
 
 /// Streams open at once.
@@ -40,9 +35,10 @@ async fn run_round(port: u16, cycles: usize) -> Round {
     let started = Instant::now();
     let probe = {
         let peak = Arc::clone(&peak);
+        let app = TestApp::at(port);
         tokio::spawn(async move {
             loop {
-                peak.fetch_max(connected_clients(port).await, Ordering::Relaxed);
+                peak.fetch_max(app.connected_clients().await, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
@@ -85,21 +81,7 @@ async fn run_round(port: u16, cycles: usize) -> Round {
 
 /// One connect, first ping, hang-up.
 async fn cycle(port: u16, i: usize) -> Result<(), String> {
-    let stream = connect(port, source(i), None)
-        .await
-        .map_err(|err| format!("connect: {err}"))?;
-    let mut client = StreamClient::open(stream, None)
-        .await
-        .map_err(|err| format!("head: {err}"))?;
-    if client.status != 200 {
-        return Err(format!("status {}", client.status));
-    }
-    let event = client
-        .next_event()
-        .await
-        .map_err(|end| format!("ended before a ping: {end:?}"))?;
-    serde_json::from_str::<Ping>(&event.data).map_err(|err| format!("not a Ping: {err}"))?;
-    Ok(())
+    open_to_first_ping(port, i).await.map(drop)
 }
 
 /// A wait's outcome for a figure: `1.2 ms`, or what was left at the deadline.
@@ -128,12 +110,11 @@ async fn churn_serves_every_connection_and_gives_back_descriptors_and_memory() {
         ],
     );
     let port = server.port;
+    let app = server.app();
     // Warm up: worker threads, buffers and allocator arenas that exist once any load was seen.
     let warm_up = run_round(port, 2 * CONCURRENCY).await;
     assert!(warm_up.failures.is_empty(), "{:?}", warm_up.failures);
-    wait_for_clients(port, 0, Duration::from_secs(10))
-        .await
-        .expect("warm-up clients gone");
+    app.wait_for_clients(0, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let base_fds = server.fds();
     let base_rss = server.rss_kib();
@@ -145,7 +126,7 @@ async fn churn_serves_every_connection_and_gives_back_descriptors_and_memory() {
     let mut rss_after = Vec::new();
     for round in 1..=2 {
         let result = run_round(port, cycles).await;
-        let noticed = wait_for_clients(port, 0, Duration::from_secs(5)).await;
+        let noticed = app.until_clients(0, Duration::from_secs(5)).await;
         let fds_back = server.wait_for_fds(base_fds, Duration::from_secs(10)).await;
         let rss = server.rss_kib();
         rss_after.push(rss);
@@ -210,12 +191,7 @@ async fn churn_serves_every_connection_and_gives_back_descriptors_and_memory() {
     );
 
     // Still streaming afterwards.
-    let mut client = StreamClient::open(
-        connect(port, source(0), None).await.expect("connects"),
-        None,
-    )
-    .await
-    .expect("a head");
-    assert_eq!(client.status, 200);
-    client.next_event().await.expect("a ping after the churn");
+    open_to_first_ping(port, 0)
+        .await
+        .expect("a ping after the churn");
 }

@@ -11,16 +11,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use shared::{EventId, Ping};
+use shared::EventId;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Scale,
-    client::{End, StreamClient, connect, source},
-    figure,
-    process::{ServerProcess, free_port},
-    serial,
+    Scale, figure, serial,
+    support::{
+        ServerProcess, eventually, free_port,
+        raw_stream::{End, StreamClient, connect},
+    },
 };
 
 /// Everything one client received, in order, with the ends of its streams between.
@@ -40,7 +40,7 @@ async fn follow(
 ) {
     let mut last_id: Option<String> = None;
     while !stop.is_cancelled() {
-        let Ok(stream) = connect(port, source(i), None).await else {
+        let Ok(stream) = connect(port, i, None).await else {
             // Refused while the server is down: try again shortly, as a browser would.
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
@@ -57,9 +57,10 @@ async fn follow(
             };
             match next {
                 Ok(event) => {
-                    let ping: Ping = serde_json::from_str(&event.data).expect("data is a Ping");
-                    let id: EventId = event.id.parse().expect("an EventId");
-                    assert_eq!(id.count, ping.count);
+                    let id = event
+                        .ping()
+                        .unwrap_or_else(|err| panic!("client {i}: {err}"))
+                        .id;
                     last_id = Some(event.id);
                     let mut log = log.lock().await;
                     let current = log.streams.last_mut().expect("the stream's entry");
@@ -85,14 +86,12 @@ async fn follow(
 /// Waits until `received` reaches `target`; how long that took.
 async fn wait_for(received: &AtomicUsize, target: usize, deadline: Duration) -> Duration {
     let started = Instant::now();
-    while received.load(Ordering::Relaxed) < target {
-        assert!(
-            started.elapsed() < deadline,
-            "{} of {target} streams got a ping within {deadline:?}",
-            received.load(Ordering::Relaxed)
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually(deadline, async || match received.load(Ordering::Relaxed) {
+        got if got >= target => Ok(()),
+        got => Err(got),
+    })
+    .await
+    .unwrap_or_else(|got| panic!("{got} of {target} streams got a ping within {deadline:?}"));
     started.elapsed()
 }
 

@@ -9,14 +9,12 @@
 
 mod cap;
 mod churn;
-mod client;
 mod crash_restart;
 mod memory;
-mod process;
-#[path = "../support/server_process.rs"]
-mod server_process;
 mod shutdown_under_load;
 mod slow_clients;
+#[path = "../support/mod.rs"]
+mod support;
 
 use std::io::Write;
 
@@ -66,4 +64,9 @@ pub fn figure(test: &str, text: &str) {
     let scale = Scale::get().pick("quick", "full");
     let line = format!("[soak {scale}] {test}: {text}\n");
     let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// Mebibytes from KiB, for figures.
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }

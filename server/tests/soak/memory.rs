@@ -13,14 +13,12 @@ use std::{
     time::Duration,
 };
 
-use shared::Ping;
-
 use crate::{
-    Scale,
-    client::{StreamClient, connect, source},
-    figure,
-    process::{ServerProcess, mib, wait_for_clients},
-    serial,
+    Scale, figure, mib, serial,
+    support::{
+        ServerProcess,
+        raw_stream::{StreamClient, open_to_first_ping},
+    },
 };
 
 /// The most resident memory one idle stream may add, in KiB. With the patched actix-http a
@@ -51,7 +49,9 @@ async fn open_streams(port: u16, indices: Range<usize>) -> Result<Vec<StreamClie
                     if i >= end {
                         return (opened, failures);
                     }
-                    match tokio::time::timeout(Duration::from_secs(10), open(port, i)).await {
+                    match tokio::time::timeout(Duration::from_secs(10), open_to_first_ping(port, i))
+                        .await
+                    {
                         Ok(Ok(client)) => opened.push(client),
                         Ok(Err(err)) => failures.push(format!("stream {i}: {err}")),
                         Err(_) => failures.push(format!("stream {i}: not open after 10 s")),
@@ -74,25 +74,6 @@ async fn open_streams(port: u16, indices: Range<usize>) -> Result<Vec<StreamClie
     }
 }
 
-/// One stream, open and past its first ping.
-async fn open(port: u16, i: usize) -> Result<StreamClient, String> {
-    let stream = connect(port, source(i), None)
-        .await
-        .map_err(|err| format!("connect: {err}"))?;
-    let mut client = StreamClient::open(stream, None)
-        .await
-        .map_err(|err| format!("head: {err}"))?;
-    if client.status != 200 {
-        return Err(format!("status {}", client.status));
-    }
-    let event = client
-        .next_event()
-        .await
-        .map_err(|end| format!("ended before a ping: {end:?}"))?;
-    serde_json::from_str::<Ping>(&event.data).map_err(|err| format!("not a Ping: {err}"))?;
-    Ok(client)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_stream_costs_the_server_at_most_8_kib() {
     let _turn = serial().await;
@@ -113,12 +94,12 @@ async fn an_idle_stream_costs_the_server_at_most_8_kib() {
         ],
     );
     let port = server.port;
+    let app = server.app();
     let warm = open_streams(port, 0..WARM_UP)
         .await
         .unwrap_or_else(|failures| panic!("warm-up: {} failed: {failures:?}", failures.len()));
-    wait_for_clients(port, WARM_UP as u64, Duration::from_secs(10))
-        .await
-        .expect("the warm-up streams counted");
+    app.wait_for_clients(WARM_UP as u64, Duration::from_secs(10))
+        .await;
     let base_rss = server.rss_kib();
 
     let measured = open_streams(port, WARM_UP..WARM_UP + streams)
@@ -130,9 +111,8 @@ async fn an_idle_stream_costs_the_server_at_most_8_kib() {
                 failures.first()
             )
         });
-    wait_for_clients(port, (WARM_UP + streams) as u64, Duration::from_secs(10))
-        .await
-        .expect("every stream counted");
+    app.wait_for_clients((WARM_UP + streams) as u64, Duration::from_secs(10))
+        .await;
     let rss = server.rss_kib();
     let per_stream = rss.saturating_sub(base_rss) as f64 / streams as f64;
     figure(

@@ -12,11 +12,11 @@ use std::{
 use tokio::sync::Semaphore;
 
 use crate::{
-    Scale,
-    client::{End, StreamClient, connect, source},
-    figure,
-    process::{ServerProcess, wait_for_clients},
-    serial,
+    Scale, figure, serial,
+    support::{
+        ServerProcess, eventually,
+        raw_stream::{End, open_to_first_ping},
+    },
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,27 +47,27 @@ async fn sigterm_under_load_ends_every_stream_whole_and_exits_within_a_second() 
             let connecting = Arc::clone(&connecting);
             tokio::spawn(async move {
                 let permit = connecting.acquire_owned().await.expect("the semaphore");
-                let stream = connect(port, source(i), None).await.expect("connects");
-                let mut client = StreamClient::open(stream, None).await.expect("a head");
-                assert_eq!(client.status, 200, "{}", client.head);
-                client.next_event().await.expect("a first ping");
+                let mut client = open_to_first_ping(port, i)
+                    .await
+                    .unwrap_or_else(|err| panic!("stream {i}: {err}"));
                 drop(permit);
                 opened.fetch_add(1, Ordering::Relaxed);
                 client.until_end().await
             })
         })
         .collect();
-    while opened.load(Ordering::Relaxed) < clients {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "{} of {clients} streams open after 120 s",
-            opened.load(Ordering::Relaxed)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    wait_for_clients(port, clients as u64, Duration::from_secs(10))
-        .await
-        .expect("the server counts every stream");
+    eventually(Duration::from_secs(120), async || {
+        match opened.load(Ordering::Relaxed) {
+            open if open >= clients => Ok(()),
+            open => Err(open),
+        }
+    })
+    .await
+    .unwrap_or_else(|open| panic!("{open} of {clients} streams open after 120 s"));
+    server
+        .app()
+        .wait_for_clients(clients as u64, Duration::from_secs(10))
+        .await;
     let connected_in = started.elapsed();
     // Let a few pings flow to everyone, so the shutdown lands on busy streams.
     tokio::time::sleep(Duration::from_millis(1200)).await;

@@ -6,15 +6,16 @@
 
 use std::time::{Duration, Instant};
 
-use shared::{EventId, Ping};
+use bench::tally::latency;
+use shared::EventId;
 use tokio::io::AsyncWriteExt;
 
 use crate::{
-    Scale,
-    client::{StreamClient, connect, quantile, source, stream_request},
-    figure,
-    process::{ServerProcess, connected_clients, metric, mib, wait_for_clients},
-    serial,
+    Scale, figure, mib, serial,
+    support::{
+        Received, ServerProcess,
+        raw_stream::{StreamClient, connect, stream_request},
+    },
 };
 
 /// The `--client-buffer` of these runs (the server's default).
@@ -26,7 +27,7 @@ const STALL_TIMEOUT_MS: &str = "1000";
 /// What one run saw.
 struct Run {
     /// Latency of every event, microseconds from the ping's time to its arrival.
-    latencies_us: Vec<u64>,
+    latencies_us: Vec<i64>,
     /// Streams of readers that ended cleanly (the lag policy) and were resumed.
     resumes: usize,
     base_rss: u64,
@@ -40,7 +41,7 @@ struct Run {
 
 /// What one reader saw.
 struct Reader {
-    latencies_us: Vec<u64>,
+    latencies_us: Vec<i64>,
     resumes: usize,
 }
 
@@ -55,7 +56,7 @@ async fn read_for(port: u16, i: usize, duration: Duration) -> Result<Reader, Str
     };
     let mut last: Option<EventId> = None;
     'streams: while Instant::now() < deadline {
-        let stream = connect(port, source(i), None)
+        let stream = connect(port, i, None)
             .await
             .map_err(|err| format!("connect: {err}"))?;
         let last_id = last.map(|id| id.to_string());
@@ -75,11 +76,7 @@ async fn read_for(port: u16, i: usize, duration: Duration) -> Result<Reader, Str
                 Err(end) => return Err(format!("stream broke: {end:?}")),
             };
             let arrived = chrono::Utc::now();
-            let ping: Ping = serde_json::from_str(&event.data).map_err(|err| err.to_string())?;
-            let id: EventId = event.id.parse().map_err(|err| format!("{err}"))?;
-            if id.count != ping.count {
-                return Err(format!("id {id} carries count {}", ping.count));
-            }
+            let Received { id, ping } = event.ping()?;
             if let Some(last) = last
                 && id
                     != (EventId {
@@ -91,9 +88,7 @@ async fn read_for(port: u16, i: usize, duration: Duration) -> Result<Reader, Str
             }
             last = Some(id);
             let latency = (arrived - ping.time).num_microseconds().unwrap_or(i64::MAX);
-            reader
-                .latencies_us
-                .push(u64::try_from(latency).unwrap_or(0));
+            reader.latencies_us.push(latency);
         }
     }
     Ok(reader)
@@ -116,16 +111,17 @@ async fn run(readers: usize, slow: usize, first_source: usize, duration: Duratio
         ],
     );
     let port = server.port;
+    let app = server.app();
     let base_rss = server.rss_kib();
     let mut stalled = Vec::new();
     for i in 0..slow {
         // A 4 KiB receive buffer: with the server's send buffer the pipe fills within a couple of
         // seconds at this tick.
-        let mut stream = connect(port, source(first_source + readers + i), Some(4096))
+        let mut stream = connect(port, first_source + readers + i, Some(4096))
             .await
             .expect("a slow client connects");
         stream
-            .write_all(stream_request(None).as_bytes())
+            .write_all(&stream_request(None))
             .await
             .expect("a slow client's request");
         stalled.push(stream);
@@ -140,15 +136,15 @@ async fn run(readers: usize, slow: usize, first_source: usize, duration: Duratio
     // Sampled while the readers are still reading.
     while started.elapsed() + Duration::from_millis(500) < duration {
         peak_rss = peak_rss.max(server.rss_kib());
-        let clients = connected_clients(port).await;
+        let clients = app.connected_clients().await;
         all_counted |= clients >= (readers + slow) as u64;
         if slow > 0 && all_counted && slots_freed_after.is_none() && clients <= readers as u64 {
             slots_freed_after = Some(started.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let lag_ends = metric(port, "pingstream_slow_clients_dropped_total").await;
-    let clients_after = connected_clients(port).await;
+    let lag_ends = app.metric("pingstream_slow_clients_dropped_total").await;
+    let clients_after = app.connected_clients().await;
     let fds_after = server.fds();
     let mut latencies_us = Vec::new();
     let mut resumes = 0;
@@ -162,9 +158,7 @@ async fn run(readers: usize, slow: usize, first_source: usize, duration: Duratio
     }
     peak_rss = peak_rss.max(server.rss_kib());
     drop(stalled);
-    wait_for_clients(port, 0, Duration::from_secs(10))
-        .await
-        .expect("every stream ends");
+    app.wait_for_clients(0, Duration::from_secs(10)).await;
     Run {
         latencies_us,
         resumes,
@@ -196,15 +190,14 @@ async fn slow_clients_neither_delay_the_readers_nor_grow_the_server() {
             run(readers, 0, 0, duration),
             run(readers, slow, readers, duration)
         );
-        let mut p99 = [0, 0];
+        let mut p99_ms = [0.0, 0.0];
         for (n, (slow, run)) in [(0, &mut without), (slow, &mut with)]
             .into_iter()
             .enumerate()
         {
             let events = run.latencies_us.len();
-            let p50 = quantile(&mut run.latencies_us, 0.5);
-            p99[n] = quantile(&mut run.latencies_us, 0.99);
-            let max = quantile(&mut run.latencies_us, 1.0);
+            let latency = latency(&mut run.latencies_us).expect("pings were read");
+            p99_ms[n] = latency.p99_ms;
             figure(
                 "slow clients",
                 &format!(
@@ -214,9 +207,9 @@ async fn slow_clients_neither_delay_the_readers_nor_grow_the_server() {
                      lag ends; only the readers connected after {}; near the end {} streams \
                      open, {} fds",
                     run.resumes,
-                    p50 as f64 / 1000.0,
-                    p99[n] as f64 / 1000.0,
-                    max as f64 / 1000.0,
+                    latency.p50_ms,
+                    latency.p99_ms,
+                    latency.max_ms,
                     mib(run.base_rss),
                     mib(run.peak_rss),
                     run.lag_ends,
@@ -260,13 +253,13 @@ async fn slow_clients_neither_delay_the_readers_nor_grow_the_server() {
         );
         // The ping's time is printed to the millisecond, so latencies carry up to 1 ms of
         // rounding: the bound is twice the run without slow clients, plus that resolution.
-        let [p99_without, p99_with] = p99;
-        if p99_with <= 2 * p99_without + 1000 {
+        let [p99_without, p99_with] = p99_ms;
+        if p99_with <= 2.0 * p99_without + 1.0 {
             return;
         }
         assert!(
             attempt < attempts,
-            "p99 {p99_with} µs with slow clients, {p99_without} µs without"
+            "p99 {p99_with} ms with slow clients, {p99_without} ms without"
         );
     }
 }

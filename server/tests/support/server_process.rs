@@ -1,7 +1,6 @@
 //! The `server` binary as a child process: started with chosen flags, observed through `/proc`,
-//! stopped with SIGTERM or SIGKILL. Shared by the test targets that need a real process (the
-//! fault suite, the browser tests), each through `#[path]`; each uses only part of it.
-#![allow(dead_code)]
+//! signalled (SIGTERM, SIGKILL, SIGSTOP, ...), and talked to through a [`TestApp`]. For the tests
+//! that need a real process: the fault suite, the Redis replicas, the browser tests.
 
 use std::{
     io::{BufRead, BufReader},
@@ -16,6 +15,8 @@ use std::{
 };
 
 use rustix::process::{Pid, Signal, kill_process};
+
+use super::{TestApp, wait::eventually};
 
 /// How long a server may take to log that it is listening (a loaded machine, a debug build).
 const START_DEADLINE: Duration = Duration::from_secs(20);
@@ -125,6 +126,11 @@ impl ServerProcess {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// Its HTTP API: one method per endpoint, and waits on what they report.
+    pub fn app(&self) -> TestApp {
+        TestApp::at(self.port)
+    }
+
     /// Resident memory in KiB (`VmRSS` of `/proc/<pid>/status`).
     pub fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
@@ -151,19 +157,16 @@ impl ServerProcess {
         deadline: Duration,
     ) -> Result<Duration, usize> {
         let started = Instant::now();
-        loop {
-            let fds = self.fds();
-            if fds == expected {
-                return Ok(started.elapsed());
-            }
-            if started.elapsed() > deadline {
-                return Err(fds);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually(deadline, async || match self.fds() {
+            fds if fds == expected => Ok(started.elapsed()),
+            fds => Err(fds),
+        })
+        .await
     }
 
-    fn signal(&self, signal: Signal) {
+    /// Sends `signal` to the server (e.g. SIGSTOP to freeze it, as a long pause would); SIGTERM
+    /// and SIGKILL have their own methods, which also reap it.
+    pub fn signal(&self, signal: Signal) {
         let pid = Pid::from_raw(i32::try_from(self.pid()).expect("a pid fits i32"))
             .expect("a child's pid is positive");
         kill_process(pid, signal).expect("the signal reaches the server");
