@@ -216,7 +216,11 @@ mod tests {
 
     #[test]
     fn feeding_skips_what_was_read_already_and_moves_the_cursor() {
-        let hub = Hub::new(crate::hub::HubSettings::for_tests(10, 10), Metrics::new());
+        let hub_metrics = Metrics::new();
+        let hub = Hub::new(
+            crate::hub::HubSettings::for_tests(10, 10),
+            hub_metrics.clone(),
+        );
         let mut cursor = Cursor::start();
         let ping = |count: &str| entry(count, &[("epoch", "00000000000000ab"), ("ms", "1000")]);
         feed(
@@ -233,6 +237,14 @@ mod tests {
                 epoch: Epoch(0xab),
                 count: 2
             })
+        );
+        // Ping 2, read twice, was published once.
+        let metrics = hub_metrics.render();
+        assert!(
+            metrics
+                .lines()
+                .any(|line| line == "pingstream_events_published_total 2"),
+            "{metrics}"
         );
     }
 }

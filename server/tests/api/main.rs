@@ -6,6 +6,7 @@ mod helpers;
 mod ops;
 mod redis;
 mod resume;
+mod runs;
 mod security;
 mod shutdown;
 mod static_files;

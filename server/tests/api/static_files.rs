@@ -1,4 +1,6 @@
-//! The built frontend at `/`, or the build hint when there is none.
+//! The built frontend at `/`, or the build hint when there is none. (That nothing outside the
+//! folder is served is `security.rs`'s, over raw requests: a URL client would normalise the `..`
+//! away before sending it.)
 
 use crate::helpers::spawn_app;
 
@@ -11,12 +13,6 @@ async fn the_frontend_is_served_with_sensible_cache_headers() {
     )
     .unwrap();
     std::fs::write(dist.path().join("frontend-0123abcd.js"), "export {}").unwrap();
-    let outside = dist
-        .path()
-        .parent()
-        .unwrap()
-        .join("pingstream-outside-secret.txt");
-    std::fs::write(&outside, "secret").unwrap();
     let app = spawn_app(|config| config.static_dir = dist.path().to_owned()).await;
 
     let index = app.get_page("/").await;
@@ -44,22 +40,6 @@ async fn the_frontend_is_served_with_sensible_cache_headers() {
     );
 
     assert_eq!(app.get_page("/nope.js").await.status(), 404);
-
-    for path in [
-        "/../pingstream-outside-secret.txt",
-        "/%2e%2e/pingstream-outside-secret.txt",
-        "/..%2fpingstream-outside-secret.txt",
-    ] {
-        let response = app.get_page(path).await;
-        let status = response.status();
-        let body = response.text().await.unwrap();
-        assert!(
-            !body.contains("secret"),
-            "{path} leaked a file outside the folder"
-        );
-        assert_eq!(status, 404, "{path}");
-    }
-    std::fs::remove_file(outside).unwrap();
 }
 
 #[tokio::test]
