@@ -109,7 +109,10 @@ mod tests {
         ));
         tokio::time::sleep(Duration::from_millis(1500)).await;
         shutdown.cancel();
-        task.await.unwrap();
+        tokio::time::timeout(Duration::from_millis(1), task)
+            .await
+            .expect("the ticker stops as soon as shutdown fires")
+            .unwrap();
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(
             hub.status().last_id,
