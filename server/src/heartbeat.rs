@@ -77,7 +77,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(800)).await;
         assert_eq!(ready(&mut subscription), [heartbeat.as_str()]);
         shutdown.cancel();
-        task.await.unwrap();
+        tokio::time::timeout(Duration::from_millis(1), task)
+            .await
+            .expect("the timer stops as soon as shutdown fires")
+            .unwrap();
     }
 
     #[tokio::test(start_paused = true)]

@@ -41,6 +41,14 @@ mod tests {
         metrics::Metrics,
     };
 
+    /// Waits for a loop told to stop; fails (on the paused clock, at once) if it does not.
+    async fn stopped(task: tokio::task::JoinHandle<()>) {
+        tokio::time::timeout(Duration::from_millis(1), task)
+            .await
+            .expect("the loop stops as soon as shutdown fires")
+            .expect("the loop does not panic");
+    }
+
     fn hub() -> Hub {
         Hub::new(
             HubSettings {
@@ -94,7 +102,7 @@ mod tests {
             })
         );
         shutdown.cancel();
-        task.await.unwrap();
+        stopped(task).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -109,10 +117,7 @@ mod tests {
         ));
         tokio::time::sleep(Duration::from_millis(1500)).await;
         shutdown.cancel();
-        tokio::time::timeout(Duration::from_millis(1), task)
-            .await
-            .expect("the ticker stops as soon as shutdown fires")
-            .unwrap();
+        stopped(task).await;
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(
             hub.status().last_id,
@@ -142,7 +147,7 @@ mod tests {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(95)).await;
         shutdown.cancel();
-        task.await.unwrap();
+        stopped(task).await;
         hub.close();
         let received: Vec<_> = (&mut subscription).collect().await;
         // The heartbeat every stream starts with, then the ten pings.
