@@ -6,8 +6,13 @@
 
 pub mod app;
 pub mod backoff;
+pub mod catch_up;
 pub mod components;
 pub mod hooks;
+pub mod recent_pings;
+pub mod stall;
 pub mod state;
+pub mod tab_message;
+pub mod tab_role;
 
 pub use app::{App, AppProps};

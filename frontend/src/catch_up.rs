@@ -1,0 +1,133 @@
+//! A new follower's catch-up: it asks the leader for the recent pings, and live pings relayed
+//! before that answer arrives wait for it.
+//!
+//! Applying a live ping first would make the reducer drop the answer's older pings as repeats
+//! (and, across a server restart, show a reset that never happened), so the order must be: the
+//! answer, then what waited. Nobody may answer (no leader yet, or it is handing over): after a
+//! while the follower gives up waiting and applies what it has.
+
+use crate::{state::MAX_ENTRIES, tab_message::RawPing};
+
+/// The follower's side of one `Hello`/`Snapshot` exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatchUp {
+    nonce: u32,
+    /// Live pings held back until the answer; `None` once caught up.
+    held: Option<Vec<RawPing>>,
+}
+
+impl CatchUp {
+    /// Waiting for the answer to the `Hello(nonce)` just sent.
+    pub fn new(nonce: u32) -> Self {
+        Self {
+            nonce,
+            held: Some(Vec::new()),
+        }
+    }
+
+    /// Whether the answer is still awaited.
+    pub fn is_waiting(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// A live ping arrived: returns it if it may be applied now, or holds it back. Only the
+    /// newest [`MAX_ENTRIES`] are held; the list shows no more.
+    pub fn live(&mut self, ping: RawPing) -> Option<RawPing> {
+        let Some(held) = &mut self.held else {
+            return Some(ping);
+        };
+        if held.len() == MAX_ENTRIES {
+            held.remove(0);
+        }
+        held.push(ping);
+        None
+    }
+
+    /// A snapshot arrived: if it answers this follower's `Hello` and the follower still waits,
+    /// returns what to apply, in order: the snapshot's pings (at most the newest
+    /// [`MAX_ENTRIES`]), then the pings that were held back. Any other snapshot (another tab's
+    /// answer, a late one) gives `None`.
+    pub fn answer(&mut self, nonce: u32, mut pings: Vec<RawPing>) -> Option<Vec<RawPing>> {
+        if nonce != self.nonce {
+            return None;
+        }
+        let held = self.held.take()?;
+        pings.drain(..pings.len().saturating_sub(MAX_ENTRIES));
+        pings.extend(held);
+        Some(pings)
+    }
+
+    /// Stops waiting (nobody answered in time, or this tab now leads): the pings held back, to
+    /// apply now.
+    pub fn give_up(&mut self) -> Vec<RawPing> {
+        self.held.take().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    fn raw(count: u64) -> RawPing {
+        RawPing {
+            data: format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#),
+            id: format!("00000000000000aa-{count}"),
+        }
+    }
+
+    fn counts(pings: &[RawPing]) -> Vec<String> {
+        pings.iter().map(|ping| ping.id.clone()).collect()
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn live_pings_that_beat_the_answer_are_applied_after_it() {
+        let mut catch_up = CatchUp::new(7);
+        assert!(catch_up.is_waiting());
+        assert_eq!(catch_up.live(raw(10)), None);
+        assert_eq!(catch_up.live(raw(11)), None);
+        let applied = catch_up
+            .answer(7, (1..=10).map(raw).collect())
+            .expect("our answer");
+        assert_eq!(
+            counts(&applied),
+            counts(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11].map(raw)),
+            "the overlap (10) is left to the reducer, which drops repeats"
+        );
+        assert!(!catch_up.is_waiting());
+        assert_eq!(catch_up.live(raw(12)), Some(raw(12)), "then live at once");
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn other_tabs_answers_and_late_ones_are_ignored() {
+        let mut catch_up = CatchUp::new(7);
+        assert_eq!(catch_up.answer(8, vec![raw(1)]), None, "another tab's");
+        assert!(catch_up.is_waiting());
+        assert_eq!(catch_up.answer(7, vec![raw(1)]), Some(vec![raw(1)]));
+        assert_eq!(catch_up.answer(7, vec![raw(1)]), None, "a repeat");
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn giving_up_applies_what_was_held_and_ignores_a_late_answer() {
+        let mut catch_up = CatchUp::new(1);
+        catch_up.live(raw(5));
+        assert_eq!(catch_up.give_up(), [raw(5)]);
+        assert_eq!(catch_up.answer(1, vec![raw(4)]), None);
+        assert_eq!(catch_up.give_up(), []);
+        assert_eq!(catch_up.live(raw(6)), Some(raw(6)));
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn an_oversized_answer_and_a_long_wait_stay_bounded() {
+        let mut catch_up = CatchUp::new(1);
+        for count in 1..=(MAX_ENTRIES as u64 * 3) {
+            catch_up.live(raw(count));
+        }
+        let snapshot: Vec<RawPing> = (1..=(MAX_ENTRIES as u64 * 5)).map(raw).collect();
+        let applied = catch_up.answer(1, snapshot).expect("our answer");
+        assert_eq!(applied.len(), 2 * MAX_ENTRIES);
+        assert_eq!(applied[0], raw(MAX_ENTRIES as u64 * 4 + 1));
+        assert_eq!(applied[MAX_ENTRIES], raw(MAX_ENTRIES as u64 * 2 + 1));
+    }
+}
