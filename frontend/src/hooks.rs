@@ -1,4 +1,10 @@
-//! `use_ping_stream`: the only code that touches the browser's `EventSource`.
+//! `use_ping_stream`: the page's I/O, and the only code that touches the browser's `EventSource`.
+//!
+//! One tab of the browser holds the stream (the one holding a [`LeaderLock`]) and relays what it
+//! receives to the other tabs over a [`TabChannel`]; those follow it. What a tab does with each
+//! thing that happens is decided by its [`TabRole`]; this hook only connects the role to the
+//! browser: every event (from the `EventSource`, the other tabs, the lock, the network) goes into
+//! one inbox, and one loop hands them, and the timer the role asks for, to the role.
 
 use std::{cell::RefCell, pin::pin, rc::Rc};
 
@@ -6,31 +12,40 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::{
     StreamExt,
     future::{Either, select},
-    stream,
 };
 use gloo_events::EventListener;
-use gloo_net::eventsource::futures::EventSource;
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsCast;
-use web_sys::MessageEvent;
+use web_sys::{Event, EventSource, MessageEvent};
 use yew::prelude::*;
 
 use crate::{
-    backoff::Backoff,
+    session_store,
     state::{Action, StreamState},
+    tab_channel::TabChannel,
+    tab_leader::LeaderLock,
+    tab_message::{RawPing, TabMessage},
+    tab_role::{Io, StreamEvent, TabRole},
 };
 
-/// The longest piece of a malformed event's data written to the console.
-const LOGGED_DATA_CHARS: usize = 200;
+/// The version of what tabs say to each other, part of the names they share under: tabs running
+/// builds of the page that do not understand each other (open across a deploy) never share.
+const TAB_PROTOCOL: u32 = 1;
+
+/// The page query parameter and value that turn sharing off: each tab then holds its own stream.
+const SHARE_OFF: &str = "share=off";
 
 /// Follows the Server-Sent Events stream at `url` for as long as the calling component is
 /// mounted, and returns the resulting [`StreamState`].
 ///
-/// The browser retries a dropped connection by itself (sending `Last-Event-ID`, so the server
-/// replays what was missed); while it does, the status is reconnecting. When the browser gives up
-/// for good (the server answered 503 at its connection cap, the wrong content type, any other
-/// error status), the hook opens a new `EventSource` after a [`Backoff`] delay and counts it down
-/// on the badge. Coming back online cuts that wait short. Unmounting closes the connection.
+/// The tabs of a browser that show the same stream share one connection: one holds it, the others
+/// follow it, and when the holder goes another takes over. Whoever holds it: while the browser
+/// retries a dropped connection by itself, the status is reconnecting; when the browser gives up
+/// for good (a 503 at the server's connection cap, the wrong content type, any other error
+/// status), a new `EventSource` opens after a backoff counted down on the badge (coming back
+/// online cuts it short); a stream silent for longer than its heartbeat allows is replaced at
+/// once. Every new `EventSource` resumes after the newest id seen (`?lastEventId=`). Unmounting
+/// closes the connection and hands the stream to another tab.
 #[hook]
 pub fn use_ping_stream(url: AttrValue) -> UseReducerHandle<StreamState> {
     let state = use_reducer(StreamState::default);
@@ -38,31 +53,232 @@ pub fn use_ping_stream(url: AttrValue) -> UseReducerHandle<StreamState> {
     use_effect_with(url, move |url| {
         // The open `EventSource` is owned here, so that teardown closes it at once.
         let source = Rc::new(RefCell::new(None));
+        let (inbox_tx, inbox) = mpsc::unbounded();
+        let name = format!("pingstream/{TAB_PROTOCOL}/{url}");
+        let location = web_sys::window().and_then(|window| window.location().search().ok());
+        let sharing = location.is_none_or(|search| sharing_requested(&search));
+        let (channel, lock) = if sharing {
+            share(&name, &inbox_tx)
+        } else {
+            (None, None)
+        };
+        let mut shell = Shell {
+            dispatcher: dispatcher.clone(),
+            inbox_tx: inbox_tx.clone(),
+            source: Rc::clone(&source),
+            attempt: 0,
+            channel,
+        };
+        let restored = session_store::load(&name);
+        let role = if lock.is_some() {
+            TabRole::follow(url, restored, now(), &mut shell)
+        } else {
+            TabRole::hold(url, restored, now(), &mut shell)
+        };
+        let role = Rc::new(RefCell::new(role));
+        let network = watch_network(&dispatcher, inbox_tx);
+        let saving = save_on_pagehide(name, &role);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let (online_tx, online_rx) = mpsc::unbounded();
-        let network = watch_network(&dispatcher, online_tx);
-        wasm_bindgen_futures::spawn_local(follow(
-            url.clone(),
-            dispatcher,
-            Rc::clone(&source),
-            stop_rx,
-            online_rx,
-        ));
+        wasm_bindgen_futures::spawn_local(async move {
+            select(stop_rx, pin!(run(role, shell, inbox))).await;
+        });
         move || {
             drop(network);
+            drop(saving);
+            // Hands the stream to the next tab in the browser's queue.
+            drop(lock);
+            // Ends the loop, which leaves the channel.
             drop(stop_tx);
-            // Dropping gloo's `EventSource` closes the browser's connection.
             drop(source.borrow_mut().take());
         }
     });
     state
 }
 
-/// Reports the browser's network state now and whenever it changes; each return to online is
-/// also sent to `online_tx`. The listeners are removed when the returned value is dropped.
+/// Milliseconds since the Unix epoch: what the role's clock reads.
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Whether the page's query string (`location.search`) leaves sharing on.
+fn sharing_requested(search: &str) -> bool {
+    !search
+        .trim_start_matches('?')
+        .split('&')
+        .any(|pair| pair == SHARE_OFF)
+}
+
+/// Everything that reaches the hook's loop.
+enum Input {
+    /// From the `EventSource` opened as attempt number `.0`; a closed one's late events are
+    /// dropped.
+    Stream(u32, StreamEvent),
+    /// Another tab said something.
+    Tab(TabMessage),
+    /// This tab now holds the lock.
+    Granted,
+    /// The browser came back online.
+    Online,
+}
+
+/// Joins the tabs sharing `name`: their channel and the queue for the lock. Both or neither: a
+/// browser without one of them gets a stream per tab.
+fn share(
+    name: &str,
+    inbox_tx: &mpsc::UnboundedSender<Input>,
+) -> (Option<TabChannel>, Option<LeaderLock>) {
+    let message_tx = inbox_tx.clone();
+    let Some(channel) = TabChannel::open(name, move |message| {
+        // The loop is gone only after teardown, which closes the channel first.
+        let _ = message_tx.unbounded_send(Input::Tab(message));
+    }) else {
+        return (None, None);
+    };
+    let granted_tx = inbox_tx.clone();
+    let lock = LeaderLock::request(name, move || {
+        let _ = granted_tx.unbounded_send(Input::Granted);
+    });
+    match lock {
+        Some(lock) => (Some(channel), Some(lock)),
+        None => (None, None),
+    }
+}
+
+/// Hands every input, and every timer the role asks for, to the role. Never ends by itself.
+async fn run(
+    role: Rc<RefCell<TabRole>>,
+    mut shell: Shell,
+    mut inbox: mpsc::UnboundedReceiver<Input>,
+) {
+    loop {
+        let wait = role.borrow().wake_in(now());
+        let next = select(inbox.next(), TimeoutFuture::new(wait.ceil() as u32)).await;
+        let mut role = role.borrow_mut();
+        match next {
+            Either::Left((Some(Input::Stream(attempt, event)), _)) => {
+                if attempt == shell.attempt {
+                    role.stream(event, now(), &mut shell);
+                }
+            }
+            Either::Left((Some(Input::Tab(message)), _)) => {
+                role.tab_message(message, now(), &mut shell);
+            }
+            Either::Left((Some(Input::Granted), _)) => role.granted(now(), &mut shell),
+            Either::Left((Some(Input::Online), _)) => role.online(now(), &mut shell),
+            // `shell` keeps a sender: the inbox never ends.
+            Either::Left((None, _)) => return,
+            Either::Right(_) => role.tick(now(), &mut shell),
+        }
+    }
+}
+
+/// The browser's side of [`Io`].
+struct Shell {
+    dispatcher: UseReducerDispatcher<StreamState>,
+    inbox_tx: mpsc::UnboundedSender<Input>,
+    source: Rc<RefCell<Option<Source>>>,
+    /// Counts the `EventSource`s opened, to tell their events apart.
+    attempt: u32,
+    /// `None` while this tab shares with nobody.
+    channel: Option<TabChannel>,
+}
+
+impl Io for Shell {
+    fn dispatch(&mut self, action: Action) {
+        self.dispatcher.dispatch(action);
+    }
+
+    fn post(&mut self, message: &TabMessage) {
+        if let Some(channel) = &self.channel {
+            channel.post(message);
+        }
+    }
+
+    fn open(&mut self, url: &str) {
+        self.attempt += 1;
+        let opened = Source::open(url, self.attempt, &self.inbox_tx);
+        if opened.is_none() {
+            gloo_console::error!(format!("cannot open {url}"));
+            let _ = self
+                .inbox_tx
+                .unbounded_send(Input::Stream(self.attempt, StreamEvent::Closed));
+        }
+        *self.source.borrow_mut() = opened;
+    }
+
+    fn close(&mut self) {
+        drop(self.source.borrow_mut().take());
+    }
+
+    fn random(&mut self) -> f64 {
+        js_sys::Math::random()
+    }
+
+    fn warn(&mut self, text: &str) {
+        gloo_console::warn!(text);
+    }
+}
+
+/// One browser `EventSource` and the listeners that put its events in the inbox; closed when
+/// dropped.
+struct Source {
+    source: EventSource,
+    _listeners: [EventListener; 4],
+}
+
+impl Source {
+    /// Opens `url`; its events go to `inbox_tx` marked with `attempt`.
+    fn open(url: &str, attempt: u32, inbox_tx: &mpsc::UnboundedSender<Input>) -> Option<Self> {
+        let source = EventSource::new(url).ok()?;
+        let listen = |name: &'static str, read: fn(&EventSource, &Event) -> Option<StreamEvent>| {
+            let inbox_tx = inbox_tx.clone();
+            let target = source.clone();
+            EventListener::new(&source, name, move |event| {
+                if let Some(event) = read(&target, event) {
+                    let _ = inbox_tx.unbounded_send(Input::Stream(attempt, event));
+                }
+            })
+        };
+        let listeners = [
+            listen(shared::EVENT_NAME, |_, event| {
+                let event = event.dyn_ref::<MessageEvent>()?;
+                Some(StreamEvent::Ping(RawPing {
+                    data: event.data().as_string().unwrap_or_default(),
+                    id: event.last_event_id(),
+                }))
+            }),
+            listen(shared::HEARTBEAT_EVENT, |_, event| {
+                let event = event.dyn_ref::<MessageEvent>()?;
+                Some(StreamEvent::Heartbeat(
+                    event.data().as_string().unwrap_or_default(),
+                ))
+            }),
+            listen("open", |_, _| Some(StreamEvent::Open)),
+            // `readyState` tells the browser's own retry (CONNECTING) from the end (CLOSED).
+            listen("error", |source, _| match source.ready_state() {
+                EventSource::CONNECTING => Some(StreamEvent::Reconnecting),
+                EventSource::CLOSED => Some(StreamEvent::Closed),
+                _ => None,
+            }),
+        ];
+        Some(Self {
+            source,
+            _listeners: listeners,
+        })
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        self.source.close();
+    }
+}
+
+/// Reports the browser's network state now and whenever it changes; each return to online also
+/// goes to the inbox. The listeners are removed when the returned value is dropped.
 fn watch_network(
     dispatcher: &UseReducerDispatcher<StreamState>,
-    online_tx: mpsc::UnboundedSender<()>,
+    inbox_tx: mpsc::UnboundedSender<Input>,
 ) -> Option<[EventListener; 2]> {
     let window = web_sys::window()?;
     dispatcher.dispatch(Action::Network {
@@ -72,8 +288,7 @@ fn watch_network(
         let dispatcher = dispatcher.clone();
         EventListener::new(&window, "online", move |_| {
             dispatcher.dispatch(Action::Network { online: true });
-            // The follow task is gone only after teardown, which drops this listener first.
-            let _ = online_tx.unbounded_send(());
+            let _ = inbox_tx.unbounded_send(Input::Online);
         })
     };
     let on_offline = {
@@ -85,122 +300,43 @@ fn watch_network(
     Some([on_online, on_offline])
 }
 
-/// Opens `url` and keeps it open: one `EventSource` after the other, with a backoff between
-/// them, until `stop` fires (the sender is dropped when the component unmounts).
-async fn follow(
-    url: AttrValue,
-    dispatcher: UseReducerDispatcher<StreamState>,
-    source: Rc<RefCell<Option<EventSource>>>,
-    mut stop: oneshot::Receiver<()>,
-    mut online_rx: mpsc::UnboundedReceiver<()>,
-) {
-    let mut backoff = Backoff::default();
-    loop {
-        let connected = connect(&url, &dispatcher, &source, &mut backoff);
-        if let Either::Left(_) = select(&mut stop, pin!(connected)).await {
-            return;
+/// Keeps what the tab shows in `sessionStorage` under `name` when the page goes away, for a
+/// reload. The listener is removed when the returned value is dropped.
+fn save_on_pagehide(name: String, role: &Rc<RefCell<TabRole>>) -> Option<EventListener> {
+    let window = web_sys::window()?;
+    let role = Rc::clone(role);
+    Some(EventListener::new(&window, "pagehide", move |_| {
+        if let Ok(role) = role.try_borrow() {
+            session_store::save(&name, &role.snapshot());
         }
-        // Only a return to online from now on may cut the wait short.
-        while online_rx.try_recv().is_ok() {}
-        let delay = backoff.next_delay(js_sys::Math::random());
-        let waited = count_down(delay.as_millis() as f64, &dispatcher, &mut online_rx);
-        if let Either::Left(_) = select(&mut stop, pin!(waited)).await {
-            return;
-        }
-        dispatcher.dispatch(Action::Reconnecting);
-    }
+    }))
 }
 
-/// Opens one `EventSource` on `url` and follows it until the browser closes it for good.
-async fn connect(
-    url: &str,
-    dispatcher: &UseReducerDispatcher<StreamState>,
-    source: &RefCell<Option<EventSource>>,
-    backoff: &mut Backoff,
-) {
-    let mut opened = match EventSource::new(url) {
-        Ok(opened) => opened,
-        Err(err) => {
-            gloo_console::error!(format!("cannot open {url}: {err}"));
-            return;
-        }
-    };
-    // gloo-net's `EventSource` does not hand out the browser object, and its subscriptions are
-    // silent while the browser reconnects by itself. But `subscribe` is `addEventListener`, so
-    // subscribing to "open" and "error" delivers those events too; their target is the browser's
-    // `EventSource`, whose `readyState` tells a reconnect (CONNECTING) from the end (CLOSED).
-    let subscribed = (
-        opened.subscribe(shared::EVENT_NAME),
-        opened.subscribe("open"),
-        opened.subscribe("error"),
-    );
-    let (Ok(pings), Ok(opens), Ok(errors)) = subscribed else {
-        gloo_console::error!(format!("cannot listen to {url}"));
-        return;
-    };
-    *source.borrow_mut() = Some(opened);
-    // (`select` rather than `select_all`: the same thing for three streams, and much less wasm.)
-    let mut events = stream::select(pings, stream::select(opens, errors));
-    while let Some(Ok((name, event))) = events.next().await {
-        if name == shared::EVENT_NAME {
-            dispatcher.dispatch(decode(&event));
-            continue;
-        }
-        match ready_state(&event) {
-            Some(web_sys::EventSource::OPEN) => {
-                backoff.reset();
-                dispatcher.dispatch(Action::Opened);
-            }
-            Some(web_sys::EventSource::CONNECTING) => dispatcher.dispatch(Action::Reconnecting),
-            _ => break,
-        }
-    }
-    // An `Err` from gloo-net, or an event seen after CLOSED: the browser will not retry.
-    drop(events);
-    drop(source.borrow_mut().take());
-}
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
 
-/// The `readyState` of the `EventSource` that fired `event`.
-fn ready_state(event: &MessageEvent) -> Option<u16> {
-    let target = event.target()?.dyn_into::<web_sys::EventSource>().ok()?;
-    Some(target.ready_state())
-}
+    use super::*;
 
-/// The action for one ping event; anything that is not a ping is logged and counted.
-fn decode(event: &MessageEvent) -> Action {
-    let data = event.data().as_string().unwrap_or_default();
-    Action::decode(&data, &event.last_event_id()).unwrap_or_else(|err| {
-        let shown: String = data.chars().take(LOGGED_DATA_CHARS).collect();
-        gloo_console::warn!(format!(
-            "ignored malformed {} event ({err}): \"{shown}\"",
-            shared::EVENT_NAME
-        ));
-        Action::Malformed
-    })
-}
-
-/// Waits `millis`, showing the whole seconds left on the badge. Ends early when the browser
-/// comes back online: there is no point waiting any longer then.
-async fn count_down(
-    millis: f64,
-    dispatcher: &UseReducerDispatcher<StreamState>,
-    online_rx: &mut mpsc::UnboundedReceiver<()>,
-) {
-    let deadline = js_sys::Date::now() + millis;
-    loop {
-        let left = deadline - js_sys::Date::now();
-        if left <= 0.0 {
-            return;
+    #[wasm_bindgen_test(unsupported = test)]
+    fn share_off_in_the_query_turns_sharing_off() {
+        for search in [
+            "",
+            "?",
+            "?share=on",
+            "?shared=off",
+            "?x=share=off",
+            "?share=offline",
+        ] {
+            assert!(sharing_requested(search), "{search:?}");
         }
-        let secs = (left / 1000.0).ceil();
-        dispatcher.dispatch(Action::RetryIn(secs as u32));
-        // Sleep until the number shown changes.
-        let tick = TimeoutFuture::new((left - (secs - 1.0) * 1000.0).ceil() as u32);
-        match select(tick, online_rx.next()).await {
-            Either::Left(_) => {}
-            Either::Right((Some(()), _)) => return,
-            // Nobody watches the network (no `window`): just wait.
-            Either::Right((None, tick)) => tick.await,
+        for search in [
+            "?share=off",
+            "?a=1&share=off",
+            "?share=off&b=2",
+            "share=off",
+        ] {
+            assert!(!sharing_requested(search), "{search:?}");
         }
     }
 }

@@ -1,0 +1,319 @@
+//! `use_ping_stream` against a scripted `EventSource`: stall detection, and two tabs' worth of
+//! the app in one page sharing one stream (they share it exactly as two tabs do: a Web Lock and a
+//! `BroadcastChannel` of the same origin).
+//!
+//! The page's `EventSource` is replaced by a fake that the tests drive event by event, so a
+//! stream can stay open and silent, which no `data:` URL can. Every test in this binary uses it;
+//! each follows its own URL, so the lock and channel names differ between tests.
+
+mod support;
+
+use frontend::{App, AppProps};
+use js_sys::{Array, Function, Reflect};
+use support::{attr, eventually, root, rows};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use yew::{AttrValue, Renderer};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Replaces `window.EventSource` with a fake that records every instance in
+/// `window.fakeSources` and does nothing until told to.
+fn install_fake_event_source() {
+    let install = Function::new_no_args(
+        "if (!window.fakeSources) {
+            window.fakeSources = [];
+            window.EventSource = class FakeEventSource extends EventTarget {
+                constructor(url) {
+                    super();
+                    this.url = String(url);
+                    this.readyState = 0;
+                    window.fakeSources.push(this);
+                }
+                close() { this.readyState = 2; }
+            };
+        }",
+    );
+    install
+        .call0(&JsValue::NULL)
+        .expect("install the fake EventSource");
+}
+
+/// Every fake opened so far, in order.
+fn sources() -> Vec<JsValue> {
+    let window = web_sys::window().expect("a window");
+    let sources = Reflect::get(&window, &"fakeSources".into()).expect("the fake is installed");
+    Array::from(&sources).iter().collect()
+}
+
+fn url_of(source: &JsValue) -> String {
+    Reflect::get(source, &"url".into())
+        .ok()
+        .and_then(|url| url.as_string())
+        .expect("a url")
+}
+
+fn ready_state(source: &JsValue) -> u16 {
+    Reflect::get(source, &"readyState".into())
+        .ok()
+        .and_then(|state| state.as_f64())
+        .expect("a readyState") as u16
+}
+
+/// Runs `body` with the fake as `source` (and the rest as `a`, `b`).
+fn script(source: &JsValue, body: &str, a: &str, b: &str) {
+    Function::new_with_args("source, a, b", body)
+        .call3(&JsValue::NULL, source, &a.into(), &b.into())
+        .expect("the script runs");
+}
+
+/// The fake opens, as the browser's does when the server answers 200.
+fn open(source: &JsValue) {
+    script(
+        source,
+        "source.readyState = 1; source.dispatchEvent(new Event('open'));",
+        "",
+        "",
+    );
+}
+
+/// The fake loses its connection and retries by itself, as the browser's does.
+fn drop_connection(source: &JsValue) {
+    script(
+        source,
+        "source.readyState = 0; source.dispatchEvent(new Event('error'));",
+        "",
+        "",
+    );
+}
+
+/// A ping event with id `00000000000000aa-<count>`.
+fn ping(source: &JsValue, count: u64) {
+    let data = format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#);
+    dispatch(
+        source,
+        shared::EVENT_NAME,
+        &data,
+        &format!("00000000000000aa-{count}"),
+    );
+}
+
+/// A heartbeat announcing `interval_ms` for both periods.
+fn heartbeat(source: &JsValue, interval_ms: u64) {
+    let data = format!(r#"{{"interval_ms":{interval_ms},"heartbeat_ms":{interval_ms}}}"#);
+    dispatch(source, shared::HEARTBEAT_EVENT, &data, "");
+}
+
+fn dispatch(source: &JsValue, name: &str, data: &str, id: &str) {
+    Function::new_with_args(
+        "source, name, data, id",
+        "source.dispatchEvent(new MessageEvent(name, { data, lastEventId: id }));",
+    )
+    .call4(
+        &JsValue::NULL,
+        source,
+        &name.into(),
+        &data.into(),
+        &id.into(),
+    )
+    .expect("the event is dispatched");
+}
+
+fn status(root: &web_sys::Element) -> Option<String> {
+    attr(root, "#status", "data-status")
+}
+
+async fn wait_for_sources(root: &web_sys::Element, count: usize) -> Vec<JsValue> {
+    eventually(root, &format!("{count} EventSources"), || {
+        Some(sources()).filter(|sources| sources.len() == count)
+    })
+    .await
+}
+
+#[wasm_bindgen_test]
+async fn a_silent_stream_is_replaced_after_three_heartbeat_periods_resuming_after_the_last_id() {
+    install_fake_event_source();
+    let before = sources().len();
+    let root = root();
+    let props = AppProps {
+        stream_url: AttrValue::Static("/fake/stall"),
+    };
+    let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
+    let first = wait_for_sources(&root, before + 1).await[before].clone();
+    assert_eq!(
+        url_of(&first),
+        "/fake/stall",
+        "a first visit resumes nothing"
+    );
+
+    open(&first);
+    // 3 x 1000 ms: the page's budget comes from this, not from a constant (which is 10 s).
+    heartbeat(&first, 1_000);
+    for count in 1..=3 {
+        ping(&first, count);
+    }
+    eventually(&root, "live with three pings", || {
+        Some(rows(&root)).filter(|rows| rows.len() == 3 && status(&root).as_deref() == Some("live"))
+    })
+    .await;
+    let silent_since = js_sys::Date::now();
+
+    let second = wait_for_sources(&root, before + 2).await[before + 1].clone();
+    let after = js_sys::Date::now() - silent_since;
+    assert!(
+        (2_900.0..4_500.0).contains(&after),
+        "replaced {after} ms after the last event, expected about 3000"
+    );
+    assert_eq!(ready_state(&first), 2, "the silent one is closed");
+    assert_eq!(
+        url_of(&second),
+        "/fake/stall?lastEventId=00000000000000aa-3"
+    );
+    assert_eq!(status(&root).as_deref(), Some("reconnecting"));
+
+    open(&second);
+    heartbeat(&second, 1_000);
+    ping(&second, 4);
+    eventually(&root, "live again with the fourth ping", || {
+        Some(rows(&root)).filter(|rows| rows.len() == 4 && status(&root).as_deref() == Some("live"))
+    })
+    .await;
+    assert_eq!(rows(&root), ["#4", "#3", "#2", "#1"], "no gap, no repeat");
+    app.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn attempts_that_never_open_are_given_longer_each_time_and_the_last_one_goes_live() {
+    install_fake_event_source();
+    let before = sources().len();
+    let root = root();
+    let props = AppProps {
+        stream_url: AttrValue::Static("/fake/stopped"),
+    };
+    let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
+    let first = wait_for_sources(&root, before + 1).await[before].clone();
+    open(&first);
+    heartbeat(&first, 500);
+    ping(&first, 1);
+    eventually(&root, "live", || {
+        status(&root).filter(|status| status == "live")
+    })
+    .await;
+
+    // The server stops: silence. 2 s later (the floor) a fresh attempt, which hangs connecting
+    // (a stopped server's kernel still accepts the connection). It is given 2 s too; the next
+    // one 4 s: waiting doubles instead of piling up attempts, and each is kept open, ready for
+    // the server to answer it.
+    let mut appeared = vec![js_sys::Date::now()];
+    for count in 2..=4 {
+        wait_for_sources(&root, before + count).await;
+        appeared.push(js_sys::Date::now());
+        assert_ne!(status(&root).as_deref(), Some("live"));
+    }
+    let waits: Vec<f64> = appeared.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    let expected = [2_000.0, 2_000.0, 4_000.0];
+    assert!(
+        waits
+            .iter()
+            .zip(expected)
+            .all(|(&waited, expected)| waited >= expected - 100.0 && waited < expected + 1_000.0),
+        "waited {waits:?} ms, expected about {expected:?}"
+    );
+    let all = sources();
+    assert!(
+        all[before..before + 3]
+            .iter()
+            .all(|source| ready_state(source) == 2),
+        "only the newest attempt is left open"
+    );
+    let pending = all[before + 3].clone();
+    assert_eq!(
+        url_of(&pending),
+        "/fake/stopped?lastEventId=00000000000000aa-1"
+    );
+
+    // The server runs again and answers the pending attempt.
+    open(&pending);
+    eventually(&root, "live again", || {
+        status(&root).filter(|status| status == "live")
+    })
+    .await;
+    app.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_second_app_follows_the_first_ones_stream_and_takes_it_over_where_it_stopped() {
+    install_fake_event_source();
+    let before = sources().len();
+    let url = AttrValue::Static("/fake/shared");
+    let leader_root = root();
+    let leader = Renderer::<App>::with_root_and_props(
+        leader_root.clone(),
+        AppProps {
+            stream_url: url.clone(),
+        },
+    )
+    .render();
+    let stream = wait_for_sources(&leader_root, before + 1).await[before].clone();
+    open(&stream);
+    heartbeat(&stream, 1_000);
+    for count in 1..=3 {
+        ping(&stream, count);
+    }
+    eventually(&leader_root, "three pings", || {
+        Some(rows(&leader_root)).filter(|rows| rows.len() == 3)
+    })
+    .await;
+
+    // A second tab: it shows the recent pings at once and opens no stream of its own.
+    let follower_root = root();
+    let follower = Renderer::<App>::with_root_and_props(
+        follower_root.clone(),
+        AppProps {
+            stream_url: url.clone(),
+        },
+    )
+    .render();
+    eventually(&follower_root, "the leader's three pings, live", || {
+        Some(rows(&follower_root))
+            .filter(|rows| rows.len() == 3 && status(&follower_root).as_deref() == Some("live"))
+    })
+    .await;
+    ping(&stream, 4);
+    eventually(&follower_root, "the relayed fourth ping", || {
+        Some(rows(&follower_root)).filter(|rows| rows.len() == 4)
+    })
+    .await;
+    assert_eq!(sources().len(), before + 1, "one stream for both");
+
+    // The leader's stream drops: the follower's badge says so too, then live again.
+    drop_connection(&stream);
+    eventually(&follower_root, "the follower reconnecting", || {
+        status(&follower_root).filter(|status| status == "reconnecting")
+    })
+    .await;
+    open(&stream);
+    eventually(&follower_root, "the follower live again", || {
+        status(&follower_root).filter(|status| status == "live")
+    })
+    .await;
+
+    // The leader goes away: the follower takes the stream, resuming after the newest id.
+    leader.destroy();
+    let taken = wait_for_sources(&follower_root, before + 2).await[before + 1].clone();
+    assert_eq!(ready_state(&stream), 2, "the old leader's stream is closed");
+    assert_eq!(
+        url_of(&taken),
+        "/fake/shared?lastEventId=00000000000000aa-4"
+    );
+    open(&taken);
+    heartbeat(&taken, 1_000);
+    ping(&taken, 5);
+    eventually(&follower_root, "the fifth ping from its own stream", || {
+        Some(rows(&follower_root)).filter(|rows| rows.len() == 5)
+    })
+    .await;
+    assert_eq!(rows(&follower_root), ["#5", "#4", "#3", "#2", "#1"]);
+    assert_eq!(status(&follower_root).as_deref(), Some("live"));
+    follower.destroy();
+}
