@@ -8,7 +8,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use fantoccini::{Client, ClientBuilder, wd::WebDriverCompatibleCommand};
+use fantoccini::{
+    Client, ClientBuilder,
+    wd::{TimeoutConfiguration, WebDriverCompatibleCommand, WindowHandle},
+};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
 use serde_json::json;
@@ -134,6 +137,15 @@ impl Browser {
         self.client.goto(url).await.expect("the page loads");
     }
 
+    /// From now on a page that has not loaded after `deadline` fails [`Browser::goto`] (rather
+    /// than after chromedriver's 300 s).
+    pub async fn set_page_load_timeout(&self, deadline: Duration) {
+        self.client
+            .update_timeouts(TimeoutConfiguration::new(None, Some(deadline), None))
+            .await
+            .expect("chromedriver takes the timeout");
+    }
+
     /// Leaves a mark on the current document; [`PageView::marked`] tells whether the page is still
     /// that document (it was not reloaded).
     pub async fn mark_page(&self) {
@@ -141,6 +153,28 @@ impl Browser {
             .execute("window.pingstreamE2eMark = true;", vec![])
             .await
             .expect("the mark is set");
+    }
+
+    /// Starts recording every change of the badge's `data-status`, with the page's clock, however
+    /// briefly it lasts (a poll would miss a stall that is replaced within milliseconds); returns
+    /// the page's clock now. [`Browser::status_changes`] reads the record.
+    pub async fn record_status_changes(&self) -> f64 {
+        let now = self
+            .client
+            .execute(RECORD_STATUS, vec![])
+            .await
+            .expect("the recorder is installed");
+        now.as_f64().expect("the page's clock")
+    }
+
+    /// The badge's changes since [`Browser::record_status_changes`], oldest first.
+    pub async fn status_changes(&self) -> Vec<StatusChange> {
+        let changes = self
+            .client
+            .execute("return window.pingstreamStatusLog || [];", vec![])
+            .await
+            .expect("the record can be read");
+        serde_json::from_value(changes).expect("the record reads as StatusChanges")
     }
 
     /// Writes `text` to the page's console with `console.info`.
@@ -164,6 +198,16 @@ impl Browser {
     /// Polls the page until `ready` holds, and returns what it showed then. Panics after
     /// [`DEADLINE`] with the badge and the page's text.
     pub async fn wait_for(&self, what: &str, ready: impl Fn(&PageView) -> bool) -> PageView {
+        self.wait_for_within(what, DEADLINE, ready).await
+    }
+
+    /// [`Browser::wait_for`] with a deadline of its own: for what must happen in time.
+    pub async fn wait_for_within(
+        &self,
+        what: &str,
+        deadline: Duration,
+        ready: impl Fn(&PageView) -> bool,
+    ) -> PageView {
         let started = Instant::now();
         loop {
             let page = self.page().await;
@@ -171,13 +215,45 @@ impl Browser {
                 return page;
             }
             assert!(
-                started.elapsed() < DEADLINE,
-                "waited {DEADLINE:?} for {what}; badge {:?}, page text:\n{}",
+                started.elapsed() < deadline,
+                "waited {deadline:?} for {what}; badge {:?}, page text:\n{}",
                 page.status,
                 page.text
             );
             tokio::time::sleep(POLL_EVERY).await;
         }
+    }
+
+    /// The tab that commands go to.
+    pub async fn current_tab(&self) -> WindowHandle {
+        self.client.window().await.expect("the current tab")
+    }
+
+    /// Opens a new tab in the same browser (same profile, so the same origin's locks and
+    /// channels) and sends commands to it from now on.
+    pub async fn open_tab(&self) -> WindowHandle {
+        let tab = self
+            .client
+            .new_window(true)
+            .await
+            .expect("a new tab")
+            .handle;
+        self.switch_to(&tab).await;
+        tab
+    }
+
+    /// Sends commands to `tab` from now on.
+    pub async fn switch_to(&self, tab: &WindowHandle) {
+        self.client
+            .switch_to_window(tab.clone())
+            .await
+            .expect("the tab exists");
+    }
+
+    /// Closes the tab that commands go to (its page unloads, as when a person closes it); switch
+    /// to another before the next command.
+    pub async fn close_tab(&self) {
+        self.client.close_window().await.expect("the tab closes");
     }
 
     /// The browser's console and network messages since the last call (chromedriver hands each
@@ -226,6 +302,29 @@ return {
 };
 "#;
 
+/// Records the badge's changes in `window.pingstreamStatusLog`. A batch of mutation records
+/// holds each change's old value: the value each change set is the next one's old value, and the
+/// current one for the last.
+const RECORD_STATUS: &str = r#"
+const badge = document.querySelector('#status');
+const log = (window.pingstreamStatusLog = []);
+new MutationObserver((records) => {
+  const at = Date.now();
+  records.slice(1).forEach((record) => log.push({ status: record.oldValue, at }));
+  log.push({ status: badge.dataset.status, at });
+}).observe(badge, { attributes: true, attributeFilter: ['data-status'], attributeOldValue: true });
+return Date.now();
+"#;
+
+/// One change of the badge.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusChange {
+    /// The badge's new `data-status`.
+    pub status: String,
+    /// When, by the page's clock (milliseconds since the Unix epoch).
+    pub at: f64,
+}
+
 /// What the page shows at one moment.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PageView {
@@ -271,6 +370,18 @@ impl PageView {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Whether the list holds nothing but pings, each one count below the row above it: no gap
+    /// mark, no reset mark, no repeat.
+    pub fn only_consecutive_pings(&self) -> bool {
+        let pings = self.pings();
+        pings.len() == self.rows.len() && pings.windows(2).all(|pair| pair[0] == pair[1] + 1)
+    }
+
+    /// The count of the newest ping shown, 0 before the first.
+    pub fn newest(&self) -> u64 {
+        self.pings().first().copied().unwrap_or(0)
     }
 
     /// The counts of the pings shown above (after) the newest reset mark, newest first; `None`

@@ -6,13 +6,18 @@
 //! them when they are not `/usr/bin/chromium` and `/usr/bin/chromedriver`. With
 //! `PINGSTREAM_SCREENSHOT=path.png` the live page is also saved as a picture.
 //!
-//! Every test starts its own server as a child process (so it can be killed with SIGKILL and
-//! brought back on the same port), its own chromedriver and a fresh browser profile, and waits for
-//! what the page shows by polling the DOM with a deadline.
+//! Every test starts its own server as a child process (so it can be killed with SIGKILL, or
+//! stopped with SIGSTOP, and brought back on the same port), its own chromedriver and a fresh
+//! browser profile, and waits for what the page shows by polling the DOM with a deadline (or, for
+//! a state that may last only milliseconds, by reading what a recorder in the page saw). Where a
+//! test must see or break the connections, the page reaches the server through [`proxy`].
 
 mod browser;
+mod proxy;
 mod recovery;
 mod server;
+mod sharing;
+mod stalls;
 mod streaming;
 #[path = "../support/mod.rs"]
 mod support;

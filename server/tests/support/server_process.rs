@@ -192,6 +192,17 @@ impl ServerProcess {
         )
     }
 
+    /// Stops the server with SIGSTOP: it runs no more, yet its kernel still completes the TCP
+    /// handshakes of new connections (they wait in the listen backlog) and keeps the open ones.
+    pub fn stop(&self) {
+        self.signal(Signal::STOP);
+    }
+
+    /// Lets a server stopped with [`ServerProcess::stop`] run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(Signal::CONT);
+    }
+
     /// Kills the server with SIGKILL (no shutdown, no goodbye to its streams) and reaps it.
     pub fn kill(mut self) {
         self.signal(Signal::KILL);
