@@ -137,6 +137,11 @@ impl Browser {
         self.client.goto(url).await.expect("the page loads");
     }
 
+    /// Reloads the current page, as the browser's reload button does; returns once it has loaded.
+    pub async fn reload(&self) {
+        self.client.refresh().await.expect("the page reloads");
+    }
+
     /// From now on a page that has not loaded after `deadline` fails [`Browser::goto`] (rather
     /// than after chromedriver's 300 s).
     pub async fn set_page_load_timeout(&self, deadline: Duration) {

@@ -15,6 +15,7 @@
 mod browser;
 mod proxy;
 mod recovery;
+mod reload;
 mod server;
 mod sharing;
 mod stalls;
