@@ -35,66 +35,6 @@ const TAB_PROTOCOL: u32 = 1;
 /// The page query parameter and value that turn sharing off: each tab then holds its own stream.
 const SHARE_OFF: &str = "share=off";
 
-/// Follows the Server-Sent Events stream at `url` for as long as the calling component is
-/// mounted, and returns the resulting [`StreamState`].
-///
-/// The tabs of a browser that show the same stream share one connection: one holds it, the others
-/// follow it, and when the holder goes another takes over. Whoever holds it: while the browser
-/// retries a dropped connection by itself, the status is reconnecting; when the browser gives up
-/// for good (a 503 at the server's connection cap, the wrong content type, any other error
-/// status), a new `EventSource` opens after a backoff counted down on the badge (coming back
-/// online cuts it short); a stream silent for longer than its heartbeat allows is replaced at
-/// once. Every new `EventSource` resumes after the newest id seen (`?lastEventId=`). Unmounting
-/// closes the connection and hands the stream to another tab.
-#[hook]
-pub fn use_ping_stream(url: AttrValue) -> UseReducerHandle<StreamState> {
-    let state = use_reducer(StreamState::default);
-    let dispatcher = state.dispatcher();
-    use_effect_with(url, move |url| {
-        // The open `EventSource` is owned here, so that teardown closes it at once.
-        let source = Rc::new(RefCell::new(None));
-        let (inbox_tx, inbox) = mpsc::unbounded();
-        let name = format!("pingstream/{TAB_PROTOCOL}/{url}");
-        let location = web_sys::window().and_then(|window| window.location().search().ok());
-        let sharing = location.is_none_or(|search| sharing_requested(&search));
-        let (channel, lock) = if sharing {
-            share(&name, &inbox_tx)
-        } else {
-            (None, None)
-        };
-        let mut shell = Shell {
-            dispatcher: dispatcher.clone(),
-            inbox_tx: inbox_tx.clone(),
-            source: Rc::clone(&source),
-            attempt: 0,
-            channel,
-        };
-        let restored = session_store::load(&name);
-        let role = if lock.is_some() {
-            TabRole::follow(url, restored, now(), &mut shell)
-        } else {
-            TabRole::hold(url, restored, now(), &mut shell)
-        };
-        let role = Rc::new(RefCell::new(role));
-        let network = watch_network(&dispatcher, inbox_tx);
-        let saving = save_on_pagehide(name, &role);
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        wasm_bindgen_futures::spawn_local(async move {
-            select(stop_rx, pin!(run(role, shell, inbox))).await;
-        });
-        move || {
-            drop(network);
-            drop(saving);
-            // Hands the stream to the next tab in the browser's queue.
-            drop(lock);
-            // Ends the loop, which leaves the channel.
-            drop(stop_tx);
-            drop(source.borrow_mut().take());
-        }
-    });
-    state
-}
-
 /// Milliseconds since the Unix epoch: what the role's clock reads.
 fn now() -> f64 {
     js_sys::Date::now()
@@ -141,81 +81,6 @@ fn share(
     match lock {
         Some(lock) => (Some(channel), Some(lock)),
         None => (None, None),
-    }
-}
-
-/// Hands every input, and every timer the role asks for, to the role. Never ends by itself.
-async fn run(
-    role: Rc<RefCell<TabRole>>,
-    mut shell: Shell,
-    mut inbox: mpsc::UnboundedReceiver<Input>,
-) {
-    loop {
-        let wait = role.borrow().wake_in(now());
-        let next = select(inbox.next(), TimeoutFuture::new(wait.ceil() as u32)).await;
-        let mut role = role.borrow_mut();
-        match next {
-            Either::Left((Some(Input::Stream(attempt, event)), _)) => {
-                if attempt == shell.attempt {
-                    role.stream(event, now(), &mut shell);
-                }
-            }
-            Either::Left((Some(Input::Tab(message)), _)) => {
-                role.tab_message(message, now(), &mut shell);
-            }
-            Either::Left((Some(Input::Granted), _)) => role.granted(now(), &mut shell),
-            Either::Left((Some(Input::Online), _)) => role.online(now(), &mut shell),
-            // `shell` keeps a sender: the inbox never ends.
-            Either::Left((None, _)) => return,
-            Either::Right(_) => role.tick(now(), &mut shell),
-        }
-    }
-}
-
-/// The browser's side of [`Io`].
-struct Shell {
-    dispatcher: UseReducerDispatcher<StreamState>,
-    inbox_tx: mpsc::UnboundedSender<Input>,
-    source: Rc<RefCell<Option<Source>>>,
-    /// Counts the `EventSource`s opened, to tell their events apart.
-    attempt: u32,
-    /// `None` while this tab shares with nobody.
-    channel: Option<TabChannel>,
-}
-
-impl Io for Shell {
-    fn dispatch(&mut self, action: Action) {
-        self.dispatcher.dispatch(action);
-    }
-
-    fn post(&mut self, message: &TabMessage) {
-        if let Some(channel) = &self.channel {
-            channel.post(message);
-        }
-    }
-
-    fn open(&mut self, url: &str) {
-        self.attempt += 1;
-        let opened = Source::open(url, self.attempt, &self.inbox_tx);
-        if opened.is_none() {
-            gloo_console::error!(format!("cannot open {url}"));
-            let _ = self
-                .inbox_tx
-                .unbounded_send(Input::Stream(self.attempt, StreamEvent::Closed));
-        }
-        *self.source.borrow_mut() = opened;
-    }
-
-    fn close(&mut self) {
-        drop(self.source.borrow_mut().take());
-    }
-
-    fn random(&mut self) -> f64 {
-        js_sys::Math::random()
-    }
-
-    fn warn(&mut self, text: &str) {
-        gloo_console::warn!(text);
     }
 }
 
@@ -274,6 +139,53 @@ impl Drop for Source {
     }
 }
 
+/// The browser's side of [`Io`].
+struct Shell {
+    dispatcher: UseReducerDispatcher<StreamState>,
+    inbox_tx: mpsc::UnboundedSender<Input>,
+    source: Rc<RefCell<Option<Source>>>,
+    /// Counts the `EventSource`s opened, to tell their events apart.
+    attempt: u32,
+    /// `None` while this tab shares with nobody.
+    channel: Option<TabChannel>,
+}
+
+impl Io for Shell {
+    fn dispatch(&mut self, action: Action) {
+        self.dispatcher.dispatch(action);
+    }
+
+    fn post(&mut self, message: &TabMessage) {
+        if let Some(channel) = &self.channel {
+            channel.post(message);
+        }
+    }
+
+    fn open(&mut self, url: &str) {
+        self.attempt += 1;
+        let opened = Source::open(url, self.attempt, &self.inbox_tx);
+        if opened.is_none() {
+            gloo_console::error!(format!("cannot open {url}"));
+            let _ = self
+                .inbox_tx
+                .unbounded_send(Input::Stream(self.attempt, StreamEvent::Closed));
+        }
+        *self.source.borrow_mut() = opened;
+    }
+
+    fn close(&mut self) {
+        drop(self.source.borrow_mut().take());
+    }
+
+    fn random(&mut self) -> f64 {
+        js_sys::Math::random()
+    }
+
+    fn warn(&mut self, text: &str) {
+        gloo_console::warn!(text);
+    }
+}
+
 /// Reports the browser's network state now and whenever it changes; each return to online also
 /// goes to the inbox. The listeners are removed when the returned value is dropped.
 fn watch_network(
@@ -310,6 +222,94 @@ fn save_on_pagehide(name: String, role: &Rc<RefCell<TabRole>>) -> Option<EventLi
             session_store::save(&name, &role.snapshot());
         }
     }))
+}
+
+/// Hands every input, and every timer the role asks for, to the role. Never ends by itself.
+async fn run(
+    role: Rc<RefCell<TabRole>>,
+    mut shell: Shell,
+    mut inbox: mpsc::UnboundedReceiver<Input>,
+) {
+    loop {
+        let wait = role.borrow().wake_in(now());
+        let next = select(inbox.next(), TimeoutFuture::new(wait.ceil() as u32)).await;
+        let mut role = role.borrow_mut();
+        match next {
+            Either::Left((Some(Input::Stream(attempt, event)), _)) => {
+                if attempt == shell.attempt {
+                    role.stream(event, now(), &mut shell);
+                }
+            }
+            Either::Left((Some(Input::Tab(message)), _)) => {
+                role.tab_message(message, now(), &mut shell);
+            }
+            Either::Left((Some(Input::Granted), _)) => role.granted(now(), &mut shell),
+            Either::Left((Some(Input::Online), _)) => role.online(now(), &mut shell),
+            // `shell` keeps a sender: the inbox never ends.
+            Either::Left((None, _)) => return,
+            Either::Right(_) => role.tick(now(), &mut shell),
+        }
+    }
+}
+
+/// Follows the Server-Sent Events stream at `url` for as long as the calling component is
+/// mounted, and returns the resulting [`StreamState`].
+///
+/// The tabs of a browser that show the same stream share one connection: one holds it, the others
+/// follow it, and when the holder goes another takes over. Whoever holds it: while the browser
+/// retries a dropped connection by itself, the status is reconnecting; when the browser gives up
+/// for good (a 503 at the server's connection cap, the wrong content type, any other error
+/// status), a new `EventSource` opens after a backoff counted down on the badge (coming back
+/// online cuts it short); a stream silent for longer than its heartbeat allows is replaced at
+/// once. Every new `EventSource` resumes after the newest id seen (`?lastEventId=`). Unmounting
+/// closes the connection and hands the stream to another tab.
+#[hook]
+pub fn use_ping_stream(url: AttrValue) -> UseReducerHandle<StreamState> {
+    let state = use_reducer(StreamState::default);
+    let dispatcher = state.dispatcher();
+    use_effect_with(url, move |url| {
+        // The open `EventSource` is owned here, so that teardown closes it at once.
+        let source = Rc::new(RefCell::new(None));
+        let (inbox_tx, inbox) = mpsc::unbounded();
+        let name = format!("pingstream/{TAB_PROTOCOL}/{url}");
+        let location = web_sys::window().and_then(|window| window.location().search().ok());
+        let sharing = location.is_none_or(|search| sharing_requested(&search));
+        let (channel, lock) = if sharing {
+            share(&name, &inbox_tx)
+        } else {
+            (None, None)
+        };
+        let mut shell = Shell {
+            dispatcher: dispatcher.clone(),
+            inbox_tx: inbox_tx.clone(),
+            source: Rc::clone(&source),
+            attempt: 0,
+            channel,
+        };
+        let restored = session_store::load(&name);
+        let role = if lock.is_some() {
+            TabRole::follow(url, restored, now(), &mut shell)
+        } else {
+            TabRole::hold(url, restored, now(), &mut shell)
+        };
+        let role = Rc::new(RefCell::new(role));
+        let network = watch_network(&dispatcher, inbox_tx);
+        let saving = save_on_pagehide(name, &role);
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        wasm_bindgen_futures::spawn_local(async move {
+            select(stop_rx, pin!(run(role, shell, inbox))).await;
+        });
+        move || {
+            drop(network);
+            drop(saving);
+            // Hands the stream to the next tab in the browser's queue.
+            drop(lock);
+            // Ends the loop, which leaves the channel.
+            drop(stop_tx);
+            drop(source.borrow_mut().take());
+        }
+    });
+    state
 }
 
 #[cfg(test)]

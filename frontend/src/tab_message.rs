@@ -16,6 +16,35 @@ use crate::state::{Action, MAX_ENTRIES};
 /// is a few KiB.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
+/// Appends `field` to `text` as a netstring.
+fn push(text: &mut String, field: &str) {
+    text.push_str(&field.len().to_string());
+    text.push(':');
+    text.push_str(field);
+    text.push(',');
+}
+
+/// The fields of a list of netstrings; `None` unless `text` is exactly that.
+fn netstrings(mut text: &str) -> Option<Vec<&str>> {
+    let mut fields = Vec::new();
+    while !text.is_empty() {
+        let (length, rest) = text.split_once(':')?;
+        let length = usize::try_from(number(length)?).ok()?;
+        // `get` refuses a length that ends inside a character.
+        fields.push(rest.get(..length)?);
+        text = rest.get(length..)?.strip_prefix(',')?;
+    }
+    Some(fields)
+}
+
+/// A decimal `u32` in its one spelling: digits only, no leading zero.
+fn number(text: &str) -> Option<u32> {
+    let canonical = !text.is_empty()
+        && text.bytes().all(|byte| byte.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    canonical.then(|| text.parse().ok()).flatten()
+}
+
 /// A ping event as the browser delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawPing {
@@ -215,35 +244,6 @@ impl TabMessage {
             _ => None,
         }
     }
-}
-
-/// Appends `field` to `text` as a netstring.
-fn push(text: &mut String, field: &str) {
-    text.push_str(&field.len().to_string());
-    text.push(':');
-    text.push_str(field);
-    text.push(',');
-}
-
-/// The fields of a list of netstrings; `None` unless `text` is exactly that.
-fn netstrings(mut text: &str) -> Option<Vec<&str>> {
-    let mut fields = Vec::new();
-    while !text.is_empty() {
-        let (length, rest) = text.split_once(':')?;
-        let length = usize::try_from(number(length)?).ok()?;
-        // `get` refuses a length that ends inside a character.
-        fields.push(rest.get(..length)?);
-        text = rest.get(length..)?.strip_prefix(',')?;
-    }
-    Some(fields)
-}
-
-/// A decimal `u32` in its one spelling: digits only, no leading zero.
-fn number(text: &str) -> Option<u32> {
-    let canonical = !text.is_empty()
-        && text.bytes().all(|byte| byte.is_ascii_digit())
-        && (text == "0" || !text.starts_with('0'));
-    canonical.then(|| text.parse().ok()).flatten()
 }
 
 #[cfg(test)]

@@ -97,28 +97,6 @@ pub struct TabRole {
 }
 
 impl TabRole {
-    /// A tab that follows the stream another tab holds: shows what a reload kept (`restored`),
-    /// then asks the leader for its recent pings.
-    pub fn follow(url: &str, restored: Option<Snapshot>, now: f64, io: &mut impl Io) -> Self {
-        let nonce = (io.random() * f64::from(u32::MAX)) as u32;
-        let part = Part::Following {
-            catch_up: CatchUp::new(nonce),
-            joined: now,
-        };
-        let mut role = Self::new(url, part, restored, now, io);
-        io.post(&TabMessage::Hello(nonce));
-        role.watch = StallWatch::new(now, role.budget_ms);
-        role
-    }
-
-    /// A tab that holds the stream itself from the start (sharing is off or impossible): shows
-    /// what a reload kept (`restored`) and opens the stream, resuming after it.
-    pub fn hold(url: &str, restored: Option<Snapshot>, now: f64, io: &mut impl Io) -> Self {
-        let mut role = Self::new(url, Self::holding(), restored, now, io);
-        role.connect(now, io);
-        role
-    }
-
     fn new(url: &str, part: Part, restored: Option<Snapshot>, now: f64, io: &mut impl Io) -> Self {
         let mut role = Self {
             url: url.to_owned(),
@@ -148,6 +126,11 @@ impl TabRole {
         }
     }
 
+    /// Whether this tab holds the stream.
+    pub fn is_holding(&self) -> bool {
+        matches!(self.part, Part::Holding { .. })
+    }
+
     /// What this tab shows, for a new tab that asks, or for a reload.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
@@ -157,9 +140,136 @@ impl TabRole {
         }
     }
 
-    /// Whether this tab holds the stream.
-    pub fn is_holding(&self) -> bool {
-        matches!(self.part, Part::Holding { .. })
+    fn catch_up(&mut self) -> Option<&mut CatchUp> {
+        match &mut self.part {
+            Part::Following { catch_up, .. } => Some(catch_up),
+            Part::Holding { .. } => None,
+        }
+    }
+
+    /// Shows `link` on this tab's badge and, if this tab holds the stream and it changed, on the
+    /// other tabs' too.
+    fn show(&mut self, link: Link, io: &mut impl Io) {
+        if let Some(action) = link.action() {
+            io.dispatch(action);
+        }
+        let changed = self.link != link;
+        self.link = link;
+        if changed && self.is_holding() {
+            io.post(&TabMessage::Link(link));
+        }
+    }
+
+    /// Shows a ping; anything that is not a ping is logged and counted.
+    fn apply_ping(&mut self, ping: RawPing, io: &mut impl Io) {
+        match ping.decode() {
+            Ok(action) => {
+                if let Action::Received { id, .. } = action {
+                    self.recent.record(ping, id);
+                }
+                io.dispatch(action);
+            }
+            Err(err) => {
+                let shown: String = ping.data.chars().take(LOGGED_DATA_CHARS).collect();
+                io.warn(&format!(
+                    "ignored malformed {} event ({err}): \"{shown}\"",
+                    shared::EVENT_NAME
+                ));
+                io.dispatch(Action::Malformed);
+            }
+        }
+    }
+
+    /// Learns the stream's timing from a heartbeat's `data`; a malformed one is logged.
+    fn apply_heartbeat(&mut self, data: String, io: &mut impl Io) {
+        match serde_json::from_str::<Heartbeat>(&data) {
+            Ok(timing) => {
+                self.budget_ms = stall::budget_ms(&timing);
+                self.watch.set_budget(self.budget_ms);
+                self.heartbeat = Some(data);
+            }
+            Err(err) => io.warn(&format!(
+                "ignored malformed {} event ({err})",
+                shared::HEARTBEAT_EVENT
+            )),
+        }
+    }
+
+    /// Shows the whole seconds left before the next attempt.
+    fn count_down(&mut self, now: f64, io: &mut impl Io) {
+        if let Part::Holding {
+            attempt: Attempt::Waiting { until },
+            ..
+        } = self.part
+        {
+            let secs = ((until - now) / 1000.0).ceil().max(0.0);
+            self.show(Link::RetryIn(secs as u32), io);
+        }
+    }
+
+    /// Opens a new `EventSource`, resuming after the newest id seen. One that has not opened is
+    /// given [`stall::connect_budget_ms`]; no other wait.
+    fn connect(&mut self, now: f64, io: &mut impl Io) {
+        let Part::Holding {
+            attempt, timed_out, ..
+        } = &mut self.part
+        else {
+            return;
+        };
+        *attempt = Attempt::Running { opened: false };
+        self.watch = StallWatch::new(now, stall::connect_budget_ms(self.budget_ms, *timed_out));
+        // Only a page's very first attempt is "connecting"; anything later resumes a stream.
+        if self.link != Link::Connecting {
+            self.show(Link::Reconnecting, io);
+        }
+        io.open(&shared::resume_url(&self.url, self.recent.newest_id()));
+    }
+
+    /// A holder looks at its stream's silence, and replaces a stalled one at once.
+    fn look(&mut self, now: f64, io: &mut impl Io) {
+        let Part::Holding {
+            attempt: Attempt::Running { opened },
+            timed_out,
+            ..
+        } = &mut self.part
+        else {
+            return;
+        };
+        if let Verdict::Stalled { silent_ms } = self.watch.check(now) {
+            *timed_out = if *opened {
+                0
+            } else {
+                timed_out.saturating_add(1)
+            };
+            io.warn(&format!(
+                "nothing from the stream for {} ms: opening a fresh connection",
+                silent_ms as u64
+            ));
+            io.close();
+            self.connect(now, io);
+        }
+    }
+
+    /// A tab that follows the stream another tab holds: shows what a reload kept (`restored`),
+    /// then asks the leader for its recent pings.
+    pub fn follow(url: &str, restored: Option<Snapshot>, now: f64, io: &mut impl Io) -> Self {
+        let nonce = (io.random() * f64::from(u32::MAX)) as u32;
+        let part = Part::Following {
+            catch_up: CatchUp::new(nonce),
+            joined: now,
+        };
+        let mut role = Self::new(url, part, restored, now, io);
+        io.post(&TabMessage::Hello(nonce));
+        role.watch = StallWatch::new(now, role.budget_ms);
+        role
+    }
+
+    /// A tab that holds the stream itself from the start (sharing is off or impossible): shows
+    /// what a reload kept (`restored`) and opens the stream, resuming after it.
+    pub fn hold(url: &str, restored: Option<Snapshot>, now: f64, io: &mut impl Io) -> Self {
+        let mut role = Self::new(url, Self::holding(), restored, now, io);
+        role.connect(now, io);
+        role
     }
 
     /// This tab was granted the lock: it holds the stream from now on, resuming after the newest
@@ -338,116 +448,6 @@ impl TabRole {
                     self.count_down(now, io);
                 }
             }
-        }
-    }
-
-    fn catch_up(&mut self) -> Option<&mut CatchUp> {
-        match &mut self.part {
-            Part::Following { catch_up, .. } => Some(catch_up),
-            Part::Holding { .. } => None,
-        }
-    }
-
-    /// A holder looks at its stream's silence, and replaces a stalled one at once.
-    fn look(&mut self, now: f64, io: &mut impl Io) {
-        let Part::Holding {
-            attempt: Attempt::Running { opened },
-            timed_out,
-            ..
-        } = &mut self.part
-        else {
-            return;
-        };
-        if let Verdict::Stalled { silent_ms } = self.watch.check(now) {
-            *timed_out = if *opened {
-                0
-            } else {
-                timed_out.saturating_add(1)
-            };
-            io.warn(&format!(
-                "nothing from the stream for {} ms: opening a fresh connection",
-                silent_ms as u64
-            ));
-            io.close();
-            self.connect(now, io);
-        }
-    }
-
-    /// Opens a new `EventSource`, resuming after the newest id seen. One that has not opened is
-    /// given [`stall::connect_budget_ms`]; no other wait.
-    fn connect(&mut self, now: f64, io: &mut impl Io) {
-        let Part::Holding {
-            attempt, timed_out, ..
-        } = &mut self.part
-        else {
-            return;
-        };
-        *attempt = Attempt::Running { opened: false };
-        self.watch = StallWatch::new(now, stall::connect_budget_ms(self.budget_ms, *timed_out));
-        // Only a page's very first attempt is "connecting"; anything later resumes a stream.
-        if self.link != Link::Connecting {
-            self.show(Link::Reconnecting, io);
-        }
-        io.open(&shared::resume_url(&self.url, self.recent.newest_id()));
-    }
-
-    /// Shows the whole seconds left before the next attempt.
-    fn count_down(&mut self, now: f64, io: &mut impl Io) {
-        if let Part::Holding {
-            attempt: Attempt::Waiting { until },
-            ..
-        } = self.part
-        {
-            let secs = ((until - now) / 1000.0).ceil().max(0.0);
-            self.show(Link::RetryIn(secs as u32), io);
-        }
-    }
-
-    /// Shows `link` on this tab's badge and, if this tab holds the stream and it changed, on the
-    /// other tabs' too.
-    fn show(&mut self, link: Link, io: &mut impl Io) {
-        if let Some(action) = link.action() {
-            io.dispatch(action);
-        }
-        let changed = self.link != link;
-        self.link = link;
-        if changed && self.is_holding() {
-            io.post(&TabMessage::Link(link));
-        }
-    }
-
-    /// Shows a ping; anything that is not a ping is logged and counted.
-    fn apply_ping(&mut self, ping: RawPing, io: &mut impl Io) {
-        match ping.decode() {
-            Ok(action) => {
-                if let Action::Received { id, .. } = action {
-                    self.recent.record(ping, id);
-                }
-                io.dispatch(action);
-            }
-            Err(err) => {
-                let shown: String = ping.data.chars().take(LOGGED_DATA_CHARS).collect();
-                io.warn(&format!(
-                    "ignored malformed {} event ({err}): \"{shown}\"",
-                    shared::EVENT_NAME
-                ));
-                io.dispatch(Action::Malformed);
-            }
-        }
-    }
-
-    /// Learns the stream's timing from a heartbeat's `data`; a malformed one is logged.
-    fn apply_heartbeat(&mut self, data: String, io: &mut impl Io) {
-        match serde_json::from_str::<Heartbeat>(&data) {
-            Ok(timing) => {
-                self.budget_ms = stall::budget_ms(&timing);
-                self.watch.set_budget(self.budget_ms);
-                self.heartbeat = Some(data);
-            }
-            Err(err) => io.warn(&format!(
-                "ignored malformed {} event ({err})",
-                shared::HEARTBEAT_EVENT
-            )),
         }
     }
 }

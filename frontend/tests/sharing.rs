@@ -60,10 +60,10 @@ fn ready_state(source: &JsValue) -> u16 {
         .expect("a readyState") as u16
 }
 
-/// Runs `body` with the fake as `source` (and the rest as `a`, `b`).
-fn script(source: &JsValue, body: &str, a: &str, b: &str) {
-    Function::new_with_args("source, a, b", body)
-        .call3(&JsValue::NULL, source, &a.into(), &b.into())
+/// Runs `body` with the fake as `source`.
+fn script(source: &JsValue, body: &str) {
+    Function::new_with_args("source", body)
+        .call1(&JsValue::NULL, source)
         .expect("the script runs");
 }
 
@@ -72,8 +72,6 @@ fn open(source: &JsValue) {
     script(
         source,
         "source.readyState = 1; source.dispatchEvent(new Event('open'));",
-        "",
-        "",
     );
 }
 
@@ -82,9 +80,22 @@ fn drop_connection(source: &JsValue) {
     script(
         source,
         "source.readyState = 0; source.dispatchEvent(new Event('error'));",
-        "",
-        "",
     );
+}
+
+fn dispatch(source: &JsValue, name: &str, data: &str, id: &str) {
+    Function::new_with_args(
+        "source, name, data, id",
+        "source.dispatchEvent(new MessageEvent(name, { data, lastEventId: id }));",
+    )
+    .call4(
+        &JsValue::NULL,
+        source,
+        &name.into(),
+        &data.into(),
+        &id.into(),
+    )
+    .expect("the event is dispatched");
 }
 
 /// A ping event with id `00000000000000aa-<count>`.
@@ -102,21 +113,6 @@ fn ping(source: &JsValue, count: u64) {
 fn heartbeat(source: &JsValue, interval_ms: u64) {
     let data = format!(r#"{{"interval_ms":{interval_ms},"heartbeat_ms":{interval_ms}}}"#);
     dispatch(source, shared::HEARTBEAT_EVENT, &data, "");
-}
-
-fn dispatch(source: &JsValue, name: &str, data: &str, id: &str) {
-    Function::new_with_args(
-        "source, name, data, id",
-        "source.dispatchEvent(new MessageEvent(name, { data, lastEventId: id }));",
-    )
-    .call4(
-        &JsValue::NULL,
-        source,
-        &name.into(),
-        &data.into(),
-        &id.into(),
-    )
-    .expect("the event is dispatched");
 }
 
 fn status(root: &web_sys::Element) -> Option<String> {

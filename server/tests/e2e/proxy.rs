@@ -21,14 +21,6 @@ use tokio::{
     task::JoinHandle,
 };
 
-/// The proxy; it stops accepting when dropped (connections end with the test's runtime).
-pub struct Proxy {
-    addr: SocketAddr,
-    connections: Arc<Mutex<Vec<Arc<Connection>>>>,
-    requests: Arc<Mutex<Vec<String>>>,
-    accepting: JoinHandle<()>,
-}
-
 /// What one connection's two directions share.
 #[derive(Default)]
 struct Connection {
@@ -48,6 +40,79 @@ pub fn resume_id(request_line: &str) -> Option<EventId> {
 /// Locks `mutex`, whether or not a panicking test poisoned it.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|err| err.into_inner())
+}
+
+/// Copies `from` to `to` until either side ends; once the connection is frozen, holds what it
+/// reads (and the end, if one comes) for ever. On the way to the server (`requests` given) it
+/// notes requests for the stream, which marks the connection as one.
+async fn forward(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    connection: Arc<Connection>,
+    requests: Option<Arc<Mutex<Vec<String>>>>,
+) {
+    let stream_request = format!("GET {}", shared::STREAM_PATH);
+    let mut buffer = vec![0; 16 * 1024];
+    loop {
+        let read = from.read(&mut buffer).await.unwrap_or(0);
+        if connection.frozen.load(Ordering::SeqCst) {
+            // Half-open: hold everything, close nothing.
+            std::future::pending::<()>().await;
+        }
+        if read == 0 {
+            return;
+        }
+        let chunk = &buffer[..read];
+        if let Some(requests) = &requests {
+            let text = String::from_utf8_lossy(chunk);
+            for line in text
+                .lines()
+                .filter(|line| line.starts_with(&stream_request))
+            {
+                connection.carries_stream.store(true, Ordering::SeqCst);
+                lock(requests).push(line.to_owned());
+            }
+        }
+        if to.write_all(chunk).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Accepts connections and forwards each on tasks of its own, which end with the runtime.
+async fn accept(
+    listener: TcpListener,
+    upstream: u16,
+    connections: Arc<Mutex<Vec<Arc<Connection>>>>,
+    requests: Arc<Mutex<Vec<String>>>,
+) {
+    loop {
+        let Ok((client, _)) = listener.accept().await else {
+            continue;
+        };
+        let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
+            continue;
+        };
+        let connection = Arc::new(Connection::default());
+        lock(&connections).push(Arc::clone(&connection));
+        let (client_read, client_write) = client.into_split();
+        let (server_read, server_write) = server.into_split();
+        tokio::spawn(forward(
+            client_read,
+            server_write,
+            Arc::clone(&connection),
+            Some(Arc::clone(&requests)),
+        ));
+        tokio::spawn(forward(server_read, client_write, connection, None));
+    }
+}
+
+/// The proxy; it stops accepting when dropped (connections end with the test's runtime).
+pub struct Proxy {
+    addr: SocketAddr,
+    connections: Arc<Mutex<Vec<Arc<Connection>>>>,
+    requests: Arc<Mutex<Vec<String>>>,
+    accepting: JoinHandle<()>,
 }
 
 impl Proxy {
@@ -97,70 +162,5 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.accepting.abort();
-    }
-}
-
-/// Accepts connections and forwards each on tasks of its own, which end with the runtime.
-async fn accept(
-    listener: TcpListener,
-    upstream: u16,
-    connections: Arc<Mutex<Vec<Arc<Connection>>>>,
-    requests: Arc<Mutex<Vec<String>>>,
-) {
-    loop {
-        let Ok((client, _)) = listener.accept().await else {
-            continue;
-        };
-        let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
-            continue;
-        };
-        let connection = Arc::new(Connection::default());
-        lock(&connections).push(Arc::clone(&connection));
-        let (client_read, client_write) = client.into_split();
-        let (server_read, server_write) = server.into_split();
-        tokio::spawn(forward(
-            client_read,
-            server_write,
-            Arc::clone(&connection),
-            Some(Arc::clone(&requests)),
-        ));
-        tokio::spawn(forward(server_read, client_write, connection, None));
-    }
-}
-
-/// Copies `from` to `to` until either side ends; once the connection is frozen, holds what it
-/// reads (and the end, if one comes) for ever. On the way to the server (`requests` given) it
-/// notes requests for the stream, which marks the connection as one.
-async fn forward(
-    mut from: OwnedReadHalf,
-    mut to: OwnedWriteHalf,
-    connection: Arc<Connection>,
-    requests: Option<Arc<Mutex<Vec<String>>>>,
-) {
-    let stream_request = format!("GET {}", shared::STREAM_PATH);
-    let mut buffer = vec![0; 16 * 1024];
-    loop {
-        let read = from.read(&mut buffer).await.unwrap_or(0);
-        if connection.frozen.load(Ordering::SeqCst) {
-            // Half-open: hold everything, close nothing.
-            std::future::pending::<()>().await;
-        }
-        if read == 0 {
-            return;
-        }
-        let chunk = &buffer[..read];
-        if let Some(requests) = &requests {
-            let text = String::from_utf8_lossy(chunk);
-            for line in text
-                .lines()
-                .filter(|line| line.starts_with(&stream_request))
-            {
-                connection.carries_stream.store(true, Ordering::SeqCst);
-                lock(requests).push(line.to_owned());
-            }
-        }
-        if to.write_all(chunk).await.is_err() {
-            return;
-        }
     }
 }
