@@ -461,8 +461,15 @@ mod tests {
 
     const URL: &str = "/sse";
     const EPOCH: &str = "00000000000000aa";
-    /// A heartbeat for a ping a second and a heartbeat after 2 s of silence: a 3 s budget.
-    const DEFAULTS: &str = r#"{"interval_ms":1000,"heartbeat_ms":2000}"#;
+    /// The data of a heartbeat for a ping a second and a heartbeat after 2 s of silence (the
+    /// server's defaults): a 3 s budget.
+    fn defaults() -> String {
+        let timing = Heartbeat {
+            interval_ms: 1000,
+            heartbeat_ms: Some(2000),
+        };
+        serde_json::to_string(&timing).expect("a heartbeat serializes")
+    }
 
     /// Records what the role does.
     #[derive(Debug, Default)]
@@ -540,7 +547,7 @@ mod tests {
         let mut io = FakeIo::default();
         let mut role = TabRole::hold(URL, None, 0.0, &mut io);
         role.stream(StreamEvent::Open, 0.0, &mut io);
-        role.stream(StreamEvent::Heartbeat(DEFAULTS.to_owned()), 0.0, &mut io);
+        role.stream(StreamEvent::Heartbeat(defaults()), 0.0, &mut io);
         for (second, count) in counts.into_iter().enumerate() {
             role.stream(
                 StreamEvent::Ping(raw(count)),
@@ -558,13 +565,13 @@ mod tests {
         assert_eq!(io.opened, [URL], "a first visit resumes nothing");
         assert!(io.actions.is_empty(), "a first attempt stays `connecting`");
         role.stream(StreamEvent::Open, 10.0, &mut io);
-        role.stream(StreamEvent::Heartbeat(DEFAULTS.to_owned()), 10.0, &mut io);
+        role.stream(StreamEvent::Heartbeat(defaults()), 10.0, &mut io);
         role.stream(StreamEvent::Ping(raw(1)), 20.0, &mut io);
         assert_eq!(
             io.posts,
             [
                 TabMessage::Link(Link::Open),
-                TabMessage::Heartbeat(DEFAULTS.to_owned()),
+                TabMessage::Heartbeat(defaults()),
                 TabMessage::Ping(raw(1)),
             ]
         );
@@ -585,7 +592,7 @@ mod tests {
                 nonce: 9,
                 snapshot: Snapshot {
                     link: Link::Open,
-                    heartbeat: Some(DEFAULTS.to_owned()),
+                    heartbeat: Some(defaults()),
                     pings: (1..=3).map(raw).collect(),
                 },
             }]
@@ -605,7 +612,7 @@ mod tests {
         role.tab_message(TabMessage::Ping(raw(5)), 20.0, &mut io);
         let snapshot = Snapshot {
             link: Link::Open,
-            heartbeat: Some(DEFAULTS.to_owned()),
+            heartbeat: Some(defaults()),
             pings: (1..=4).map(raw).collect(),
         };
         // Another tab's answer is not ours.
@@ -663,7 +670,7 @@ mod tests {
     fn a_follower_granted_the_lock_resumes_after_the_newest_id_it_saw() {
         let mut io = FakeIo::default();
         let mut role = TabRole::follow(URL, None, 0.0, &mut io);
-        role.tab_message(TabMessage::Heartbeat(DEFAULTS.to_owned()), 5.0, &mut io);
+        role.tab_message(TabMessage::Heartbeat(defaults()), 5.0, &mut io);
         for count in 1..=4 {
             role.tab_message(TabMessage::Ping(raw(count)), 10.0, &mut io);
         }
@@ -742,11 +749,7 @@ mod tests {
     fn a_follower_that_hears_nothing_says_so_and_the_leader_looks_at_once() {
         let mut follower_io = FakeIo::default();
         let mut follower = TabRole::follow(URL, None, 0.0, &mut follower_io);
-        follower.tab_message(
-            TabMessage::Heartbeat(DEFAULTS.to_owned()),
-            0.0,
-            &mut follower_io,
-        );
+        follower.tab_message(TabMessage::Heartbeat(defaults()), 0.0, &mut follower_io);
         follower.tab_message(TabMessage::Ping(raw(1)), 1_000.0, &mut follower_io);
         follower_io = FakeIo::default();
         follower.tick(3_999.0, &mut follower_io);
@@ -771,7 +774,7 @@ mod tests {
     fn a_reload_shows_what_it_kept_and_resumes_after_it() {
         let kept = Snapshot {
             link: Link::Open,
-            heartbeat: Some(DEFAULTS.to_owned()),
+            heartbeat: Some(defaults()),
             pings: (10..=12).map(raw).collect(),
         };
         let mut io = FakeIo::default();

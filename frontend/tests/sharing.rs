@@ -10,6 +10,7 @@ mod support;
 
 use frontend::{App, AppProps};
 use js_sys::{Array, Function, Reflect};
+use shared::{Epoch, EventId, Heartbeat};
 use support::{attr, eventually, root, rows};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -98,20 +99,27 @@ fn dispatch(source: &JsValue, name: &str, data: &str, id: &str) {
     .expect("the event is dispatched");
 }
 
-/// A ping event with id `00000000000000aa-<count>`.
+/// The id of the ping with `count`, in every test's stream.
+fn id(count: u64) -> EventId {
+    EventId {
+        epoch: Epoch(0xaa),
+        count,
+    }
+}
+
+/// A ping event with id [`id`]`(count)`.
 fn ping(source: &JsValue, count: u64) {
     let data = format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#);
-    dispatch(
-        source,
-        shared::EVENT_NAME,
-        &data,
-        &format!("00000000000000aa-{count}"),
-    );
+    dispatch(source, shared::EVENT_NAME, &data, &id(count).to_string());
 }
 
 /// A heartbeat announcing `interval_ms` for both periods.
 fn heartbeat(source: &JsValue, interval_ms: u64) {
-    let data = format!(r#"{{"interval_ms":{interval_ms},"heartbeat_ms":{interval_ms}}}"#);
+    let timing = Heartbeat {
+        interval_ms,
+        heartbeat_ms: Some(interval_ms),
+    };
+    let data = serde_json::to_string(&timing).expect("a heartbeat serializes");
     dispatch(source, shared::HEARTBEAT_EVENT, &data, "");
 }
 
@@ -163,7 +171,7 @@ async fn a_silent_stream_is_replaced_after_three_heartbeat_periods_resuming_afte
     assert_eq!(ready_state(&first), 2, "the silent one is closed");
     assert_eq!(
         url_of(&second),
-        "/fake/stall?lastEventId=00000000000000aa-3"
+        shared::resume_url("/fake/stall", Some(id(3)))
     );
     assert_eq!(status(&root).as_deref(), Some("reconnecting"));
 
@@ -225,7 +233,7 @@ async fn attempts_that_never_open_are_given_longer_each_time_and_the_last_one_go
     let pending = all[before + 3].clone();
     assert_eq!(
         url_of(&pending),
-        "/fake/stopped?lastEventId=00000000000000aa-1"
+        shared::resume_url("/fake/stopped", Some(id(1)))
     );
 
     // The server runs again and answers the pending attempt.
@@ -300,7 +308,7 @@ async fn a_second_app_follows_the_first_ones_stream_and_takes_it_over_where_it_s
     assert_eq!(ready_state(&stream), 2, "the old leader's stream is closed");
     assert_eq!(
         url_of(&taken),
-        "/fake/shared?lastEventId=00000000000000aa-4"
+        shared::resume_url("/fake/shared", Some(id(4)))
     );
     open(&taken);
     heartbeat(&taken, 1_000);
