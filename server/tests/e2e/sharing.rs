@@ -124,3 +124,21 @@ async fn eight_tabs_share_one_stream_and_keep_it_without_a_gap_when_the_leader_t
     }
     browser.close().await;
 }
+
+#[tokio::test]
+async fn tabs_opened_with_share_off_hold_a_stream_each() {
+    let _turn = one_browser_at_a_time().await;
+    let server = server::start(free_port(), &QUICK);
+    let browser = Browser::open().await;
+    let url = server.url("/?share=off");
+    browser.goto(&url).await;
+    browser.open_tab().await;
+    browser.goto(&url).await;
+    browser
+        .wait_for("the second tab live", |page| {
+            page.is("live") && !page.pings().is_empty()
+        })
+        .await;
+    server.app().wait_for_clients(2, CLIENTS_WITHIN).await;
+    browser.close().await;
+}
