@@ -35,6 +35,11 @@ const TAB_PROTOCOL: u32 = 1;
 /// The page query parameter and value that turn sharing off: each tab then holds its own stream.
 const SHARE_OFF: &str = "share=off";
 
+/// The longest the loop sleeps at once. A timer longer than 2^31 - 1 ms fires at once (browsers
+/// keep the delay in 32 bits), which a heartbeat announcing a huge interval could ask for; waking
+/// early is harmless, the role just says how much longer to wait.
+const MAX_SLEEP_MS: f64 = 60_000.0;
+
 /// Milliseconds since the Unix epoch: what the role's clock reads.
 fn now() -> f64 {
     js_sys::Date::now()
@@ -69,7 +74,7 @@ fn share(
 ) -> (Option<TabChannel>, Option<LeaderLock>) {
     let message_tx = inbox_tx.clone();
     let Some(channel) = TabChannel::open(name, move |message| {
-        // The loop is gone only after teardown, which closes the channel first.
+        // The inbox goes only with the loop, which owns this channel.
         let _ = message_tx.unbounded_send(Input::Tab(message));
     }) else {
         return (None, None);
@@ -231,7 +236,7 @@ async fn run(
     mut inbox: mpsc::UnboundedReceiver<Input>,
 ) {
     loop {
-        let wait = role.borrow().wake_in(now());
+        let wait = role.borrow().wake_in(now()).min(MAX_SLEEP_MS);
         let next = select(inbox.next(), TimeoutFuture::new(wait.ceil() as u32)).await;
         let mut role = role.borrow_mut();
         match next {
