@@ -10,6 +10,7 @@
 //! report on it. With `--redis-url`, [`cluster`] replaces the ticker: one replica ticks into a
 //! Redis stream and every replica's hub is fed from it.
 
+pub mod assets;
 pub mod client_slot;
 pub mod cluster;
 pub mod config;

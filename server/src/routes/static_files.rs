@@ -1,15 +1,24 @@
 //! The built frontend (`trunk build` output), or a page that says how to build it.
+//!
+//! Every file of the build is served from memory in the encoding the request accepts (brotli,
+//! gzip or as it is; see [`crate::assets`]), with an ETag per encoding; `actix-files` answers
+//! whatever is not one of those files (a 404, a refused traversal, a file added later).
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Instant,
+};
 
-use actix_files::Files;
+use actix_files::{Files, HttpRange};
 use actix_web::{
-    HttpResponse,
+    HttpMessage as _, HttpRequest, HttpResponse,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
+    guard,
     http::{
-        StatusCode,
-        header::{self, HeaderValue},
+        Method, StatusCode,
+        header::{self, AcceptEncoding, HeaderValue, IfNoneMatch},
     },
     middleware::{Next, from_fn},
     web,
@@ -17,38 +26,85 @@ use actix_web::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use sha2::{Digest, Sha256};
 
-/// A built frontend: its folder and the Content-Security-Policy its page needs.
+use crate::assets::{Asset, Assets, Coding};
+
+/// A built frontend: its folder, its files in memory with their compressed encodings, and the
+/// Content-Security-Policy its page needs.
 #[derive(Debug, Clone)]
 pub struct StaticSite {
     dir: PathBuf,
     csp: HeaderValue,
+    assets: Arc<Assets>,
 }
 
 impl StaticSite {
-    /// Reads `dir/index.html`; `None` if there is no build there.
+    /// Reads `dir/index.html` and every file beside it, compressing each one worth it; `None`
+    /// if there is no build there. Blocks while it compresses (about a second for the built
+    /// page on one core): call it from a blocking thread.
     pub fn load(dir: &Path) -> Option<Self> {
         let index = std::fs::read_to_string(dir.join("index.html")).ok()?;
         let csp = content_security_policy(&index);
         let csp = HeaderValue::from_str(&csp).ok()?;
+        let started = Instant::now();
+        let assets = match Assets::load(dir) {
+            Ok(assets) => assets,
+            Err(err) => {
+                // Still a site: actix-files serves it from disk, uncompressed.
+                tracing::warn!(dir = %dir.display(), %err, "could not read the built page into memory");
+                Assets::default()
+            }
+        };
+        let (files, identity, brotli, gzip) = assets.iter().fold(
+            (0, 0, 0, 0),
+            |(files, identity, brotli, gzip), (_, asset)| {
+                let size = |coding| asset.body(coding).map_or(asset.identity.len(), |b| b.len());
+                (
+                    files + 1,
+                    identity + asset.identity.len(),
+                    brotli + size(Coding::Brotli),
+                    gzip + size(Coding::Gzip),
+                )
+            },
+        );
+        tracing::info!(
+            files,
+            identity,
+            brotli,
+            gzip,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "built page compressed in memory"
+        );
         Some(Self {
             dir: dir.to_owned(),
             csp,
+            assets: Arc::new(assets),
         })
     }
 }
 
 /// Serves the site at `/` with `index.html` as its index, or the build hint if there is none.
-/// Path traversal is refused by `actix-files` (`..` segments never leave the folder; hidden
-/// files are not served).
+/// Only the build's own files match the in-memory route; any other path goes to `actix-files`,
+/// which refuses traversal (`..` segments never leave the folder; hidden files are not served).
 pub fn configure(cfg: &mut web::ServiceConfig, site: Option<&StaticSite>) {
     match site {
         Some(site) => {
             let csp = site.csp.clone();
+            let known = Arc::clone(&site.assets);
+            let assets = web::Data::from(Arc::clone(&site.assets));
             cfg.service(
                 web::scope("")
                     .wrap(from_fn(move |req, next| {
                         page_headers(csp.clone(), req, next)
                     }))
+                    .service(
+                        web::resource("/{path:.*}")
+                            .guard(guard::fn_guard(move |ctx| {
+                                known.get(ctx.head().uri.path()).is_some()
+                            }))
+                            .app_data(assets)
+                            .route(web::get().to(asset))
+                            .route(web::head().to(asset)),
+                    )
                     .service(Files::new("/", &site.dir).index_file("index.html")),
             );
         }
@@ -103,7 +159,7 @@ async fn page_headers(
         // `/` or `..`); for a static site that is simply "not found".
         *response.response_mut().status_mut() = StatusCode::NOT_FOUND;
     }
-    if response.status().is_success() {
+    if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
         let policy = if is_page {
             "no-cache"
         } else {
@@ -116,6 +172,82 @@ async fn page_headers(
         }
     }
     Ok(response)
+}
+
+/// One file of the build from memory: the encoding `Accept-Encoding` prefers, `304` when
+/// `If-None-Match` holds that encoding's ETag, a single byte range of the file as it is.
+async fn asset(request: HttpRequest, assets: web::Data<Assets>) -> HttpResponse {
+    let Some(asset) = assets.get(request.path()) else {
+        // The route's guard let only known paths in.
+        return HttpResponse::NotFound().finish();
+    };
+    let range = request
+        .headers()
+        .get(header::RANGE)
+        .filter(|_| request.method() == Method::GET)
+        .and_then(|range| range.to_str().ok())
+        .filter(|range| if_range_holds(&request, asset) && range.starts_with("bytes="));
+    // A range is of the file as it is; otherwise the best encoding the client takes.
+    let coding = match range {
+        Some(_) => Coding::Identity,
+        None => asset.negotiate(request.get_header::<AcceptEncoding>().as_ref()),
+    };
+    let body = asset.body(coding).unwrap_or(&asset.identity).clone();
+    let etag = asset.etag(coding);
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CONTENT_TYPE, asset.content_type.clone()))
+        .insert_header(header::ETag(etag.clone()))
+        .insert_header((header::ACCEPT_RANGES, "bytes"));
+    if asset.has_encodings() {
+        response.insert_header((header::VARY, "accept-encoding"));
+    }
+    if coding != Coding::Identity {
+        response.insert_header((header::CONTENT_ENCODING, coding.token()));
+    }
+    let not_modified = match request.get_header::<IfNoneMatch>() {
+        Some(IfNoneMatch::Any) => true,
+        Some(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(&etag)),
+        None => false,
+    };
+    if not_modified {
+        return response.status(StatusCode::NOT_MODIFIED).finish();
+    }
+    let Some(range) = range else {
+        return response.body(body);
+    };
+    let length = body.len() as u64;
+    match HttpRange::parse(range, length)
+        .ok()
+        .and_then(|ranges| ranges.first().copied())
+    {
+        Some(HttpRange { start, length: len }) => {
+            let (Ok(from), Ok(to)) = (usize::try_from(start), usize::try_from(start + len)) else {
+                return response.status(StatusCode::RANGE_NOT_SATISFIABLE).finish();
+            };
+            response
+                .status(StatusCode::PARTIAL_CONTENT)
+                .insert_header((
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{}/{length}", start + len - 1),
+                ))
+                .body(body.slice(from..to))
+        }
+        None => response
+            .status(StatusCode::RANGE_NOT_SATISFIABLE)
+            .insert_header((header::CONTENT_RANGE, format!("bytes */{length}")))
+            .finish(),
+    }
+}
+
+/// Whether a `Range` applies: no `If-Range`, or one naming the file as it is now.
+fn if_range_holds(request: &HttpRequest, asset: &Asset) -> bool {
+    match request.get_header::<header::IfRange>() {
+        None => true,
+        Some(header::IfRange::EntityTag(tag)) => tag.strong_eq(&asset.etag(Coding::Identity)),
+        // No Last-Modified is sent, so a date cannot name this version.
+        Some(header::IfRange::Date(_)) => false,
+    }
 }
 
 /// What `/` says when the frontend has not been built.
