@@ -1,6 +1,10 @@
 //! Command-line flags and their `PINGSTREAM_*` environment variables.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use clap::Parser;
 use shared::Heartbeat;
@@ -56,6 +60,25 @@ pub struct Config {
     /// frees the slot of a client that stopped reading altogether, and of one that vanished.
     #[arg(long, env = "PINGSTREAM_STALL_TIMEOUT_MS", default_value_t = 30_000)]
     pub stall_timeout_ms: u64,
+
+    /// TLS certificate chain (PEM) to serve HTTPS and HTTP/2 with; needs `--tls-key`. Without
+    /// both, the server speaks plain HTTP/1.1.
+    #[arg(
+        long,
+        env = "PINGSTREAM_TLS_CERT",
+        value_name = "PATH",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(
+        long,
+        env = "PINGSTREAM_TLS_KEY",
+        value_name = "PATH",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
 
     /// Folder of the built frontend (`trunk build` output) served at `/`.
     #[arg(long, env = "PINGSTREAM_STATIC_DIR", default_value = "dist")]
@@ -130,6 +153,11 @@ impl Config {
         }
     }
 
+    /// The certificate and key files, when TLS is on.
+    pub fn tls(&self) -> Option<(&Path, &Path)> {
+        Some((self.tls_cert.as_deref()?, self.tls_key.as_deref()?))
+    }
+
     /// A configuration for tests and embedding: defaults everywhere, listening on any free
     /// loopback port.
     pub fn for_tests() -> Self {
@@ -168,6 +196,17 @@ mod tests {
         assert_eq!(config.static_dir, PathBuf::from("dist"));
         assert_eq!(config.redis_url, None);
         assert_eq!(config.lease(), Duration::from_secs(2));
+        assert_eq!(config.tls(), None, "plain HTTP by default");
+    }
+
+    #[test]
+    fn a_certificate_needs_its_key_and_a_key_its_certificate() {
+        assert!(Config::try_parse_from(["server", "--tls-cert", "c.pem"]).is_err());
+        assert!(Config::try_parse_from(["server", "--tls-key", "k.pem"]).is_err());
+        let config =
+            Config::try_parse_from(["server", "--tls-cert", "c.pem", "--tls-key", "k.pem"])
+                .expect("both given");
+        assert_eq!(config.tls(), Some((Path::new("c.pem"), Path::new("k.pem"))));
     }
 
     #[test]

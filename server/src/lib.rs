@@ -26,3 +26,4 @@ pub mod startup;
 pub mod subscription;
 pub mod telemetry;
 pub mod ticker;
+pub mod tls;
