@@ -28,7 +28,7 @@ use crate::{
     hub::{Hub, HubSettings},
     metrics::Metrics,
     routes::{self, StaticSite, StreamSettings},
-    ticker,
+    ticker, tls,
 };
 
 /// How long shutdown waits for open streams to end after the hub closes. Streams end within a
@@ -110,22 +110,44 @@ fn start_stream(
     Ok((hub, feed))
 }
 
-/// The HTTP server on `listener`: the one route table over `hub`, behind the CORS check and the
-/// headers every response carries. Not started until the returned server is polled.
-pub fn run(
-    listener: TcpListener,
-    config: &Config,
-    hub: Hub,
-    metrics: Metrics,
-) -> std::io::Result<Server> {
-    let settings = StreamSettings::new(config.retry());
-    let site = StaticSite::load(&config.static_dir);
+/// The certificate and key of `--tls-cert`/`--tls-key`, read and checked; `None` for plain
+/// HTTP. An error names the file at fault (the inner error is a [`tls::TlsError`]).
+fn load_tls(config: &Config) -> std::io::Result<Option<rustls::ServerConfig>> {
+    config
+        .tls()
+        .map(|(cert, key)| tls::server_config(cert, key))
+        .transpose()
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))
+}
+
+/// The built frontend in `--static-dir`, read and compressed once on a blocking thread (about a
+/// second of brotli for the built page); `None` if there is no build.
+async fn load_site(config: &Config) -> std::io::Result<Option<StaticSite>> {
+    let dir = config.static_dir.clone();
+    let site = tokio::task::spawn_blocking(move || StaticSite::load(&dir))
+        .await
+        .map_err(std::io::Error::other)?;
     if site.is_none() {
         tracing::warn!(
             dir = %config.static_dir.display(),
             "no index.html in the static folder; `/` will say how to build the frontend"
         );
     }
+    Ok(site)
+}
+
+/// The HTTP server on `listener`: the one route table over `hub` and `site`, behind the CORS
+/// check and the headers every response carries; over TLS when `tls` is given (ALPN offers `h2`
+/// and `http/1.1`), plain HTTP/1.1 otherwise. Not started until the returned server is polled.
+pub fn run(
+    listener: TcpListener,
+    config: &Config,
+    tls: Option<rustls::ServerConfig>,
+    site: Option<StaticSite>,
+    hub: Hub,
+    metrics: Metrics,
+) -> std::io::Result<Server> {
+    let settings = StreamSettings::new(config.retry());
     let origins = AllowedOrigins::new(&config.allow_origins);
     let server = HttpServer::new(move || {
         let origins = origins.clone();
@@ -148,9 +170,15 @@ pub fn run(
     .h1_allow_half_closed(false)
     // Signals are `main`'s business; shutdown comes through the token.
     .disable_signals()
-    .listen(listener)?
-    .run();
-    Ok(server)
+    // Each event is one small write: Nagle would hold it until the client ACKs the previous
+    // one, which over HTTP/2 often waits for a delayed ACK, ~40 ms (actix-web issue 3841).
+    .tcp_nodelay(true);
+    let server = match tls {
+        // actix-web adds `h2` and `http/1.1` to the configuration's (empty) ALPN list.
+        Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
 }
 
 /// A built, bound server, not yet running.
@@ -164,17 +192,21 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds `config.addr`, starts the stream (ticker or cluster) and the heartbeat, and prepares
-    /// the HTTP server. Must be called on a Tokio runtime. Cancelling `shutdown` stops everything.
+    /// Reads the TLS files and the built page, binds `config.addr`, starts the stream (ticker or
+    /// cluster) and the heartbeat, and prepares the HTTP server. Must be called on a Tokio runtime. Cancelling `shutdown` stops everything.
     pub async fn build(config: Config, shutdown: CancellationToken) -> std::io::Result<Self> {
+        // Files first: a bad certificate or key stops start-up before anything runs.
+        let tls = load_tls(&config)?;
+        let site = load_site(&config).await?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = bind(&config)?;
         let port = listener.local_addr()?.port();
         let metrics = Metrics::new();
         let (hub, feed) = start_stream(&config, &metrics, &shutdown)?;
         // Ends with the shutdown token; nothing waits for it.
         tokio::spawn(heartbeat::run(hub.clone(), shutdown.child_token()));
-        let server = run(listener, &config, hub.clone(), metrics)?;
-        tracing::info!(%port, workers = config.workers(), "listening");
+        let server = run(listener, &config, tls, site, hub.clone(), metrics)?;
+        tracing::info!(%port, scheme, workers = config.workers(), "listening");
         Ok(Self {
             server,
             port,

@@ -22,7 +22,7 @@ pub const LOCAL_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A file could not be read.
-    #[error("cannot read {what} file {}: {source}", path.display())]
+    #[error("cannot read {what} file {}", path.display())]
     Read {
         /// "certificate" or "key".
         what: &'static str,
@@ -63,7 +63,7 @@ pub enum TlsError {
         key: PathBuf,
     },
     /// rustls refused the pair for another reason (an unsupported key type, say).
-    #[error("cannot use the certificate {} with the key {}: {source}", cert.display(), key.display())]
+    #[error("cannot use the certificate {} with the key {}", cert.display(), key.display())]
     Unusable {
         /// The certificate file.
         cert: PathBuf,

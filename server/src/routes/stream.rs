@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use actix_web::{
     HttpRequest, HttpResponse, Responder as _, ResponseError,
-    http::{ConnectionType, StatusCode, header},
+    http::{ConnectionType, StatusCode, Version, header},
     web,
 };
 use actix_web_lab::sse::Sse;
@@ -47,8 +47,8 @@ impl StreamSettings {
 /// events (each one's JSON serialized once by the hub, whatever the number of streams);
 /// heartbeats come from the hub too, one timer for all streams. `Sse` sets `Content-Type: text/event-stream`,
 /// `Cache-Control: no-cache` and `Content-Encoding: identity` (never compressed); this adds
-/// `X-Accel-Buffering: no` for proxies, and closes the connection when the stream ends, since a
-/// browser always reconnects on a fresh one.
+/// `X-Accel-Buffering: no` for proxies, and over HTTP/1.x closes the connection when the stream
+/// ends, since a browser always reconnects on a fresh one.
 pub async fn stream(
     request: HttpRequest,
     hub: web::Data<Hub>,
@@ -68,9 +68,13 @@ pub async fn stream(
         header::HeaderName::from_static("x-accel-buffering"),
         header::HeaderValue::from_static("no"),
     );
-    response
-        .head_mut()
-        .set_connection_type(ConnectionType::Close);
+    // Over HTTP/2 the stream is one of many on its connection, and connection-specific headers
+    // are malformed there (RFC 9113 section 8.2.2): it just ends.
+    if request.version() < Version::HTTP_2 {
+        response
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
     Ok(response)
 }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 use crate::{
-    helpers::{Received, assert_consecutive, spawn_app},
+    helpers::{Received, Transport, assert_consecutive, spawn_app, spawn_app_over},
     support::raw_stream::{self, StreamClient, stream_request_over},
 };
 
@@ -117,7 +117,12 @@ async fn a_client_that_stops_reading_altogether_is_disconnected_after_the_stall_
 
 #[tokio::test]
 async fn one_client_over_the_limit_gets_503_with_retry_after_at_once() {
-    let app = spawn_app(|config| {
+    over_the_limit_503_with_retry_after(Transport::Http1).await;
+}
+
+/// With the cap reached one more stream is refused at once, and a slot given back is taken again.
+pub async fn over_the_limit_503_with_retry_after(transport: Transport) {
+    let app = spawn_app_over(transport, |config| {
         config.max_clients = 2;
         config.retry_ms = 1500;
     })

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod clients;
+mod h2;
 mod helpers;
 mod ops;
 mod redis;
@@ -13,3 +14,4 @@ mod static_files;
 mod stream;
 #[path = "../support/mod.rs"]
 mod support;
+mod tls_files;

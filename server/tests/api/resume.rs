@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use shared::{Epoch, EventId};
 
-use crate::helpers::{Received, ResumeFrom, TestApp, assert_consecutive, spawn_app};
+use crate::helpers::{
+    Received, ResumeFrom, TestApp, Transport, assert_consecutive, spawn_app, spawn_app_over,
+};
 
 /// Pings retained by the servers of the placement tests below.
 const HISTORY: u64 = 10;
@@ -82,8 +84,14 @@ fn assert_oldest_retained(what: &str, (before, first, after): (u64, Received, u6
 
 #[tokio::test]
 async fn reconnect_with_last_event_id_replays_only_missed_pings() {
+    replays_only_missed_pings(Transport::Http1).await;
+}
+
+/// A client that comes back with the id of the last ping it saw (header or query) gets exactly
+/// the pings it missed, then live ones.
+pub async fn replays_only_missed_pings(transport: Transport) {
     for via in [Via::Header, Via::Query] {
-        let app = spawn_app(|config| config.interval_ms = 10).await;
+        let app = spawn_app_over(transport, |config| config.interval_ms = 10).await;
         let mut first = app.open_stream(None).await;
         let seen = first.take_pings(5).await;
         drop(first);

@@ -2,11 +2,17 @@
 
 use std::time::Duration;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{Transport, spawn_app, spawn_app_over};
 
 #[tokio::test]
 async fn shutdown_ends_open_streams_and_returns_within_a_second() {
-    let app = spawn_app(|config| config.interval_ms = 100).await;
+    open_streams_end_and_the_server_returns_within_a_second(Transport::Http1).await;
+}
+
+/// 200 open streams (over HTTP/2, all on one connection) end cleanly when the server stops, and
+/// it returns within a second.
+pub async fn open_streams_end_and_the_server_returns_within_a_second(transport: Transport) {
+    let app = spawn_app_over(transport, |config| config.interval_ms = 100).await;
     let mut streams = Vec::new();
     for _ in 0..200 {
         let mut stream = app.open_stream(None).await;
@@ -23,7 +29,7 @@ async fn shutdown_ends_open_streams_and_returns_within_a_second() {
     });
     let took = app.stop().await;
     assert!(took < Duration::from_secs(1), "shutdown took {took:?}");
-    let results = ends.await.unwrap();
+    let results = ends.await.expect("the readers finish");
     let broken: Vec<_> = results.iter().filter(|result| result.is_err()).collect();
     assert!(
         broken.is_empty(),

@@ -6,23 +6,32 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use shared::STREAM_PATH;
 
-use crate::helpers::{TestApp, assert_consecutive, read_raw_until, spawn_app};
+use crate::helpers::{
+    TestApp, Transport, assert_consecutive, read_raw_until, spawn_app, spawn_app_over,
+};
 
 #[tokio::test]
 async fn stream_headers_say_event_stream_uncompressed_unbuffered() {
-    let app = spawn_app(|_| {}).await;
+    headers_say_event_stream_uncompressed_unbuffered(Transport::Http1).await;
+}
+
+/// The stream's headers; over HTTP/1.1 the connection closes with the stream, over HTTP/2 the
+/// stream has no connection-specific header (they are malformed there).
+pub async fn headers_say_event_stream_uncompressed_unbuffered(transport: Transport) {
+    let app = spawn_app_over(transport, |_| {}).await;
     let response = app
         .request(Method::GET, STREAM_PATH)
         .header("Accept-Encoding", "gzip, deflate, br, zstd")
         .send()
         .await
-        .unwrap();
+        .expect("server answers");
     assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), app.version);
     let header = |name: &str| {
         response
             .headers()
             .get(name)
-            .map(|value| value.to_str().unwrap().to_owned())
+            .map(|value| value.to_str().expect("an ASCII header").to_owned())
     };
     assert_eq!(header("content-type").as_deref(), Some("text/event-stream"));
     assert_eq!(header("cache-control").as_deref(), Some("no-cache"));
@@ -32,14 +41,25 @@ async fn stream_headers_say_event_stream_uncompressed_unbuffered() {
         None | Some("identity")
     ));
     assert_eq!(header("access-control-allow-origin"), None);
+    let connection = match transport {
+        Transport::Http1 => Some("close"),
+        Transport::H2 => None,
+    };
+    assert_eq!(header("connection").as_deref(), connection);
 }
 
 #[tokio::test]
 async fn a_new_client_gets_the_latest_ping_within_100_ms() {
+    latest_ping_within_100_ms(Transport::Http1).await;
+}
+
+/// A new stream's first ping comes from history within 100 ms (over HTTP/2, on a connection
+/// that is already open).
+pub async fn latest_ping_within_100_ms(transport: Transport) {
     // Pings 300 ms apart, and the new client arrives right after the third: a first ping within
     // 100 ms can only come from history, not from a lucky tick, and it must be the newest of the
     // three there, not the oldest.
-    let app = spawn_app(|config| config.interval_ms = 300).await;
+    let app = spawn_app_over(transport, |config| config.interval_ms = 300).await;
     let mut watcher = app.open_stream(None).await;
     // Warm up the connection path once so the measurement is of the server, not of the client.
     app.open_stream(None).await.next_ping().await;
@@ -104,7 +124,12 @@ async fn first_retry(app: &TestApp) -> (u64, String) {
 
 #[tokio::test]
 async fn the_stream_starts_with_a_jittered_retry_hint_then_the_heartbeat() {
-    let app = spawn_app(|config| {
+    jittered_retry_hint_then_the_heartbeat(Transport::Http1).await;
+}
+
+/// The first bytes of a stream: its own `retry:` hint, then the heartbeat greeting.
+pub async fn jittered_retry_hint_then_the_heartbeat(transport: Transport) {
+    let app = spawn_app_over(transport, |config| {
         config.retry_ms = 2500;
         config.interval_ms = 700;
         config.keep_alive_s = 15;
@@ -143,7 +168,12 @@ async fn retry_hints_are_spread_across_streams_within_half_and_one_and_a_half_ti
 
 #[tokio::test]
 async fn idle_streams_get_a_heartbeat_each_period() {
-    let app = spawn_app(|config| {
+    a_heartbeat_each_period(Transport::Http1).await;
+}
+
+/// An idle stream gets a heartbeat after each period of silence.
+pub async fn a_heartbeat_each_period(transport: Transport) {
+    let app = spawn_app_over(transport, |config| {
         config.interval_ms = 600_000;
         config.keep_alive_s = 1;
     })
@@ -161,7 +191,7 @@ async fn idle_streams_get_a_heartbeat_each_period() {
             .await
             .expect("a chunk within 3 s")
             .expect("stream open")
-            .unwrap();
+            .expect("a readable chunk");
         text.push_str(&String::from_utf8_lossy(&chunk));
         while beats_at.len() < text.matches(&heartbeat).count() {
             beats_at.push(started.elapsed());

@@ -17,7 +17,7 @@ use shared::{
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::wait::eventually;
+use super::{tls::TestCert, wait::eventually};
 
 /// A server that a test talks to over HTTP: one running in this test process (the API suite's
 /// `spawn_app`), or one running elsewhere, such as a [`ServerProcess`](super::ServerProcess).
@@ -26,8 +26,11 @@ pub struct TestApp {
     pub address: String,
     /// The port it listens on.
     pub port: u16,
-    /// Opens a fresh connection for every request, as separate clients would.
+    /// Opens a fresh connection for every request, as separate clients would (over HTTP/2: one
+    /// connection, a new stream for every request).
     pub client: reqwest::Client,
+    /// The HTTP version every stream response to `client` must have.
+    pub version: reqwest::Version,
     /// The shutdown token and the run of a server running in this process.
     in_process: Option<(CancellationToken, JoinHandle<std::io::Result<()>>)>,
 }
@@ -82,7 +85,19 @@ impl TestApp {
                 .pool_max_idle_per_host(0)
                 .build()
                 .expect("client builds"),
+            version: reqwest::Version::HTTP_11,
             in_process: None,
+        }
+    }
+
+    /// The same server, serving TLS with `cert`, reached by a client that trusts `cert` and
+    /// speaks HTTP/2 to it (ALPN).
+    pub fn over_h2(self, cert: &TestCert) -> Self {
+        Self {
+            address: format!("https://localhost:{}", self.port),
+            client: cert.client(),
+            version: reqwest::Version::HTTP_2,
+            ..self
         }
     }
 
@@ -123,7 +138,9 @@ impl TestApp {
         if let Some(id) = header {
             request = request.header("Last-Event-ID", id);
         }
-        send(request).await
+        let response = send(request).await;
+        assert_eq!(response.version(), self.version, "the HTTP version");
+        response
     }
 
     /// `HEAD /sse`.

@@ -1,0 +1,116 @@
+//! TLS for tests: a fresh self-signed certificate in a temporary folder, a reqwest client that
+//! trusts only that certificate and negotiates HTTP/2 through ALPN, and raw HTTP/2 connections
+//! (the `h2` crate over tokio-rustls) for what reqwest cannot do: stall one stream's flow-control
+//! window, reset one stream while the connection stays open.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use bytes::Bytes;
+use server::tls::SelfSigned;
+use tokio::{net::TcpStream, task::JoinHandle};
+use tokio_rustls::{
+    TlsConnector,
+    rustls::{
+        self, ClientConfig, RootCertStore,
+        pki_types::{CertificateDer, ServerName, pem::PemObject as _},
+    },
+};
+
+/// A self-signed certificate for `localhost`, `127.0.0.1` and `::1`, written as `cert.pem` and
+/// `key.pem` into a folder that lives as long as this value.
+pub struct TestCert {
+    dir: tempfile::TempDir,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pem: String,
+}
+
+impl TestCert {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let pair = SelfSigned::for_localhost().expect("a certificate");
+        let (cert, key) = pair.write_to(dir.path()).expect("certificate written");
+        Self {
+            dir,
+            cert,
+            key,
+            pem: pair.cert_pem,
+        }
+    }
+
+    /// The folder holding the files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A reqwest client trusting only this certificate, offering `h2` and `http/1.1` by ALPN
+    /// (HTTP/2 is what it gets from our server). It keeps one connection per host and sends
+    /// every request on it as a new stream.
+    pub fn client(&self) -> reqwest::Client {
+        self.client_builder().build().expect("client builds")
+    }
+
+    /// The same client, offering only `http/1.1`.
+    pub fn http1_client(&self) -> reqwest::Client {
+        self.client_builder()
+            .http1_only()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client builds")
+    }
+
+    fn client_builder(&self) -> reqwest::ClientBuilder {
+        let certificate =
+            reqwest::Certificate::from_pem(self.pem.as_bytes()).expect("a PEM certificate");
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(certificate)
+    }
+
+    /// A rustls client configuration trusting only this certificate and offering `alpn`.
+    pub fn client_config(&self, alpn: &[&[u8]]) -> ClientConfig {
+        let mut roots = RootCertStore::empty();
+        let certificate =
+            CertificateDer::from_pem_slice(self.pem.as_bytes()).expect("a PEM certificate");
+        roots.add(certificate).expect("a usable root");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|proto| proto.to_vec()).collect();
+        config
+    }
+
+    /// A TLS connection to `127.0.0.1:port` that negotiated `h2`, driven by `builder`'s
+    /// settings (flow-control windows, say). The task drives the connection; abort it, or drop
+    /// every handle, to close it.
+    pub async fn connect_h2(
+        &self,
+        port: u16,
+        builder: &h2::client::Builder,
+    ) -> (h2::client::SendRequest<Bytes>, JoinHandle<()>) {
+        let connector = TlsConnector::from(Arc::new(self.client_config(&[b"h2"])));
+        let tcp = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("server accepts");
+        let name = ServerName::try_from("localhost").expect("a server name");
+        let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+        assert_eq!(
+            tls.get_ref().1.alpn_protocol(),
+            Some(&b"h2"[..]),
+            "ALPN chose h2"
+        );
+        let (send, connection) = builder.handshake(tls).await.expect("h2 handshake");
+        let driver = tokio::spawn(async move {
+            // Ends when the connection does; an error is the server or the test closing it.
+            let _ = connection.await;
+        });
+        (send, driver)
+    }
+}
