@@ -1,7 +1,8 @@
 //! pingstream's load benchmark: how many SSE clients the server holds, and at what cost.
 //!
 //! Layout: [`load`] opens N clients against a stream (decoding each with [`wire`], spreading
-//! their source addresses with [`target`]), waits until all have their first event, measures E
+//! their source addresses with [`target`]; over HTTPS, N HTTP/2 streams over M connections with
+//! [`h2load`]), waits until all have their first event, measures E
 //! more, and samples the server through [`procfs`]; [`tally`] turns what the clients received
 //! into gaps, duplicates and latency percentiles; [`report`] puts the runs of a session side by
 //! side. Two baseline servers run under the same tool in the same session, so ratios hold on a
@@ -12,6 +13,7 @@
 //! `scripts/bench.sh` runs them all.
 
 pub mod floor;
+pub mod h2load;
 pub mod listener;
 pub mod load;
 pub mod naive;

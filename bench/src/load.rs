@@ -2,7 +2,8 @@
 //! then follow E more events while sampling the server's memory and CPU from `/proc`.
 //!
 //! The clients share one current-thread Tokio runtime: a task per client with a raw
-//! `TcpStream` and the hand-rolled [`crate::wire`] decoder, and one [`Board`] (an
+//! `TcpStream` and the hand-rolled [`crate::wire`] decoder (over HTTPS, a task per HTTP/2
+//! connection and one per stream on it: [`crate::h2load`]), and one [`Board`] (an
 //! `Rc<RefCell<_>>`, never borrowed across an `.await`) where each records what it received. The
 //! driver only polls the board, so a client costs one `read()` and a few hundred nanoseconds of
 //! parsing per event; the tool's own CPU per event is reported beside the server's to show it.
@@ -27,6 +28,7 @@ use tokio::{
 };
 
 use crate::{
+    h2load::{self, H2Settings},
     procfs::{self, CpuTime, Pid},
     tally::{self, Latency, Received},
     target::{Target, source_addr},
@@ -34,7 +36,7 @@ use crate::{
 };
 
 /// How often the driver looks at the board while it waits.
-const POLL: Duration = Duration::from_millis(2);
+pub(crate) const POLL: Duration = Duration::from_millis(2);
 /// Bytes one client reads at a time: several events, and the head with the first event.
 const READ_BUFFER: usize = 1536;
 /// How long the server may take to start accepting connections.
@@ -64,6 +66,8 @@ pub struct LoadConfig {
     pub server_pid: Option<u32>,
     /// The name the run is reported under (`ours`, `naive`, `floor`).
     pub label: String,
+    /// For an `https://` target: how the clients' HTTP/2 streams share TLS connections.
+    pub h2: Option<H2Settings>,
 }
 
 /// Why a run could not be carried out at all (client failures are results, not errors).
@@ -94,8 +98,11 @@ pub enum LoadError {
 pub struct RunResult {
     /// Which server (`ours`, `naive`, `floor`).
     pub server: String,
-    /// Clients opened.
+    /// Clients opened (over HTTP/2: streams).
     pub clients: usize,
+    /// The TLS connections the HTTP/2 streams shared; `None` for HTTP/1.1 (one per client).
+    #[serde(default)]
+    pub connections: Option<usize>,
     /// Clients that received their first event.
     pub connected: usize,
     /// Milliseconds from the first `connect()` until the last client had its first event;
@@ -141,7 +148,7 @@ pub struct RunResult {
 
 /// Why one client stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-enum ClientError {
+pub(crate) enum ClientError {
     #[error("socket: {0}")]
     Socket(io::ErrorKind),
     #[error("bind: {0}")]
@@ -152,6 +159,10 @@ enum ClientError {
     Write(io::ErrorKind),
     #[error("read: {0}")]
     Read(io::ErrorKind),
+    #[error("TLS handshake: {0}")]
+    Tls(io::ErrorKind),
+    #[error("HTTP/2: {0}")]
+    H2(String),
     #[error("no first event within the handshake timeout")]
     HandshakeTimeout,
     #[error("not connected when the connect phase ended")]
@@ -185,7 +196,7 @@ impl Slot {
 
 /// Every client's slot and the counters the driver waits on.
 #[derive(Debug)]
-struct Board {
+pub(crate) struct Board {
     slots: Vec<Slot>,
     started: Instant,
     /// Clients that got their first event or failed before it.
@@ -195,7 +206,7 @@ struct Board {
 }
 
 impl Board {
-    fn record(&mut self, index: usize, event: Event<'_>, received_us: i64) {
+    pub(crate) fn record(&mut self, index: usize, event: Event<'_>, received_us: i64) {
         if event.event != shared::EVENT_NAME.as_bytes() {
             return;
         }
@@ -222,7 +233,7 @@ impl Board {
         }
     }
 
-    fn fail(&mut self, index: usize, err: ClientError) {
+    pub(crate) fn fail(&mut self, index: usize, err: ClientError) {
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
@@ -234,10 +245,17 @@ impl Board {
         }
     }
 
-    fn is_connected(&self, index: usize) -> bool {
+    pub(crate) fn is_connected(&self, index: usize) -> bool {
         self.slots
             .get(index)
             .is_some_and(|slot| slot.first_event_at.is_some())
+    }
+
+    /// The client got its first event, or failed.
+    pub(crate) fn is_settled(&self, index: usize) -> bool {
+        self.slots
+            .get(index)
+            .is_none_or(|slot| slot.first_event_at.is_some() || slot.error.is_some())
     }
 
     /// Every client still following the stream has received `count` or later.
@@ -258,13 +276,14 @@ fn id_matches(id: &[u8], count: u64) -> bool {
 }
 
 /// What every client task shares.
-struct Run {
-    board: RefCell<Board>,
-    handshakes: Semaphore,
-    target: SocketAddr,
+pub(crate) struct Run {
+    pub(crate) board: RefCell<Board>,
+    /// Permits to be between `connect()` and the first event (per connection over HTTP/2).
+    pub(crate) handshakes: Semaphore,
+    pub(crate) target: SocketAddr,
     request: Vec<u8>,
-    spread: u8,
-    handshake_timeout: Duration,
+    pub(crate) spread: u8,
+    pub(crate) handshake_timeout: Duration,
 }
 
 /// Carries out one run on a current-thread runtime of its own and returns what it measured.
@@ -298,8 +317,13 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
         spread: config.source_spread,
         handshake_timeout: config.handshake_timeout,
     });
-    for index in 0..config.clients {
-        tokio::task::spawn_local(client(index, Rc::clone(&run)));
+    match &config.h2 {
+        None => {
+            for index in 0..config.clients {
+                tokio::task::spawn_local(client(index, Rc::clone(&run)));
+            }
+        }
+        Some(h2) => h2load::spawn_connections(h2, &config.target, config.clients, &run),
     }
 
     // Phase 1: every client connected and got its first event.
@@ -379,6 +403,10 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
     Ok(RunResult {
         server: config.label.clone(),
         clients: config.clients,
+        connections: config
+            .h2
+            .as_ref()
+            .map(|h2| h2.connections.clamp(1, config.clients.max(1))),
         connected,
         connect_ms: (connected == config.clients).then(|| millis(last_first_event)),
         events: config.events,
@@ -518,7 +546,7 @@ async fn pump(
     }
 }
 
-fn wall_clock_micros() -> i64 {
+pub(crate) fn wall_clock_micros() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |since| {

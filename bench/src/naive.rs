@@ -119,13 +119,34 @@ async fn stream(clock: web::Data<TickClock>) -> impl Responder {
 /// Builds the naive server on `listener` (actix defaults: one worker per core). Must be called
 /// inside an actix system; the returned server runs when awaited.
 pub fn serve(listener: TcpListener, clock: TickClock) -> std::io::Result<Server> {
-    Ok(HttpServer::new(move || {
+    serve_over(listener, clock, None)
+}
+
+/// [`serve`] over TLS with `tls` (HTTP/2 offered by ALPN): what the HTTP/2 load client is
+/// tested against.
+pub fn serve_tls(
+    listener: TcpListener,
+    clock: TickClock,
+    tls: rustls::ServerConfig,
+) -> std::io::Result<Server> {
+    serve_over(listener, clock, Some(tls))
+}
+
+fn serve_over(
+    listener: TcpListener,
+    clock: TickClock,
+    tls: Option<rustls::ServerConfig>,
+) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(clock))
             .route(shared::STREAM_PATH, web::get().to(stream))
-    })
-    .listen(listener)?
-    .run())
+    });
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use crate::load::RunResult;
 
 /// The real server's label in the results.
 pub const OURS: &str = "ours";
+/// The real server over TLS, its clients HTTP/2 streams sharing connections.
+pub const OURS_H2: &str = "ours-h2";
 /// The tutorial-style baseline's label.
 pub const NAIVE: &str = "naive";
 /// The one-write-per-client baseline's label.
@@ -389,6 +391,8 @@ pub fn render(runs: &[RunResult], machine: &Machine) -> String {
         );
     }
 
+    render_h2(runs, &loads, &mut out);
+
     out.push_str("\nTargets for our server:\n\n| target | measured | verdict |\n|---|---|---|\n");
     for check in check_targets(runs) {
         let _ = writeln!(
@@ -417,6 +421,48 @@ pub fn render(runs: &[RunResult], machine: &Machine) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The HTTP/2 runs beside the HTTP/1.1 ones of the same load: per-stream memory and CPU,
+/// latency and connect time (TLS handshakes included), and their ratios.
+fn render_h2(runs: &[RunResult], loads: &BTreeSet<usize>, out: &mut String) {
+    let pairs: Vec<(&RunResult, &RunResult)> = loads
+        .iter()
+        .filter_map(|&clients| Some((find(runs, OURS, clients)?, find(runs, OURS_H2, clients)?)))
+        .collect();
+    if pairs.is_empty() {
+        return;
+    }
+    out.push_str(
+        "\nOurs over HTTP/2 (TLS, streams sharing connections) beside HTTP/1.1 (plain, a connection per client); a ratio above 1 costs more over h2:\n\n",
+    );
+    out.push_str("| streams | over connections | KiB/stream h2 (h1) | µs CPU/event h2 (h1) | p99 ms h2 (h1) | connect h2 (h1) | KiB ×h1 | CPU ×h1 | p99 ×h1 |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (h1, h2) in pairs {
+        let p99 = |run: &RunResult| run.latency.map(|lat| lat.p99_ms);
+        let connect = |run: &RunResult| {
+            run.connect_ms
+                .map_or_else(|| "—".to_owned(), |ms| format!("{ms:.0} ms"))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} ({}) | {} ({}) | {} ({}) | {} ({}) | {} | {} | {} |",
+            h2.clients,
+            h2.connections
+                .map_or_else(|| "—".to_owned(), |connections| connections.to_string()),
+            cell(h2.kib_per_client, 1),
+            cell(h1.kib_per_client, 1),
+            cell(h2.cpu_us_per_event, 2),
+            cell(h1.cpu_us_per_event, 2),
+            cell(p99(h2), 1),
+            cell(p99(h1), 1),
+            connect(h2),
+            connect(h1),
+            times(ratio(h2.kib_per_client, h1.kib_per_client)),
+            times(ratio(h2.cpu_us_per_event, h1.cpu_us_per_event)),
+            times(ratio(p99(h2), p99(h1))),
+        );
+    }
 }
 
 /// Replaces the generated section of `document` (between the markers) with `report`.
@@ -454,6 +500,7 @@ mod tests {
         RunResult {
             server: server.into(),
             clients,
+            connections: (server == OURS_H2).then_some(clients / 100),
             connected: clients,
             connect_ms: Some(connect),
             events: 15,
@@ -540,6 +587,28 @@ mod tests {
             "{report}"
         );
         assert!(report.contains("Test CPU"));
+    }
+
+    #[test]
+    fn h2_runs_are_set_beside_the_http_1_1_runs_of_their_load() {
+        let runs = vec![
+            run(OURS, 1000, 3.0, 10.0, 6.0, 100.0),
+            run(OURS_H2, 1000, 6.0, 15.0, 3.0, 300.0),
+            run(FLOOR, 1000, 2.0, 5.0, 1.0, 50.0),
+        ];
+        let report = render(&runs, &machine());
+        assert!(
+            report.contains("| ours-h2 | 1000 | 300 ms | 3.0 | 6.00 | 3.00× |"),
+            "{report}"
+        );
+        assert!(
+            report.contains(
+                "| 1000 | 10 | 3.0 (6.0) | 6.00 (3.00) | 15.0 (10.0) | 300 ms (100 ms) | 0.50× | 2.00× | 1.50× |"
+            ),
+            "{report}"
+        );
+        let without = render(&runs[..1], &machine());
+        assert!(!without.contains("HTTP/2"), "{without}");
     }
 
     #[test]

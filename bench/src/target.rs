@@ -1,4 +1,5 @@
-//! The stream under test: an `http://` URL on this machine's loopback range, and nothing else.
+//! The stream under test: an `http://` or `https://` URL on this machine's loopback range, and
+//! nothing else.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
@@ -7,8 +8,8 @@ use thiserror::Error;
 /// Why a URL cannot be load-tested.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TargetError {
-    /// Only plain `http://` is spoken.
-    #[error("only http:// URLs are supported: {0}")]
+    /// Only `http://` (HTTP/1.1) and `https://` (HTTP/2 over TLS) are spoken.
+    #[error("only http:// and https:// URLs are supported: {0}")]
     Scheme(String),
     /// The host is not a literal IPv4 address with a port.
     #[error("the URL needs a literal IPv4 host and a port, like http://127.0.0.1:8080/sse: {0}")]
@@ -25,14 +26,20 @@ pub struct Target {
     pub addr: SocketAddrV4,
     /// The request path, e.g. `/sse`.
     pub path: String,
+    /// `https://`: the clients speak HTTP/2 over TLS (as browsers do over HTTPS); `http://`:
+    /// HTTP/1.1 in the clear, one connection per client.
+    pub tls: bool,
 }
 
 impl Target {
-    /// Parses `http://127.x.y.z:PORT/path` (the path defaults to [`shared::STREAM_PATH`]).
+    /// Parses `http://127.x.y.z:PORT/path` or `https://…` (the path defaults to
+    /// [`shared::STREAM_PATH`]).
     pub fn parse(url: &str) -> Result<Self, TargetError> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| TargetError::Scheme(url.to_owned()))?;
+        let (tls, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => (false, rest),
+            (None, Some(rest)) => (true, rest),
+            (None, None) => return Err(TargetError::Scheme(url.to_owned())),
+        };
         let (authority, path) = match rest.find('/') {
             Some(slash) => rest.split_at(slash),
             None => (rest, shared::STREAM_PATH),
@@ -46,6 +53,7 @@ impl Target {
         Ok(Self {
             addr,
             path: path.to_owned(),
+            tls,
         })
     }
 
@@ -82,8 +90,14 @@ mod tests {
         let target = Target::parse("http://127.0.0.1:8080/sse").expect("valid");
         assert_eq!(target.addr, SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
         assert_eq!(target.path, "/sse");
+        assert!(!target.tls);
         let target = Target::parse("http://127.1.2.3:9").expect("valid");
         assert_eq!(target.path, shared::STREAM_PATH);
+        assert!(
+            Target::parse("https://127.0.0.1:8443/sse")
+                .expect("valid")
+                .tls
+        );
         let request = String::from_utf8(target.request()).expect("ascii");
         assert!(request.starts_with("GET /sse HTTP/1.1\r\nHost: 127.1.2.3:9\r\n"));
         assert!(request.ends_with("\r\n\r\n"));
@@ -100,9 +114,13 @@ mod tests {
             Err(TargetError::Authority(_))
         ));
         assert!(matches!(
-            Target::parse("https://127.0.0.1:443/"),
+            Target::parse("ftp://127.0.0.1:443/"),
             Err(TargetError::Scheme(_))
         ));
+        assert_eq!(
+            Target::parse("https://10.0.0.1:443/sse"),
+            Err(TargetError::NotLoopback(Ipv4Addr::new(10, 0, 0, 1)))
+        );
         assert!(matches!(
             Target::parse("http://127.0.0.1/sse"),
             Err(TargetError::Authority(_))

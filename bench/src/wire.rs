@@ -92,6 +92,15 @@ impl ResponseDecoder {
         Self::default()
     }
 
+    /// A decoder for a bare event-stream body, as HTTP/2 DATA frames carry it (the status came
+    /// in a HEADERS frame; there is no chunked framing).
+    pub fn body_only() -> Self {
+        Self {
+            stage: Stage::Raw,
+            ..Self::default()
+        }
+    }
+
     /// Decodes `input`, calling `on_event` for every event it completes.
     pub fn feed(
         &mut self,
@@ -446,6 +455,29 @@ mod tests {
         bytes.extend((1..=3).flat_map(|count| ping(count).into_bytes()));
         for piece in [1, 5, bytes.len()] {
             let (seen, _) = decode_in_pieces(&bytes, piece).expect("valid stream");
+            assert_eq!(seen, (1..=3).map(expected).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_bare_body_as_http2_carries_it_is_read_without_a_head() {
+        let mut body = b"retry: 2000\n\n".to_vec();
+        body.extend((1..=3).flat_map(|count| ping(count).into_bytes()));
+        for piece in [1, 7, body.len()] {
+            let mut decoder = ResponseDecoder::body_only();
+            let mut seen = Vec::new();
+            for part in body.chunks(piece) {
+                let progress = decoder
+                    .feed(part, &mut |event| {
+                        seen.push(Seen {
+                            id: String::from_utf8_lossy(event.id).into_owned(),
+                            event: String::from_utf8_lossy(event.event).into_owned(),
+                            data: String::from_utf8_lossy(event.data).into_owned(),
+                        });
+                    })
+                    .expect("valid stream");
+                assert_eq!(progress, Progress::Open);
+            }
             assert_eq!(seen, (1..=3).map(expected).collect::<Vec<_>>());
         }
     }

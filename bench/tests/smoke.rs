@@ -1,5 +1,6 @@
 //! The load tool against both baseline servers, in-process on port 0: every client connects,
-//! every event arrives once, and the numbers come out.
+//! every event arrives once, and the numbers come out; over HTTP/1.1, and over HTTP/2 with TLS
+//! (streams sharing a few connections).
 
 use std::{
     net::{SocketAddr, TcpListener},
@@ -9,6 +10,7 @@ use std::{
 
 use bench::{
     floor::FloorServer,
+    h2load::H2Settings,
     load::{self, LoadConfig, RunResult},
     naive::{self, TickClock},
     target::Target,
@@ -19,8 +21,12 @@ const CLIENTS: usize = 40;
 const EVENTS: u64 = 3;
 
 fn load(addr: SocketAddr, label: &str) -> RunResult {
+    load_over(&format!("http://{addr}/sse"), None, label)
+}
+
+fn load_over(url: &str, h2: Option<H2Settings>, label: &str) -> RunResult {
     let config = LoadConfig {
-        target: Target::parse(&format!("http://{addr}/sse")).expect("loopback URL"),
+        target: Target::parse(url).expect("loopback URL"),
         clients: CLIENTS,
         events: EVENTS,
         interval: PERIOD,
@@ -31,6 +37,7 @@ fn load(addr: SocketAddr, label: &str) -> RunResult {
         // The test process stands in for the server: it exercises the /proc sampling.
         server_pid: Some(std::process::id()),
         label: label.into(),
+        h2,
     };
     load::run(&config).expect("a run")
 }
@@ -82,6 +89,59 @@ fn naive_server_streams_every_event_to_every_client() {
     actix_web::rt::System::new().block_on(handle.stop(false));
     thread.join().expect("naive thread").expect("naive ran");
     assert_clean(&result);
+}
+
+/// The naive server over TLS (HTTP/2 by ALPN) with a fresh self-signed certificate, and the
+/// clients' settings trusting it, `connections` connections for the streams.
+fn naive_over_tls(
+    connections: usize,
+) -> (
+    SocketAddr,
+    actix_web::dev::ServerHandle,
+    std::thread::JoinHandle<std::io::Result<()>>,
+    H2Settings,
+) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("a certificate");
+    let chain = vec![CertificateDer::from(certified.cert.der().to_vec())];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("a usable pair");
+    let settings = H2Settings::trusting(certified.cert.pem().as_bytes(), connections)
+        .expect("clients trust it");
+    let (started_tx, started_rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let listener = loopback_listener();
+            let addr = listener.local_addr().expect("bound");
+            let server = naive::serve_tls(listener, TickClock::start(PERIOD, 0xa2), tls)
+                .expect("naive starts");
+            started_tx
+                .send((addr, server.handle()))
+                .expect("test waits");
+            server.await
+        })
+    });
+    let (addr, handle) = started_rx.recv().expect("naive started");
+    (addr, handle, thread, settings)
+}
+
+#[test]
+fn h2_streams_sharing_a_few_tls_connections_get_every_event() {
+    let (addr, handle, thread, settings) = naive_over_tls(4);
+    let result = load_over(&format!("https://{addr}/sse"), Some(settings), "naive-h2");
+    actix_web::rt::System::new().block_on(handle.stop(false));
+    thread.join().expect("naive thread").expect("naive ran");
+    assert_clean(&result);
+    assert_eq!(result.connections, Some(4));
 }
 
 #[test]

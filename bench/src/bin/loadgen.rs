@@ -1,10 +1,12 @@
-//! `loadgen`: open N SSE clients against a loopback server, measure E events, print one JSON
-//! result line (and append it to `--out`).
+//! `loadgen`: open N SSE clients against a loopback server (over `https://`, N HTTP/2 streams
+//! over `--connections` TLS connections), measure E events, print one JSON result line (and
+//! append it to `--out`).
 
 use std::{fs::OpenOptions, io::Write as _, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use bench::{
+    h2load::H2Settings,
     load::{self, LoadConfig},
     procfs,
     target::Target,
@@ -15,12 +17,19 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "loadgen", version)]
 struct Args {
-    /// The stream: an http:// URL on 127.0.0.0/8, e.g. http://127.0.0.1:8080/sse.
+    /// The stream: an http:// URL on 127.0.0.0/8, e.g. http://127.0.0.1:8080/sse (HTTP/1.1,
+    /// a connection per client), or https:// (HTTP/2 over TLS, needs --ca).
     #[arg(long)]
     url: String,
-    /// Clients to open.
+    /// Clients to open (over https://: streams).
     #[arg(long, default_value_t = 100)]
     clients: usize,
+    /// TLS connections the HTTP/2 streams are spread over (https:// only).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    connections: u64,
+    /// PEM certificate to trust for an https:// URL (the server's self-signed one).
+    #[arg(long, value_name = "PATH")]
+    ca: Option<PathBuf>,
     /// Events to measure once all are connected.
     #[arg(long, default_value_t = 15)]
     events: u64,
@@ -53,6 +62,17 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let target = Target::parse(&args.url)?;
+    let h2 = match (&args.ca, target.tls) {
+        (Some(ca), true) => {
+            let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+            Some(H2Settings::trusting(
+                &pem,
+                usize::try_from(args.connections)?,
+            )?)
+        }
+        (None, true) => anyhow::bail!("an https:// URL needs --ca (the certificate to trust)"),
+        (_, false) => None,
+    };
     let limit = procfs::raise_open_files_limit().context("raising the open files limit")?;
     anyhow::ensure!(
         u64::try_from(args.clients)? + 64 <= limit,
@@ -70,6 +90,7 @@ fn main() -> anyhow::Result<()> {
         connect_timeout: Duration::from_secs(args.connect_timeout_s),
         server_pid: args.pid,
         label: args.label,
+        h2,
     };
     let result = load::run(&config)?;
     let line = serde_json::to_string(&result)?;

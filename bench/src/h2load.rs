@@ -1,0 +1,233 @@
+//! The HTTP/2 load: N streams over M TLS connections to an `https://` target, as a browser
+//! multiplexes every `EventSource` of one origin over one connection.
+//!
+//! A task per connection (TCP from its spread source address, a rustls handshake offering only
+//! `h2`, the h2 handshake, then one `GET` per stream it carries) and a task per stream, which
+//! reads the stream's DATA frames with the same [`crate::wire`] decoder and records onto the same
+//! board as the HTTP/1.1 clients: every figure of a run means the same thing, a client being a
+//! stream. The TLS handshakes fall inside the connect time.
+
+use std::{ops::Range, rc::Rc, sync::Arc, time::Instant};
+
+use bytes::Bytes;
+use thiserror::Error;
+use tokio::net::TcpSocket;
+use tokio_rustls::{
+    TlsConnector,
+    rustls::{
+        self, ClientConfig, RootCertStore,
+        pki_types::{CertificateDer, ServerName, pem::PemObject as _},
+    },
+};
+
+use crate::{
+    load::{ClientError, Run, wall_clock_micros},
+    target::{Target, source_addr},
+    wire::{ResponseDecoder, WireError},
+};
+
+/// The stream-level flow-control window each client grants the server: Chromium's (6 MiB).
+const STREAM_WINDOW: u32 = 6 * 1024 * 1024;
+/// The connection-level window: Chromium's (15 MiB).
+const CONNECTION_WINDOW: u32 = 15 * 1024 * 1024;
+
+/// How the streams share connections, and the TLS the clients speak.
+#[derive(Debug, Clone)]
+pub struct H2Settings {
+    /// TLS connections the streams are spread over, each carrying an even share.
+    pub connections: usize,
+    /// The clients' TLS: the roots they trust, ALPN `h2` only.
+    pub tls: Arc<ClientConfig>,
+}
+
+/// Why the HTTP/2 clients cannot be set up.
+#[derive(Debug, Error)]
+pub enum H2SetupError {
+    /// The trusted certificate file holds no usable PEM certificate.
+    #[error("no usable PEM certificate to trust: {0}")]
+    Certificate(String),
+    /// rustls refused the configuration.
+    #[error("TLS client configuration: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+impl H2Settings {
+    /// Clients trusting only the PEM certificates in `pem` (the server's self-signed one),
+    /// spreading their streams over `connections` connections.
+    pub fn trusting(pem: &[u8], connections: usize) -> Result<Self, H2SetupError> {
+        let mut roots = RootCertStore::empty();
+        for certificate in CertificateDer::pem_slice_iter(pem) {
+            let certificate =
+                certificate.map_err(|err| H2SetupError::Certificate(err.to_string()))?;
+            roots
+                .add(certificate)
+                .map_err(|err| H2SetupError::Certificate(err.to_string()))?;
+        }
+        if roots.is_empty() {
+            return Err(H2SetupError::Certificate("none in the file".into()));
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Self {
+            connections,
+            tls: Arc::new(tls),
+        })
+    }
+}
+
+/// Spawns the connection tasks for `clients` streams on the current `LocalSet`.
+pub(crate) fn spawn_connections(
+    settings: &H2Settings,
+    target: &Target,
+    clients: usize,
+    run: &Rc<Run>,
+) {
+    let connections = settings.connections.clamp(1, clients.max(1));
+    let connector = TlsConnector::from(Arc::clone(&settings.tls));
+    let uri: Rc<str> = format!("https://{}{}", target.addr, target.path).into();
+    for connection in 0..connections {
+        let streams = clients * connection / connections..clients * (connection + 1) / connections;
+        tokio::task::spawn_local(carry(
+            connection,
+            streams,
+            connector.clone(),
+            Rc::clone(&uri),
+            Rc::clone(run),
+        ));
+    }
+}
+
+/// One connection and the streams `streams` on it.
+async fn carry(
+    connection: usize,
+    streams: Range<usize>,
+    connector: TlsConnector,
+    uri: Rc<str>,
+    run: Rc<Run>,
+) {
+    // The semaphore is never closed, so this always gets a permit: one per connection between
+    // connect() and the first event of every stream it carries.
+    let permit = run.handshakes.acquire().await.ok();
+    let started = Instant::now();
+    let opened = tokio::time::timeout(run.handshake_timeout, open(connection, &connector, &run))
+        .await
+        .unwrap_or(Err(ClientError::HandshakeTimeout));
+    let mut send = match opened {
+        Ok(send) => send,
+        Err(err) => {
+            let mut board = run.board.borrow_mut();
+            for index in streams {
+                board.fail(index, err.clone());
+            }
+            return;
+        }
+    };
+    for index in streams.clone() {
+        match request(&mut send, &uri).await {
+            Ok(response) => {
+                tokio::task::spawn_local(follow(index, response, Rc::clone(&run)));
+            }
+            Err(err) => run.board.borrow_mut().fail(index, err),
+        }
+    }
+    // Hold the permit until every stream here has its first event (or the handshake time is up).
+    while started.elapsed() < run.handshake_timeout
+        && !streams
+            .clone()
+            .all(|index| run.board.borrow().is_settled(index))
+    {
+        tokio::time::sleep(crate::load::POLL).await;
+    }
+    drop(permit);
+}
+
+/// TCP, TLS (ALPN `h2`) and the h2 handshake; the connection is then driven by a task of its
+/// own that also keeps this handle, so the connection lives as long as the run.
+async fn open(
+    connection: usize,
+    connector: &TlsConnector,
+    run: &Run,
+) -> Result<h2::client::SendRequest<Bytes>, ClientError> {
+    let socket = TcpSocket::new_v4().map_err(|err| ClientError::Socket(err.kind()))?;
+    socket
+        .bind(source_addr(connection, run.spread))
+        .map_err(|err| ClientError::Bind(err.kind()))?;
+    let tcp = socket
+        .connect(run.target)
+        .await
+        .map_err(|err| ClientError::Connect(err.kind()))?;
+    let name = ServerName::IpAddress(run.target.ip().into());
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|err| ClientError::Tls(err.kind()))?;
+    if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+        return Err(ClientError::H2("the server did not choose h2".into()));
+    }
+    let (send, driver) = h2::client::Builder::new()
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .handshake::<_, Bytes>(tls)
+        .await
+        .map_err(h2_error)?;
+    let keep = send.clone();
+    tokio::task::spawn_local(async move {
+        let _keep = keep;
+        // Its streams see the error, if any.
+        let _ = driver.await;
+    });
+    Ok(send)
+}
+
+/// Sends one stream's `GET`, as an `EventSource` would.
+async fn request(
+    send: &mut h2::client::SendRequest<Bytes>,
+    uri: &str,
+) -> Result<h2::client::ResponseFuture, ClientError> {
+    let request = http::Request::get(uri)
+        .header("accept", "text/event-stream")
+        .header("cache-control", "no-cache")
+        .body(())
+        .map_err(|err| ClientError::H2(err.to_string()))?;
+    let ready = send.clone().ready().await.map_err(h2_error)?;
+    *send = ready;
+    let (response, _) = send.send_request(request, true).map_err(h2_error)?;
+    Ok(response)
+}
+
+/// One stream, from its response on; its end, if any, goes on the board.
+async fn follow(index: usize, response: h2::client::ResponseFuture, run: Rc<Run>) {
+    if let Err(err) = read(index, response, &run).await {
+        run.board.borrow_mut().fail(index, err);
+    }
+}
+
+async fn read(
+    index: usize,
+    response: h2::client::ResponseFuture,
+    run: &Run,
+) -> Result<(), ClientError> {
+    let response = response.await.map_err(h2_error)?;
+    if response.status() != http::StatusCode::OK {
+        return Err(WireError::Status(response.status().as_u16()).into());
+    }
+    let mut body = response.into_body();
+    let mut decoder = ResponseDecoder::body_only();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(h2_error)?;
+        // Read at once, so the window is given back at once, as a browser does.
+        let _ = body.flow_control().release_capacity(chunk.len());
+        let received_us = wall_clock_micros();
+        let mut board = run.board.borrow_mut();
+        decoder.feed(&chunk, &mut |event| board.record(index, event, received_us))?;
+    }
+    Err(ClientError::Ended)
+}
+
+fn h2_error(err: h2::Error) -> ClientError {
+    ClientError::H2(err.to_string())
+}
