@@ -95,25 +95,32 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a 900x700 headless Chromium that records its console.
     pub async fn open() -> Self {
+        Self::open_with(&[]).await
+    }
+
+    /// [`Browser::open`], with `extra_args` added to Chromium's command line.
+    pub async fn open_with(extra_args: &[&str]) -> Self {
         let driver = Chromedriver::start().await;
         let profile = tempfile::tempdir().expect("a temporary browser profile");
         let chrome = std::env::var("CHROME").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--no-first-run".to_owned(),
+            "--disable-sync".to_owned(),
+            "--window-size=900,700".to_owned(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        args.extend(extra_args.iter().map(|arg| (*arg).to_owned()));
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chrome,
-                "args": [
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--no-first-run",
-                    "--disable-sync",
-                    "--window-size=900,700",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
+                "args": args,
             },
             "goog:loggingPrefs": { "browser": "ALL" },
         });
@@ -180,6 +187,14 @@ impl Browser {
             .await
             .expect("the record can be read");
         serde_json::from_value(changes).expect("the record reads as StatusChanges")
+    }
+
+    /// Runs `script` (a function body; `return` gives its value) in the page.
+    pub async fn evaluate(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .expect("the script runs")
     }
 
     /// Writes `text` to the page's console with `console.info`.

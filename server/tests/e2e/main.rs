@@ -22,3 +22,4 @@ mod stalls;
 mod streaming;
 #[path = "../support/mod.rs"]
 mod support;
+mod transport;

@@ -1,0 +1,194 @@
+//! The page over TLS: Chromium negotiates HTTP/2 for the page, its wasm and its stream, receives
+//! the wasm brotli-compressed, and holds a dozen streams of one origin open at once, where over
+//! HTTP/1.1 its six connections per origin would leave the seventh tab waiting.
+//!
+//! The browser of these tests alone is started with `--ignore-certificate-errors`: the server's
+//! certificate is a fresh self-signed one (the README says how to trust one for real use).
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::{
+    browser::{Browser, DEADLINE, one_browser_at_a_time},
+    server::{self, ServerProcess, free_port},
+    support::tls::TestCert,
+};
+
+/// Pages open at once, each with its own stream: twice what HTTP/1.1 allows per origin.
+const TABS: usize = 12;
+
+/// The release server serving `dist/` over TLS with `cert`.
+fn start_tls(cert: &TestCert) -> ServerProcess {
+    let cert_path = cert.cert.display().to_string();
+    let key_path = cert.key.display().to_string();
+    server::start(
+        free_port(),
+        &["--tls-cert", &cert_path, "--tls-key", &key_path],
+    )
+}
+
+fn https_url(server: &ServerProcess, path: &str) -> String {
+    format!("https://localhost:{}{path}", server.port)
+}
+
+/// One `PerformanceResourceTiming` entry, as the page reports it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Resource {
+    name: String,
+    next_hop_protocol: String,
+    encoded_body_size: u64,
+    decoded_body_size: u64,
+}
+
+/// The page's resource entries, with the navigation itself first.
+const READ_RESOURCES: &str = r#"
+return [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+  .map((entry) => ({
+    name: entry.name,
+    nextHopProtocol: entry.nextHopProtocol,
+    encodedBodySize: entry.encodedBodySize,
+    decodedBodySize: entry.decodedBodySize,
+  }));
+"#;
+
+#[tokio::test]
+async fn over_tls_the_page_its_wasm_and_its_stream_come_over_h2_and_the_wasm_as_brotli() {
+    let _turn = one_browser_at_a_time().await;
+    let cert = TestCert::new();
+    let server = start_tls(&cert);
+    let browser = Browser::open_with(&["--ignore-certificate-errors"]).await;
+
+    browser.goto(&https_url(&server, "/")).await;
+    let page = browser
+        .wait_for("the first ping", |page| !page.pings().is_empty())
+        .await;
+    assert!(page.is("live"), "badge {:?}", page.status);
+    let resources = read_resources(&browser).await;
+    let wasm = find(&resources, "the wasm", |name| name.ends_with(".wasm"));
+    let document = find(&resources, "the page", |name| name.ends_with('/'));
+    assert_eq!(document.next_hop_protocol, "h2", "{document:#?}");
+    assert_eq!(wasm.next_hop_protocol, "h2", "{wasm:#?}");
+
+    // The wasm crossed the wire as the server's brotli encoding, and decoded to the file.
+    let path = wasm
+        .name
+        .split_once(&format!(":{}", server.port))
+        .map(|(_, path)| path.to_owned())
+        .expect("a path after the port");
+    let brotli = cert
+        .client()
+        .get(https_url(&server, &path))
+        .header("Accept-Encoding", "br")
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(brotli.headers()["content-encoding"], "br");
+    let brotli_size = brotli.bytes().await.expect("a body").len() as u64;
+    let file_size = std::fs::metadata(server::dist_dir().join(path.trim_start_matches('/')))
+        .expect("the wasm file")
+        .len();
+    assert_eq!(wasm.encoded_body_size, brotli_size, "{wasm:#?}");
+    assert_eq!(wasm.decoded_body_size, file_size, "{wasm:#?}");
+    println!(
+        "wasm over h2: {brotli_size} bytes brotli for {file_size} bytes ({:.1} %)",
+        100.0 * brotli_size as f64 / file_size as f64
+    );
+
+    // A resource entry is written when its response ends, so the open stream has none yet.
+    // SIGTERM ends it cleanly (and the process within a second); the entry says what carried it.
+    let (took, status) = server.terminate().await;
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(1), "SIGTERM took {took:?}");
+    let started = Instant::now();
+    let stream = loop {
+        let resources = read_resources(&browser).await;
+        if let Some(stream) = resources
+            .iter()
+            .find(|entry| entry.name.contains(shared::STREAM_PATH))
+        {
+            break stream.clone();
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "no resource entry for the stream {DEADLINE:?} after it ended: {resources:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(stream.next_hop_protocol, "h2", "{stream:#?}");
+    assert!(stream.encoded_body_size > 0, "{stream:#?}");
+    browser.close().await;
+}
+
+/// The page's resource entries, the navigation itself first.
+async fn read_resources(browser: &Browser) -> Vec<Resource> {
+    serde_json::from_value(browser.evaluate(READ_RESOURCES).await).expect("resource entries")
+}
+
+/// The first entry whose URL `matches`; panics naming `what` if there is none.
+fn find(resources: &[Resource], what: &str, matches: impl Fn(&str) -> bool) -> Resource {
+    resources
+        .iter()
+        .find(|entry| matches(&entry.name))
+        .unwrap_or_else(|| panic!("no entry for {what} among {resources:#?}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn over_h2_a_dozen_tabs_without_sharing_are_all_live_at_once() {
+    let _turn = one_browser_at_a_time().await;
+    let cert = TestCert::new();
+    let server = start_tls(&cert);
+    let browser = Browser::open_with(&["--ignore-certificate-errors"]).await;
+
+    // Each page holds its own stream (`share=off`); the first opens the others (same origin, so
+    // it can read their badges).
+    browser.goto(&https_url(&server, "/?share=off")).await;
+    browser
+        .evaluate(&format!(
+            "window.pingstreamTabs = [window]; \
+             for (let i = 1; i < {TABS}; i++) {{ \
+               window.pingstreamTabs.push(window.open('/?share=off', '_blank')); \
+             }} \
+             return window.pingstreamTabs.filter((tab) => tab !== null).length;"
+        ))
+        .await;
+    let started = Instant::now();
+    let statuses = loop {
+        let statuses: Vec<Option<String>> = serde_json::from_value(
+            browser
+                .evaluate(
+                    "return window.pingstreamTabs.map((tab) => { \
+                       const badge = tab && tab.document.querySelector('#status'); \
+                       const pings = tab && tab.document.querySelectorAll('ol#pings > li.ping'); \
+                       return badge && pings.length > 0 ? badge.dataset.status : null; \
+                     });",
+                )
+                .await,
+        )
+        .expect("one status per tab");
+        if statuses.len() == TABS && statuses.iter().all(|s| s.as_deref() == Some("live")) {
+            break statuses;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "after {DEADLINE:?} not every tab is live with a ping: {statuses:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    println!("{} tabs live after {:?}", statuses.len(), started.elapsed());
+
+    // The server holds one stream per tab.
+    let health: serde_json::Value = cert
+        .client()
+        .get(https_url(&server, "/healthz"))
+        .send()
+        .await
+        .expect("the server answers")
+        .json()
+        .await
+        .expect("healthz is JSON");
+    assert_eq!(health["clients"], TABS, "{health}");
+    browser.close().await;
+}
