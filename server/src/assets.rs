@@ -215,6 +215,15 @@ impl Assets {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Asset)> {
         self.files.iter().map(|(url, asset)| (url.as_str(), asset))
     }
+
+    /// Bytes of every file together as a client accepting `coding` downloads them (files
+    /// without that encoding as they are).
+    pub fn download_size(&self, coding: Coding) -> usize {
+        self.files
+            .values()
+            .map(|asset| asset.body(coding).unwrap_or(&asset.identity).len())
+            .sum()
+    }
 }
 
 /// Walks `dir` below `root`, collecting `(url path, file path)` of regular files, skipping
@@ -473,6 +482,11 @@ mod tests {
         );
         assert!(!assets.get("/noise.png").expect("png").has_encodings());
         assert!(assets.get("/.hidden").is_none());
+        let brotli = js.brotli.as_ref().map_or(0, |bytes| bytes.len());
+        assert_eq!(
+            assets.download_size(Coding::Brotli),
+            2 * brotli + "<!doctype html>".len() + noise.len()
+        );
         assert!(assets.get("/../index.html").is_none());
         assert_eq!(assets.iter().count(), 4);
     }
