@@ -14,6 +14,20 @@ default:
 run *ARGS: build
     ./target/release/server {{ARGS}}
 
+# The same over HTTPS and HTTP/2 on https://localhost:8443, with the certificate of `just cert` (trust it first: README, TLS and HTTP/2).
+run-tls *ARGS: cert build
+    ./target/release/server --addr 127.0.0.1:8443 --tls-cert target/tls/cert.pem --tls-key target/tls/key.pem {{ARGS}}
+
+# A self-signed certificate for localhost, 127.0.0.1 and ::1 in target/tls/ (cert.pem, key.pem); kept if already there.
+cert:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [[ -f target/tls/cert.pem && -f target/tls/key.pem ]]; then
+        echo "target/tls/cert.pem is there already (delete target/tls for a new one)"
+        exit 0
+    fi
+    cargo run --release -q -p server --bin self-signed-cert -- target/tls
+
 # Frontend with live reload (trunk serve, http://127.0.0.1:8081) and the server (cargo run) together; Ctrl-C stops both.
 dev: (setup "build")
     #!/usr/bin/env bash
