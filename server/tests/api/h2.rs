@@ -131,7 +131,7 @@ async fn h2_a_stream_reset_by_the_client_frees_its_slot_by_the_next_event() {
 #[tokio::test]
 #[ignore = "actix-http 3.20's h2 dispatcher notices a reset stream or a closed connection only \
             when it next writes to the stream: needs SendStream::poll_reset while the body is \
-            idle, the hunk proposed for vendor/actix-http.patch"]
+            idle: docs/actix-http-h2.md"]
 async fn h2_a_stream_reset_by_the_client_frees_its_slot_at_once() {
     // A 10-minute period: nothing is written to the stream, so only the reset can tell.
     reset_frees_the_slot_within(600_000, Duration::from_millis(500)).await;
@@ -164,7 +164,7 @@ async fn h2_a_client_that_closes_its_connection_frees_every_slot_by_the_next_eve
 #[tokio::test]
 #[ignore = "actix-http 3.20's h2 dispatcher notices a reset stream or a closed connection only \
             when it next writes to the stream: needs SendStream::poll_reset while the body is \
-            idle, the hunk proposed for vendor/actix-http.patch"]
+            idle: docs/actix-http-h2.md"]
 async fn h2_a_client_that_closes_its_connection_frees_every_slot_at_once() {
     closing_frees_every_slot_within(600_000, Duration::from_millis(500)).await;
 }
