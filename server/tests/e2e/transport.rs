@@ -142,53 +142,29 @@ async fn over_h2_a_dozen_tabs_without_sharing_are_all_live_at_once() {
     let server = start_tls(&cert);
     let browser = Browser::open_with(&["--ignore-certificate-errors"]).await;
 
-    // Each page holds its own stream (`share=off`); the first opens the others (same origin, so
-    // it can read their badges).
-    browser.goto(&https_url(&server, "/?share=off")).await;
-    browser
-        .evaluate(&format!(
-            "window.pingstreamTabs = [window]; \
-             for (let i = 1; i < {TABS}; i++) {{ \
-               window.pingstreamTabs.push(window.open('/?share=off', '_blank')); \
-             }} \
-             return window.pingstreamTabs.filter((tab) => tab !== null).length;"
-        ))
-        .await;
+    // Each tab holds a stream of its own (`share=off`); all of them stay open.
+    let url = https_url(&server, "/?share=off");
     let started = Instant::now();
-    let statuses = loop {
-        let statuses: Vec<Option<String>> = serde_json::from_value(
-            browser
-                .evaluate(
-                    "return window.pingstreamTabs.map((tab) => { \
-                       const badge = tab && tab.document.querySelector('#status'); \
-                       const pings = tab && tab.document.querySelectorAll('ol#pings > li.ping'); \
-                       return badge && pings.length > 0 ? badge.dataset.status : null; \
-                     });",
-                )
-                .await,
-        )
-        .expect("one status per tab");
-        if statuses.len() == TABS && statuses.iter().all(|s| s.as_deref() == Some("live")) {
-            break statuses;
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "after {DEADLINE:?} not every tab is live with a ping: {statuses:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    println!("{} tabs live after {:?}", statuses.len(), started.elapsed());
-
-    // The server holds one stream per tab.
-    let health: serde_json::Value = cert
-        .client()
-        .get(https_url(&server, "/healthz"))
-        .send()
-        .await
-        .expect("the server answers")
-        .json()
-        .await
-        .expect("healthz is JSON");
-    assert_eq!(health["clients"], TABS, "{health}");
+    let mut tabs = vec![browser.current_tab().await];
+    browser.goto(&url).await;
+    for _ in 1..TABS {
+        tabs.push(browser.open_tab().await);
+        browser.goto(&url).await;
+    }
+    for tab in &tabs {
+        browser.switch_to(tab).await;
+        browser
+            .wait_for("every tab live with a ping", |page| {
+                page.is("live") && !page.pings().is_empty()
+            })
+            .await;
+    }
+    println!("{TABS} tabs live after {:?}", started.elapsed());
+    // The server holds one stream per tab, all at once.
+    server
+        .app()
+        .over_h2(&cert)
+        .wait_for_clients(TABS as u64, DEADLINE)
+        .await;
     browser.close().await;
 }
