@@ -232,7 +232,24 @@ where
     let mut body = pin!(body);
 
     // poll response body and send chunks to client
-    while let Some(res) = poll_fn(|cx| body.as_mut().poll_next(cx)).await {
+    //
+    // pingstream: a stream the client resets (RST_STREAM), or whose connection goes away, ends
+    // at once instead of at the body's next chunk, which for an idle event stream may be long
+    // in coming. `poll_reset` registers the task for both.
+    loop {
+        let next = poll_fn(|cx| {
+            if stream.poll_reset(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            body.as_mut().poll_next(cx).map(Some)
+        })
+        .await;
+        let res = match next {
+            // reset, or the connection is gone: drop the body, there is no one to send it to
+            None => return Ok(()),
+            Some(None) => break,
+            Some(Some(res)) => res,
+        };
         let mut chunk = res.map_err(|err| DispatchError::ResponseBody(err.into()))?;
 
         'send: loop {
