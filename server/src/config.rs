@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use shared::Heartbeat;
 
 /// How one pingstream server runs. Every flag can also be set through the environment variable
@@ -158,10 +158,13 @@ impl Config {
         Some((self.tls_cert.as_deref()?, self.tls_key.as_deref()?))
     }
 
-    /// A configuration for tests and embedding: defaults everywhere, listening on any free
-    /// loopback port.
+    /// A configuration for tests and embedding: defaults everywhere, whatever `PINGSTREAM_*`
+    /// variables the environment has, listening on any free loopback port.
     pub fn for_tests() -> Self {
-        let mut config = Self::parse_from(["server"]);
+        let command = Self::command().mut_args(|arg| arg.env(None));
+        let matches = command.get_matches_from(["server"]);
+        let mut config =
+            Self::from_arg_matches(&matches).expect("the defaults make a valid configuration");
         config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
         config
     }
@@ -170,7 +173,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn command_line_is_consistent() {
