@@ -162,6 +162,16 @@ async fn page_headers(
     Ok(response)
 }
 
+/// Whether a `Range` applies: no `If-Range`, or one naming the file as it is now.
+fn if_range_holds(request: &HttpRequest, asset: &Asset) -> bool {
+    match request.get_header::<header::IfRange>() {
+        None => true,
+        Some(header::IfRange::EntityTag(tag)) => tag.strong_eq(&asset.etag(Coding::Identity)),
+        // No Last-Modified is sent, so a date cannot name this version.
+        Some(header::IfRange::Date(_)) => false,
+    }
+}
+
 /// One file of the build from memory: the encoding `Accept-Encoding` prefers, `304` when
 /// `If-None-Match` holds that encoding's ETag, a single byte range of the file as it is.
 async fn asset(request: HttpRequest, assets: web::Data<Assets>) -> HttpResponse {
@@ -225,16 +235,6 @@ async fn asset(request: HttpRequest, assets: web::Data<Assets>) -> HttpResponse 
             .status(StatusCode::RANGE_NOT_SATISFIABLE)
             .insert_header((header::CONTENT_RANGE, format!("bytes */{length}")))
             .finish(),
-    }
-}
-
-/// Whether a `Range` applies: no `If-Range`, or one naming the file as it is now.
-fn if_range_holds(request: &HttpRequest, asset: &Asset) -> bool {
-    match request.get_header::<header::IfRange>() {
-        None => true,
-        Some(header::IfRange::EntityTag(tag)) => tag.strong_eq(&asset.etag(Coding::Identity)),
-        // No Last-Modified is sent, so a date cannot name this version.
-        Some(header::IfRange::Date(_)) => false,
     }
 }
 
