@@ -219,7 +219,8 @@ async fn asset(request: HttpRequest, assets: web::Data<Assets>) -> HttpResponse 
         .ok()
         .and_then(|ranges| ranges.first().copied())
     {
-        Some(HttpRange { start, length: len }) => {
+        // An empty range (of an empty file, which `HttpRange` can return) has no last byte.
+        Some(HttpRange { start, length: len }) if len > 0 => {
             let (Ok(from), Ok(to)) = (usize::try_from(start), usize::try_from(start + len)) else {
                 return response.status(StatusCode::RANGE_NOT_SATISFIABLE).finish();
             };
@@ -231,7 +232,7 @@ async fn asset(request: HttpRequest, assets: web::Data<Assets>) -> HttpResponse 
                 ))
                 .body(body.slice(from..to))
         }
-        None => response
+        _ => response
             .status(StatusCode::RANGE_NOT_SATISFIABLE)
             .insert_header((header::CONTENT_RANGE, format!("bytes */{length}")))
             .finish(),

@@ -65,6 +65,7 @@ async fn spawn_app_with_a_script() -> (crate::helpers::TestApp, tempfile::TempDi
         .map(|i| format!("export function tick{i}(n) {{ return n + {i}; }}\n"))
         .collect();
     std::fs::write(dist.path().join("frontend-0123abcd.js"), &script).expect("write");
+    std::fs::write(dist.path().join("empty.txt"), "").expect("write");
     let app = spawn_app(|config| config.static_dir = dist.path().to_owned()).await;
     (app, dist, script)
 }
@@ -216,6 +217,20 @@ async fn ranges_and_head_requests_behave() {
         beyond.headers()["content-range"],
         format!("bytes */{}", script.len())
     );
+
+    // An empty file has no byte to range over, whatever the range says.
+    for range in ["bytes=-5", "bytes=0-", "bytes=0-0"] {
+        let empty = app
+            .client
+            .get(app.url("/empty.txt"))
+            .header("Range", range)
+            .send()
+            .await
+            .expect("server answers");
+        assert_eq!(empty.status(), 416, "{range}");
+        assert_eq!(empty.headers()["content-range"], "bytes */0", "{range}");
+    }
+    assert_eq!(app.get_page("/empty.txt").await.status(), 200);
 
     let full = get_encoded(&app, path, Some("br")).await;
     let brotli_length = full.bytes().await.expect("a body").len();
