@@ -134,18 +134,12 @@ impl Config {
         }
     }
 
-    /// The keep-alive period, if keep-alives are on.
-    pub fn keep_alive(&self) -> Option<Duration> {
-        (self.keep_alive_s > 0).then(|| Duration::from_secs(self.keep_alive_s))
-    }
-
     /// The stream's timing, as every stream announces it: pings every interval, and a heartbeat
     /// after the keep-alive period of silence, at most two intervals (so a page that allows a
     /// few intervals of silence never mistakes a stream whose pings paused for a dead one).
     pub fn timing(&self) -> Heartbeat {
-        let heartbeat = self
-            .keep_alive()
-            .map(|keep_alive| keep_alive.min(self.interval() * 2));
+        let heartbeat = (self.keep_alive_s > 0)
+            .then(|| Duration::from_secs(self.keep_alive_s).min(self.interval() * 2));
         Heartbeat {
             interval_ms: self.interval_ms,
             heartbeat_ms: heartbeat
@@ -185,7 +179,7 @@ mod tests {
         assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.interval(), Duration::from_secs(1));
         assert_eq!(config.retry(), Duration::from_secs(2));
-        assert_eq!(config.keep_alive(), Some(Duration::from_secs(15)));
+        assert_eq!(config.keep_alive_s, 15);
         assert_eq!(
             config.timing(),
             Heartbeat {

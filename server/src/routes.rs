@@ -8,7 +8,6 @@ mod stream;
 
 use actix_web::web;
 
-pub use last_event_id::LastEventId;
 pub use static_files::StaticSite;
 pub use stream::StreamSettings;
 

@@ -120,8 +120,8 @@ fn load_tls(config: &Config) -> std::io::Result<Option<rustls::ServerConfig>> {
         .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))
 }
 
-/// The built frontend in `--static-dir`, read and compressed once on a blocking thread (about a
-/// second of brotli for the built page); `None` if there is no build.
+/// The built frontend in `--static-dir`, read and compressed once on a blocking thread
+/// ([`StaticSite::load`]); `None` if there is no build.
 async fn load_site(config: &Config) -> std::io::Result<Option<StaticSite>> {
     let dir = config.static_dir.clone();
     let site = tokio::task::spawn_blocking(move || StaticSite::load(&dir))
@@ -192,15 +192,18 @@ pub struct Application {
 }
 
 impl Application {
-    /// Reads the TLS files and the built page, binds `config.addr`, starts the stream (ticker or
-    /// cluster) and the heartbeat, and prepares the HTTP server. Must be called on a Tokio runtime. Cancelling `shutdown` stops everything.
+    /// Reads the TLS files, binds `config.addr`, reads and compresses the built page, starts the
+    /// stream (ticker or cluster) and the heartbeat, and prepares the HTTP server. Must be called
+    /// on a Tokio runtime. Cancelling `shutdown` stops everything.
     pub async fn build(config: Config, shutdown: CancellationToken) -> std::io::Result<Self> {
-        // Files first: a bad certificate or key stops start-up before anything runs.
+        // A bad certificate or key stops start-up before anything runs.
         let tls = load_tls(&config)?;
-        let site = load_site(&config).await?;
         let scheme = if tls.is_some() { "https" } else { "http" };
+        // Bound before the page is compressed: clients that connect meanwhile (a restart's
+        // reconnects) wait in the backlog instead of being refused.
         let listener = bind(&config)?;
         let port = listener.local_addr()?.port();
+        let site = load_site(&config).await?;
         let metrics = Metrics::new();
         let (hub, feed) = start_stream(&config, &metrics, &shutdown)?;
         // Ends with the shutdown token; nothing waits for it.

@@ -49,9 +49,9 @@ impl LastEventId {
 
     /// Reads the header if the request has a non-empty one, the query parameter otherwise.
     pub fn from_request_parts(header: Option<&[u8]>, query: &str) -> Self {
-        match header.filter(|value| !value.is_empty()) {
-            Some(_) => Self::from_header(header),
-            None => Self::from_query(query),
+        match header {
+            Some(value) if !value.is_empty() => Self::from_header(Some(value)),
+            _ => Self::from_query(query),
         }
     }
 

@@ -38,13 +38,13 @@ pub struct StaticSite {
 }
 
 impl StaticSite {
-    /// Reads `dir/index.html` and every file beside it, compressing each one worth it; `None`
-    /// if there is no build there. Blocks while it compresses (0.7 s for the built page on a
-    /// busy 2-core machine): call it from a blocking thread.
+    /// Reads `dir/index.html` and every file beside it, compressing each one worth it
+    /// ([`Assets::load`]: blocks, call it from a blocking thread); `None` if there is no build
+    /// there.
     pub fn load(dir: &Path) -> Option<Self> {
-        let index = std::fs::read_to_string(dir.join("index.html")).ok()?;
-        let csp = content_security_policy(&index);
-        let csp = HeaderValue::from_str(&csp).ok()?;
+        if !dir.join("index.html").is_file() {
+            return None;
+        }
         let started = Instant::now();
         let assets = match Assets::load(dir) {
             Ok(assets) => assets,
@@ -54,6 +54,12 @@ impl StaticSite {
                 Assets::default()
             }
         };
+        // The policy of the very page served from memory (read from disk only if that failed).
+        let index = match assets.get("/index.html") {
+            Some(index) => String::from_utf8_lossy(&index.identity).into_owned(),
+            None => std::fs::read_to_string(dir.join("index.html")).ok()?,
+        };
+        let csp = HeaderValue::from_str(&content_security_policy(&index)).ok()?;
         tracing::info!(
             files = assets.iter().count(),
             identity = assets.download_size(Coding::Identity),
@@ -129,9 +135,10 @@ fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Headers for the frontend's files: caching (`index.html` is revalidated on every load so a
-/// new build shows at once; Trunk puts a content hash in every other file's name, so those never
-/// change) and the page's Content-Security-Policy.
+/// Headers for the frontend's files: caching (`index.html` is revalidated on every load, so a
+/// new build shows as soon as the server serves it: it reads the build once, at start-up; Trunk
+/// puts a content hash in every other file's name, so those never change) and the page's
+/// Content-Security-Policy.
 async fn page_headers(
     csp: HeaderValue,
     req: ServiceRequest,
