@@ -84,7 +84,7 @@ lint: (setup "build")
 test-native: (setup "redis")
     cargo test --workspace --exclude frontend
 
-# Only the quick fault suite (churn, slow clients, crash-restart, SIGTERM under load, cap) and the property tests; part of test-native.
+# Only the quick fault suite (churn, slow clients, crash-restart, SIGTERM under load, cap, memory per idle stream) and the property tests; part of test-native.
 soak-quick:
     cargo test -p server --test soak
     cargo test -p shared -p server --lib properties

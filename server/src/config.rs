@@ -30,9 +30,9 @@ pub struct Config {
     #[arg(long, env = "PINGSTREAM_RETRY_MS", default_value_t = 2000)]
     pub retry_ms: u64,
 
-    /// Seconds of silence after which every stream gets a heartbeat event, and never more than
-    /// two ping intervals, so that a page can tell a dead stream from a quiet one (0 turns
-    /// heartbeats off; streams still start with one).
+    /// Seconds of silence after which every stream gets a heartbeat event (the keep-alive that
+    /// proxies and pages see), and never more than two ping intervals, so that a page can tell a
+    /// dead stream from a quiet one (0 turns heartbeats off; streams still start with one).
     #[arg(long, env = "PINGSTREAM_KEEP_ALIVE_S", default_value_t = 15)]
     pub keep_alive_s: u64,
 
