@@ -62,6 +62,8 @@ enum Input {
     Tab(TabMessage),
     /// This tab now holds the lock.
     Granted,
+    /// The browser refused this tab the lock: it will never come.
+    Refused,
     /// The browser came back online.
     Online,
 }
@@ -80,9 +82,20 @@ fn share(
         return (None, None);
     };
     let granted_tx = inbox_tx.clone();
-    let lock = LeaderLock::request(name, move || {
-        let _ = granted_tx.unbounded_send(Input::Granted);
-    });
+    let refused_tx = inbox_tx.clone();
+    let lock = LeaderLock::request(
+        name,
+        move || {
+            let _ = granted_tx.unbounded_send(Input::Granted);
+        },
+        move |reason| {
+            gloo_console::warn!(
+                "no Web Lock for this tab, it holds a stream of its own:",
+                reason
+            );
+            let _ = refused_tx.unbounded_send(Input::Refused);
+        },
+    );
     match lock {
         Some(lock) => (Some(channel), Some(lock)),
         None => (None, None),
@@ -249,6 +262,13 @@ async fn run(
                 role.tab_message(message, now(), &mut shell);
             }
             Either::Left((Some(Input::Granted), _)) => role.granted(now(), &mut shell),
+            // Alone, as with sharing off: nobody relays to this tab, and it relays to nobody.
+            Either::Left((Some(Input::Refused), _)) => {
+                if !role.is_holding() {
+                    shell.channel = None;
+                    role.granted(now(), &mut shell);
+                }
+            }
             Either::Left((Some(Input::Online), _)) => role.online(now(), &mut shell),
             // `shell` keeps a sender: the inbox never ends.
             Either::Left((None, _)) => return,

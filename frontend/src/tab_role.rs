@@ -272,8 +272,8 @@ impl TabRole {
         role
     }
 
-    /// This tab was granted the lock: it holds the stream from now on, resuming after the newest
-    /// id it has seen.
+    /// This tab was granted the lock (or the browser refused it the lock, and it goes on alone):
+    /// it holds the stream from now on, resuming after the newest id it has seen.
     pub fn granted(&mut self, now: f64, io: &mut impl Io) {
         let Part::Following { catch_up, .. } = &mut self.part else {
             return;

@@ -321,3 +321,51 @@ async fn a_second_app_follows_the_first_ones_stream_and_takes_it_over_where_it_s
     assert_eq!(status(&follower_root).as_deref(), Some("live"));
     follower.destroy();
 }
+
+/// Wraps `navigator.locks` so that the browser refuses, a moment later, every request for the
+/// lock of a stream whose URL ends in `/refused`, as it does for a sandboxed iframe (an opaque
+/// origin) or a document that is not fully active; other requests go to the real one.
+fn refuse_locks_for_refused_streams() {
+    let install = Function::new_no_args(
+        "if (!window.refusingLocks) {
+            window.refusingLocks = true;
+            const real = navigator.locks;
+            Object.defineProperty(navigator, 'locks', {
+                configurable: true,
+                value: {
+                    request(name, options, callback) {
+                        if (!name.endsWith('/refused')) {
+                            return real.request(name, options, callback);
+                        }
+                        return new Promise((_, reject) => setTimeout(() => reject(
+                            new DOMException('refused by the test', 'SecurityError'))));
+                    },
+                },
+            });
+        }",
+    );
+    install
+        .call0(&JsValue::NULL)
+        .expect("install the refusing navigator.locks");
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_refused_the_lock_holds_a_stream_of_its_own() {
+    install_fake_event_source();
+    refuse_locks_for_refused_streams();
+    let before = sources().len();
+    let root = root();
+    let props = AppProps {
+        stream_url: AttrValue::Static("/fake/refused"),
+    };
+    let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
+    let stream = wait_for_sources(&root, before + 1).await[before].clone();
+    assert_eq!(url_of(&stream), "/fake/refused");
+    open(&stream);
+    ping(&stream, 1);
+    eventually(&root, "live with its own first ping", || {
+        Some(rows(&root)).filter(|rows| rows.len() == 1 && status(&root).as_deref() == Some("live"))
+    })
+    .await;
+    app.destroy();
+}
