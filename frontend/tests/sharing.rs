@@ -1,18 +1,20 @@
 //! `use_ping_stream` against a scripted `EventSource`: stall detection, and two tabs' worth of
 //! the app in one page sharing one stream (they share it exactly as two tabs do: a Web Lock and a
-//! `BroadcastChannel` of the same origin).
+//! `BroadcastChannel` of the same origin); and the tabs' channel on its own.
 //!
 //! The page's `EventSource` is replaced by a fake that the tests drive event by event, so a
-//! stream can stay open and silent, which no `data:` URL can. Every test in this binary uses it;
-//! each follows its own URL, so the lock and channel names differ between tests.
+//! stream can stay open and silent, which no `data:` URL can. Every test of the app in this binary
+//! uses it; each follows its own URL, so the lock and channel names differ between tests.
 
 mod support;
 
-use frontend::{App, AppProps};
-use js_sys::{Array, Function, Reflect};
+use std::{cell::RefCell, rc::Rc};
+
+use frontend::{App, AppProps, tab_channel::TabChannel, tab_message::TabMessage};
+use js_sys::{Array, ArrayBuffer, Function, Reflect, WebAssembly};
 use shared::{Epoch, EventId, Heartbeat};
 use support::{attr, eventually, root, rows};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use yew::{AttrValue, Renderer};
 
@@ -368,4 +370,43 @@ async fn a_tab_refused_the_lock_holds_a_stream_of_its_own() {
     })
     .await;
     app.destroy();
+}
+
+/// The size of the page's wasm memory, which grows for every large copy into it and never shrinks.
+fn wasm_memory_bytes() -> u32 {
+    let memory: WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    memory
+        .buffer()
+        .unchecked_into::<ArrayBuffer>()
+        .byte_length()
+}
+
+#[wasm_bindgen_test]
+async fn an_oversized_message_from_another_tab_is_ignored_without_being_copied() {
+    let name = "pingstream-test/oversized";
+    let received = Rc::new(RefCell::new(Vec::new()));
+    let channel = TabChannel::open(name, {
+        let received = Rc::clone(&received);
+        move |message| received.borrow_mut().push(message)
+    })
+    .expect("a BroadcastChannel");
+    let before = wasm_memory_bytes();
+    // Another tab posts 32 MiB, then a message that decodes; the channel keeps their order.
+    Function::new_with_args(
+        "name",
+        "const other = new BroadcastChannel(name);
+        other.postMessage('x'.repeat(32 << 20));
+        other.postMessage('1:!,');
+        other.close();",
+    )
+    .call1(&JsValue::NULL, &name.into())
+    .expect("the other tab posts");
+    eventually(&root(), "the message after it", || {
+        Some(()).filter(|()| !received.borrow().is_empty())
+    })
+    .await;
+    assert_eq!(*received.borrow(), [TabMessage::Silent]);
+    let grown = wasm_memory_bytes() - before;
+    assert!(grown < 8 << 20, "the wasm memory grew by {grown} B");
+    drop(channel);
 }
