@@ -28,8 +28,12 @@ use crate::{
     tab_role::{Io, StreamEvent, TabRole},
 };
 
-/// The version of what tabs say to each other, part of the names they share under: tabs running
-/// builds of the page that do not understand each other (open across a deploy) never share.
+/// The version of what tabs say to each other, part of the names they share under (the lock, the
+/// channel, the `sessionStorage` key): tabs running two builds of the page (open across a deploy)
+/// share unless it differs between them. Nothing derives it: raise it by hand in any change that
+/// a tab of the previous build would misread or miss, such as the text form of a [`TabMessage`]
+/// or a `Snapshot`, or which messages a leader or a follower sends or counts on. Forgetting to
+/// leaves such tabs sharing a stream they cannot read: a message that does not decode is ignored.
 const TAB_PROTOCOL: u32 = 1;
 
 /// The page query parameter and value that turn sharing off: each tab then holds its own stream.
