@@ -28,8 +28,12 @@ use crate::{
     tab_role::{Io, StreamEvent, TabRole},
 };
 
-/// The version of what tabs say to each other, part of the names they share under: tabs running
-/// builds of the page that do not understand each other (open across a deploy) never share.
+/// The version of what tabs say to each other, part of the names they share under (the lock, the
+/// channel, the `sessionStorage` key): tabs running two builds of the page (open across a deploy)
+/// share unless it differs between them. Nothing derives it: raise it by hand in any change that
+/// a tab of the previous build would misread or miss, such as the text form of a [`TabMessage`]
+/// or a `Snapshot`, or which messages a leader or a follower sends or counts on. Forgetting to
+/// leaves such tabs sharing a stream they cannot read: a message that does not decode is ignored.
 const TAB_PROTOCOL: u32 = 1;
 
 /// The page query parameter and value that turn sharing off: each tab then holds its own stream.
@@ -62,6 +66,8 @@ enum Input {
     Tab(TabMessage),
     /// This tab now holds the lock.
     Granted,
+    /// The browser refused this tab the lock: it will never come.
+    Refused,
     /// The browser came back online.
     Online,
 }
@@ -80,9 +86,20 @@ fn share(
         return (None, None);
     };
     let granted_tx = inbox_tx.clone();
-    let lock = LeaderLock::request(name, move || {
-        let _ = granted_tx.unbounded_send(Input::Granted);
-    });
+    let refused_tx = inbox_tx.clone();
+    let lock = LeaderLock::request(
+        name,
+        move || {
+            let _ = granted_tx.unbounded_send(Input::Granted);
+        },
+        move |reason| {
+            gloo_console::warn!(
+                "no Web Lock for this tab, it holds a stream of its own:",
+                reason
+            );
+            let _ = refused_tx.unbounded_send(Input::Refused);
+        },
+    );
     match lock {
         Some(lock) => (Some(channel), Some(lock)),
         None => (None, None),
@@ -249,6 +266,13 @@ async fn run(
                 role.tab_message(message, now(), &mut shell);
             }
             Either::Left((Some(Input::Granted), _)) => role.granted(now(), &mut shell),
+            // Alone, as with sharing off: nobody relays to this tab, and it relays to nobody.
+            Either::Left((Some(Input::Refused), _)) => {
+                if !role.is_holding() {
+                    shell.channel = None;
+                    role.granted(now(), &mut shell);
+                }
+            }
             Either::Left((Some(Input::Online), _)) => role.online(now(), &mut shell),
             // `shell` keeps a sender: the inbox never ends.
             Either::Left((None, _)) => return,

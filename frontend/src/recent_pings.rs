@@ -6,36 +6,41 @@
 
 use std::collections::VecDeque;
 
-use shared::EventId;
+use shared::{EventId, Ping};
 
-use crate::{state::MAX_ENTRIES, tab_message::RawPing};
+use crate::{
+    state::{self, Last, MAX_ENTRIES},
+    tab_message::RawPing,
+};
 
-/// The newest [`MAX_ENTRIES`] pings a tab applied, and the newest id among them.
+/// The newest [`MAX_ENTRIES`] pings a tab showed, and the newest id among them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecentPings {
     /// Oldest first.
     pings: VecDeque<RawPing>,
+    /// The newest one kept, to tell a repeat by.
+    last: Option<Last>,
     newest_id: Option<EventId>,
 }
 
 impl RecentPings {
-    /// Keeps `ping`, which the tab just applied and whose id parsed as `id`, unless it repeats
-    /// one already kept (the same stream, not newer); returns whether it was kept. A ping without
-    /// a valid id is kept but leaves [`RecentPings::newest_id`] as it was.
-    pub fn record(&mut self, ping: RawPing, id: Option<EventId>) -> bool {
-        if let (Some(id), Some(newest)) = (id, self.newest_id)
-            && id.epoch == newest.epoch
-            && id.count <= newest.count
-        {
+    /// Keeps `raw`, which decoded as `ping` with the id `id`, unless it repeats one already kept
+    /// by the rule the reducer drops repeats by ([`state::is_repeat`]); returns whether it was
+    /// kept, which is whether the page shows it. A ping without a valid id leaves
+    /// [`RecentPings::newest_id`] as it was.
+    pub fn record(&mut self, raw: RawPing, ping: &Ping, id: Option<EventId>) -> bool {
+        let next = Last::new(ping, id);
+        if state::is_repeat(self.last, next) {
             return false;
         }
+        self.last = Some(next);
         if id.is_some() {
             self.newest_id = id;
         }
         if self.pings.len() == MAX_ENTRIES {
             self.pings.pop_front();
         }
-        self.pings.push_back(ping);
+        self.pings.push_back(raw);
         true
     }
 
@@ -53,10 +58,14 @@ impl RecentPings {
 
 #[cfg(test)]
 mod tests {
+    use std::rc::Rc;
+
     use shared::Epoch;
     use wasm_bindgen_test::wasm_bindgen_test;
+    use yew::Reducible;
 
     use super::*;
+    use crate::state::{Action, EntryKind, StreamState};
 
     fn raw(epoch: &str, count: u64) -> RawPing {
         RawPing {
@@ -65,10 +74,19 @@ mod tests {
         }
     }
 
-    /// Records `ping` as the tab does: with the id its decoding found.
-    fn record(recent: &mut RecentPings, ping: RawPing) -> bool {
-        let id = ping.id.parse().ok();
-        recent.record(ping, id)
+    fn anonymous(id: &str, count: u64) -> RawPing {
+        RawPing {
+            id: id.to_owned(),
+            ..raw(A, count)
+        }
+    }
+
+    /// Records `raw` as the tab does: with the ping and the id its decoding found.
+    fn record(recent: &mut RecentPings, raw: RawPing) -> bool {
+        let Ok(Action::Received { ping, id }) = raw.decode() else {
+            panic!("a valid ping: {raw:?}");
+        };
+        recent.record(raw, &ping, id)
     }
 
     const A: &str = "00000000000000aa";
@@ -122,10 +140,7 @@ mod tests {
     fn a_ping_without_a_valid_id_is_kept_but_not_resumed_after() {
         let mut recent = RecentPings::default();
         record(&mut recent, raw(A, 7));
-        let anonymous = RawPing {
-            data: raw(A, 8).data,
-            id: "not an id".to_owned(),
-        };
+        let anonymous = anonymous("not an id", 8);
         assert!(record(&mut recent, anonymous.clone()));
         assert_eq!(recent.to_vec(), [raw(A, 7), anonymous]);
         assert_eq!(
@@ -135,5 +150,55 @@ mod tests {
                 count: 7
             })
         );
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn keeps_exactly_the_pings_the_reducer_shows() {
+        let pings = [
+            raw(A, 1),
+            raw(A, 2),
+            raw(A, 2),
+            anonymous("", 3),
+            anonymous("", 3),
+            raw(A, 3),
+            raw(A, 5),
+            raw(A, 4),
+            raw(B, 1),
+            anonymous("", 1),
+            anonymous("not an id", 0),
+            raw(B, 0),
+            raw(B, 2),
+        ];
+        let mut recent = RecentPings::default();
+        let mut state = Rc::new(StreamState::default());
+        for ping in pings {
+            let Ok(action) = ping.decode() else {
+                panic!("a valid ping: {ping:?}");
+            };
+            let before = Rc::clone(&state);
+            state = StreamState::reduce(state, action);
+            let shown = !Rc::ptr_eq(&before, &state);
+            assert_eq!(record(&mut recent, ping.clone()), shown, "{ping:?}");
+        }
+        let kept: Vec<u64> = recent
+            .to_vec()
+            .iter()
+            .map(|raw| {
+                serde_json::from_str::<Ping>(&raw.data)
+                    .expect("a ping")
+                    .count
+            })
+            .collect();
+        let listed: Vec<u64> = state
+            .entries()
+            .iter()
+            .rev()
+            .filter_map(|entry| match entry.kind {
+                EntryKind::Ping(ping) => Some(ping.count),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kept, listed);
+        assert_eq!(kept, [1, 2, 3, 5, 1, 0, 2]);
     }
 }

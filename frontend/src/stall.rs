@@ -56,8 +56,8 @@ pub fn connect_budget_ms(budget_ms: f64, timed_out: u32) -> f64 {
 /// What a check found.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Verdict {
-    /// Nothing wrong yet: check again in this many milliseconds.
-    Wait(f64),
+    /// Nothing wrong yet: check again when [`StallWatch::wait`] says.
+    Wait,
     /// Nothing arrived for this many milliseconds, more than the budget: the stream is dead.
     Stalled {
         /// How long it has been silent.
@@ -101,11 +101,6 @@ impl StallWatch {
         self.due = self.due.min(self.last_heard + budget_ms);
     }
 
-    /// The silence this watch calls a stall.
-    pub fn budget(&self) -> f64 {
-        self.budget_ms
-    }
-
     /// Milliseconds from `now` until [`StallWatch::check`] is due.
     pub fn wait(&self, now: f64) -> f64 {
         (self.due - now).max(0.0)
@@ -120,17 +115,17 @@ impl StallWatch {
         if silent_ms < self.budget_ms {
             self.suspect_since = None;
             self.due = self.last_heard + self.budget_ms;
-            return Verdict::Wait(self.wait(now));
+            return Verdict::Wait;
         }
         match self.suspect_since {
             None if now - self.due > LATE_MS => {
                 self.suspect_since = Some(now);
                 self.due = now + LOOK_AGAIN_MS;
-                Verdict::Wait(LOOK_AGAIN_MS)
+                Verdict::Wait
             }
             Some(since) if now - since < LOOK_AGAIN_MS => {
                 self.due = since + LOOK_AGAIN_MS;
-                Verdict::Wait(self.wait(now))
+                Verdict::Wait
             }
             _ => Verdict::Stalled { silent_ms },
         }
@@ -142,6 +137,15 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
+
+    /// Checks at `now` a stream that must not be found stalled; returns how long until the next
+    /// check is due.
+    fn wait_after_check(watch: &mut StallWatch, now: f64) -> f64 {
+        match watch.check(now) {
+            Verdict::Wait => watch.wait(now),
+            stalled => panic!("{stalled:?} at {now} ms"),
+        }
+    }
 
     const DEFAULTS: Heartbeat = Heartbeat {
         interval_ms: 1_000,
@@ -200,10 +204,7 @@ mod tests {
             watch.heard(now);
             if now >= next_check {
                 checks += 1;
-                match watch.check(now) {
-                    Verdict::Wait(ms) => next_check = now + ms,
-                    stalled => panic!("{stalled:?} at {now} ms"),
-                }
+                next_check = now + wait_after_check(&mut watch, now);
             }
         }
         assert_eq!(checks, 33, "one check per budget, not one per event");
@@ -213,8 +214,8 @@ mod tests {
     fn silence_longer_than_the_budget_is_a_stall_measured_from_the_last_event() {
         let mut watch = StallWatch::new(0.0, 3_000.0);
         watch.heard(1_000.0);
-        assert_eq!(watch.check(3_000.0), Verdict::Wait(1_000.0));
-        assert_eq!(watch.check(3_999.0), Verdict::Wait(1.0));
+        assert_eq!(wait_after_check(&mut watch, 3_000.0), 1_000.0);
+        assert_eq!(wait_after_check(&mut watch, 3_999.0), 1.0);
         assert_eq!(
             watch.check(4_000.0),
             Verdict::Stalled { silent_ms: 3_000.0 }
@@ -225,13 +226,13 @@ mod tests {
     fn a_check_that_fires_late_looks_again_before_calling_a_stall() {
         let mut watch = StallWatch::new(0.0, 3_000.0);
         // A background tab: the 3 s timer fired after a minute.
-        assert_eq!(watch.check(60_000.0), Verdict::Wait(LOOK_AGAIN_MS));
+        assert_eq!(wait_after_check(&mut watch, 60_000.0), LOOK_AGAIN_MS);
         // The events queued while it slept arrive: no stall, the stream is fine.
         watch.heard(60_010.0);
-        assert_eq!(watch.check(60_500.0), Verdict::Wait(2_510.0));
+        assert_eq!(wait_after_check(&mut watch, 60_500.0), 2_510.0);
 
         // Asleep again, and this time nothing was queued: the second look calls it.
-        assert_eq!(watch.check(125_000.0), Verdict::Wait(LOOK_AGAIN_MS));
+        assert_eq!(wait_after_check(&mut watch, 125_000.0), LOOK_AGAIN_MS);
         assert_eq!(
             watch.check(185_000.0),
             Verdict::Stalled {
@@ -244,8 +245,8 @@ mod tests {
     #[wasm_bindgen_test(unsupported = test)]
     fn an_early_check_during_the_second_look_keeps_waiting() {
         let mut watch = StallWatch::new(0.0, 3_000.0);
-        assert_eq!(watch.check(10_000.0), Verdict::Wait(LOOK_AGAIN_MS));
-        assert_eq!(watch.check(10_200.0), Verdict::Wait(300.0));
+        assert_eq!(wait_after_check(&mut watch, 10_000.0), LOOK_AGAIN_MS);
+        assert_eq!(wait_after_check(&mut watch, 10_200.0), 300.0);
         assert!(matches!(watch.check(10_500.0), Verdict::Stalled { .. }));
     }
 
@@ -267,7 +268,12 @@ mod tests {
     fn a_longer_budget_learned_from_the_server_applies_to_the_next_check() {
         let mut watch = StallWatch::new(0.0, DEFAULT_BUDGET_MS);
         watch.set_budget(45_000.0);
-        assert_eq!(watch.check(DEFAULT_BUDGET_MS), Verdict::Wait(35_000.0));
-        assert_eq!(watch.budget(), 45_000.0);
+        assert_eq!(wait_after_check(&mut watch, DEFAULT_BUDGET_MS), 35_000.0);
+        assert_eq!(
+            watch.check(45_000.0),
+            Verdict::Stalled {
+                silent_ms: 45_000.0
+            }
+        );
     }
 }

@@ -97,12 +97,35 @@ enum Connection {
     Reconnecting { retry_in_secs: Option<u32> },
 }
 
-/// The newest ping accepted, to compare the next one with.
+/// A ping as the next one is compared with it: the newest one shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Last {
+pub struct Last {
     /// `None` when that ping's id was missing or malformed.
     epoch: Option<Epoch>,
     count: u64,
+}
+
+impl Last {
+    /// `ping`, whose id parsed as `id`.
+    pub fn new(ping: &Ping, id: Option<EventId>) -> Self {
+        Self {
+            epoch: id.map(|id| id.epoch),
+            count: ping.count,
+        }
+    }
+}
+
+/// Whether `next` repeats a ping already shown, `last` being the newest one shown: of the same
+/// stream (epoch) and not newer, or, with no epoch on either side to compare, of the same count.
+/// The reducer drops such a ping, and a tab keeps only what it shows, by this one rule.
+pub fn is_repeat(last: Option<Last>, next: Last) -> bool {
+    let Some(last) = last else {
+        return false;
+    };
+    match (last.epoch, next.epoch) {
+        (Some(before), Some(now)) => before == now && next.count <= last.count,
+        _ => next.count == last.count,
+    }
 }
 
 /// The state behind the page: connection status, counters and the bounded list of recent rows.
@@ -170,34 +193,29 @@ impl StreamState {
 
     /// Accepts `ping` unless it repeats one already shown; marks a gap or a restart before it.
     /// Returns whether anything changed.
-    fn receive(&mut self, ping: Ping, epoch: Option<Epoch>) -> bool {
+    fn receive(&mut self, ping: Ping, id: Option<EventId>) -> bool {
+        let next = Last::new(&ping, id);
+        if is_repeat(self.last, next) {
+            return false;
+        }
         if let Some(last) = self.last {
-            let same_stream = match (last.epoch, epoch) {
-                (Some(before), Some(now)) => Some(before == now),
-                _ => None,
-            };
-            match same_stream {
-                Some(false) => self.push(EntryKind::Reset),
-                // Same stream, not newer: a replay of something already shown.
-                Some(true) if ping.count <= last.count => return false,
+            let restarted = match (last.epoch, next.epoch) {
+                (Some(before), Some(now)) => before != now,
                 // No epoch to compare: counts going back is all a restart looks like.
-                None if ping.count < last.count => self.push(EntryKind::Reset),
-                None if ping.count == last.count => return false,
-                // The arms above leave only pings newer than the last one.
-                _ if ping.count - last.count > 1 => {
-                    self.push(EntryKind::Gap {
-                        missed: ping.count - last.count - 1,
-                    });
-                }
-                _ => {}
+                _ => ping.count < last.count,
+            };
+            if restarted {
+                self.push(EntryKind::Reset);
+            } else if ping.count - last.count > 1 {
+                // Not a repeat and not a restart: newer than the last one.
+                self.push(EntryKind::Gap {
+                    missed: ping.count - last.count - 1,
+                });
             }
         }
         self.push(EntryKind::Ping(ping));
         self.received += 1;
-        self.last = Some(Last {
-            epoch,
-            count: ping.count,
-        });
+        self.last = Some(next);
         true
     }
 }
@@ -222,7 +240,7 @@ impl Reducible for StreamState {
                 },
             ),
             Action::Network { online } => set(&mut next.online, online),
-            Action::Received { ping, id } => next.receive(ping, id.map(|id| id.epoch)),
+            Action::Received { ping, id } => next.receive(ping, id),
             Action::Malformed => {
                 next.malformed += 1;
                 true

@@ -36,7 +36,7 @@ extern "C" {
     ) -> Result<LockRequest, JsValue>;
 
     /// The promise `locks.request` returns: it settles when the lock is given back, or rejects
-    /// when the request is withdrawn.
+    /// when the request is withdrawn or the browser refuses it.
     type LockRequest;
 
     /// `promise.catch(on_rejected)`.
@@ -57,8 +57,14 @@ pub struct LeaderLock {
 
 impl LeaderLock {
     /// Queues for the lock `name`; `on_granted` runs once this tab holds it. `None` where the
-    /// browser has no Web Locks.
-    pub fn request(name: &str, on_granted: impl FnOnce() + 'static) -> Option<Self> {
+    /// browser has no Web Locks. `on_refused` runs, with the reason, if the browser refuses the
+    /// request after all (it does so asynchronously for an opaque origin, such as a sandboxed
+    /// iframe, and for a document that is not fully active): the lock never comes.
+    pub fn request(
+        name: &str,
+        on_granted: impl FnOnce() + 'static,
+        on_refused: impl FnOnce(JsValue) + 'static,
+    ) -> Option<Self> {
         let navigator: LockNavigator = web_sys::window()?.navigator().unchecked_into();
         let locks = navigator.locks()?;
         let abort = AbortController::new().ok()?;
@@ -77,10 +83,15 @@ impl LeaderLock {
         let requested = locks
             .request(name, &options, on_granted.as_ref().unchecked_ref())
             .ok()?;
-        // The request's promise rejects when it is withdrawn (on unmount); a handler keeps that
-        // from being reported as an unhandled rejection. The handler frees itself when called;
-        // otherwise (the lock was held until the page went away) it is one empty function.
-        requested.catch(&Closure::once_into_js(|_: JsValue| {}));
+        // The request's promise rejects when it is withdrawn (on unmount, which is no news) or
+        // refused. The handler frees itself when called; otherwise (the lock was held until the
+        // page went away) it is one small function.
+        let signal = abort.signal();
+        requested.catch(&Closure::once_into_js(move |reason: JsValue| {
+            if !signal.aborted() {
+                on_refused(reason);
+            }
+        }));
         Some(Self {
             abort,
             release,

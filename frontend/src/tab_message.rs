@@ -12,8 +12,9 @@
 
 use crate::state::{Action, MAX_ENTRIES};
 
-/// The longest message text [`TabMessage::decode`] looks at. A snapshot of the most recent pings
-/// is a few KiB.
+/// The longest message text [`TabMessage::decode`] looks at, in bytes; the
+/// [`TabChannel`](crate::tab_channel::TabChannel) does not even copy a longer string out of
+/// JavaScript. A snapshot of the most recent pings is a few KiB.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// Appends `field` to `text` as a netstring.

@@ -160,17 +160,19 @@ impl TabRole {
         }
     }
 
-    /// Shows a ping; anything that is not a ping is logged and counted.
-    fn apply_ping(&mut self, ping: RawPing, io: &mut impl Io) {
-        match ping.decode() {
-            Ok(action) => {
-                if let Action::Received { id, .. } = action {
-                    self.recent.record(ping, id);
+    /// Shows a ping unless it repeats one already shown; anything that is not a ping is logged
+    /// and counted.
+    fn apply_ping(&mut self, raw: RawPing, io: &mut impl Io) {
+        match raw.decode() {
+            Ok(Action::Received { ping, id }) => {
+                // The page shows what is kept, by the reducer's own rule.
+                if self.recent.record(raw, &ping, id) {
+                    io.dispatch(Action::Received { ping, id });
                 }
-                io.dispatch(action);
             }
+            Ok(action) => io.dispatch(action),
             Err(err) => {
-                let shown: String = ping.data.chars().take(LOGGED_DATA_CHARS).collect();
+                let shown: String = raw.data.chars().take(LOGGED_DATA_CHARS).collect();
                 io.warn(&format!(
                     "ignored malformed {} event ({err}): \"{shown}\"",
                     shared::EVENT_NAME
@@ -272,8 +274,8 @@ impl TabRole {
         role
     }
 
-    /// This tab was granted the lock: it holds the stream from now on, resuming after the newest
-    /// id it has seen.
+    /// This tab was granted the lock (or the browser refused it the lock, and it goes on alone):
+    /// it holds the stream from now on, resuming after the newest id it has seen.
     pub fn granted(&mut self, now: f64, io: &mut impl Io) {
         let Part::Following { catch_up, .. } = &mut self.part else {
             return;
@@ -626,11 +628,7 @@ mod tests {
         );
         assert_eq!(io.take_counts(), [] as [u64; 0]);
         role.tab_message(TabMessage::Snapshot { nonce: 0, snapshot }, 30.0, &mut io);
-        assert_eq!(
-            io.take_counts(),
-            [1, 2, 3, 4, 4, 5],
-            "the repeat is the reducer's to drop"
-        );
+        assert_eq!(io.take_counts(), [1, 2, 3, 4, 5], "the repeat is not shown");
         role.tab_message(TabMessage::Ping(raw(6)), 1_000.0, &mut io);
         assert_eq!(io.take_counts(), [6]);
         assert!(io.posts.is_empty(), "a follower relays nothing");

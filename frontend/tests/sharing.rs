@@ -1,18 +1,20 @@
 //! `use_ping_stream` against a scripted `EventSource`: stall detection, and two tabs' worth of
 //! the app in one page sharing one stream (they share it exactly as two tabs do: a Web Lock and a
-//! `BroadcastChannel` of the same origin).
+//! `BroadcastChannel` of the same origin); and the tabs' channel on its own.
 //!
 //! The page's `EventSource` is replaced by a fake that the tests drive event by event, so a
-//! stream can stay open and silent, which no `data:` URL can. Every test in this binary uses it;
-//! each follows its own URL, so the lock and channel names differ between tests.
+//! stream can stay open and silent, which no `data:` URL can. Every test of the app in this binary
+//! uses it; each follows its own URL, so the lock and channel names differ between tests.
 
 mod support;
 
-use frontend::{App, AppProps};
-use js_sys::{Array, Function, Reflect};
+use std::{cell::RefCell, rc::Rc};
+
+use frontend::{App, AppProps, tab_channel::TabChannel, tab_message::TabMessage};
+use js_sys::{Array, ArrayBuffer, Function, Reflect, WebAssembly};
 use shared::{Epoch, EventId, Heartbeat};
 use support::{attr, eventually, root, rows};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use yew::{AttrValue, Renderer};
 
@@ -320,4 +322,91 @@ async fn a_second_app_follows_the_first_ones_stream_and_takes_it_over_where_it_s
     assert_eq!(rows(&follower_root), ["#5", "#4", "#3", "#2", "#1"]);
     assert_eq!(status(&follower_root).as_deref(), Some("live"));
     follower.destroy();
+}
+
+/// Wraps `navigator.locks` so that the browser refuses, a moment later, every request for the
+/// lock of a stream whose URL ends in `/refused`, as it does for a sandboxed iframe (an opaque
+/// origin) or a document that is not fully active; other requests go to the real one.
+fn refuse_locks_for_refused_streams() {
+    let install = Function::new_no_args(
+        "if (!window.refusingLocks) {
+            window.refusingLocks = true;
+            const real = navigator.locks;
+            Object.defineProperty(navigator, 'locks', {
+                configurable: true,
+                value: {
+                    request(name, options, callback) {
+                        if (!name.endsWith('/refused')) {
+                            return real.request(name, options, callback);
+                        }
+                        return new Promise((_, reject) => setTimeout(() => reject(
+                            new DOMException('refused by the test', 'SecurityError'))));
+                    },
+                },
+            });
+        }",
+    );
+    install
+        .call0(&JsValue::NULL)
+        .expect("install the refusing navigator.locks");
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_refused_the_lock_holds_a_stream_of_its_own() {
+    install_fake_event_source();
+    refuse_locks_for_refused_streams();
+    let before = sources().len();
+    let root = root();
+    let props = AppProps {
+        stream_url: AttrValue::Static("/fake/refused"),
+    };
+    let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
+    let stream = wait_for_sources(&root, before + 1).await[before].clone();
+    assert_eq!(url_of(&stream), "/fake/refused");
+    open(&stream);
+    ping(&stream, 1);
+    eventually(&root, "live with its own first ping", || {
+        Some(rows(&root)).filter(|rows| rows.len() == 1 && status(&root).as_deref() == Some("live"))
+    })
+    .await;
+    app.destroy();
+}
+
+/// The size of the page's wasm memory, which grows for every large copy into it and never shrinks.
+fn wasm_memory_bytes() -> u32 {
+    let memory: WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    memory
+        .buffer()
+        .unchecked_into::<ArrayBuffer>()
+        .byte_length()
+}
+
+#[wasm_bindgen_test]
+async fn an_oversized_message_from_another_tab_is_ignored_without_being_copied() {
+    let name = "pingstream-test/oversized";
+    let received = Rc::new(RefCell::new(Vec::new()));
+    let channel = TabChannel::open(name, {
+        let received = Rc::clone(&received);
+        move |message| received.borrow_mut().push(message)
+    })
+    .expect("a BroadcastChannel");
+    let before = wasm_memory_bytes();
+    // Another tab posts 32 MiB, then a message that decodes; the channel keeps their order.
+    Function::new_with_args(
+        "name",
+        "const other = new BroadcastChannel(name);
+        other.postMessage('x'.repeat(32 << 20));
+        other.postMessage('1:!,');
+        other.close();",
+    )
+    .call1(&JsValue::NULL, &name.into())
+    .expect("the other tab posts");
+    eventually(&root(), "the message after it", || {
+        Some(()).filter(|()| !received.borrow().is_empty())
+    })
+    .await;
+    assert_eq!(*received.borrow(), [TabMessage::Silent]);
+    let grown = wasm_memory_bytes() - before;
+    assert!(grown < 8 << 20, "the wasm memory grew by {grown} B");
+    drop(channel);
 }
