@@ -21,7 +21,7 @@ use tokio_rustls::{
 };
 
 use crate::{
-    load::{ClientError, Run, wall_clock_micros},
+    board::{ClientError, POLL, Run, wall_clock_micros},
     target::{Target, source_addr},
     wire::{ResponseDecoder, WireError},
 };
@@ -140,7 +140,7 @@ async fn carry(
             .clone()
             .all(|index| run.board.borrow().is_settled(index))
     {
-        tokio::time::sleep(crate::load::POLL).await;
+        tokio::time::sleep(POLL).await;
     }
     drop(permit);
 }
