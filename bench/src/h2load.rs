@@ -79,13 +79,15 @@ impl H2Settings {
     }
 }
 
-/// Spawns the connection tasks for `clients` streams on the current `LocalSet`.
+/// Spawns the connection tasks for `clients` streams on the current `LocalSet`: as many
+/// connections as the settings say, but at least one and at most one per stream. Returns how
+/// many.
 pub(crate) fn spawn_connections(
     settings: &H2Settings,
     target: &Target,
     clients: usize,
     run: &Rc<Run>,
-) {
+) -> usize {
     let connections = settings.connections.clamp(1, clients.max(1));
     let connector = TlsConnector::from(Arc::clone(&settings.tls));
     let uri: Rc<str> = format!("https://{}{}", target.addr, target.path).into();
@@ -99,6 +101,7 @@ pub(crate) fn spawn_connections(
             Rc::clone(run),
         ));
     }
+    connections
 }
 
 /// One connection and the streams `streams` on it.

@@ -169,14 +169,20 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
         spread: config.source_spread,
         handshake_timeout: config.handshake_timeout,
     });
-    match &config.h2 {
+    let connections = match &config.h2 {
         None => {
             for index in 0..config.clients {
                 tokio::task::spawn_local(client(index, Rc::clone(&run)));
             }
+            None
         }
-        Some(h2) => h2load::spawn_connections(h2, &config.target, config.clients, &run),
-    }
+        Some(h2) => Some(h2load::spawn_connections(
+            h2,
+            &config.target,
+            config.clients,
+            &run,
+        )),
+    };
 
     // Phase 1: every client connected and got its first event.
     wait_for(started + config.connect_timeout, || {
@@ -233,10 +239,7 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
     Ok(RunResult {
         server: config.label.clone(),
         clients: config.clients,
-        connections: config
-            .h2
-            .as_ref()
-            .map(|h2| h2.connections.clamp(1, config.clients.max(1))),
+        connections,
         connected,
         connect_ms: (connected == config.clients).then(|| millis(totals.last_first_event)),
         events: config.events,
