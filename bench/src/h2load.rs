@@ -79,73 +79,8 @@ impl H2Settings {
     }
 }
 
-/// Spawns the connection tasks for `clients` streams on the current `LocalSet`: as many
-/// connections as the settings say, but at least one and at most one per stream. Returns how
-/// many.
-pub(crate) fn spawn_connections(
-    settings: &H2Settings,
-    target: &Target,
-    clients: usize,
-    run: &Rc<Run>,
-) -> usize {
-    let connections = settings.connections.clamp(1, clients.max(1));
-    let connector = TlsConnector::from(Arc::clone(&settings.tls));
-    let uri: Rc<str> = format!("https://{}{}", target.addr, target.path).into();
-    for connection in 0..connections {
-        let streams = clients * connection / connections..clients * (connection + 1) / connections;
-        tokio::task::spawn_local(carry(
-            connection,
-            streams,
-            connector.clone(),
-            Rc::clone(&uri),
-            Rc::clone(run),
-        ));
-    }
-    connections
-}
-
-/// One connection and the streams `streams` on it.
-async fn carry(
-    connection: usize,
-    streams: Range<usize>,
-    connector: TlsConnector,
-    uri: Rc<str>,
-    run: Rc<Run>,
-) {
-    // The semaphore is never closed, so this always gets a permit: one per connection between
-    // connect() and the first event of every stream it carries.
-    let permit = run.handshakes.acquire().await.ok();
-    let started = Instant::now();
-    let opened = tokio::time::timeout(run.handshake_timeout, open(connection, &connector, &run))
-        .await
-        .unwrap_or(Err(ClientError::HandshakeTimeout));
-    let mut send = match opened {
-        Ok(send) => send,
-        Err(err) => {
-            let mut board = run.board.borrow_mut();
-            for index in streams {
-                board.fail(index, err.clone());
-            }
-            return;
-        }
-    };
-    for index in streams.clone() {
-        match request(&mut send, &uri).await {
-            Ok(response) => {
-                tokio::task::spawn_local(follow(index, response, Rc::clone(&run)));
-            }
-            Err(err) => run.board.borrow_mut().fail(index, err),
-        }
-    }
-    // Hold the permit until every stream here has its first event (or the handshake time is up).
-    while started.elapsed() < run.handshake_timeout
-        && !streams
-            .clone()
-            .all(|index| run.board.borrow().is_settled(index))
-    {
-        tokio::time::sleep(POLL).await;
-    }
-    drop(permit);
+fn h2_error(err: h2::Error) -> ClientError {
+    ClientError::H2(err.to_string())
 }
 
 /// TCP, TLS (ALPN `h2`) and the h2 handshake; the connection is then driven by a task of its
@@ -202,13 +137,6 @@ async fn request(
     Ok(response)
 }
 
-/// One stream, from its response on; its end, if any, goes on the board.
-async fn follow(index: usize, response: h2::client::ResponseFuture, run: Rc<Run>) {
-    if let Err(err) = read(index, response, &run).await {
-        run.board.borrow_mut().fail(index, err);
-    }
-}
-
 async fn read(
     index: usize,
     response: h2::client::ResponseFuture,
@@ -231,6 +159,78 @@ async fn read(
     Err(ClientError::Ended)
 }
 
-fn h2_error(err: h2::Error) -> ClientError {
-    ClientError::H2(err.to_string())
+/// One stream, from its response on; its end, if any, goes on the board.
+async fn follow(index: usize, response: h2::client::ResponseFuture, run: Rc<Run>) {
+    if let Err(err) = read(index, response, &run).await {
+        run.board.borrow_mut().fail(index, err);
+    }
+}
+
+/// One connection and the streams `streams` on it.
+async fn carry(
+    connection: usize,
+    streams: Range<usize>,
+    connector: TlsConnector,
+    uri: Rc<str>,
+    run: Rc<Run>,
+) {
+    // The semaphore is never closed, so this always gets a permit: one per connection between
+    // connect() and the first event of every stream it carries.
+    let permit = run.handshakes.acquire().await.ok();
+    let started = Instant::now();
+    let opened = tokio::time::timeout(run.handshake_timeout, open(connection, &connector, &run))
+        .await
+        .unwrap_or(Err(ClientError::HandshakeTimeout));
+    let mut send = match opened {
+        Ok(send) => send,
+        Err(err) => {
+            let mut board = run.board.borrow_mut();
+            for index in streams {
+                board.fail(index, err.clone());
+            }
+            return;
+        }
+    };
+    for index in streams.clone() {
+        match request(&mut send, &uri).await {
+            Ok(response) => {
+                tokio::task::spawn_local(follow(index, response, Rc::clone(&run)));
+            }
+            Err(err) => run.board.borrow_mut().fail(index, err),
+        }
+    }
+    // Hold the permit until every stream here has its first event (or the handshake time is up).
+    while started.elapsed() < run.handshake_timeout
+        && !streams
+            .clone()
+            .all(|index| run.board.borrow().is_settled(index))
+    {
+        tokio::time::sleep(POLL).await;
+    }
+    drop(permit);
+}
+
+/// Spawns the connection tasks for `clients` streams on the current `LocalSet`: as many
+/// connections as the settings say, but at least one and at most one per stream. Returns how
+/// many.
+pub(crate) fn spawn_connections(
+    settings: &H2Settings,
+    target: &Target,
+    clients: usize,
+    run: &Rc<Run>,
+) -> usize {
+    let connections = settings.connections.clamp(1, clients.max(1));
+    let connector = TlsConnector::from(Arc::clone(&settings.tls));
+    let uri: Rc<str> = format!("https://{}{}", target.addr, target.path).into();
+    for connection in 0..connections {
+        let streams = clients * connection / connections..clients * (connection + 1) / connections;
+        tokio::task::spawn_local(carry(
+            connection,
+            streams,
+            connector.clone(),
+            Rc::clone(&uri),
+            Rc::clone(run),
+        ));
+    }
+    connections
 }
