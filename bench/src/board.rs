@@ -27,7 +27,7 @@ pub(crate) const POLL: Duration = Duration::from_millis(2);
 
 /// Why one client (over HTTP/2: one stream, or the connection carrying it) stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub(crate) enum ClientError {
+pub enum ClientError {
     /// The socket could not be created.
     #[error("socket: {0}")]
     Socket(io::ErrorKind),

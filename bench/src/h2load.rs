@@ -7,13 +7,14 @@
 //! board as the HTTP/1.1 clients: every figure of a run means the same thing, a client being a
 //! stream. The TLS handshakes fall inside the connect time.
 
-use std::{ops::Range, rc::Rc, sync::Arc, time::Instant};
+use std::{net::SocketAddr, ops::Range, rc::Rc, sync::Arc, time::Instant};
 
 use bytes::Bytes;
 use thiserror::Error;
-use tokio::net::TcpSocket;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::{
     TlsConnector,
+    client::TlsStream,
     rustls::{
         self, ClientConfig, RootCertStore,
         pki_types::{CertificateDer, ServerName, pem::PemObject as _},
@@ -30,6 +31,10 @@ use crate::{
 const STREAM_WINDOW: u32 = 6 * 1024 * 1024;
 /// The connection-level window: Chromium's (15 MiB).
 const CONNECTION_WINDOW: u32 = 15 * 1024 * 1024;
+
+/// An HTTP/2 connection over TLS, to be driven (polled, or spawned) for as long as its streams are
+/// used.
+pub type H2Connection = h2::client::Connection<TlsStream<TcpStream>, Bytes>;
 
 /// How the streams share connections, and the TLS the clients speak.
 #[derive(Debug, Clone)]
@@ -49,6 +54,10 @@ pub enum H2SetupError {
     /// rustls refused the configuration.
     #[error("TLS client configuration: {0}")]
     Tls(#[from] rustls::Error),
+}
+
+fn h2_error(err: h2::Error) -> ClientError {
+    ClientError::H2(err.to_string())
 }
 
 impl H2Settings {
@@ -77,41 +86,49 @@ impl H2Settings {
             tls: Arc::new(tls),
         })
     }
+
+    /// One connection from `source` (port 0: any) to `target`: TCP, TLS offering only `h2` and
+    /// trusting what these settings trust, then the h2 handshake with `builder`'s settings
+    /// (flow-control windows, say). The handle sends requests while the connection is driven.
+    pub async fn connect(
+        &self,
+        source: SocketAddr,
+        target: SocketAddr,
+        builder: &h2::client::Builder,
+    ) -> Result<(h2::client::SendRequest<Bytes>, H2Connection), ClientError> {
+        let socket = TcpSocket::new_v4().map_err(|err| ClientError::Socket(err.kind()))?;
+        socket
+            .bind(source)
+            .map_err(|err| ClientError::Bind(err.kind()))?;
+        let tcp = socket
+            .connect(target)
+            .await
+            .map_err(|err| ClientError::Connect(err.kind()))?;
+        let name = ServerName::IpAddress(target.ip().into());
+        let tls = TlsConnector::from(Arc::clone(&self.tls))
+            .connect(name, tcp)
+            .await
+            .map_err(|err| ClientError::Tls(err.kind()))?;
+        if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+            return Err(ClientError::H2("the server did not choose h2".into()));
+        }
+        builder.handshake(tls).await.map_err(h2_error)
+    }
 }
 
-fn h2_error(err: h2::Error) -> ClientError {
-    ClientError::H2(err.to_string())
-}
-
-/// TCP, TLS (ALPN `h2`) and the h2 handshake; the connection is then driven by a task of its
-/// own that also keeps this handle, so the connection lives as long as the run.
+/// One connection of the run, number `connection`, with Chromium's flow-control windows; a task
+/// of its own drives it and also keeps this handle, so the connection lives as long as the run.
 async fn open(
     connection: usize,
-    connector: &TlsConnector,
+    settings: &H2Settings,
     run: &Run,
 ) -> Result<h2::client::SendRequest<Bytes>, ClientError> {
-    let socket = TcpSocket::new_v4().map_err(|err| ClientError::Socket(err.kind()))?;
-    socket
-        .bind(source_addr(connection, run.spread))
-        .map_err(|err| ClientError::Bind(err.kind()))?;
-    let tcp = socket
-        .connect(run.target)
-        .await
-        .map_err(|err| ClientError::Connect(err.kind()))?;
-    let name = ServerName::IpAddress(run.target.ip().into());
-    let tls = connector
-        .connect(name, tcp)
-        .await
-        .map_err(|err| ClientError::Tls(err.kind()))?;
-    if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
-        return Err(ClientError::H2("the server did not choose h2".into()));
-    }
-    let (send, driver) = h2::client::Builder::new()
+    let mut builder = h2::client::Builder::new();
+    builder
         .initial_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
-        .handshake::<_, Bytes>(tls)
-        .await
-        .map_err(h2_error)?;
+        .initial_connection_window_size(CONNECTION_WINDOW);
+    let source = source_addr(connection, run.spread);
+    let (send, driver) = settings.connect(source, run.target, &builder).await?;
     let keep = send.clone();
     tokio::task::spawn_local(async move {
         let _keep = keep;
@@ -170,7 +187,7 @@ async fn follow(index: usize, response: h2::client::ResponseFuture, run: Rc<Run>
 async fn carry(
     connection: usize,
     streams: Range<usize>,
-    connector: TlsConnector,
+    settings: H2Settings,
     uri: Rc<str>,
     run: Rc<Run>,
 ) {
@@ -178,7 +195,7 @@ async fn carry(
     // connect() and the first event of every stream it carries.
     let permit = run.handshakes.acquire().await.ok();
     let started = Instant::now();
-    let opened = tokio::time::timeout(run.handshake_timeout, open(connection, &connector, &run))
+    let opened = tokio::time::timeout(run.handshake_timeout, open(connection, &settings, &run))
         .await
         .unwrap_or(Err(ClientError::HandshakeTimeout));
     let mut send = match opened {
@@ -220,14 +237,13 @@ pub(crate) fn spawn_connections(
     run: &Rc<Run>,
 ) -> usize {
     let connections = settings.connections.clamp(1, clients.max(1));
-    let connector = TlsConnector::from(Arc::clone(&settings.tls));
     let uri: Rc<str> = format!("https://{}{}", target.addr, target.path).into();
     for connection in 0..connections {
         let streams = clients * connection / connections..clients * (connection + 1) / connections;
         tokio::task::spawn_local(carry(
             connection,
             streams,
-            connector.clone(),
+            settings.clone(),
             Rc::clone(&uri),
             Rc::clone(run),
         ));
