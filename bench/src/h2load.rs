@@ -7,13 +7,14 @@
 //! board as the HTTP/1.1 clients: every figure of a run means the same thing, a client being a
 //! stream. The TLS handshakes fall inside the connect time.
 
-use std::{ops::Range, rc::Rc, sync::Arc, time::Instant};
+use std::{net::SocketAddr, ops::Range, rc::Rc, sync::Arc, time::Instant};
 
 use bytes::Bytes;
 use thiserror::Error;
-use tokio::net::TcpSocket;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::{
     TlsConnector,
+    client::TlsStream,
     rustls::{
         self, ClientConfig, RootCertStore,
         pki_types::{CertificateDer, ServerName, pem::PemObject as _},
@@ -21,7 +22,7 @@ use tokio_rustls::{
 };
 
 use crate::{
-    load::{ClientError, Run, wall_clock_micros},
+    board::{ClientError, POLL, Run, wall_clock_micros},
     target::{Target, source_addr},
     wire::{ResponseDecoder, WireError},
 };
@@ -30,6 +31,10 @@ use crate::{
 const STREAM_WINDOW: u32 = 6 * 1024 * 1024;
 /// The connection-level window: Chromium's (15 MiB).
 const CONNECTION_WINDOW: u32 = 15 * 1024 * 1024;
+
+/// An HTTP/2 connection over TLS, to be driven (polled, or spawned) for as long as its streams are
+/// used.
+pub type H2Connection = h2::client::Connection<TlsStream<TcpStream>, Bytes>;
 
 /// How the streams share connections, and the TLS the clients speak.
 #[derive(Debug, Clone)]
@@ -49,6 +54,10 @@ pub enum H2SetupError {
     /// rustls refused the configuration.
     #[error("TLS client configuration: {0}")]
     Tls(#[from] rustls::Error),
+}
+
+fn h2_error(err: h2::Error) -> ClientError {
+    ClientError::H2(err.to_string())
 }
 
 impl H2Settings {
@@ -77,27 +86,100 @@ impl H2Settings {
             tls: Arc::new(tls),
         })
     }
+
+    /// One connection from `source` (port 0: any) to `target`: TCP, TLS offering only `h2` and
+    /// trusting what these settings trust, then the h2 handshake with `builder`'s settings
+    /// (flow-control windows, say). The handle sends requests while the connection is driven.
+    pub async fn connect(
+        &self,
+        source: SocketAddr,
+        target: SocketAddr,
+        builder: &h2::client::Builder,
+    ) -> Result<(h2::client::SendRequest<Bytes>, H2Connection), ClientError> {
+        let socket = TcpSocket::new_v4().map_err(|err| ClientError::Socket(err.kind()))?;
+        socket
+            .bind(source)
+            .map_err(|err| ClientError::Bind(err.kind()))?;
+        let tcp = socket
+            .connect(target)
+            .await
+            .map_err(|err| ClientError::Connect(err.kind()))?;
+        let name = ServerName::IpAddress(target.ip().into());
+        let tls = TlsConnector::from(Arc::clone(&self.tls))
+            .connect(name, tcp)
+            .await
+            .map_err(|err| ClientError::Tls(err.kind()))?;
+        if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+            return Err(ClientError::H2("the server did not choose h2".into()));
+        }
+        builder.handshake(tls).await.map_err(h2_error)
+    }
 }
 
-/// Spawns the connection tasks for `clients` streams on the current `LocalSet`.
-pub(crate) fn spawn_connections(
+/// One connection of the run, number `connection`, with Chromium's flow-control windows; a task
+/// of its own drives it and also keeps this handle, so the connection lives as long as the run.
+async fn open(
+    connection: usize,
     settings: &H2Settings,
-    target: &Target,
-    clients: usize,
-    run: &Rc<Run>,
-) {
-    let connections = settings.connections.clamp(1, clients.max(1));
-    let connector = TlsConnector::from(Arc::clone(&settings.tls));
-    let uri: Rc<str> = format!("https://{}{}", target.addr, target.path).into();
-    for connection in 0..connections {
-        let streams = clients * connection / connections..clients * (connection + 1) / connections;
-        tokio::task::spawn_local(carry(
-            connection,
-            streams,
-            connector.clone(),
-            Rc::clone(&uri),
-            Rc::clone(run),
-        ));
+    run: &Run,
+) -> Result<h2::client::SendRequest<Bytes>, ClientError> {
+    let mut builder = h2::client::Builder::new();
+    builder
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW);
+    let source = source_addr(connection, run.spread);
+    let (send, driver) = settings.connect(source, run.target, &builder).await?;
+    let keep = send.clone();
+    tokio::task::spawn_local(async move {
+        let _keep = keep;
+        // Its streams see the error, if any.
+        let _ = driver.await;
+    });
+    Ok(send)
+}
+
+/// Sends one stream's `GET`, as an `EventSource` would.
+async fn request(
+    send: &mut h2::client::SendRequest<Bytes>,
+    uri: &str,
+) -> Result<h2::client::ResponseFuture, ClientError> {
+    let request = http::Request::get(uri)
+        .header("accept", "text/event-stream")
+        .header("cache-control", "no-cache")
+        .body(())
+        .map_err(|err| ClientError::H2(err.to_string()))?;
+    let ready = send.clone().ready().await.map_err(h2_error)?;
+    *send = ready;
+    let (response, _) = send.send_request(request, true).map_err(h2_error)?;
+    Ok(response)
+}
+
+async fn read(
+    index: usize,
+    response: h2::client::ResponseFuture,
+    run: &Run,
+) -> Result<(), ClientError> {
+    let response = response.await.map_err(h2_error)?;
+    if response.status() != http::StatusCode::OK {
+        return Err(WireError::Status(response.status().as_u16()).into());
+    }
+    let mut body = response.into_body();
+    let mut decoder = ResponseDecoder::body_only();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(h2_error)?;
+        // Read at once, so the window is given back at once, as a browser does.
+        let _ = body.flow_control().release_capacity(chunk.len());
+        let received_us = wall_clock_micros();
+        let mut board = run.board.borrow_mut();
+        decoder.feed(&chunk, &mut |event| board.record(index, event, received_us))?;
+    }
+    Err(ClientError::Ended)
+}
+
+/// One stream, from its response on; its end, if any, goes on the board.
+async fn follow(index: usize, response: h2::client::ResponseFuture, run: Rc<Run>) {
+    if let Err(err) = read(index, response, &run).await {
+        run.board.borrow_mut().fail(index, err);
     }
 }
 
@@ -105,7 +187,7 @@ pub(crate) fn spawn_connections(
 async fn carry(
     connection: usize,
     streams: Range<usize>,
-    connector: TlsConnector,
+    settings: H2Settings,
     uri: Rc<str>,
     run: Rc<Run>,
 ) {
@@ -113,7 +195,7 @@ async fn carry(
     // connect() and the first event of every stream it carries.
     let permit = run.handshakes.acquire().await.ok();
     let started = Instant::now();
-    let opened = tokio::time::timeout(run.handshake_timeout, open(connection, &connector, &run))
+    let opened = tokio::time::timeout(run.handshake_timeout, open(connection, &settings, &run))
         .await
         .unwrap_or(Err(ClientError::HandshakeTimeout));
     let mut send = match opened {
@@ -140,94 +222,31 @@ async fn carry(
             .clone()
             .all(|index| run.board.borrow().is_settled(index))
     {
-        tokio::time::sleep(crate::load::POLL).await;
+        tokio::time::sleep(POLL).await;
     }
     drop(permit);
 }
 
-/// TCP, TLS (ALPN `h2`) and the h2 handshake; the connection is then driven by a task of its
-/// own that also keeps this handle, so the connection lives as long as the run.
-async fn open(
-    connection: usize,
-    connector: &TlsConnector,
-    run: &Run,
-) -> Result<h2::client::SendRequest<Bytes>, ClientError> {
-    let socket = TcpSocket::new_v4().map_err(|err| ClientError::Socket(err.kind()))?;
-    socket
-        .bind(source_addr(connection, run.spread))
-        .map_err(|err| ClientError::Bind(err.kind()))?;
-    let tcp = socket
-        .connect(run.target)
-        .await
-        .map_err(|err| ClientError::Connect(err.kind()))?;
-    let name = ServerName::IpAddress(run.target.ip().into());
-    let tls = connector
-        .connect(name, tcp)
-        .await
-        .map_err(|err| ClientError::Tls(err.kind()))?;
-    if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
-        return Err(ClientError::H2("the server did not choose h2".into()));
+/// Spawns the connection tasks for `clients` streams on the current `LocalSet`: as many
+/// connections as the settings say, but at least one and at most one per stream. Returns how
+/// many.
+pub(crate) fn spawn_connections(
+    settings: &H2Settings,
+    target: &Target,
+    clients: usize,
+    run: &Rc<Run>,
+) -> usize {
+    let connections = settings.connections.clamp(1, clients.max(1));
+    let uri: Rc<str> = format!("https://{}{}", target.addr, target.path).into();
+    for connection in 0..connections {
+        let streams = clients * connection / connections..clients * (connection + 1) / connections;
+        tokio::task::spawn_local(carry(
+            connection,
+            streams,
+            settings.clone(),
+            Rc::clone(&uri),
+            Rc::clone(run),
+        ));
     }
-    let (send, driver) = h2::client::Builder::new()
-        .initial_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
-        .handshake::<_, Bytes>(tls)
-        .await
-        .map_err(h2_error)?;
-    let keep = send.clone();
-    tokio::task::spawn_local(async move {
-        let _keep = keep;
-        // Its streams see the error, if any.
-        let _ = driver.await;
-    });
-    Ok(send)
-}
-
-/// Sends one stream's `GET`, as an `EventSource` would.
-async fn request(
-    send: &mut h2::client::SendRequest<Bytes>,
-    uri: &str,
-) -> Result<h2::client::ResponseFuture, ClientError> {
-    let request = http::Request::get(uri)
-        .header("accept", "text/event-stream")
-        .header("cache-control", "no-cache")
-        .body(())
-        .map_err(|err| ClientError::H2(err.to_string()))?;
-    let ready = send.clone().ready().await.map_err(h2_error)?;
-    *send = ready;
-    let (response, _) = send.send_request(request, true).map_err(h2_error)?;
-    Ok(response)
-}
-
-/// One stream, from its response on; its end, if any, goes on the board.
-async fn follow(index: usize, response: h2::client::ResponseFuture, run: Rc<Run>) {
-    if let Err(err) = read(index, response, &run).await {
-        run.board.borrow_mut().fail(index, err);
-    }
-}
-
-async fn read(
-    index: usize,
-    response: h2::client::ResponseFuture,
-    run: &Run,
-) -> Result<(), ClientError> {
-    let response = response.await.map_err(h2_error)?;
-    if response.status() != http::StatusCode::OK {
-        return Err(WireError::Status(response.status().as_u16()).into());
-    }
-    let mut body = response.into_body();
-    let mut decoder = ResponseDecoder::body_only();
-    while let Some(chunk) = body.data().await {
-        let chunk = chunk.map_err(h2_error)?;
-        // Read at once, so the window is given back at once, as a browser does.
-        let _ = body.flow_control().release_capacity(chunk.len());
-        let received_us = wall_clock_micros();
-        let mut board = run.board.borrow_mut();
-        decoder.feed(&chunk, &mut |event| board.record(index, event, received_us))?;
-    }
-    Err(ClientError::Ended)
-}
-
-fn h2_error(err: h2::Error) -> ClientError {
-    ClientError::H2(err.to_string())
+    connections
 }

@@ -2,8 +2,8 @@
 //!
 //! Layout: [`load`] opens N clients against a stream (decoding each with [`wire`], spreading
 //! their source addresses with [`target`]; over HTTPS, N HTTP/2 streams over M connections with
-//! [`h2load`]), waits until all have their first event, measures E
-//! more, and samples the server through [`procfs`]; [`tally`] turns what the clients received
+//! [`h2load`]; all of them recording onto one [`board`]), waits until all have their first event,
+//! measures E more, and samples the server through [`procfs`]; [`tally`] turns what the clients received
 //! into gaps, duplicates and latency percentiles; [`report`] puts the runs of a session side by
 //! side. Two baseline servers run under the same tool in the same session, so ratios hold on a
 //! noisy machine: [`naive`] (the tutorial way: a task, an interval and a channel per client)
@@ -12,6 +12,7 @@
 //! The binaries are thin: `loadgen`, `naive-server`, `floor-server` and `bench-report`;
 //! `scripts/bench.sh` runs them all.
 
+pub mod board;
 pub mod floor;
 pub mod h2load;
 pub mod listener;

@@ -14,11 +14,10 @@ use std::{
     io,
     net::SocketAddr,
     rc::Rc,
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, Instant},
 };
 
 use serde::{Deserialize, Serialize};
-use shared::{EventId, Ping};
 use thiserror::Error;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -28,15 +27,14 @@ use tokio::{
 };
 
 use crate::{
+    board::{Board, ClientError, POLL, Run, wall_clock_micros},
     h2load::{self, H2Settings},
     procfs::{self, CpuTime, Pid},
-    tally::{self, Latency, Received},
+    tally::{self, Latency},
     target::{Target, source_addr},
-    wire::{Event, Progress, ResponseDecoder, WireError},
+    wire::{Progress, ResponseDecoder},
 };
 
-/// How often the driver looks at the board while it waits.
-pub(crate) const POLL: Duration = Duration::from_millis(2);
 /// Bytes one client reads at a time: several events, and the head with the first event.
 const READ_BUFFER: usize = 1536;
 /// How long the server may take to start accepting connections.
@@ -146,146 +144,6 @@ pub struct RunResult {
     pub error_kinds: BTreeMap<String, u64>,
 }
 
-/// Why one client stopped.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub(crate) enum ClientError {
-    #[error("socket: {0}")]
-    Socket(io::ErrorKind),
-    #[error("bind: {0}")]
-    Bind(io::ErrorKind),
-    #[error("connect: {0}")]
-    Connect(io::ErrorKind),
-    #[error("write: {0}")]
-    Write(io::ErrorKind),
-    #[error("read: {0}")]
-    Read(io::ErrorKind),
-    #[error("TLS handshake: {0}")]
-    Tls(io::ErrorKind),
-    #[error("HTTP/2: {0}")]
-    H2(String),
-    #[error("no first event within the handshake timeout")]
-    HandshakeTimeout,
-    #[error("not connected when the connect phase ended")]
-    NotConnected,
-    #[error("closed by the server")]
-    Closed,
-    #[error("the server ended the stream")]
-    Ended,
-    #[error("{0}")]
-    Wire(#[from] WireError),
-}
-
-/// What one client has seen so far.
-#[derive(Debug, Default)]
-struct Slot {
-    events: Vec<Received>,
-    /// Highest count received (0 before the first event).
-    last_count: u64,
-    /// When the first event arrived, since the run started.
-    first_event_at: Option<Duration>,
-    error: Option<ClientError>,
-    /// Ping events whose data or id could not be read.
-    bad_events: u64,
-}
-
-impl Slot {
-    fn is_following(&self) -> bool {
-        self.first_event_at.is_some() && self.error.is_none()
-    }
-}
-
-/// Every client's slot and the counters the driver waits on.
-#[derive(Debug)]
-pub(crate) struct Board {
-    slots: Vec<Slot>,
-    started: Instant,
-    /// Clients that got their first event or failed before it.
-    settled: usize,
-    connected: usize,
-    max_count: u64,
-}
-
-impl Board {
-    pub(crate) fn record(&mut self, index: usize, event: Event<'_>, received_us: i64) {
-        if event.event != shared::EVENT_NAME.as_bytes() {
-            return;
-        }
-        let Some(slot) = self.slots.get_mut(index) else {
-            return;
-        };
-        let ping = match serde_json::from_slice::<Ping>(event.data) {
-            Ok(ping) if id_matches(event.id, ping.count) => ping,
-            _ => {
-                slot.bad_events += 1;
-                return;
-            }
-        };
-        slot.events.push(Received {
-            count: ping.count,
-            latency_us: received_us - ping.time.timestamp_micros(),
-        });
-        slot.last_count = slot.last_count.max(ping.count);
-        self.max_count = self.max_count.max(ping.count);
-        if slot.first_event_at.is_none() {
-            slot.first_event_at = Some(self.started.elapsed());
-            self.connected += 1;
-            self.settled += 1;
-        }
-    }
-
-    pub(crate) fn fail(&mut self, index: usize, err: ClientError) {
-        let Some(slot) = self.slots.get_mut(index) else {
-            return;
-        };
-        if slot.error.is_none() {
-            if slot.first_event_at.is_none() {
-                self.settled += 1;
-            }
-            slot.error = Some(err);
-        }
-    }
-
-    pub(crate) fn is_connected(&self, index: usize) -> bool {
-        self.slots
-            .get(index)
-            .is_some_and(|slot| slot.first_event_at.is_some())
-    }
-
-    /// The client got its first event, or failed.
-    pub(crate) fn is_settled(&self, index: usize) -> bool {
-        self.slots
-            .get(index)
-            .is_none_or(|slot| slot.first_event_at.is_some() || slot.error.is_some())
-    }
-
-    /// Every client still following the stream has received `count` or later.
-    fn all_reached(&self, count: u64) -> bool {
-        self.slots
-            .iter()
-            .filter(|slot| slot.is_following())
-            .all(|slot| slot.last_count >= count)
-    }
-}
-
-/// An event's id must be `<epoch>-<count>` with the count its data carries.
-fn id_matches(id: &[u8], count: u64) -> bool {
-    std::str::from_utf8(id)
-        .ok()
-        .and_then(|id| id.parse::<EventId>().ok())
-        .is_some_and(|id| id.count == count)
-}
-
-/// What every client task shares.
-pub(crate) struct Run {
-    pub(crate) board: RefCell<Board>,
-    /// Permits to be between `connect()` and the first event (per connection over HTTP/2).
-    pub(crate) handshakes: Semaphore,
-    pub(crate) target: SocketAddr,
-    request: Vec<u8>,
-    pub(crate) spread: u8,
-    pub(crate) handshake_timeout: Duration,
-}
-
 /// Carries out one run on a current-thread runtime of its own and returns what it measured.
 pub fn run(config: &LoadConfig) -> Result<RunResult, LoadError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -304,31 +162,31 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
 
     let started = Instant::now();
     let run = Rc::new(Run {
-        board: RefCell::new(Board {
-            slots: (0..config.clients).map(|_| Slot::default()).collect(),
-            started,
-            settled: 0,
-            connected: 0,
-            max_count: 0,
-        }),
+        board: RefCell::new(Board::new(config.clients, started)),
         handshakes: Semaphore::new(config.connect_concurrency.max(1)),
         target,
         request: config.target.request(),
         spread: config.source_spread,
         handshake_timeout: config.handshake_timeout,
     });
-    match &config.h2 {
+    let connections = match &config.h2 {
         None => {
             for index in 0..config.clients {
                 tokio::task::spawn_local(client(index, Rc::clone(&run)));
             }
+            None
         }
-        Some(h2) => h2load::spawn_connections(h2, &config.target, config.clients, &run),
-    }
+        Some(h2) => Some(h2load::spawn_connections(
+            h2,
+            &config.target,
+            config.clients,
+            &run,
+        )),
+    };
 
     // Phase 1: every client connected and got its first event.
     wait_for(started + config.connect_timeout, || {
-        run.board.borrow().settled == config.clients
+        run.board.borrow().settled() == config.clients
     })
     .await;
     let rss_connected = sample_rss(server)?;
@@ -342,7 +200,7 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
     }
 
     // Phase 2: let the newest event reach everyone, so the window holds whole ticks only.
-    let from = run.board.borrow().max_count;
+    let from = run.board.borrow().max_count();
     wait_for(
         Instant::now() + 2 * config.interval + Duration::from_secs(1),
         || run.board.borrow().all_reached(from),
@@ -372,30 +230,8 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
         return Err(LoadError::ServerGone(pid));
     }
 
-    let board = run.board.borrow();
-    let mut latencies =
-        Vec::with_capacity(board.connected * usize::try_from(config.events).unwrap_or(0));
-    let (mut gaps, mut dups, mut delivered) = (0, 0, 0);
-    let mut error_kinds: BTreeMap<String, u64> = BTreeMap::new();
-    let mut last_first_event = Duration::ZERO;
-    for slot in &board.slots {
-        if let Some(at) = slot.first_event_at {
-            last_first_event = last_first_event.max(at);
-            let tally = tally::tally_client(&slot.events, from, to, &mut latencies);
-            gaps += tally.gaps;
-            dups += tally.dups;
-            delivered += tally.delivered;
-        }
-        if let Some(err) = &slot.error {
-            *error_kinds.entry(err.to_string()).or_default() += 1;
-        }
-        if slot.bad_events > 0 {
-            *error_kinds
-                .entry("unreadable ping event".into())
-                .or_default() += slot.bad_events;
-        }
-    }
-    let connected = board.connected;
+    let mut totals = run.board.borrow().totals(from, to);
+    let (connected, delivered) = (totals.connected, totals.delivered);
     let per_event = |micros: u64| (delivered > 0).then(|| micros as f64 / delivered as f64);
     let server_cpu_us = server_cpu_before
         .zip(server_cpu_after)
@@ -403,12 +239,9 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
     Ok(RunResult {
         server: config.label.clone(),
         clients: config.clients,
-        connections: config
-            .h2
-            .as_ref()
-            .map(|h2| h2.connections.clamp(1, config.clients.max(1))),
+        connections,
         connected,
-        connect_ms: (connected == config.clients).then(|| millis(last_first_event)),
+        connect_ms: (connected == config.clients).then(|| millis(totals.last_first_event)),
         events: config.events,
         interval_ms: u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX),
         from_count: from,
@@ -427,11 +260,11 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
         tool_cpu_us_per_event: tool_cpu_before
             .zip(tool_cpu_after)
             .and_then(|(before, after)| per_event(after.micros_since(&before))),
-        latency: tally::latency(&mut latencies),
-        gaps,
-        dups,
-        errors: error_kinds.values().sum(),
-        error_kinds,
+        latency: tally::latency(&mut totals.latencies_us),
+        gaps: totals.gaps,
+        dups: totals.dups,
+        errors: totals.error_kinds.values().sum(),
+        error_kinds: totals.error_kinds,
     })
 }
 
@@ -544,12 +377,4 @@ async fn pump(
         Progress::Open => Ok(()),
         Progress::Ended => Err(ClientError::Ended),
     }
-}
-
-pub(crate) fn wall_clock_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
-        })
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use eventsource_stream::Eventsource as _;
 use futures_util::{Stream, StreamExt as _};
 use reqwest::Version;
-use shared::{EVENT_NAME, Ping, STREAM_PATH};
+use shared::{EVENT_NAME, STREAM_PATH};
 
 use crate::{
     clients,
@@ -65,11 +65,8 @@ fn h2_pings(body: h2::RecvStream) -> impl Stream<Item = Received> {
     chunks.eventsource().filter_map(|event| async move {
         let event = event.expect("well-formed SSE");
         (event.event == EVENT_NAME).then(|| {
-            let ping: Ping = serde_json::from_str(&event.data).expect("data is a Ping");
-            Received {
-                id: event.id.parse().expect("id is an EventId"),
-                ping,
-            }
+            Received::parse(&event.id, &event.data)
+                .unwrap_or_else(|err| panic!("a malformed ping: {err}"))
         })
     })
 }

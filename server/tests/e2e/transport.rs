@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::{
     browser::{Browser, DEADLINE, one_browser_at_a_time},
     server::{self, ServerProcess, free_port},
-    support::tls::TestCert,
+    support::{eventually, tls::TestCert},
 };
 
 /// Pages open at once, each with its own stream: twice what HTTP/1.1 allows per origin.
@@ -101,21 +101,18 @@ async fn over_tls_the_page_its_wasm_and_its_stream_come_over_h2_and_the_wasm_as_
     let (took, status) = server.terminate().await;
     assert!(status.success(), "{status:?}");
     assert!(took < Duration::from_secs(1), "SIGTERM took {took:?}");
-    let started = Instant::now();
-    let stream = loop {
+    let stream = eventually(DEADLINE, async || {
         let resources = read_resources(&browser).await;
-        if let Some(stream) = resources
+        resources
             .iter()
             .find(|entry| entry.name.contains(shared::STREAM_PATH))
-        {
-            break stream.clone();
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "no resource entry for the stream {DEADLINE:?} after it ended: {resources:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+            .cloned()
+            .ok_or(resources)
+    })
+    .await
+    .unwrap_or_else(|resources| {
+        panic!("no resource entry for the stream {DEADLINE:?} after it ended: {resources:#?}")
+    });
     assert_eq!(stream.next_hop_protocol, "h2", "{stream:#?}");
     assert!(stream.encoded_body_size > 0, "{stream:#?}");
     browser.close().await;

@@ -297,6 +297,19 @@ pub struct Received {
     pub ping: Ping,
 }
 
+impl Received {
+    /// The ping event with fields `id` and `data`, checked: the data a [`Ping`], the id an
+    /// [`EventId`] of the same count. Every stream reader of the suites decodes pings with it.
+    pub fn parse(id: &str, data: &str) -> Result<Self, String> {
+        let ping: Ping = serde_json::from_str(data).map_err(|err| format!("not a Ping: {err}"))?;
+        let id: EventId = id.parse().map_err(|err| format!("id {id:?}: {err}"))?;
+        if id.count != ping.count {
+            return Err(format!("id {id} carries count {}", ping.count));
+        }
+        Ok(Self { id, ping })
+    }
+}
+
 /// An open `/sse` stream, decoded by a spec-following SSE parser.
 pub struct SseClient {
     events: EventStream,
@@ -330,10 +343,8 @@ impl SseClient {
             self.heartbeats.push(heartbeat);
         };
         assert_eq!(event.event, EVENT_NAME);
-        let ping: Ping = serde_json::from_str(&event.data).expect("data is a Ping");
-        let id: EventId = event.id.parse().expect("id is an EventId");
-        assert_eq!(id.count, ping.count, "id and data disagree");
-        Some(Received { id, ping })
+        let received = Received::parse(&event.id, &event.data);
+        Some(received.unwrap_or_else(|err| panic!("a malformed ping: {err}")))
     }
 
     /// Reads `n` pings.

@@ -7,7 +7,7 @@
 use std::{collections::VecDeque, io};
 
 use bench::wire::{Progress, ResponseDecoder};
-use shared::{EVENT_NAME, EventId, Ping, STREAM_PATH};
+use shared::{EVENT_NAME, STREAM_PATH};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
@@ -81,18 +81,9 @@ pub struct Event {
 }
 
 impl Event {
-    /// The ping it carries, checked: the data a [`Ping`], the id an [`EventId`] of the same count.
+    /// The ping it carries, checked as [`Received::parse`] does.
     pub fn ping(&self) -> Result<Received, String> {
-        let ping: Ping =
-            serde_json::from_str(&self.data).map_err(|err| format!("not a Ping: {err}"))?;
-        let id: EventId = self
-            .id
-            .parse()
-            .map_err(|err| format!("id {:?}: {err}", self.id))?;
-        if id.count != ping.count {
-            return Err(format!("id {id} carries count {}", ping.count));
-        }
-        Ok(Received { id, ping })
+        Received::parse(&self.id, &self.data)
     }
 }
 

@@ -1,23 +1,14 @@
 //! TLS for tests: a fresh self-signed certificate in a temporary folder, a reqwest client that
 //! trusts only that certificate and negotiates HTTP/2 through ALPN, and raw HTTP/2 connections
-//! (the `h2` crate over tokio-rustls) for what reqwest cannot do: stall one stream's flow-control
-//! window, reset one stream while the connection stays open.
+//! (the load tool's: the `h2` crate over tokio-rustls) for what reqwest cannot do: stall one
+//! stream's flow-control window, reset one stream while the connection stays open.
 
-use std::{
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::path::{Path, PathBuf};
 
+use bench::h2load::H2Settings;
 use bytes::Bytes;
 use server::tls::SelfSigned;
-use tokio::{net::TcpStream, task::JoinHandle};
-use tokio_rustls::{
-    TlsConnector,
-    rustls::{
-        self, ClientConfig, RootCertStore,
-        pki_types::{CertificateDer, ServerName, pem::PemObject as _},
-    },
-};
+use tokio::task::JoinHandle;
 
 /// A self-signed certificate for `localhost`, `127.0.0.1` and `::1`, written as `cert.pem` and
 /// `key.pem` into a folder that lives as long as this value.
@@ -71,42 +62,24 @@ impl TestCert {
             .add_root_certificate(certificate)
     }
 
-    /// A rustls client configuration trusting only this certificate and offering `alpn`.
-    pub fn client_config(&self, alpn: &[&[u8]]) -> ClientConfig {
-        let mut roots = RootCertStore::empty();
-        let certificate =
-            CertificateDer::from_pem_slice(self.pem.as_bytes()).expect("a PEM certificate");
-        roots.add(certificate).expect("a usable root");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = alpn.iter().map(|proto| proto.to_vec()).collect();
-        config
-    }
-
     /// A TLS connection to `127.0.0.1:port` that negotiated `h2`, driven by `builder`'s
-    /// settings (flow-control windows, say). The task drives the connection; abort it, or drop
-    /// every handle, to close it.
+    /// settings (flow-control windows, say), opened as the load tool opens its own
+    /// ([`H2Settings::connect`]). The task drives the connection; abort it, or drop every handle,
+    /// to close it.
     pub async fn connect_h2(
         &self,
         port: u16,
         builder: &h2::client::Builder,
     ) -> (h2::client::SendRequest<Bytes>, JoinHandle<()>) {
-        let connector = TlsConnector::from(Arc::new(self.client_config(&[b"h2"])));
-        let tcp = TcpStream::connect(("127.0.0.1", port))
+        let settings = H2Settings::trusting(self.pem.as_bytes(), 1).expect("a usable certificate");
+        let (send, connection) = settings
+            .connect(
+                ([127, 0, 0, 1], 0).into(),
+                ([127, 0, 0, 1], port).into(),
+                builder,
+            )
             .await
-            .expect("server accepts");
-        let name = ServerName::try_from("localhost").expect("a server name");
-        let tls = connector.connect(name, tcp).await.expect("TLS handshake");
-        assert_eq!(
-            tls.get_ref().1.alpn_protocol(),
-            Some(&b"h2"[..]),
-            "ALPN chose h2"
-        );
-        let (send, connection) = builder.handshake(tls).await.expect("h2 handshake");
+            .expect("TCP, TLS choosing h2 by ALPN, and the h2 handshake");
         let driver = tokio::spawn(async move {
             // Ends when the connection does; an error is the server or the test closing it.
             let _ = connection.await;
