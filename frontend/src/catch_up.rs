@@ -71,10 +71,7 @@ mod tests {
     use super::*;
 
     fn raw(count: u64) -> RawPing {
-        RawPing {
-            data: format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#),
-            id: format!("00000000000000aa-{count}"),
-        }
+        RawPing::example("00000000000000aa", count)
     }
 
     fn counts(pings: &[RawPing]) -> Vec<String> {

@@ -68,10 +68,7 @@ mod tests {
     use crate::state::{Action, EntryKind, StreamState};
 
     fn raw(epoch: &str, count: u64) -> RawPing {
-        RawPing {
-            data: format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#),
-            id: format!("{epoch}-{count}"),
-        }
+        RawPing::example(epoch, count)
     }
 
     fn anonymous(id: &str, count: u64) -> RawPing {

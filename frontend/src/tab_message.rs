@@ -56,6 +56,16 @@ pub struct RawPing {
 }
 
 impl RawPing {
+    /// A valid ping event of count `count` in the stream of epoch `epoch` (16 hex digits), as the
+    /// unit tests of every module that keeps or relays pings build them.
+    #[cfg(test)]
+    pub(crate) fn example(epoch: &str, count: u64) -> Self {
+        Self {
+            data: format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#),
+            id: format!("{epoch}-{count}"),
+        }
+    }
+
     /// The action for this ping, as if it had come from the tab's own `EventSource`.
     ///
     /// # Errors
@@ -254,10 +264,7 @@ mod tests {
     use super::*;
 
     fn raw(count: u64) -> RawPing {
-        RawPing {
-            data: format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#),
-            id: format!("9f3c2a1b7d4e5f60-{count}"),
-        }
+        RawPing::example("9f3c2a1b7d4e5f60", count)
     }
 
     fn snapshot(pings: impl IntoIterator<Item = u64>) -> Snapshot {

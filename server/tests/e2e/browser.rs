@@ -244,6 +244,14 @@ impl Browser {
         }
     }
 
+    /// Waits until the page is live with at least `pings` pings listed, as most tests start.
+    pub async fn wait_live_with(&self, pings: usize) -> PageView {
+        self.wait_for(&format!("live with {pings} pings"), |page| {
+            page.is("live") && page.pings().len() >= pings
+        })
+        .await
+    }
+
     /// The tab that commands go to.
     pub async fn current_tab(&self) -> WindowHandle {
         self.client.window().await.expect("the current tab")

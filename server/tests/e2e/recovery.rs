@@ -18,11 +18,7 @@ async fn page_resumes_after_the_server_is_killed_and_restarted_on_the_same_port(
     let server = server::start(port, &QUICK);
     let browser = Browser::open().await;
     browser.goto(&server.url("/")).await;
-    let before = browser
-        .wait_for("live with three pings", |page| {
-            page.is("live") && page.pings().len() >= 3
-        })
-        .await;
+    let before = browser.wait_live_with(3).await;
     browser.mark_page().await;
 
     server.kill();

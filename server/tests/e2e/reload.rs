@@ -14,11 +14,7 @@ async fn a_reloaded_page_shows_its_rows_again_and_resumes_after_them_without_a_g
     let server = server::start(free_port(), &QUICK);
     let browser = Browser::open().await;
     browser.goto(&server.url("/")).await;
-    browser
-        .wait_for("live with five pings", |page| {
-            page.is("live") && page.pings().len() >= 5
-        })
-        .await;
+    browser.wait_live_with(5).await;
     browser.mark_page().await;
     let before = browser.page().await;
 

@@ -34,11 +34,7 @@ async fn eight_tabs_share_one_stream_and_keep_it_without_a_gap_when_the_leader_t
 
     // The first tab is alone: it takes the lock and opens the stream.
     browser.goto(&url).await;
-    browser
-        .wait_for("the first tab live with three pings", |page| {
-            page.is("live") && page.pings().len() >= 3
-        })
-        .await;
+    browser.wait_live_with(3).await;
     let leader = browser.current_tab().await;
     // With a stream per tab, the 7th tab's page never loads.
     browser.set_page_load_timeout(TAB_LOADS_WITHIN).await;

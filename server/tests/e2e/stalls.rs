@@ -30,11 +30,7 @@ async fn a_half_open_stream_is_noticed_within_five_seconds_and_resumed_without_a
     let proxy = Proxy::start(server.port).await;
     let browser = Browser::open().await;
     browser.goto(&proxy.url("/")).await;
-    browser
-        .wait_for("live with three pings", |page| {
-            page.is("live") && page.pings().len() >= 3
-        })
-        .await;
+    browser.wait_live_with(3).await;
 
     // The badge may leave live for only as long as a fresh connection takes to open: record
     // every change rather than poll.
@@ -100,11 +96,7 @@ async fn a_stopped_server_is_noticed_within_five_seconds_and_the_page_is_live_ag
     let server = server::start(free_port(), &[]);
     let browser = Browser::open().await;
     browser.goto(&server.url("/")).await;
-    browser
-        .wait_for("live with three pings", |page| {
-            page.is("live") && page.pings().len() >= 3
-        })
-        .await;
+    browser.wait_live_with(3).await;
 
     server.stop();
     let stopped = Instant::now();

@@ -98,11 +98,7 @@ async fn page_streams_under_the_servers_csp_without_console_errors() {
     // Everything below runs under that policy: the wasm, the inline bootstrap, the stream.
     let browser = Browser::open().await;
     browser.goto(&server.url("/")).await;
-    browser
-        .wait_for("live with five pings", |page| {
-            page.is("live") && page.pings().len() >= 5
-        })
-        .await;
+    browser.wait_live_with(5).await;
     // A line of our own proves the log is being recorded, so an empty one means something.
     browser
         .log_to_console("pingstream e2e: console check")
