@@ -3,31 +3,38 @@
 //!
 //! Applying a live ping first would make the reducer drop the answer's older pings as repeats
 //! (and, across a server restart, show a reset that never happened), so the order must be: the
-//! answer, then what waited. Nobody may answer (no leader yet, or it is handing over): after a
-//! while the follower gives up waiting and applies what it has.
+//! answer, then what waited. Nobody may answer (no leader yet, or it is handing over): after
+//! [`SNAPSHOT_WAIT_MS`] the follower gives up waiting and applies what it has.
 
 use crate::{state::MAX_ENTRIES, tab_message::RawPing};
 
+/// How long a new follower waits for the leader's recent pings before it shows live ones without
+/// them (there may be no leader to answer: it is handing over).
+pub const SNAPSHOT_WAIT_MS: f64 = 500.0;
+
 /// The follower's side of one `Hello`/`Snapshot` exchange.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CatchUp {
     nonce: u32,
+    /// When the follower stops waiting for the answer (page time, in milliseconds).
+    deadline: f64,
     /// Live pings held back until the answer; `None` once caught up.
     held: Option<Vec<RawPing>>,
 }
 
 impl CatchUp {
-    /// Waiting for the answer to the `Hello(nonce)` just sent.
-    pub fn new(nonce: u32) -> Self {
+    /// Waiting, from `now`, for the answer to the `Hello(nonce)` just sent.
+    pub fn new(nonce: u32, now: f64) -> Self {
         Self {
             nonce,
+            deadline: now + SNAPSHOT_WAIT_MS,
             held: Some(Vec::new()),
         }
     }
 
-    /// Whether the answer is still awaited.
-    pub fn is_waiting(&self) -> bool {
-        self.held.is_some()
+    /// Milliseconds from `now` until [`CatchUp::expire`] gives up waiting; `None` once caught up.
+    pub fn wait(&self, now: f64) -> Option<f64> {
+        self.held.as_ref().map(|_| (self.deadline - now).max(0.0))
     }
 
     /// A live ping arrived: returns it if it may be applied now, or holds it back. Only the
@@ -57,8 +64,17 @@ impl CatchUp {
         Some(pings)
     }
 
-    /// Stops waiting (nobody answered in time, or this tab now leads): the pings held back, to
-    /// apply now.
+    /// Stops waiting if the deadline has passed at `now` (nobody answered in time): the pings
+    /// held back, to apply now; nothing before the deadline or once caught up.
+    pub fn expire(&mut self, now: f64) -> Vec<RawPing> {
+        if now >= self.deadline {
+            self.give_up()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Stops waiting (this tab now leads): the pings held back, to apply now.
     pub fn give_up(&mut self) -> Vec<RawPing> {
         self.held.take().unwrap_or_default()
     }
@@ -80,8 +96,8 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn live_pings_that_beat_the_answer_are_applied_after_it() {
-        let mut catch_up = CatchUp::new(7);
-        assert!(catch_up.is_waiting());
+        let mut catch_up = CatchUp::new(7, 0.0);
+        assert!(catch_up.wait(0.0).is_some());
         assert_eq!(catch_up.live(raw(10)), None);
         assert_eq!(catch_up.live(raw(11)), None);
         let applied = catch_up
@@ -92,22 +108,22 @@ mod tests {
             counts(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11].map(raw)),
             "the overlap (10) is left to the reducer, which drops repeats"
         );
-        assert!(!catch_up.is_waiting());
+        assert!(catch_up.wait(0.0).is_none());
         assert_eq!(catch_up.live(raw(12)), Some(raw(12)), "then live at once");
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn other_tabs_answers_and_late_ones_are_ignored() {
-        let mut catch_up = CatchUp::new(7);
+        let mut catch_up = CatchUp::new(7, 0.0);
         assert_eq!(catch_up.answer(8, vec![raw(1)]), None, "another tab's");
-        assert!(catch_up.is_waiting());
+        assert!(catch_up.wait(0.0).is_some());
         assert_eq!(catch_up.answer(7, vec![raw(1)]), Some(vec![raw(1)]));
         assert_eq!(catch_up.answer(7, vec![raw(1)]), None, "a repeat");
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn giving_up_applies_what_was_held_and_ignores_a_late_answer() {
-        let mut catch_up = CatchUp::new(1);
+        let mut catch_up = CatchUp::new(1, 0.0);
         catch_up.live(raw(5));
         assert_eq!(catch_up.give_up(), [raw(5)]);
         assert_eq!(catch_up.answer(1, vec![raw(4)]), None);
@@ -116,8 +132,20 @@ mod tests {
     }
 
     #[wasm_bindgen_test(unsupported = test)]
+    fn waiting_ends_at_the_deadline_and_not_before() {
+        let mut catch_up = CatchUp::new(1, 1_000.0);
+        catch_up.live(raw(5));
+        assert_eq!(catch_up.wait(1_100.0), Some(SNAPSHOT_WAIT_MS - 100.0));
+        assert_eq!(catch_up.expire(1_100.0), []);
+        assert_eq!(catch_up.wait(2_000.0), Some(0.0), "late, and still waiting");
+        assert_eq!(catch_up.expire(1_000.0 + SNAPSHOT_WAIT_MS), [raw(5)]);
+        assert_eq!(catch_up.wait(2_000.0), None);
+        assert_eq!(catch_up.live(raw(6)), Some(raw(6)));
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
     fn an_oversized_answer_and_a_long_wait_stay_bounded() {
-        let mut catch_up = CatchUp::new(1);
+        let mut catch_up = CatchUp::new(1, 0.0);
         for count in 1..=(MAX_ENTRIES as u64 * 3) {
             catch_up.live(raw(count));
         }

@@ -74,17 +74,12 @@ enum Input {
 
 /// Joins the tabs sharing `name`: their channel and the queue for the lock. Both or neither: a
 /// browser without one of them gets a stream per tab.
-fn share(
-    name: &str,
-    inbox_tx: &mpsc::UnboundedSender<Input>,
-) -> (Option<TabChannel>, Option<LeaderLock>) {
+fn share(name: &str, inbox_tx: &mpsc::UnboundedSender<Input>) -> Option<(TabChannel, LeaderLock)> {
     let message_tx = inbox_tx.clone();
-    let Some(channel) = TabChannel::open(name, move |message| {
+    let channel = TabChannel::open(name, move |message| {
         // The inbox goes only with the loop, which owns this channel.
         let _ = message_tx.unbounded_send(Input::Tab(message));
-    }) else {
-        return (None, None);
-    };
+    })?;
     let granted_tx = inbox_tx.clone();
     let refused_tx = inbox_tx.clone();
     let lock = LeaderLock::request(
@@ -99,11 +94,8 @@ fn share(
             );
             let _ = refused_tx.unbounded_send(Input::Refused);
         },
-    );
-    match lock {
-        Some(lock) => (Some(channel), Some(lock)),
-        None => (None, None),
-    }
+    )?;
+    Some((channel, lock))
 }
 
 /// One browser `EventSource` and the listeners that put its events in the inbox; closed when
@@ -303,11 +295,7 @@ pub fn use_ping_stream(url: AttrValue) -> UseReducerHandle<StreamState> {
         let name = format!("pingstream/{TAB_PROTOCOL}/{url}");
         let location = web_sys::window().and_then(|window| window.location().search().ok());
         let sharing = location.is_none_or(|search| sharing_requested(&search));
-        let (channel, lock) = if sharing {
-            share(&name, &inbox_tx)
-        } else {
-            (None, None)
-        };
+        let (channel, lock) = sharing.then(|| share(&name, &inbox_tx)).flatten().unzip();
         let mut shell = Shell {
             dispatcher: dispatcher.clone(),
             inbox_tx: inbox_tx.clone(),

@@ -74,21 +74,6 @@ pub enum Action {
     Malformed,
 }
 
-impl Action {
-    /// The action for one ping event: `data` must be a JSON [`Ping`]; `last_event_id` is kept
-    /// only if it parses as an [`EventId`] (the ping itself is still good without it).
-    ///
-    /// # Errors
-    /// When `data` is not a [`Ping`]; the caller counts it with [`Action::Malformed`].
-    pub fn decode(data: &str, last_event_id: &str) -> Result<Self, serde_json::Error> {
-        let ping = serde_json::from_str(data)?;
-        Ok(Self::Received {
-            ping,
-            id: last_event_id.parse().ok(),
-        })
-    }
-}
-
 /// Where the connection stands, before the browser's network state is taken into account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Connection {
@@ -374,41 +359,10 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn malformed_data_is_counted_not_listed() {
-        let bad = Action::decode(r#"{"count":"one"}"#, "9f3c2a1b7d4e5f60-1");
-        assert!(bad.is_err());
         let state = run([received(EPOCH, 1), Action::Malformed, Action::Malformed]);
         assert_eq!(state.malformed(), 2);
         assert_eq!(state.received(), 1);
         assert_eq!(rows(&state), ["#1"]);
-    }
-
-    #[wasm_bindgen_test(unsupported = test)]
-    fn decode_reads_the_ping_and_keeps_only_a_valid_id() {
-        let data = r#"{"count":42,"time":"2026-11-25T09:00:00.123Z"}"#;
-        let Ok(Action::Received { ping, id }) = Action::decode(data, "9f3c2a1b7d4e5f60-42") else {
-            panic!("a valid ping must decode");
-        };
-        assert_eq!(ping.count, 42);
-        assert_eq!(
-            id,
-            Some(EventId {
-                epoch: EPOCH,
-                count: 42
-            })
-        );
-        let Ok(Action::Received { id, .. }) = Action::decode(data, "") else {
-            panic!("a ping without an id is still a ping");
-        };
-        assert_eq!(id, None);
-        for bad in [
-            "",
-            "null",
-            "{}",
-            "[42]",
-            r#"{"count":-1,"time":"2026-11-25T09:00:00Z"}"#,
-        ] {
-            assert!(Action::decode(bad, "").is_err(), "{bad:?}");
-        }
     }
 
     #[wasm_bindgen_test(unsupported = test)]

@@ -15,10 +15,6 @@ use crate::{
     tab_message::{Link, RawPing, Snapshot, TabMessage},
 };
 
-/// How long a new follower waits for the leader's recent pings before it shows live ones without
-/// them (there may be no leader to answer: it is handing over).
-pub const SNAPSHOT_WAIT_MS: f64 = 500.0;
-
 /// The longest piece of a malformed event's data written to the console.
 const LOGGED_DATA_CHARS: usize = 200;
 
@@ -57,7 +53,7 @@ pub enum StreamEvent {
 #[derive(Debug)]
 enum Part {
     /// Another tab holds the stream; this one shows what it relays.
-    Following { catch_up: CatchUp, joined: f64 },
+    Following { catch_up: CatchUp },
     /// This tab holds the stream.
     Holding {
         backoff: Backoff,
@@ -164,13 +160,12 @@ impl TabRole {
     /// and counted.
     fn apply_ping(&mut self, raw: RawPing, io: &mut impl Io) {
         match raw.decode() {
-            Ok(Action::Received { ping, id }) => {
+            Ok((ping, id)) => {
                 // The page shows what is kept, by the reducer's own rule.
                 if self.recent.record(raw, &ping, id) {
                     io.dispatch(Action::Received { ping, id });
                 }
             }
-            Ok(action) => io.dispatch(action),
             Err(err) => {
                 let shown: String = raw.data.chars().take(LOGGED_DATA_CHARS).collect();
                 io.warn(&format!(
@@ -257,8 +252,7 @@ impl TabRole {
     pub fn follow(url: &str, restored: Option<Snapshot>, now: f64, io: &mut impl Io) -> Self {
         let nonce = (io.random() * f64::from(u32::MAX)) as u32;
         let part = Part::Following {
-            catch_up: CatchUp::new(nonce),
-            joined: now,
+            catch_up: CatchUp::new(nonce, now),
         };
         let mut role = Self::new(url, part, restored, now, io);
         io.post(&TabMessage::Hello(nonce));
@@ -395,12 +389,11 @@ impl TabRole {
     /// Milliseconds from `now` until [`TabRole::tick`] has something to do.
     pub fn wake_in(&self, now: f64) -> f64 {
         match &self.part {
-            Part::Following { catch_up, joined } if catch_up.is_waiting() => self
-                .watch
-                .wait(now)
-                .min((joined + SNAPSHOT_WAIT_MS - now).max(0.0)),
-            Part::Following { .. }
-            | Part::Holding {
+            Part::Following { catch_up } => {
+                let watch = self.watch.wait(now);
+                catch_up.wait(now).map_or(watch, |answer| watch.min(answer))
+            }
+            Part::Holding {
                 attempt: Attempt::Running { .. },
                 ..
             } => self.watch.wait(now),
@@ -422,12 +415,10 @@ impl TabRole {
     /// Time passed (a timer set from [`TabRole::wake_in`] fired, maybe much later than asked).
     pub fn tick(&mut self, now: f64, io: &mut impl Io) {
         match self.part {
-            Part::Following { joined, .. } => {
-                if now >= joined + SNAPSHOT_WAIT_MS {
-                    let held = self.catch_up().map(CatchUp::give_up).unwrap_or_default();
-                    for ping in held {
-                        self.apply_ping(ping, io);
-                    }
+            Part::Following { ref mut catch_up } => {
+                let held = catch_up.expire(now);
+                for ping in held {
+                    self.apply_ping(ping, io);
                 }
                 if let Verdict::Stalled { .. } = self.watch.check(now) {
                     // Show it, and tell the leader, whose timers may be throttled.
@@ -460,6 +451,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
+    use crate::catch_up::SNAPSHOT_WAIT_MS;
 
     const URL: &str = "/sse";
     const EPOCH: &str = "00000000000000aa";
@@ -529,10 +521,7 @@ mod tests {
     }
 
     fn raw(count: u64) -> RawPing {
-        RawPing {
-            data: format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#),
-            id: format!("{EPOCH}-{count}"),
-        }
+        RawPing::example(EPOCH, count)
     }
 
     fn resume_after(count: u64) -> String {
