@@ -209,10 +209,13 @@ mod tests {
         let err = server_config(&junk, &key).expect_err("no certificate");
         assert!(matches!(err, TlsError::NoCertificate { .. }), "{err:?}");
         assert!(err.to_string().contains("junk.pem"), "{err}");
-        // A certificate where the key should be: no key in it.
-        let err = server_config(&cert, &cert).expect_err("no key");
+        // A certificate where the key should be (a copy, so only the key's name can be named):
+        // no key in it.
+        let cert_as_key = dir.path().join("key-is-a-cert.pem");
+        std::fs::copy(&cert, &cert_as_key).expect("copy");
+        let err = server_config(&cert, &cert_as_key).expect_err("no key");
         assert!(matches!(err, TlsError::NoKey { .. }), "{err:?}");
-        assert!(err.to_string().contains("cert.pem"), "{err}");
+        assert!(err.to_string().contains("key-is-a-cert.pem"), "{err}");
     }
 
     #[test]

@@ -3,22 +3,19 @@
 
 use std::{path::Path, time::Duration};
 
-use crate::support::tls::TestCert;
+use crate::support::{ServerProcess, tls::TestCert};
 
 /// Runs the `server` binary with `--tls-cert cert --tls-key key`; its exit success and stderr.
 async fn start_with(cert: &Path, key: &Path) -> (bool, String) {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["--addr", "127.0.0.1:0", "--static-dir", "/nonexistent"])
-        .arg("--tls-cert")
-        .arg(cert)
-        .arg("--tls-key")
-        .arg(key)
-        .env("NO_COLOR", "1")
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("server starts");
+    let (Some(cert), Some(key)) = (cert.to_str(), key.to_str()) else {
+        panic!("UTF-8 test paths: {} {}", cert.display(), key.display());
+    };
+    let mut command = tokio::process::Command::from(ServerProcess::command(
+        Path::new("/nonexistent"),
+        0,
+        &["--tls-cert", cert, "--tls-key", key],
+    ));
+    let child = command.kill_on_drop(true).spawn().expect("server starts");
     let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
         .await
         .expect("the server exits instead of serving")
@@ -36,10 +33,18 @@ async fn an_unusable_certificate_or_key_stops_the_server_with_the_file_named() {
     let missing = cert.dir().join("missing.pem");
     let junk = cert.dir().join("junk.pem");
     std::fs::write(&junk, "not PEM\n").expect("write");
+    // A key file holding a certificate (a copy, so that only the key's name can be the one named).
+    let cert_as_key = cert.dir().join("key-is-a-cert.pem");
+    std::fs::copy(&cert.cert, &cert_as_key).expect("copy");
     let cases = [
         ("a missing certificate", &missing, &cert.key, &missing),
         ("a certificate file without one", &junk, &cert.key, &junk),
-        ("a key file without one", &cert.cert, &cert.cert, &cert.cert),
+        (
+            "a key file without one",
+            &cert.cert,
+            &cert_as_key,
+            &cert_as_key,
+        ),
         (
             "another certificate's key",
             &cert.cert,

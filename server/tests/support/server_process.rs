@@ -42,14 +42,10 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts the server on `127.0.0.1:port` (0: any free port) with `args` and no frontend, and
-    /// returns once it logs that it is listening.
-    pub fn start(port: u16, args: &[&str]) -> Self {
-        Self::serving(Path::new("/nonexistent-pingstream-dist"), port, args)
-    }
-
-    /// [`ServerProcess::start`], serving the frontend in `static_dir`.
-    pub fn serving(static_dir: &Path, port: u16, args: &[&str]) -> Self {
+    /// The command that runs the server on `127.0.0.1:port` with `static_dir` and `args`, and
+    /// nothing else: no `PINGSTREAM_*` variable of this shell reaches it. Its stderr (the log) is
+    /// piped, its stdout discarded.
+    pub fn command(static_dir: &Path, port: u16, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
         command
             .arg("--addr")
@@ -62,13 +58,25 @@ impl ServerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        // Only the flags above configure it, whatever this shell exports.
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("PINGSTREAM_") {
                 command.env_remove(name);
             }
         }
-        let mut child = command.spawn().expect("the server binary starts");
+        command
+    }
+
+    /// Starts the server on `127.0.0.1:port` (0: any free port) with `args` and no frontend, and
+    /// returns once it logs that it is listening.
+    pub fn start(port: u16, args: &[&str]) -> Self {
+        Self::serving(Path::new("/nonexistent-pingstream-dist"), port, args)
+    }
+
+    /// [`ServerProcess::start`], serving the frontend in `static_dir`.
+    pub fn serving(static_dir: &Path, port: u16, args: &[&str]) -> Self {
+        let mut child = Self::command(static_dir, port, args)
+            .spawn()
+            .expect("the server binary starts");
         let stderr = child.stderr.take().expect("stderr is piped");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (port_tx, port_rx) = mpsc::channel();
