@@ -389,9 +389,9 @@ async fn a_lease_holder_paused_past_its_lease_never_publishes_beside_its_success
     let mut all = on_other.take_pings(3).await;
     // Frozen (as by a long GC pause or a stalled VM) until its lease is long gone; when it
     // wakes, its timers fire at once, but the lease is the other replica's now.
-    holder.process.signal(Signal::STOP);
+    holder.process.stop();
     tokio::time::sleep(LEASE * 2 + LEASE / 2).await;
-    holder.process.signal(Signal::CONT);
+    holder.process.resume();
     all.extend(on_other.take_pings(15).await);
     assert_consecutive(&all);
     eventually(LEASE, async || {

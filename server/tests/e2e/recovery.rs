@@ -5,11 +5,8 @@ use std::time::Instant;
 
 use crate::{
     browser::{Browser, Row, one_browser_at_a_time},
-    server::{self, free_port},
+    server::{self, QUICK, free_port},
 };
-
-/// Fast pings, so a few arrive in a moment.
-const QUICK: [&str; 2] = ["--interval-ms", "250"];
 
 #[tokio::test]
 async fn page_resumes_after_the_server_is_killed_and_restarted_on_the_same_port() {

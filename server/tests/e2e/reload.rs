@@ -2,16 +2,13 @@
 
 use crate::{
     browser::{Browser, one_browser_at_a_time},
-    server::{self, free_port},
+    server::{self, QUICK},
 };
-
-/// Fast pings, so a few arrive in a moment.
-const QUICK: [&str; 2] = ["--interval-ms", "250"];
 
 #[tokio::test]
 async fn a_reloaded_page_shows_its_rows_again_and_resumes_after_them_without_a_gap() {
     let _turn = one_browser_at_a_time().await;
-    let server = server::start(free_port(), &QUICK);
+    let server = server::start(0, &QUICK);
     let browser = Browser::open().await;
     browser.goto(&server.url("/")).await;
     browser.wait_live_with(5).await;

@@ -5,6 +5,9 @@ use std::{path::PathBuf, time::Duration};
 
 pub use crate::support::{ServerProcess, free_port};
 
+/// Pings four times a second, so that a test sees several within a second or two.
+pub const QUICK: [&str; 2] = ["--interval-ms", "250"];
+
 /// How long a counter may take to reach what a test waits for.
 const METRIC_DEADLINE: Duration = Duration::from_secs(10);
 

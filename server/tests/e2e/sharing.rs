@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::{
     browser::{Browser, one_browser_at_a_time},
     proxy::{self, Proxy},
-    server::{self, free_port},
+    server::{self, QUICK},
 };
 
 /// More tabs than the 6 connections per origin a browser allows over HTTP/1.1: with a stream per
@@ -20,13 +20,10 @@ const TAB_LOADS_WITHIN: Duration = Duration::from_secs(10);
 /// moment after the tab).
 const CLIENTS_WITHIN: Duration = Duration::from_secs(10);
 
-/// Fast pings, so a few arrive in a moment.
-const QUICK: [&str; 2] = ["--interval-ms", "250"];
-
 #[tokio::test]
 async fn eight_tabs_share_one_stream_and_keep_it_without_a_gap_when_the_leader_tab_closes() {
     let _turn = one_browser_at_a_time().await;
-    let server = server::start(free_port(), &QUICK);
+    let server = server::start(0, &QUICK);
     // Only to see the stream requests: it forwards everything.
     let proxy = Proxy::start(server.port).await;
     let browser = Browser::open().await;
@@ -124,17 +121,13 @@ async fn eight_tabs_share_one_stream_and_keep_it_without_a_gap_when_the_leader_t
 #[tokio::test]
 async fn tabs_opened_with_share_off_hold_a_stream_each() {
     let _turn = one_browser_at_a_time().await;
-    let server = server::start(free_port(), &QUICK);
+    let server = server::start(0, &QUICK);
     let browser = Browser::open().await;
     let url = server.url("/?share=off");
     browser.goto(&url).await;
     browser.open_tab().await;
     browser.goto(&url).await;
-    browser
-        .wait_for("the second tab live", |page| {
-            page.is("live") && !page.pings().is_empty()
-        })
-        .await;
+    browser.wait_live_with(1).await;
     server.app().wait_for_clients(2, CLIENTS_WITHIN).await;
     browser.close().await;
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::{
     browser::{Browser, one_browser_at_a_time},
     proxy::{self, Proxy},
-    server::{self, free_port},
+    server,
     support::eventually,
 };
 
@@ -26,7 +26,7 @@ const LIVE_AGAIN_WITHIN: Duration = Duration::from_secs(3);
 #[tokio::test]
 async fn a_half_open_stream_is_noticed_within_five_seconds_and_resumed_without_a_gap() {
     let _turn = one_browser_at_a_time().await;
-    let server = server::start(free_port(), &[]);
+    let server = server::start(0, &[]);
     let proxy = Proxy::start(server.port).await;
     let browser = Browser::open().await;
     browser.goto(&proxy.url("/")).await;
@@ -93,7 +93,7 @@ async fn a_half_open_stream_is_noticed_within_five_seconds_and_resumed_without_a
 #[tokio::test]
 async fn a_stopped_server_is_noticed_within_five_seconds_and_the_page_is_live_again_once_it_runs() {
     let _turn = one_browser_at_a_time().await;
-    let server = server::start(free_port(), &[]);
+    let server = server::start(0, &[]);
     let browser = Browser::open().await;
     browser.goto(&server.url("/")).await;
     browser.wait_live_with(3).await;

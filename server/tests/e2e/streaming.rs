@@ -8,7 +8,7 @@ use std::{
 
 use crate::{
     browser::{Browser, Row, one_browser_at_a_time},
-    server::{self, free_port},
+    server::{self, QUICK},
 };
 
 /// The longest the first ping may take to show after the page has loaded.
@@ -18,7 +18,7 @@ const FIRST_PING_WITHIN: Duration = Duration::from_secs(1);
 async fn first_ping_shows_within_a_second_of_load_and_later_ones_follow_without_gaps() {
     let _turn = one_browser_at_a_time().await;
     // The default one-second interval: the page as people see it.
-    let server = server::start(free_port(), &[]);
+    let server = server::start(0, &[]);
     let browser = Browser::open().await;
 
     browser.goto(&server.url("/")).await;
@@ -75,7 +75,7 @@ async fn first_ping_shows_within_a_second_of_load_and_later_ones_follow_without_
 #[tokio::test]
 async fn page_streams_under_the_servers_csp_without_console_errors() {
     let _turn = one_browser_at_a_time().await;
-    let server = server::start(free_port(), &["--interval-ms", "250"]);
+    let server = server::start(0, &QUICK);
 
     let index = reqwest::get(server.url("/"))
         .await

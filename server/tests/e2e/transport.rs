@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::{
     browser::{Browser, DEADLINE, one_browser_at_a_time},
-    server::{self, ServerProcess, free_port},
+    server::{self, ServerProcess},
     support::{eventually, tls::TestCert},
 };
 
@@ -27,10 +27,7 @@ const PAGE_BUDGET_BYTES: u64 = 90 * 1024;
 fn start_tls(cert: &TestCert) -> ServerProcess {
     let cert_path = cert.cert.display().to_string();
     let key_path = cert.key.display().to_string();
-    server::start(
-        free_port(),
-        &["--tls-cert", &cert_path, "--tls-key", &key_path],
-    )
+    server::start(0, &["--tls-cert", &cert_path, "--tls-key", &key_path])
 }
 
 fn https_url(server: &ServerProcess, path: &str) -> String {
@@ -170,11 +167,7 @@ async fn over_h2_a_dozen_tabs_without_sharing_are_all_live_at_once() {
     }
     for tab in &tabs {
         browser.switch_to(tab).await;
-        browser
-            .wait_for("every tab live with a ping", |page| {
-                page.is("live") && !page.pings().is_empty()
-            })
-            .await;
+        browser.wait_live_with(1).await;
     }
     println!("{TABS} tabs live after {:?}", started.elapsed());
     // The server holds one stream per tab, all at once.
