@@ -23,7 +23,14 @@ use crate::{
 };
 
 /// How often a task waiting on the board looks at it again.
-pub(crate) const POLL: Duration = Duration::from_millis(2);
+const POLL: Duration = Duration::from_millis(2);
+
+/// Polls `done` every [`POLL`] until it holds or `deadline` passes.
+pub(crate) async fn wait_for(deadline: Instant, mut done: impl FnMut() -> bool) {
+    while !done() && Instant::now() < deadline {
+        tokio::time::sleep(POLL).await;
+    }
+}
 
 /// Why one client (over HTTP/2: one stream, or the connection carrying it) stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -22,7 +22,7 @@ use tokio_rustls::{
 };
 
 use crate::{
-    board::{ClientError, POLL, Run, wall_clock_micros},
+    board::{ClientError, Run, wait_for, wall_clock_micros},
     target::{Target, source_addr},
     wire::{ResponseDecoder, WireError},
 };
@@ -154,18 +154,36 @@ async fn request(
     Ok(response)
 }
 
+/// `future`'s output, unless `deadline` passes first: then [`ClientError::HandshakeTimeout`].
+async fn before<T>(deadline: Instant, future: impl Future<Output = T>) -> Result<T, ClientError> {
+    tokio::time::timeout_at(deadline.into(), future)
+        .await
+        .map_err(|_| ClientError::HandshakeTimeout)
+}
+
+/// Reads stream `index` from its response on, its first event due by `deadline` (as an
+/// HTTP/1.1 client's is within the handshake timeout); dropping it on an error resets it.
 async fn read(
     index: usize,
     response: h2::client::ResponseFuture,
     run: &Run,
+    deadline: Instant,
 ) -> Result<(), ClientError> {
-    let response = response.await.map_err(h2_error)?;
+    let response = before(deadline, response).await?.map_err(h2_error)?;
     if response.status() != http::StatusCode::OK {
         return Err(WireError::Status(response.status().as_u16()).into());
     }
     let mut body = response.into_body();
     let mut decoder = ResponseDecoder::body_only();
-    while let Some(chunk) = body.data().await {
+    loop {
+        let next = if run.board.borrow().is_connected(index) {
+            body.data().await
+        } else {
+            before(deadline, body.data()).await?
+        };
+        let Some(chunk) = next else {
+            break;
+        };
         let chunk = chunk.map_err(h2_error)?;
         // Read at once, so the window is given back at once, as a browser does.
         let _ = body.flow_control().release_capacity(chunk.len());
@@ -177,8 +195,13 @@ async fn read(
 }
 
 /// One stream, from its response on; its end, if any, goes on the board.
-async fn follow(index: usize, response: h2::client::ResponseFuture, run: Rc<Run>) {
-    if let Err(err) = read(index, response, &run).await {
+async fn follow(
+    index: usize,
+    response: h2::client::ResponseFuture,
+    run: Rc<Run>,
+    deadline: Instant,
+) {
+    if let Err(err) = read(index, response, &run, deadline).await {
         run.board.borrow_mut().fail(index, err);
     }
 }
@@ -194,10 +217,12 @@ async fn carry(
     // The semaphore is never closed, so this always gets a permit: one per connection between
     // connect() and the first event of every stream it carries.
     let permit = run.handshakes.acquire().await.ok();
-    let started = Instant::now();
-    let opened = tokio::time::timeout(run.handshake_timeout, open(connection, &settings, &run))
+    // The connection and the first event of each of its streams are due within the handshake
+    // timeout, as one HTTP/1.1 client's connection and first event are.
+    let deadline = Instant::now() + run.handshake_timeout;
+    let opened = before(deadline, open(connection, &settings, &run))
         .await
-        .unwrap_or(Err(ClientError::HandshakeTimeout));
+        .and_then(|opened| opened);
     let mut send = match opened {
         Ok(send) => send,
         Err(err) => {
@@ -211,19 +236,18 @@ async fn carry(
     for index in streams.clone() {
         match request(&mut send, &uri).await {
             Ok(response) => {
-                tokio::task::spawn_local(follow(index, response, Rc::clone(&run)));
+                tokio::task::spawn_local(follow(index, response, Rc::clone(&run), deadline));
             }
             Err(err) => run.board.borrow_mut().fail(index, err),
         }
     }
     // Hold the permit until every stream here has its first event (or the handshake time is up).
-    while started.elapsed() < run.handshake_timeout
-        && !streams
+    wait_for(deadline, || {
+        streams
             .clone()
             .all(|index| run.board.borrow().is_settled(index))
-    {
-        tokio::time::sleep(POLL).await;
-    }
+    })
+    .await;
     drop(permit);
 }
 

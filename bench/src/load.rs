@@ -27,7 +27,7 @@ use tokio::{
 };
 
 use crate::{
-    board::{Board, ClientError, POLL, Run, wall_clock_micros},
+    board::{Board, ClientError, Run, wait_for, wall_clock_micros},
     h2load::{self, H2Settings},
     procfs::{self, CpuTime, Pid},
     tally::{self, Latency},
@@ -280,13 +280,6 @@ fn sample_rss(pid: Option<u32>) -> Result<Option<u64>, LoadError> {
 fn sample_cpu(pid: Option<u32>) -> Result<Option<CpuTime>, LoadError> {
     pid.map(|pid| procfs::cpu_time(Pid::Of(pid)).map_err(|source| LoadError::Proc { pid, source }))
         .transpose()
-}
-
-/// Polls `done` every [`POLL`] until it holds or `deadline` passes.
-async fn wait_for(deadline: Instant, mut done: impl FnMut() -> bool) {
-    while !done() && Instant::now() < deadline {
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 /// Waits until a TCP connection to `target` succeeds (closing it at once).

@@ -19,6 +19,8 @@ use bench::{
 const PERIOD: Duration = Duration::from_millis(100);
 const CLIENTS: usize = 40;
 const EVENTS: u64 = 3;
+/// How long the clients have to connect, in every run of these tests.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn load(addr: SocketAddr, label: &str) -> RunResult {
     load_over(&format!("http://{addr}/sse"), None, label)
@@ -33,7 +35,7 @@ fn load_over(url: &str, h2: Option<H2Settings>, label: &str) -> RunResult {
         source_spread: 4,
         connect_concurrency: 16,
         handshake_timeout: Duration::from_secs(5),
-        connect_timeout: Duration::from_secs(10),
+        connect_timeout: CONNECT_TIMEOUT,
         // The test process stands in for the server: it exercises the /proc sampling.
         server_pid: Some(std::process::id()),
         label: label.into(),
@@ -91,16 +93,9 @@ fn naive_server_streams_every_event_to_every_client() {
     assert_clean(&result);
 }
 
-/// The naive server over TLS (HTTP/2 by ALPN) with a fresh self-signed certificate, and the
-/// clients' settings trusting it, `connections` connections for the streams.
-fn naive_over_tls(
-    connections: usize,
-) -> (
-    SocketAddr,
-    actix_web::dev::ServerHandle,
-    std::thread::JoinHandle<std::io::Result<()>>,
-    H2Settings,
-) {
+/// A fresh self-signed certificate for 127.0.0.1: the server's TLS configuration, and client
+/// settings for `connections` connections that trust it.
+fn test_tls(connections: usize) -> (rustls::ServerConfig, H2Settings) {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let certified =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("a certificate");
@@ -117,20 +112,48 @@ fn naive_over_tls(
         .expect("a usable pair");
     let settings = H2Settings::trusting(certified.cert.pem().as_bytes(), connections)
         .expect("clients trust it");
+    (tls, settings)
+}
+
+/// Runs `serve` (given a loopback listener) on its own actix system thread; its address, handle
+/// and thread.
+fn serve_on_thread(
+    serve: impl FnOnce(TcpListener) -> std::io::Result<actix_web::dev::Server> + Send + 'static,
+) -> (
+    SocketAddr,
+    actix_web::dev::ServerHandle,
+    std::thread::JoinHandle<std::io::Result<()>>,
+) {
     let (started_tx, started_rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let listener = loopback_listener();
             let addr = listener.local_addr().expect("bound");
-            let server = naive::serve_tls(listener, TickClock::start(PERIOD, 0xa2), tls)
-                .expect("naive starts");
+            let server = serve(listener).expect("the server starts");
             started_tx
                 .send((addr, server.handle()))
                 .expect("test waits");
             server.await
         })
     });
-    let (addr, handle) = started_rx.recv().expect("naive started");
+    let (addr, handle) = started_rx.recv().expect("the server started");
+    (addr, handle, thread)
+}
+
+/// The naive server over TLS (HTTP/2 by ALPN) with a fresh self-signed certificate, and the
+/// clients' settings trusting it, `connections` connections for the streams.
+fn naive_over_tls(
+    connections: usize,
+) -> (
+    SocketAddr,
+    actix_web::dev::ServerHandle,
+    std::thread::JoinHandle<std::io::Result<()>>,
+    H2Settings,
+) {
+    let (tls, settings) = test_tls(connections);
+    let (addr, handle, thread) = serve_on_thread(move |listener| {
+        naive::serve_tls(listener, TickClock::start(PERIOD, 0xa2), tls)
+    });
     (addr, handle, thread, settings)
 }
 
@@ -142,6 +165,38 @@ fn h2_streams_sharing_a_few_tls_connections_get_every_event() {
     thread.join().expect("naive thread").expect("naive ran");
     assert_clean(&result);
     assert_eq!(result.connections, Some(4));
+}
+
+#[test]
+fn h2_streams_without_a_first_event_fail_at_the_handshake_timeout() {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let (tls, settings) = test_tls(2);
+    // Accepts every stream over HTTP/2 and never answers it.
+    let (addr, handle, thread) = serve_on_thread(move |listener| {
+        let server = HttpServer::new(|| {
+            App::new().route(
+                shared::STREAM_PATH,
+                web::get().to(std::future::pending::<HttpResponse>),
+            )
+        })
+        .listen_rustls_0_23(listener, tls)?;
+        Ok(server.run())
+    });
+    let started = std::time::Instant::now();
+    let result = load_over(&format!("https://{addr}/sse"), Some(settings), "silent-h2");
+    let took = started.elapsed();
+    actix_web::rt::System::new().block_on(handle.stop(false));
+    thread.join().expect("server thread").expect("server ran");
+    assert_eq!(result.connected, 0, "{result:#?}");
+    assert_eq!(
+        result
+            .error_kinds
+            .get("no first event within the handshake timeout"),
+        Some(&(CLIENTS as u64)),
+        "{result:#?}"
+    );
+    // The handshake timeout (5 s), not the connect phase's limit (10 s), ended the wait.
+    assert!(took < CONNECT_TIMEOUT, "the run took {took:?}");
 }
 
 #[test]
