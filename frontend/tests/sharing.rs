@@ -128,6 +128,22 @@ fn heartbeat(source: &JsValue, interval_ms: u64) {
 fn status(root: &web_sys::Element) -> Option<String> {
     attr(root, "#status", "data-status")
 }
+/// Waits until the badge under `root` says `wanted`.
+async fn wait_for_status(root: &web_sys::Element, what: &str, wanted: &str) {
+    eventually(root, what, || {
+        status(root).filter(|status| status == wanted)
+    })
+    .await;
+}
+
+/// Waits until the app under `root` is live and lists exactly `count` rows.
+async fn wait_live_with_rows(root: &web_sys::Element, what: &str, count: usize) {
+    eventually(root, what, || {
+        Some(rows(root))
+            .filter(|rows| rows.len() == count && status(root).as_deref() == Some("live"))
+    })
+    .await;
+}
 
 async fn wait_for_sources(root: &web_sys::Element, count: usize) -> Vec<JsValue> {
     eventually(root, &format!("{count} EventSources"), || {
@@ -158,10 +174,7 @@ async fn a_silent_stream_is_replaced_after_three_heartbeat_periods_resuming_afte
     for count in 1..=3 {
         ping(&first, count);
     }
-    eventually(&root, "live with three pings", || {
-        Some(rows(&root)).filter(|rows| rows.len() == 3 && status(&root).as_deref() == Some("live"))
-    })
-    .await;
+    wait_live_with_rows(&root, "live with three pings", 3).await;
     let silent_since = js_sys::Date::now();
 
     let second = wait_for_sources(&root, before + 2).await[before + 1].clone();
@@ -180,10 +193,7 @@ async fn a_silent_stream_is_replaced_after_three_heartbeat_periods_resuming_afte
     open(&second);
     heartbeat(&second, 1_000);
     ping(&second, 4);
-    eventually(&root, "live again with the fourth ping", || {
-        Some(rows(&root)).filter(|rows| rows.len() == 4 && status(&root).as_deref() == Some("live"))
-    })
-    .await;
+    wait_live_with_rows(&root, "live again with the fourth ping", 4).await;
     assert_eq!(rows(&root), ["#4", "#3", "#2", "#1"], "no gap, no repeat");
     app.destroy();
 }
@@ -201,10 +211,7 @@ async fn attempts_that_never_open_are_given_longer_each_time_and_the_last_one_go
     open(&first);
     heartbeat(&first, 500);
     ping(&first, 1);
-    eventually(&root, "live", || {
-        status(&root).filter(|status| status == "live")
-    })
-    .await;
+    wait_for_status(&root, "live", "live").await;
 
     // The server stops: silence. 2 s later (the floor) a fresh attempt, which hangs connecting
     // (a stopped server's kernel still accepts the connection). It is given 2 s too; the next
@@ -240,10 +247,7 @@ async fn attempts_that_never_open_are_given_longer_each_time_and_the_last_one_go
 
     // The server runs again and answers the pending attempt.
     open(&pending);
-    eventually(&root, "live again", || {
-        status(&root).filter(|status| status == "live")
-    })
-    .await;
+    wait_for_status(&root, "live again", "live").await;
     app.destroy();
 }
 
@@ -280,11 +284,7 @@ async fn a_second_app_follows_the_first_ones_stream_and_takes_it_over_where_it_s
         },
     )
     .render();
-    eventually(&follower_root, "the leader's three pings, live", || {
-        Some(rows(&follower_root))
-            .filter(|rows| rows.len() == 3 && status(&follower_root).as_deref() == Some("live"))
-    })
-    .await;
+    wait_live_with_rows(&follower_root, "the leader's three pings, live", 3).await;
     ping(&stream, 4);
     eventually(&follower_root, "the relayed fourth ping", || {
         Some(rows(&follower_root)).filter(|rows| rows.len() == 4)
@@ -294,15 +294,9 @@ async fn a_second_app_follows_the_first_ones_stream_and_takes_it_over_where_it_s
 
     // The leader's stream drops: the follower's badge says so too, then live again.
     drop_connection(&stream);
-    eventually(&follower_root, "the follower reconnecting", || {
-        status(&follower_root).filter(|status| status == "reconnecting")
-    })
-    .await;
+    wait_for_status(&follower_root, "the follower reconnecting", "reconnecting").await;
     open(&stream);
-    eventually(&follower_root, "the follower live again", || {
-        status(&follower_root).filter(|status| status == "live")
-    })
-    .await;
+    wait_for_status(&follower_root, "the follower live again", "live").await;
 
     // The leader goes away: the follower takes the stream, resuming after the newest id.
     leader.destroy();
@@ -365,10 +359,7 @@ async fn a_tab_refused_the_lock_holds_a_stream_of_its_own() {
     assert_eq!(url_of(&stream), "/fake/refused");
     open(&stream);
     ping(&stream, 1);
-    eventually(&root, "live with its own first ping", || {
-        Some(rows(&root)).filter(|rows| rows.len() == 1 && status(&root).as_deref() == Some("live"))
-    })
-    .await;
+    wait_live_with_rows(&root, "live with its own first ping", 1).await;
     app.destroy();
 }
 
