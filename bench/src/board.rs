@@ -15,7 +15,10 @@ use std::{
 
 use shared::{EventId, Ping};
 use thiserror::Error;
-use tokio::sync::Semaphore;
+use tokio::{
+    net::{TcpSocket, TcpStream},
+    sync::Semaphore,
+};
 
 use crate::{
     tally::{self, Received},
@@ -71,6 +74,23 @@ pub enum ClientError {
     /// The response could not be decoded.
     #[error("{0}")]
     Wire(#[from] WireError),
+}
+
+/// A TCP connection from `source` (port 0: any) to `target`, each step failing as its own
+/// [`ClientError`]: one place for what every client, HTTP/1.1 or HTTP/2, does first, so a socket,
+/// bind or connect failure is counted the same whichever protocol it stopped.
+pub(crate) async fn connect_tcp(
+    source: SocketAddr,
+    target: SocketAddr,
+) -> Result<TcpStream, ClientError> {
+    let socket = TcpSocket::new_v4().map_err(|err| ClientError::Socket(err.kind()))?;
+    socket
+        .bind(source)
+        .map_err(|err| ClientError::Bind(err.kind()))?;
+    socket
+        .connect(target)
+        .await
+        .map_err(|err| ClientError::Connect(err.kind()))
 }
 
 /// The wall clock in microseconds since the Unix epoch, as the clients stamp what they receive.

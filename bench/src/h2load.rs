@@ -11,7 +11,7 @@ use std::{net::SocketAddr, ops::Range, rc::Rc, sync::Arc, time::Instant};
 
 use bytes::Bytes;
 use thiserror::Error;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::{
     TlsConnector,
     client::TlsStream,
@@ -22,7 +22,7 @@ use tokio_rustls::{
 };
 
 use crate::{
-    board::{ClientError, Run, wait_for, wall_clock_micros},
+    board::{ClientError, Run, connect_tcp, wait_for, wall_clock_micros},
     target::{Target, source_addr},
     wire::{ResponseDecoder, WireError},
 };
@@ -96,14 +96,7 @@ impl H2Settings {
         target: SocketAddr,
         builder: &h2::client::Builder,
     ) -> Result<(h2::client::SendRequest<Bytes>, H2Connection), ClientError> {
-        let socket = TcpSocket::new_v4().map_err(|err| ClientError::Socket(err.kind()))?;
-        socket
-            .bind(source)
-            .map_err(|err| ClientError::Bind(err.kind()))?;
-        let tcp = socket
-            .connect(target)
-            .await
-            .map_err(|err| ClientError::Connect(err.kind()))?;
+        let tcp = connect_tcp(source, target).await?;
         let name = ServerName::IpAddress(target.ip().into());
         let tls = TlsConnector::from(Arc::clone(&self.tls))
             .connect(name, tcp)

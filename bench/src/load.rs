@@ -21,13 +21,13 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpSocket, TcpStream},
+    net::TcpStream,
     sync::Semaphore,
     task::LocalSet,
 };
 
 use crate::{
-    board::{Board, ClientError, Run, wait_for, wall_clock_micros},
+    board::{Board, ClientError, Run, connect_tcp, wait_for, wall_clock_micros},
     h2load::{self, H2Settings},
     procfs::{self, CpuTime, Pid},
     tally::{self, Latency},
@@ -316,14 +316,7 @@ async fn follow(index: usize, run: &Run) -> Result<(), ClientError> {
     let mut decoder = ResponseDecoder::new();
     let mut buf = [0_u8; READ_BUFFER];
     let handshake = async {
-        let socket = TcpSocket::new_v4().map_err(|err| ClientError::Socket(err.kind()))?;
-        socket
-            .bind(source_addr(index, run.spread))
-            .map_err(|err| ClientError::Bind(err.kind()))?;
-        let mut connection = socket
-            .connect(run.target)
-            .await
-            .map_err(|err| ClientError::Connect(err.kind()))?;
+        let mut connection = connect_tcp(source_addr(index, run.spread), run.target).await?;
         connection
             .write_all(&run.request)
             .await
