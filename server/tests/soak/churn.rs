@@ -4,18 +4,17 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use crate::{
-    Scale, figure, mib, serial,
+    Scale,
+    crowd::{CONCURRENCY, open_crowd},
+    figure, mib, serial,
     support::{ServerProcess, TestApp, raw_stream::open_to_first_ping},
 };
-
-/// Streams open at once.
-const CONCURRENCY: usize = 100;
 
 /// What one round of cycles did.
 struct Round {
@@ -29,8 +28,6 @@ struct Round {
 /// Opens and drops `cycles` streams, `CONCURRENCY` at a time: each connects from a spread of
 /// loopback addresses, reads the head and its first ping, and hangs up.
 async fn run_round(port: u16, cycles: usize) -> Round {
-    let next = Arc::new(AtomicUsize::new(0));
-    let served = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let probe = {
@@ -43,45 +40,15 @@ async fn run_round(port: u16, cycles: usize) -> Round {
             }
         })
     };
-    let workers: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            let next = Arc::clone(&next);
-            let served = Arc::clone(&served);
-            tokio::spawn(async move {
-                let mut failures = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= cycles {
-                        return failures;
-                    }
-                    match tokio::time::timeout(Duration::from_secs(10), cycle(port, i)).await {
-                        Ok(Ok(())) => {
-                            served.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(Err(err)) => failures.push(err),
-                        Err(_) => failures.push(format!("cycle {i} took over 10 s")),
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut failures = Vec::new();
-    for worker in workers {
-        failures.extend(worker.await.expect("a churn worker"));
-    }
+    let crowd = open_crowd(port, 0..cycles, drop).await;
     let elapsed = started.elapsed();
     probe.abort();
     Round {
-        served: served.load(Ordering::Relaxed),
-        failures,
+        served: crowd.opened.len(),
+        failures: crowd.failures,
         elapsed,
         peak_clients: peak.load(Ordering::Relaxed),
     }
-}
-
-/// One connect, first ping, hang-up.
-async fn cycle(port: u16, i: usize) -> Result<(), String> {
-    open_to_first_ping(port, i).await.map(drop)
 }
 
 /// A wait's outcome for a figure: `1.2 ms`, or what was left at the deadline.

@@ -10,6 +10,7 @@
 mod cap;
 mod churn;
 mod crash_restart;
+mod crowd;
 mod memory;
 mod shutdown_under_load;
 mod slow_clients;

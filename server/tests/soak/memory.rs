@@ -4,22 +4,9 @@
 //! is the test that fails when the saving is gone in practice: the `[patch]` no longer used, or
 //! upstream's buffer sizes back.
 
-use std::{
-    ops::Range,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::{convert::identity, time::Duration};
 
-use crate::{
-    Scale, figure, mib, serial,
-    support::{
-        ServerProcess,
-        raw_stream::{StreamClient, open_to_first_ping},
-    },
-};
+use crate::{Scale, crowd::open_crowd, figure, mib, serial, support::ServerProcess};
 
 /// The most resident memory one idle stream may add, in KiB. With the patched actix-http a
 /// stream measures ~4.5 KiB, with the published one ~11 (BENCHMARKS.md, optimisation 2).
@@ -29,50 +16,6 @@ const MAX_KIB_PER_STREAM: f64 = 8.0;
 /// arenas and whatever else the first connections set up once are not charged to the measured
 /// ones.
 const WARM_UP: usize = 200;
-
-/// Streams being opened at once.
-const CONCURRENCY: usize = 100;
-
-/// Opens streams `indices` (each from its own spread loopback source), reads each one's head and
-/// first ping, and returns them open; or what went wrong with the ones that failed.
-async fn open_streams(port: u16, indices: Range<usize>) -> Result<Vec<StreamClient>, Vec<String>> {
-    let next = Arc::new(AtomicUsize::new(indices.start));
-    let workers: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            let next = Arc::clone(&next);
-            let end = indices.end;
-            tokio::spawn(async move {
-                let mut opened = Vec::new();
-                let mut failures = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= end {
-                        return (opened, failures);
-                    }
-                    match tokio::time::timeout(Duration::from_secs(10), open_to_first_ping(port, i))
-                        .await
-                    {
-                        Ok(Ok(client)) => opened.push(client),
-                        Ok(Err(err)) => failures.push(format!("stream {i}: {err}")),
-                        Err(_) => failures.push(format!("stream {i}: not open after 10 s")),
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut opened = Vec::with_capacity(indices.len());
-    let mut failures = Vec::new();
-    for worker in workers {
-        let (streams, errors) = worker.await.expect("an opening worker");
-        opened.extend(streams);
-        failures.extend(errors);
-    }
-    if failures.is_empty() {
-        Ok(opened)
-    } else {
-        Err(failures)
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_stream_costs_the_server_at_most_8_kib() {
@@ -95,15 +38,17 @@ async fn an_idle_stream_costs_the_server_at_most_8_kib() {
     );
     let port = server.port;
     let app = server.app();
-    let warm = open_streams(port, 0..WARM_UP)
+    let warm = open_crowd(port, 0..WARM_UP, identity)
         .await
+        .all()
         .unwrap_or_else(|failures| panic!("warm-up: {} failed: {failures:?}", failures.len()));
     app.wait_for_clients(WARM_UP as u64, Duration::from_secs(10))
         .await;
     let base_rss = server.rss_kib();
 
-    let measured = open_streams(port, WARM_UP..WARM_UP + streams)
+    let measured = open_crowd(port, WARM_UP..WARM_UP + streams, identity)
         .await
+        .all()
         .unwrap_or_else(|failures| {
             panic!(
                 "{} of {streams} streams failed, first {:?}",
