@@ -99,7 +99,6 @@ pub struct RunResult {
     /// Clients opened (over HTTP/2: streams).
     pub clients: usize,
     /// The TLS connections the HTTP/2 streams shared; `None` for HTTP/1.1 (one per client).
-    #[serde(default)]
     pub connections: Option<usize>,
     /// Clients that received their first event.
     pub connected: usize,
