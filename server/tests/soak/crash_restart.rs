@@ -18,9 +18,10 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     Scale, figure, serial,
     support::{
-        ServerProcess, eventually, free_port,
+        ServerProcess, free_port,
         raw_stream::{End, StreamClient, connect},
     },
+    until_count,
 };
 
 /// Everything one client received, in order, with the ends of its streams between.
@@ -85,14 +86,9 @@ async fn follow(
 
 /// Waits until `received` reaches `target`; how long that took.
 async fn wait_for(received: &AtomicUsize, target: usize, deadline: Duration) -> Duration {
-    let started = Instant::now();
-    eventually(deadline, async || match received.load(Ordering::Relaxed) {
-        got if got >= target => Ok(()),
-        got => Err(got),
-    })
-    .await
-    .unwrap_or_else(|got| panic!("{got} of {target} streams got a ping within {deadline:?}"));
-    started.elapsed()
+    until_count(received, target, deadline)
+        .await
+        .unwrap_or_else(|got| panic!("{got} of {target} streams got a ping within {deadline:?}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,9 +17,15 @@ mod slow_clients;
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::io::Write;
+use std::{
+    io::Write,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{Duration, Instant},
+};
 
 use tokio::sync::{Mutex, MutexGuard};
+
+use crate::support::eventually;
 
 /// How big the runs are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,4 +76,20 @@ pub fn figure(test: &str, text: &str) {
 /// Mebibytes from KiB, for figures.
 pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
+}
+
+/// Polls `count`, which client tasks raise as they get somewhere (a stream open, a first ping),
+/// until it reaches `target`: how long that took, or, past `deadline`, how far it got. Each
+/// caller panics with its own words for what was counted.
+pub async fn until_count(
+    count: &AtomicUsize,
+    target: usize,
+    deadline: Duration,
+) -> Result<Duration, usize> {
+    let started = Instant::now();
+    eventually(deadline, async || match count.load(Ordering::Relaxed) {
+        got if got >= target => Ok(started.elapsed()),
+        got => Err(got),
+    })
+    .await
 }

@@ -14,9 +14,10 @@ use tokio::sync::Semaphore;
 use crate::{
     Scale, figure, serial,
     support::{
-        ServerProcess, eventually,
+        ServerProcess,
         raw_stream::{End, open_to_first_ping},
     },
+    until_count,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,14 +57,9 @@ async fn sigterm_under_load_ends_every_stream_whole_and_exits_within_a_second() 
             })
         })
         .collect();
-    eventually(Duration::from_secs(120), async || {
-        match opened.load(Ordering::Relaxed) {
-            open if open >= clients => Ok(()),
-            open => Err(open),
-        }
-    })
-    .await
-    .unwrap_or_else(|open| panic!("{open} of {clients} streams open after 120 s"));
+    until_count(&opened, clients, Duration::from_secs(120))
+        .await
+        .unwrap_or_else(|open| panic!("{open} of {clients} streams open after 120 s"));
     server
         .app()
         .wait_for_clients(clients as u64, Duration::from_secs(10))
