@@ -25,8 +25,12 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     clients: usize,
     /// TLS connections the HTTP/2 streams are spread over (https:// only).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    connections: u64,
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    connections: usize,
     /// PEM certificate to trust for an https:// URL (the server's self-signed one).
     #[arg(long, value_name = "PATH")]
     ca: Option<PathBuf>,
@@ -65,10 +69,7 @@ fn main() -> anyhow::Result<()> {
     let h2 = match (&args.ca, target.tls) {
         (Some(ca), true) => {
             let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
-            Some(H2Settings::trusting(
-                &pem,
-                usize::try_from(args.connections)?,
-            )?)
+            Some(H2Settings::trusting(&pem, args.connections)?)
         }
         (None, true) => anyhow::bail!("an https:// URL needs --ca (the certificate to trust)"),
         (_, false) => None,
