@@ -1,8 +1,10 @@
 //! The built frontend at `/`, or the build hint when there is none. (That nothing outside the
-//! folder is served is `security.rs`'s, over raw requests: a URL client would normalise the `..`
+//! folder is served is `bad_input.rs`'s, over raw requests: a URL client would normalise the `..`
 //! away before sending it.)
 
-use crate::helpers::spawn_app;
+use reqwest::{Method, Response};
+
+use crate::helpers::{TestApp, spawn_app};
 
 #[tokio::test]
 async fn the_frontend_is_served_with_sensible_cache_headers() {
@@ -54,7 +56,7 @@ async fn without_a_build_the_root_says_how_to_make_one() {
 }
 
 /// A built page with a script big enough to be worth compressing, served by a new app.
-async fn spawn_app_with_a_script() -> (crate::helpers::TestApp, tempfile::TempDir, String) {
+async fn spawn_app_with_a_script() -> (TestApp, tempfile::TempDir, String) {
     let dist = tempfile::tempdir().expect("a temp dir");
     std::fs::write(
         dist.path().join("index.html"),
@@ -71,12 +73,8 @@ async fn spawn_app_with_a_script() -> (crate::helpers::TestApp, tempfile::TempDi
 }
 
 /// `GET path` with `Accept-Encoding: accept` (none when `None`).
-async fn get_encoded(
-    app: &crate::helpers::TestApp,
-    path: &str,
-    accept: Option<&str>,
-) -> reqwest::Response {
-    let mut request = app.client.get(app.url(path));
+async fn get_encoded(app: &TestApp, path: &str, accept: Option<&str>) -> Response {
+    let mut request = app.request(Method::GET, path);
     if let Some(accept) = accept {
         request = request.header("Accept-Encoding", accept);
     }
@@ -154,8 +152,7 @@ async fn a_conditional_request_with_the_etag_of_its_encoding_gets_304() {
     let tag = brotli.headers()["etag"].clone();
 
     let again = app
-        .client
-        .get(app.url(path))
+        .request(Method::GET, path)
         .header("Accept-Encoding", "br")
         .header("If-None-Match", tag.clone())
         .send()
@@ -172,8 +169,7 @@ async fn a_conditional_request_with_the_etag_of_its_encoding_gets_304() {
 
     // The brotli ETag does not validate the gzip encoding: that is sent in full.
     let other = app
-        .client
-        .get(app.url(path))
+        .request(Method::GET, path)
         .header("Accept-Encoding", "gzip")
         .header("If-None-Match", tag)
         .send()
@@ -190,8 +186,7 @@ async fn ranges_and_head_requests_behave() {
 
     // A range is of the file as it is, whatever encodings are accepted.
     let range = app
-        .client
-        .get(app.url(path))
+        .request(Method::GET, path)
         .header("Accept-Encoding", "br, gzip")
         .header("Range", "bytes=10-19")
         .send()
@@ -206,8 +201,7 @@ async fn ranges_and_head_requests_behave() {
     assert_eq!(range.text().await.expect("a body"), script[10..20]);
 
     let beyond = app
-        .client
-        .get(app.url(path))
+        .request(Method::GET, path)
         .header("Range", format!("bytes={}-", script.len() + 10))
         .send()
         .await
@@ -221,8 +215,7 @@ async fn ranges_and_head_requests_behave() {
     // An empty file has no byte to range over, whatever the range says.
     for range in ["bytes=-5", "bytes=0-", "bytes=0-0"] {
         let empty = app
-            .client
-            .get(app.url("/empty.txt"))
+            .request(Method::GET, "/empty.txt")
             .header("Range", range)
             .send()
             .await
@@ -235,8 +228,7 @@ async fn ranges_and_head_requests_behave() {
     let full = get_encoded(&app, path, Some("br")).await;
     let brotli_length = full.bytes().await.expect("a body").len();
     let head = app
-        .client
-        .head(app.url(path))
+        .request(Method::HEAD, path)
         .header("Accept-Encoding", "br")
         .send()
         .await
@@ -248,8 +240,7 @@ async fn ranges_and_head_requests_behave() {
 
     // Other methods are refused, as actix-files refuses them.
     let post = app
-        .client
-        .post(app.url(path))
+        .request(Method::POST, path)
         .send()
         .await
         .expect("server answers");
