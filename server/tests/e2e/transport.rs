@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde::Deserialize;
 
 use crate::{
@@ -28,10 +29,6 @@ fn start_tls(cert: &TestCert) -> ServerProcess {
     let cert_path = cert.cert.display().to_string();
     let key_path = cert.key.display().to_string();
     server::start(0, &["--tls-cert", &cert_path, "--tls-key", &key_path])
-}
-
-fn https_url(server: &ServerProcess, path: &str) -> String {
-    format!("https://localhost:{}{path}", server.port)
 }
 
 /// One `PerformanceResourceTiming` entry, as the page reports it.
@@ -75,9 +72,10 @@ async fn over_tls_the_page_its_wasm_and_its_stream_come_over_h2_the_wasm_as_brot
     let _turn = one_browser_at_a_time().await;
     let cert = TestCert::new();
     let server = start_tls(&cert);
+    let app = server.app().over_h2(&cert);
     let browser = Browser::open_with(&["--ignore-certificate-errors"]).await;
 
-    browser.goto(&https_url(&server, "/")).await;
+    browser.goto(&app.url("/")).await;
     let page = browser
         .wait_for("the first ping", |page| !page.pings().is_empty())
         .await;
@@ -94,9 +92,8 @@ async fn over_tls_the_page_its_wasm_and_its_stream_come_over_h2_the_wasm_as_brot
         .split_once(&format!(":{}", server.port))
         .map(|(_, path)| path.to_owned())
         .expect("a path after the port");
-    let brotli = cert
-        .client()
-        .get(https_url(&server, &path))
+    let brotli = app
+        .request(Method::GET, &path)
         .header("Accept-Encoding", "br")
         .send()
         .await
@@ -154,10 +151,11 @@ async fn over_h2_a_dozen_tabs_without_sharing_are_all_live_at_once() {
     let _turn = one_browser_at_a_time().await;
     let cert = TestCert::new();
     let server = start_tls(&cert);
+    let app = server.app().over_h2(&cert);
     let browser = Browser::open_with(&["--ignore-certificate-errors"]).await;
 
     // Each tab holds a stream of its own (`share=off`); all of them stay open.
-    let url = https_url(&server, "/?share=off");
+    let url = app.url("/?share=off");
     let started = Instant::now();
     let mut tabs = vec![browser.current_tab().await];
     browser.goto(&url).await;
@@ -171,10 +169,6 @@ async fn over_h2_a_dozen_tabs_without_sharing_are_all_live_at_once() {
     }
     println!("{TABS} tabs live after {:?}", started.elapsed());
     // The server holds one stream per tab, all at once.
-    server
-        .app()
-        .over_h2(&cert)
-        .wait_for_clients(TABS as u64, DEADLINE)
-        .await;
+    app.wait_for_clients(TABS as u64, DEADLINE).await;
     browser.close().await;
 }
