@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2086 # $ours_args, $tls_args, $h2_args and $update are lists of words
 # Load benchmark: our server vs the naive and floor baselines, each under the same load tool, for
 # each client count, in one session (so the ratios hold on a noisy machine); and our server over
 # TLS with HTTP/2 ("ours-h2"), its clients streams sharing connections as a browser's do. Prints
@@ -49,14 +48,21 @@ done
 cargo build --release -q -p server -p bench
 bin=target/release
 results=$(mktemp "${TMPDIR:-/tmp}/pingstream-bench.XXXXXX.jsonl")
-# A self-signed certificate for ours-h2, trusted by the load tool (and nothing else).
-tls=$(mktemp -d "${TMPDIR:-/tmp}/pingstream-bench-tls.XXXXXX")
-"$bin/self-signed-cert" "$tls" >/dev/null
+# A self-signed certificate for ours-h2, trusted by the load tool (and nothing else); made only
+# when ours-h2 is among the servers, as no other server speaks TLS.
+tls=""
+for name in $servers; do
+  if [[ "$name" == ours-h2 ]]; then
+    tls=$(mktemp -d "${TMPDIR:-/tmp}/pingstream-bench-tls.XXXXXX")
+    "$bin/self-signed-cert" "$tls" >/dev/null
+    break
+  fi
+done
 server_pid=""
 cleanup() {
   if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; fi
   if [[ -z "$keep" ]]; then rm -f "$results"; fi
-  rm -rf "$tls"
+  if [[ -n "$tls" ]]; then rm -rf "$tls"; fi
 }
 trap cleanup EXIT
 
@@ -69,10 +75,11 @@ start_server() {
   local name=$1 addr="127.0.0.1:${port[$1]}"
   case "$name" in
     ours | ours-h2)
-      local tls_args=""
-      [[ "$name" == ours-h2 ]] && tls_args="--tls-cert $tls/cert.pem --tls-key $tls/key.pem"
+      local tls_args=()
+      [[ "$name" == ours-h2 ]] && tls_args=(--tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem")
+      # shellcheck disable=SC2086 # $ours_args is a list of words, split on purpose
       RUST_LOG=error "$bin/server" --addr "$addr" --interval-ms "$interval_ms" \
-        --max-clients $((max + 1000)) --static-dir /nonexistent $tls_args $ours_args >/dev/null &
+        --max-clients $((max + 1000)) --static-dir /nonexistent "${tls_args[@]}" $ours_args >/dev/null &
       ;;
     naive) "$bin/naive-server" --addr "$addr" --interval-ms "$interval_ms" >/dev/null & ;;
     floor) "$bin/floor-server" --addr "$addr" --interval-ms "$interval_ms" >/dev/null & ;;
@@ -94,12 +101,13 @@ for n in $clients; do
     start_server "$name"
     # Let the server settle (and tick once) before the "before" RSS sample.
     sleep 1.5
-    url="http://127.0.0.1:${port[$name]}/sse" h2_args=""
+    url="http://127.0.0.1:${port[$name]}/sse"
+    h2_args=()
     if [[ "$name" == ours-h2 ]]; then
       url="https://127.0.0.1:${port[$name]}/sse"
-      h2_args="--ca $tls/cert.pem --connections $(((n + h2_streams - 1) / h2_streams))"
+      h2_args=(--ca "$tls/cert.pem" --connections $(((n + h2_streams - 1) / h2_streams)))
     fi
-    "$bin/loadgen" --url "$url" $h2_args --clients "$n" \
+    "$bin/loadgen" --url "$url" "${h2_args[@]}" --clients "$n" \
       --events "$events" --interval-ms "$interval_ms" --pid "$server_pid" --label "$name" \
       --out "$results" >/dev/null ||
       echo "loadgen failed for $name at $n clients" >&2
@@ -110,4 +118,5 @@ for n in $clients; do
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 [[ -n "$keep" ]] && echo "results: $results" >&2
+# shellcheck disable=SC2086 # $update is two words (or none), split on purpose
 "$bin/bench-report" "$results" $update
