@@ -120,19 +120,22 @@ async fn over_tls_http_1_1_is_still_offered_and_its_stream_closes_the_connection
     assert_eq!(response.headers()["connection"], "close");
 }
 
+/// The period of the servers whose streams go away below: ten minutes, so nothing is written to
+/// a stream after its first ping, and only the reset or the closed socket can tell the server.
+const SILENT_INTERVAL_MS: u64 = 600_000;
+
+/// How soon a slot freed by a client going away must show in `/healthz` ("at once"): the server
+/// learns of it from the reset or the closed socket, not from a write, which the period puts off.
+const FREED_WITHIN: Duration = Duration::from_millis(500);
+
+/// A stream whose response body the client drops (h2 sends RST_STREAM CANCEL) frees its slot at
+/// once; its connection stays open and carries a new stream.
+///
 /// Needs the carried patch's `poll_reset` in actix-http's h2 dispatcher (vendor/README.md): stock
 /// actix-http 3.20 notices a reset only when it next writes to the stream.
 #[tokio::test]
 async fn h2_a_stream_reset_by_the_client_frees_its_slot_at_once() {
-    // A 10-minute period: nothing is written to the stream, so only the reset can tell.
-    reset_frees_the_slot_within(600_000, Duration::from_millis(500)).await;
-}
-
-/// A stream whose response body the client drops (h2 sends RST_STREAM CANCEL) frees its slot
-/// within `deadline` on a server ticking every `interval_ms`; its connection stays open and
-/// carries a new stream.
-async fn reset_frees_the_slot_within(interval_ms: u64, deadline: Duration) {
-    let (app, cert) = spawn_with_cert(|config| config.interval_ms = interval_ms).await;
+    let (app, cert) = spawn_with_cert(|config| config.interval_ms = SILENT_INTERVAL_MS).await;
     let (mut send, _driver) = cert.connect_h2(app.port, &h2::client::Builder::new()).await;
     let (request, mut body) = h2_request(&mut send, app.port).await;
     body.data().await.expect("the latest ping").expect("read");
@@ -140,23 +143,19 @@ async fn reset_frees_the_slot_within(interval_ms: u64, deadline: Duration) {
 
     // Every handle on the stream gone while it is open: h2 resets it (CANCEL).
     drop((request, body));
-    app.wait_for_clients(0, deadline).await;
+    app.wait_for_clients(0, FREED_WITHIN).await;
 
     let mut again = Box::pin(h2_pings(h2_stream(&mut send, app.port).await));
     again.next().await.expect("a ping on the same connection");
     app.wait_for_clients(1, Duration::from_secs(2)).await;
 }
 
+/// Five streams on one connection whose client goes away free their slots at once.
+///
 /// Needs the carried patch's `poll_reset` too.
 #[tokio::test]
 async fn h2_a_client_that_closes_its_connection_frees_every_slot_at_once() {
-    closing_frees_every_slot_within(600_000, Duration::from_millis(500)).await;
-}
-
-/// Five streams on one connection whose client goes away free their slots within `deadline` on
-/// a server ticking every `interval_ms`.
-async fn closing_frees_every_slot_within(interval_ms: u64, deadline: Duration) {
-    let (app, cert) = spawn_with_cert(|config| config.interval_ms = interval_ms).await;
+    let (app, cert) = spawn_with_cert(|config| config.interval_ms = SILENT_INTERVAL_MS).await;
     let (mut send, driver) = cert.connect_h2(app.port, &h2::client::Builder::new()).await;
     let mut bodies = Vec::new();
     for _ in 0..5 {
@@ -169,7 +168,7 @@ async fn closing_frees_every_slot_within(interval_ms: u64, deadline: Duration) {
     // The task owning the TLS connection goes away: the socket closes under every stream.
     driver.abort();
     let _ = driver.await;
-    app.wait_for_clients(0, deadline).await;
+    app.wait_for_clients(0, FREED_WITHIN).await;
     drop((send, bodies));
 }
 
