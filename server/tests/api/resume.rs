@@ -46,21 +46,14 @@ async fn app_with_a_full_history() -> (TestApp, Received) {
     (app, newest)
 }
 
-/// The newest count now, by `/healthz`.
-async fn newest_count(app: &TestApp) -> u64 {
-    app.health().await["last_count"]
-        .as_u64()
-        .expect("last_count is a number")
-}
-
 /// Opens a stream resuming from `from` and returns its first ping, with the newest count just
 /// before and just after the request: whatever the server chose lies relative to those.
 async fn first_ping_bracketed(app: &TestApp, from: ResumeFrom<'_>) -> (u64, Received, u64) {
-    let before = newest_count(app).await;
-    let mut stream = app.open_stream_from(from).await;
-    let first = stream.next_ping().await;
-    let after = newest_count(app).await;
-    (before, first, after)
+    app.between_last_counts(async {
+        let mut stream = app.open_stream_from(from).await;
+        stream.next_ping().await
+    })
+    .await
 }
 
 /// Asserts that `first` is the newest ping at the time of the request (a new client).

@@ -205,6 +205,25 @@ impl TestApp {
         Some(last_id.parse().expect("last_id is an EventId"))
     }
 
+    /// `last_count` of `/healthz`: the count of the newest ping. Panics before the first ping,
+    /// when there is none.
+    pub async fn last_count(&self) -> u64 {
+        self.health().await["last_count"]
+            .as_u64()
+            .expect("last_count is a number")
+    }
+
+    /// Runs `request` between two readings of [`TestApp::last_count`]: the newest count just
+    /// before, what `request` gave, and the newest count just after. Pings go on being published
+    /// meanwhile, so the ping a server picks for a stream opened in between (the newest, or one
+    /// a fixed distance from it) is known only to lie within those two.
+    pub async fn between_last_counts<T>(&self, request: impl Future<Output = T>) -> (u64, T, u64) {
+        let before = self.last_count().await;
+        let answer = request.await;
+        let after = self.last_count().await;
+        (before, answer, after)
+    }
+
     /// `GET /metrics`.
     pub async fn get_metrics(&self) -> Response {
         send(self.request(Method::GET, "/metrics")).await
