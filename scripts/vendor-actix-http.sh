@@ -94,18 +94,26 @@ find_cached() {
   done
 }
 
-# Unpacks the published version $1 into $work/a (as released) and $work/b (released + patch), and
-# writes the patch as it would read when made afresh from them into $work/canonical.patch. Sets
-# `applied` to no, after saying why, when the patch does not apply.
-build() {
-  local version=$1 package
+# Unpacks the published version $1 into $work/a, as released, and clears $work/b for the caller
+# to fill; sets `package` to the .crate it came from. One step for build and --update-patch, so
+# both diff against the same tree and both refuse a .crate that does not hold $crate-$1/.
+unpack() {
+  local version=$1
   package=$(published_crate "$version")
   rm -rf "$work/unpacked" "$work/a" "$work/b"
   mkdir -p "$work/unpacked"
   tar --no-same-owner -xzf "$package" -C "$work/unpacked"
   [ -d "$work/unpacked/$crate-$version" ] || fail "$package does not hold $crate-$version/"
-  cp -R "$work/unpacked/$crate-$version" "$work/a"
-  mv "$work/unpacked/$crate-$version" "$work/b"
+  mv "$work/unpacked/$crate-$version" "$work/a"
+}
+
+# Unpacks the published version $1 into $work/a (as released) and $work/b (released + patch), and
+# writes the patch as it would read when made afresh from them into $work/canonical.patch. Sets
+# `applied` to no, after saying why, when the patch does not apply.
+build() {
+  local version=$1
+  unpack "$version"
+  cp -R "$work/a" "$work/b"
   [ -f "$patch_file" ] || fail "no $patch_file"
   applied=yes
   # --fuzz=0: a hunk whose context changed upstream must be looked at, not applied near enough.
@@ -199,11 +207,7 @@ case "${1:-}" in
     [ $# -eq 1 ] || fail "usage: $script --update-patch"
     version=$(vendored_version)
     [ -n "$version" ] || fail "no version in vendor/$crate/Cargo.toml"
-    published_crate "$version" >"$work/package"
-    rm -rf "$work/a" "$work/b" "$work/unpacked"
-    mkdir -p "$work/unpacked"
-    tar --no-same-owner -xzf "$(cat "$work/package")" -C "$work/unpacked"
-    mv "$work/unpacked/$crate-$version" "$work/a"
+    unpack "$version"
     cp -R "$vendored" "$work/b"
     canonical "$work/canonical.patch"
     if ! cmp -s "$work/canonical.patch" "$patch_file"; then
