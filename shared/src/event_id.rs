@@ -4,17 +4,19 @@ use std::{fmt, str::FromStr};
 
 use crate::Epoch;
 
-/// Identifies one event of one stream: `<epoch>-<count>`, e.g. `9f3c2a1b7d4e5f60-42`.
+/// Identifies one event of one stream: `<epoch>-<seq>`, e.g. `9f3c2a1b7d4e5f60-42`.
 ///
-/// `epoch` names the run of the stream (see [`Epoch`]), `count` is the [`crate::Ping::count`] the
-/// event carries. A client needs neither part to follow the stream; a client that does look can
-/// tell a restart (the epoch changed) from a gap (same epoch, count jumped).
+/// `epoch` names the run of the stream (see [`Epoch`]); `seq` is the event's position in that
+/// run: 1 for its first event, then one more for every event after it, whatever its name. Ids
+/// are all a client needs to follow the stream: the same id twice is a duplicate, a `seq` that
+/// jumps within an epoch is a gap (events were missed), a new epoch is a restart. No payload
+/// field takes part in that.
 ///
 /// # Examples
 /// ```
 /// use shared::{Epoch, EventId, ParseEventIdError};
 ///
-/// let id = EventId { epoch: Epoch(0x9f3c_2a1b_7d4e_5f60), count: 42 };
+/// let id = EventId { epoch: Epoch(0x9f3c_2a1b_7d4e_5f60), seq: 42 };
 /// assert_eq!(id.to_string(), "9f3c2a1b7d4e5f60-42");
 /// assert_eq!("9f3c2a1b7d4e5f60-42".parse(), Ok(id));
 ///
@@ -29,8 +31,8 @@ use crate::Epoch;
 pub struct EventId {
     /// The run of the stream this event belongs to.
     pub epoch: Epoch,
-    /// The event's position in that stream.
-    pub count: u64,
+    /// The event's position in that run: 1, 2, 3, … over events of every name.
+    pub seq: u64,
 }
 
 impl EventId {
@@ -41,7 +43,7 @@ impl EventId {
 
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.epoch, self.count)
+        write!(f, "{}-{}", self.epoch, self.seq)
     }
 }
 
@@ -58,7 +60,7 @@ impl fmt::Display for ParseEventIdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooLong => write!(f, "event id longer than {} bytes", EventId::MAX_LEN),
-            Self::Malformed => write!(f, "event id is not <16 hex digits>-<count>"),
+            Self::Malformed => write!(f, "event id is not <16 hex digits>-<seq>"),
         }
     }
 }
@@ -72,21 +74,21 @@ impl FromStr for EventId {
         if text.len() > Self::MAX_LEN {
             return Err(ParseEventIdError::TooLong);
         }
-        let (epoch, count) = text.split_once('-').ok_or(ParseEventIdError::Malformed)?;
+        let (epoch, seq) = text.split_once('-').ok_or(ParseEventIdError::Malformed)?;
         let epoch = epoch
             .parse::<Epoch>()
             .map_err(|_| ParseEventIdError::Malformed)?;
         // `u64::from_str` would accept a leading `+` and leading zeros; ids never have either, and
         // one id has one spelling.
-        if count.is_empty()
-            || !count.bytes().all(|b| b.is_ascii_digit())
-            || (count.len() > 1 && count.starts_with('0'))
+        if seq.is_empty()
+            || !seq.bytes().all(|b| b.is_ascii_digit())
+            || (seq.len() > 1 && seq.starts_with('0'))
         {
             return Err(ParseEventIdError::Malformed);
         }
         Ok(Self {
             epoch,
-            count: count.parse().map_err(|_| ParseEventIdError::Malformed)?,
+            seq: seq.parse().map_err(|_| ParseEventIdError::Malformed)?,
         })
     }
 }
@@ -96,15 +98,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn display_is_sixteen_hex_digits_dash_count() {
+    fn display_is_sixteen_hex_digits_dash_seq() {
         let id = EventId {
             epoch: Epoch(0x9f3c_2a1b_7d4e_5f60),
-            count: 42,
+            seq: 42,
         };
         assert_eq!(id.to_string(), "9f3c2a1b7d4e5f60-42");
         let small = EventId {
             epoch: Epoch(1),
-            count: 0,
+            seq: 0,
         };
         assert_eq!(small.to_string(), "0000000000000001-0");
     }
@@ -114,15 +116,15 @@ mod tests {
         for id in [
             EventId {
                 epoch: Epoch(0),
-                count: 0,
+                seq: 0,
             },
             EventId {
                 epoch: Epoch(u64::MAX),
-                count: u64::MAX,
+                seq: u64::MAX,
             },
             EventId {
                 epoch: Epoch(0x0123_4567_89ab_cdef),
-                count: 1,
+                seq: 1,
             },
         ] {
             assert_eq!(id.to_string().parse::<EventId>(), Ok(id));
@@ -173,8 +175,8 @@ mod tests {
 
         proptest! {
             #[test]
-            fn every_id_round_trips(epoch: u64, count: u64) {
-                let id = EventId { epoch: Epoch(epoch), count };
+            fn every_id_round_trips(epoch: u64, seq: u64) {
+                let id = EventId { epoch: Epoch(epoch), seq };
                 prop_assert_eq!(id.to_string().parse::<EventId>(), Ok(id));
             }
 

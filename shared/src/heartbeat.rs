@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The stream's timing, sent as the data of every [`crate::HEARTBEAT_EVENT`]: first on every
+use crate::StreamEvent;
+
+/// The stream's timing, sent as the data of every `heartbeat` event: first on every
 /// stream (right after its `retry:` line), then whenever the stream has been silent for
 /// `heartbeat_ms`.
 ///
@@ -32,4 +34,10 @@ pub struct Heartbeat {
     /// The longest a stream goes without an event before it is sent a heartbeat, in milliseconds;
     /// `None` when heartbeats are off.
     pub heartbeat_ms: Option<u64>,
+}
+
+/// A heartbeat is an event of the stream but not of the app's [`crate::AppEvent`] set: it has no
+/// id, is never kept in history, and only tells the page how often to expect something.
+impl StreamEvent for Heartbeat {
+    const NAME: &'static str = "heartbeat";
 }

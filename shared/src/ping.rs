@@ -1,7 +1,9 @@
-//! The payload of every stream event.
+//! The server's own event: one tick of its clock.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::StreamEvent;
 
 /// One tick of the server's clock, as sent in an event's `data:` line.
 ///
@@ -23,27 +25,17 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ping {
-    /// Position in the stream: 1 for a run's first ping, then one more for each ping after it.
+    /// The ping's own counter: 1 for a run's first ping, then one more for each ping after it.
+    /// Not the event's position in the stream (other events come between pings): that is the
+    /// [`crate::EventId`]'s `seq`.
     pub count: u64,
     /// When the server published this ping.
-    #[serde(
-        serialize_with = "serialize_millis",
-        deserialize_with = "deserialize_rfc3339"
-    )]
+    #[serde(with = "crate::timestamp")]
     pub time: DateTime<Utc>,
 }
 
-fn serialize_millis<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Millis, true))
-}
-
-fn deserialize_rfc3339<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<DateTime<Utc>, D::Error> {
-    let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-    DateTime::parse_from_rfc3339(&text)
-        .map(|time| time.with_timezone(&Utc))
-        .map_err(serde::de::Error::custom)
+impl StreamEvent for Ping {
+    const NAME: &'static str = "ping";
 }
 
 #[cfg(test)]

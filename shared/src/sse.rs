@@ -2,7 +2,7 @@
 //! Only with the `sse` feature, which the server turns on; the browser only parses them.
 //!
 //! # Examples
-//! The exact bytes of a ping, as the server's `Sse` responder writes them:
+//! The exact bytes of a ping and of a notice, as the server's `Sse` responder writes them:
 //! ```
 //! # use futures_util::FutureExt as _;
 //! # fn wire(event: actix_web_lab::sse::Event) -> String {
@@ -11,19 +11,29 @@
 //! #     String::from_utf8(bytes.to_vec()).unwrap()
 //! # }
 //! use chrono::{TimeZone, Utc};
-//! use shared::{Epoch, EventId, Heartbeat, Ping, sse};
+//! use shared::{AppEvent, Epoch, EventId, EventSet, Heartbeat, Level, Notice, Ping, sse};
 //!
 //! let time = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 42).unwrap();
-//! let id = EventId { epoch: Epoch(0x9f3c_2a1b_7d4e_5f60), count: 42 };
-//! let event = sse::ping_event(id, &Ping { count: 42, time }).unwrap();
+//! let epoch = Epoch(0x9f3c_2a1b_7d4e_5f60);
+//! let ping = AppEvent::from(Ping { count: 40, time });
+//! let event = sse::event(EventId { epoch, seq: 42 }, ping.name(), ping.to_json().unwrap());
 //! assert_eq!(
 //!     wire(event),
 //!     "id: 9f3c2a1b7d4e5f60-42\n\
 //!      event: ping\n\
-//!      data: {\"count\":42,\"time\":\"2026-11-25T09:00:42.000Z\"}\n\n"
+//!      data: {\"count\":40,\"time\":\"2026-11-25T09:00:42.000Z\"}\n\n"
 //! );
 //!
-//! // A heartbeat has no `id:`, so the browser's `Last-Event-ID` stays the last ping's.
+//! let notice = AppEvent::from(Notice { text: "Deploy at 18:00".into(), level: Level::Warning, time });
+//! let event = sse::event(EventId { epoch, seq: 43 }, notice.name(), notice.to_json().unwrap());
+//! assert_eq!(
+//!     wire(event),
+//!     "id: 9f3c2a1b7d4e5f60-43\n\
+//!      event: notice\n\
+//!      data: {\"text\":\"Deploy at 18:00\",\"level\":\"warning\",\"time\":\"2026-11-25T09:00:42.000Z\"}\n\n"
+//! );
+//!
+//! // A heartbeat has no `id:`, so the browser's `Last-Event-ID` stays the last event's.
 //! let heartbeat = sse::heartbeat_event(&Heartbeat { interval_ms: 1000, heartbeat_ms: Some(2000) });
 //! assert_eq!(
 //!     wire(heartbeat.unwrap()),
@@ -34,25 +44,23 @@
 pub use actix_web_lab::sse::Event;
 use actix_web_lab::sse::{self};
 
-use crate::{EVENT_NAME, EventId, HEARTBEAT_EVENT, Heartbeat, Ping};
+use crate::{EventId, Heartbeat, StreamEvent};
 
-/// One ping: `id:` the [`EventId`], `event:` [`EVENT_NAME`], `data:` the [`Ping`] as JSON.
-///
-/// # Errors
-/// Only if the ping cannot be serialized, which a [`Ping`] always can.
-pub fn ping_event(id: EventId, ping: &Ping) -> Result<Event, serde_json::Error> {
-    Ok(sse::Data::new_json(ping)?
-        .event(EVENT_NAME)
+/// One event of the stream: `id:` the [`EventId`], `event:` `name`, `data:` `json` (one line:
+/// JSON as `serde_json` writes it has no newline).
+pub fn event(id: EventId, name: &str, json: String) -> Event {
+    sse::Data::new(json)
+        .event(name.to_owned())
         .id(id.to_string())
-        .into())
+        .into()
 }
 
-/// One heartbeat: `event:` [`HEARTBEAT_EVENT`], `data:` the [`Heartbeat`] as JSON, no `id:`.
+/// One heartbeat: `event:` `heartbeat`, `data:` the [`Heartbeat`] as JSON, no `id:`.
 ///
 /// # Errors
 /// Only if the heartbeat cannot be serialized, which a [`Heartbeat`] always can.
 pub fn heartbeat_event(heartbeat: &Heartbeat) -> Result<Event, serde_json::Error> {
     Ok(sse::Data::new_json(heartbeat)?
-        .event(HEARTBEAT_EVENT)
+        .event(Heartbeat::NAME)
         .into())
 }

@@ -1,0 +1,57 @@
+//! The app's event set: every event pingstream's stream carries. Add an event here.
+
+use crate::{Notice, Ping, event_set};
+
+event_set! {
+    /// Every event of pingstream's stream. To add one: write its type (a [`crate::StreamEvent`])
+    /// in this crate and list it here; both engines pick it up from [`crate::EventSet`].
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum AppEvent {
+        Ping,
+        Notice,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventSet, Heartbeat, StreamEvent};
+
+    #[test]
+    fn the_set_lists_each_name_once_and_not_the_heartbeat() {
+        assert_eq!(AppEvent::NAMES, ["ping", "notice"]);
+        let mut names = AppEvent::NAMES.to_vec();
+        names.dedup();
+        assert_eq!(names.len(), AppEvent::NAMES.len());
+        assert!(!AppEvent::NAMES.contains(&Heartbeat::NAME));
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_the_set() {
+        event_set! {
+            enum OnlyPings { Ping }
+        }
+        event_set! {
+            enum Reordered { Notice, Ping }
+        }
+        let ours = AppEvent::fingerprint();
+        assert_eq!(ours, AppEvent::fingerprint());
+        assert_ne!(ours, OnlyPings::fingerprint());
+        assert_ne!(ours, Reordered::fingerprint());
+    }
+
+    #[test]
+    fn both_events_decode_by_name_and_bad_data_is_an_error() {
+        let ping = AppEvent::decode("ping", r#"{"count":3,"time":"2026-11-25T09:00:00.000Z"}"#);
+        assert!(matches!(ping, Ok(AppEvent::Ping(Ping { count: 3, .. }))));
+        let notice = AppEvent::decode(
+            "notice",
+            r#"{"text":"hi","level":"critical","time":"2026-11-25T09:00:00.000Z"}"#,
+        );
+        assert!(matches!(notice, Ok(AppEvent::Notice(Notice { .. }))));
+        assert!(
+            AppEvent::decode("notice", r#"{"count":3,"time":"2026-11-25T09:00:00.000Z"}"#).is_err()
+        );
+        assert!(AppEvent::decode("chat", "{}").is_err());
+    }
+}
