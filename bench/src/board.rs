@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use shared::{EventId, Ping};
+use shared::{EventId, Ping, StreamEvent as _};
 use thiserror::Error;
 use tokio::{
     net::{TcpSocket, TcpStream},
@@ -121,12 +121,13 @@ impl Slot {
     }
 }
 
-/// An event's id must be `<epoch>-<count>` with the count its data carries.
+/// A ping's id must be `<epoch>-<seq>` with the count its data carries as its seq: true of a
+/// stream that carries only pings, as every server does while it is measured.
 fn id_matches(id: &[u8], count: u64) -> bool {
     std::str::from_utf8(id)
         .ok()
         .and_then(|id| id.parse::<EventId>().ok())
-        .is_some_and(|id| id.count == count)
+        .is_some_and(|id| id.seq == count)
 }
 
 /// What the slots of a board add up to over the measured counts.
@@ -174,7 +175,7 @@ impl Board {
 
     /// Client `index` received `event` at `received_us` (the wall clock); only pings count.
     pub(crate) fn record(&mut self, index: usize, event: Event<'_>, received_us: i64) {
-        if event.event != shared::EVENT_NAME.as_bytes() {
+        if event.event != Ping::NAME.as_bytes() {
             return;
         }
         let Some(slot) = self.slots.get_mut(index) else {

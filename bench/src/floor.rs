@@ -21,7 +21,7 @@ use std::{
 };
 
 use chrono::{SubsecRound, Utc};
-use shared::{Epoch, EventId, Ping};
+use shared::{Epoch, EventId, Ping, StreamEvent as _};
 
 /// The response head: chunked, like the real server's, so both read the same on the wire.
 const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n";
@@ -127,7 +127,7 @@ fn tick_loop(clients: &Mutex<Clients>, period: Duration, epoch: u64, stopping: &
         let event = frame(
             EventId {
                 epoch: Epoch(epoch),
-                count,
+                seq: count,
             },
             &ping,
             &mut body,
@@ -151,7 +151,7 @@ fn tick_loop(clients: &Mutex<Clients>, period: Duration, epoch: u64, stopping: &
 /// One event as an HTTP/1.1 chunk: `<hex len>\r\nid: ..\nevent: ping\ndata: {..}\n\n\r\n`.
 fn frame(id: EventId, ping: &Ping, body: &mut Vec<u8>) -> Vec<u8> {
     body.clear();
-    body.extend_from_slice(format!("id: {id}\nevent: {}\ndata: ", shared::EVENT_NAME).as_bytes());
+    body.extend_from_slice(format!("id: {id}\nevent: {}\ndata: ", Ping::NAME).as_bytes());
     // A Ping always serializes into a Vec; if it ever did not, the event would carry no data
     // and the load tool would count it as unreadable.
     let _ = serde_json::to_writer(&mut *body, ping);

@@ -14,7 +14,7 @@ use std::{
 use actix_web::{App, HttpServer, Responder, dev::Server, web};
 use actix_web_lab::sse;
 use chrono::{DateTime, Utc};
-use shared::{Epoch, EventId, Ping};
+use shared::{Epoch, EventId, Ping, StreamEvent as _};
 use tokio::sync::mpsc;
 
 /// Events a client's channel holds before its task waits (the tutorial's value).
@@ -76,10 +76,10 @@ impl TickClock {
     pub fn event(&self, count: u64) -> sse::Event {
         let id = EventId {
             epoch: Epoch(self.epoch),
-            count,
+            seq: count,
         };
         match sse::Data::new_json(self.ping(count)) {
-            Ok(data) => data.id(id.to_string()).event(shared::EVENT_NAME).into(),
+            Ok(data) => data.id(id.to_string()).event(Ping::NAME).into(),
             // A Ping always serializes; a comment keeps the stream going if it ever did not.
             Err(err) => sse::Event::Comment(err.to_string().into()),
         }

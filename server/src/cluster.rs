@@ -1,19 +1,23 @@
 //! Scale-out over Redis Streams (`--redis-url`): one ticker for all replicas, and every replica's
 //! hub fed from one shared stream, so that all replicas send the same events under the same ids.
 //!
+//! - [`publish`]: any replica publishes any event (its name and JSON) with one atomic script that
+//!   increments the cluster's seq and `XADD`s the entry `<seq>-0`, so two replicas publishing
+//!   at once never produce a duplicate or a hole, and the seq outlives every replica.
 //! - [`leader`]: a lease in Redis (`SET NX PX`, renewed by its holder) picks the one replica that
-//!   ticks. Its publish script checks the lease, increments the count and `XADD`s the entry
-//!   `<count>-0` in one atomic step, so two replicas can never publish at once, and the count
-//!   outlives every replica.
-//! - [`reader`]: one blocking `XREAD` loop per replica feeds the local [`Hub`], which does the
-//!   fan-out, the history and the gap-free resume just as it does alone. An event's id is built
-//!   from its stream entry (the cluster's epoch and the count), so it is the same everywhere.
+//!   ticks; the lease does nothing else. Each tick is numbered under the lease, then published
+//!   like any event.
+//! - [`reader`]: one blocking `XREAD` loop per replica relays the entries into the local [`Hub`],
+//!   which does the fan-out, the history and the gap-free resume just as it does alone. An
+//!   event's id is built from its stream entry (the cluster's epoch and the seq), so it is the
+//!   same everywhere.
 //!
 //! Redis trouble never ends a client's stream: both loops retry with backoff, mark the hub
 //! degraded meanwhile, and carry on from where they were when Redis is back.
 
 mod backoff;
 mod leader;
+mod publish;
 mod reader;
 
 use std::time::Duration;
@@ -22,23 +26,33 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::{epoch, hub::Hub, metrics::Metrics};
+pub use publish::{ClusterPublishError, ClusterPublisher};
 
-/// Redis keys, hash-tagged so that a Redis Cluster keeps them in one slot (the publish script
-/// touches all of them).
+use crate::{
+    metrics::Metrics,
+    stream::{Hub, Payload, epoch},
+};
+
+/// Redis keys, hash-tagged so that a Redis Cluster keeps them in one slot (the scripts touch
+/// several of them at once).
 mod keys {
     /// The ticker lease: the holder's token, with an expiry.
     pub(super) const LEASE: &str = "{pingstream}:lease";
     /// The cluster's stream epoch, 16 hex digits, drawn by the first publish.
     pub(super) const EPOCH: &str = "{pingstream}:epoch";
-    /// The newest count.
-    pub(super) const COUNT: &str = "{pingstream}:count";
-    /// The stream of pings, entry ids `<count>-0`.
+    /// The newest seq: the number of events of every name published in this epoch.
+    pub(super) const SEQ: &str = "{pingstream}:seq";
+    /// The newest tick's own count (the ping's `count`), kept by whichever replica ticks.
+    pub(super) const TICKS: &str = "{pingstream}:ticks";
+    /// The stream of events, entry ids `<seq>-0`.
     pub(super) const STREAM: &str = "{pingstream}:stream";
 }
 
 /// Longest wait for a TCP connection to Redis.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest a publish waits for Redis before it is answered as failed (`503`): a slow Redis
+/// stalls publishers this long at most, and never the streams.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the cluster loops need from the config.
 #[derive(Debug, Clone)]
@@ -58,34 +72,45 @@ pub struct ClusterSettings {
 #[error("bad --redis-url: {0}")]
 pub struct ClusterError(#[from] redis::RedisError);
 
-/// Starts this replica's leader and reader loops. Does not wait for Redis: if it is down, the
-/// loops keep trying and the hub reports degraded. The returned task ends once both loops have
-/// stopped after `shutdown` (the leader first gives its lease back, if it holds it).
+/// Starts this replica's leader and reader loops, and returns them as one task with the
+/// publisher through which this replica puts events into the shared stream. `tick_event` is the
+/// event of each tick. Does not wait for Redis: if it is down, the loops keep trying and the hub
+/// reports degraded. The task ends once both loops have stopped after `shutdown` (the leader
+/// first gives its lease back, if it holds it).
 pub fn spawn(
     settings: &ClusterSettings,
+    tick_event: fn(u64) -> Payload,
     hub: Hub,
     metrics: Metrics,
     shutdown: CancellationToken,
-) -> Result<JoinHandle<()>, ClusterError> {
+) -> Result<(JoinHandle<()>, ClusterPublisher), ClusterError> {
     let client = redis::Client::open(settings.url.as_str())?;
     // Each loop has its own connection: the reader's blocking XREAD must not hold up a lease
     // renewal queued behind it on a shared one.
     let leader_conn = connection(&client, settings.lease / 3)?;
     let reader_conn = connection(&client, reader::BLOCK + Duration::from_secs(2))?;
+    let publisher = ClusterPublisher {
+        conn: connection(&client, PUBLISH_TIMEOUT)?,
+        history: settings.history,
+        timeout: PUBLISH_TIMEOUT,
+        metrics: metrics.clone(),
+    };
     let leader = leader::Leader {
         conn: leader_conn,
         token: format!("{}-{}", epoch::draw(), std::process::id()),
         interval: settings.interval,
         lease: settings.lease,
         history: settings.history,
+        tick_event,
         hub: hub.clone(),
         metrics: metrics.clone(),
     };
     let leader = tokio::spawn(leader.run(shutdown.clone()));
     let reader = tokio::spawn(reader::run(reader_conn, hub, metrics, shutdown));
-    Ok(tokio::spawn(async move {
+    let loops = tokio::spawn(async move {
         let _ = tokio::join!(leader, reader);
-    }))
+    });
+    Ok((loops, publisher))
 }
 
 /// A connection that reconnects by itself after Redis comes back. It makes one attempt per
@@ -113,7 +138,8 @@ mod tests {
             lease: Duration::from_secs(2),
             history: 10,
         };
-        let hub = Hub::new(crate::hub::HubSettings::for_tests(10, 10), Metrics::new());
-        assert!(spawn(&settings, hub, Metrics::new(), CancellationToken::new()).is_err());
+        let hub = Hub::new(crate::stream::HubSettings::for_tests(10, 10), Metrics::new());
+        let tick = |_| Payload::for_tests(1);
+        assert!(spawn(&settings, tick, hub, Metrics::new(), CancellationToken::new()).is_err());
     }
 }

@@ -40,6 +40,11 @@ pub struct Config {
     #[arg(long, env = "PINGSTREAM_HISTORY", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub history: u64,
 
+    /// The most bytes of past events kept for `Last-Event-ID` (names and JSON, plus about 60
+    /// bytes per event); the oldest go first when either this or `--history` is exceeded.
+    #[arg(long, env = "PINGSTREAM_HISTORY_BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=1 << 34))]
+    pub history_bytes: u64,
+
     /// How many events a client may fall behind the newest before its stream is ended (it then
     /// reconnects with `Last-Event-ID` and is replayed what it missed).
     #[arg(long, env = "PINGSTREAM_CLIENT_BUFFER", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
@@ -104,10 +109,67 @@ pub struct Config {
     #[arg(long, env = "PINGSTREAM_REDIS_URL", value_name = "URL")]
     pub redis_url: Option<String>,
 
+    /// Bearer tokens that may publish events with `POST /events/{name}`; separate several with
+    /// commas (to rotate one: add the new token, move publishers over, remove the old one).
+    /// Without any, publishing is off and the route answers 404.
+    #[arg(
+        long = "publish-token",
+        env = "PINGSTREAM_PUBLISH_TOKEN",
+        value_delimiter = ',',
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub publish_tokens: Vec<Secret>,
+
+    /// Largest body `POST /events/{name}` accepts, in bytes; a larger one is answered 413.
+    #[arg(long, env = "PINGSTREAM_PUBLISH_MAX_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(64..=1 << 20))]
+    pub publish_max_bytes: u64,
+
+    /// Events per second one token may publish, on average; past it (and its burst) a publish
+    /// is answered 429 with `Retry-After`.
+    #[arg(long, env = "PINGSTREAM_PUBLISH_RATE", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub publish_rate: u32,
+
+    /// Events one token may publish at once above its rate.
+    #[arg(long, env = "PINGSTREAM_PUBLISH_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub publish_burst: u32,
+
     /// Milliseconds the ticker lease in Redis lasts without renewal: a replica that dies is
     /// replaced by another one's ticker within about this long (used only with `--redis-url`).
     #[arg(long, env = "PINGSTREAM_LEASE_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
     pub lease_ms: u64,
+}
+
+/// A value that must never be printed: its `Debug` says `[redacted]`, so that logging the
+/// config cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that checks it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = &'static str;
+
+    /// Any text but an empty one (`--publish-token ""` or a stray comma would otherwise make a
+    /// token that an empty `Bearer ` header matches).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("a token cannot be empty");
+        }
+        Ok(Self(text.to_owned()))
+    }
 }
 
 impl Config {
@@ -188,6 +250,10 @@ mod tests {
             }
         );
         assert_eq!(config.history, 1000);
+        assert_eq!(config.history_bytes, 4 * 1024 * 1024);
+        assert!(config.publish_tokens.is_empty(), "publishing is off by default");
+        assert_eq!(config.publish_max_bytes, 16 * 1024);
+        assert_eq!((config.publish_rate, config.publish_burst), (50, 100));
         assert_eq!(config.max_clients, 10_000);
         assert_eq!(config.static_dir, PathBuf::from("dist"));
         assert_eq!(config.redis_url, None);
@@ -257,6 +323,17 @@ mod tests {
         );
         assert_eq!(heartbeat_ms(&["--keep-alive-s", "0"]), None);
         assert_eq!(timing(&["--interval-ms", "250"]).interval_ms, 250);
+    }
+
+    #[test]
+    fn several_publish_tokens_are_read_and_never_printed() {
+        let config =
+            Config::try_parse_from(["server", "--publish-token", "s3cret-one,s3cret-two"]).unwrap();
+        let tokens: Vec<&str> = config.publish_tokens.iter().map(Secret::expose).collect();
+        assert_eq!(tokens, ["s3cret-one", "s3cret-two"]);
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert!(Config::try_parse_from(["server", "--publish-token", ""]).is_err());
+        assert!(Config::try_parse_from(["server", "--publish-token", "a,,b"]).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The server's Prometheus metrics: a few counters and gauges, and in a cluster the lease, the
-//! Redis round-trip and the stream read lag, rendered for `/metrics`.
+//! The server's Prometheus metrics: the stream's events by name, its clients, its history, the
+//! publish API's answers and latency, and in a cluster the lease, the Redis round-trip and the
+//! stream read lag, rendered for `/metrics`.
 
 use std::{
     sync::{Arc, atomic::AtomicU64},
@@ -7,14 +8,17 @@ use std::{
 };
 
 use prometheus_client::{
-    encoding::text::encode,
+    encoding::{EncodeLabelSet, text::encode},
     metrics::{
-        counter::Counter,
+        family::Family,
         gauge::Gauge,
         histogram::{Histogram, exponential_buckets},
     },
-    registry::Registry,
+    registry::{Metric, Registry},
 };
+
+/// A monotonic counter; clones count into the same number.
+pub type Counter = prometheus_client::metrics::counter::Counter;
 
 /// Cheap handle to the server's metrics; clones share the same numbers.
 #[derive(Clone)]
@@ -22,94 +26,134 @@ pub struct Metrics {
     inner: Arc<Inner>,
 }
 
+/// The `event` label: an event's SSE name.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabel {
+    event: String,
+}
+
+/// The `reason` label of a refused publish.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
 struct Inner {
     registry: Registry,
     /// Open `/sse` streams.
     connected_clients: Gauge,
-    events_published: Counter,
-    events_delivered: Counter,
+    events_published: Family<EventLabel, Counter>,
+    events_delivered: Family<EventLabel, Counter>,
     events_replayed: Counter,
+    history_bytes: Gauge,
     slow_clients_dropped: Counter,
     connections_rejected: Counter,
+    publish_rejected: Family<ReasonLabel, Counter>,
+    publish_latency: Histogram,
     /// 1 while this replica holds the cluster's ticker lease (always 0 without Redis).
     lease_holder: Gauge,
     redis_round_trip: Histogram,
+    redis_entries_skipped: Counter,
     /// Age of the newest stream entry when this replica read it.
     stream_read_lag: Gauge<f64, AtomicU64>,
+}
+
+/// Registers `metric` under `name` with its help text and hands it back.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+impl Inner {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("pingstream");
+        let r = &mut registry;
+        Self {
+            connected_clients: registered(r, "connected_clients", "Open event streams", Gauge::default()),
+            events_published: registered(
+                r,
+                "events_published",
+                "Events that entered this server's stream, by event name (in a cluster: read from the shared Redis stream, whichever replica published them)",
+                Family::default(),
+            ),
+            events_delivered: registered(
+                r,
+                "events_delivered",
+                "Events handed to client streams, live and replayed, by event name",
+                Family::default(),
+            ),
+            events_replayed: registered(
+                r,
+                "events_replayed",
+                "Events sent from history to clients that resumed with Last-Event-ID",
+                Counter::default(),
+            ),
+            history_bytes: registered(
+                r,
+                "history_bytes",
+                "Bytes of the events kept in history to answer Last-Event-ID (bounded by --history-bytes)",
+                Gauge::default(),
+            ),
+            slow_clients_dropped: registered(
+                r,
+                "slow_clients_dropped",
+                "Streams ended because the client fell further behind than its buffer allows",
+                Counter::default(),
+            ),
+            connections_rejected: registered(
+                r,
+                "connections_rejected",
+                "Stream requests answered 503 because the server was full or stopping",
+                Counter::default(),
+            ),
+            publish_rejected: registered(
+                r,
+                "publish_rejected",
+                "POST /events/{name} requests refused, by reason (the error code of the answer)",
+                Family::default(),
+            ),
+            // 0.1 ms to ~2 s.
+            publish_latency: registered(
+                r,
+                "publish_latency_seconds",
+                "Time from an accepted POST /events/{name} to its event being in the stream (in a cluster: in Redis)",
+                Histogram::new(exponential_buckets(0.0001, 3.0, 10)),
+            ),
+            lease_holder: registered(
+                r,
+                "lease_holder",
+                "1 while this replica holds the cluster's ticker lease in Redis, else 0",
+                Gauge::default(),
+            ),
+            // 0.1 ms to ~2 s.
+            redis_round_trip: registered(
+                r,
+                "redis_round_trip_seconds",
+                "Time of the lease, tick and publish commands sent to Redis, reply included",
+                Histogram::new(exponential_buckets(0.0001, 3.0, 10)),
+            ),
+            redis_entries_skipped: registered(
+                r,
+                "redis_entries_skipped",
+                "Entries of the shared Redis stream that are not an event (a missing or malformed field) and were not relayed",
+                Counter::default(),
+            ),
+            stream_read_lag: registered(
+                r,
+                "stream_read_lag_seconds",
+                "How old the newest event read from the Redis stream was when this replica read it",
+                Gauge::default(),
+            ),
+            registry,
+        }
+    }
 }
 
 impl Metrics {
     /// Creates the metrics, all at zero, registered under the `pingstream_` prefix.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("pingstream");
-        let connected_clients = Gauge::default();
-        let events_published = Counter::default();
-        let events_delivered = Counter::default();
-        let events_replayed = Counter::default();
-        let slow_clients_dropped = Counter::default();
-        let connections_rejected = Counter::default();
-        let lease_holder = Gauge::default();
-        // 0.1 ms to ~3 s.
-        let redis_round_trip = Histogram::new(exponential_buckets(0.0001, 3.0, 10));
-        let stream_read_lag = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "connected_clients",
-            "Open event streams",
-            connected_clients.clone(),
-        );
-        registry.register(
-            "events_published",
-            "Pings published by the ticker",
-            events_published.clone(),
-        );
-        registry.register(
-            "events_delivered",
-            "Events handed to client streams, live and replayed",
-            events_delivered.clone(),
-        );
-        registry.register(
-            "events_replayed",
-            "Events sent from history to clients that resumed with Last-Event-ID",
-            events_replayed.clone(),
-        );
-        registry.register(
-            "slow_clients_dropped",
-            "Streams ended because the client fell further behind than its buffer allows",
-            slow_clients_dropped.clone(),
-        );
-        registry.register(
-            "connections_rejected",
-            "Stream requests answered 503 because the server was full or stopping",
-            connections_rejected.clone(),
-        );
-        registry.register(
-            "lease_holder",
-            "1 while this replica holds the cluster's ticker lease in Redis, else 0",
-            lease_holder.clone(),
-        );
-        registry.register(
-            "redis_round_trip_seconds",
-            "Time of the lease and publish commands sent to Redis, reply included",
-            redis_round_trip.clone(),
-        );
-        registry.register(
-            "stream_read_lag_seconds",
-            "How old the newest event read from the Redis stream was when this replica read it",
-            stream_read_lag.clone(),
-        );
         Self {
-            inner: Arc::new(Inner {
-                registry,
-                connected_clients,
-                events_published,
-                events_delivered,
-                events_replayed,
-                slow_clients_dropped,
-                connections_rejected,
-                lease_holder,
-                redis_round_trip,
-                stream_read_lag,
-            }),
+            inner: Arc::new(Inner::new()),
         }
     }
 
@@ -120,19 +164,37 @@ impl Metrics {
             .set(i64::try_from(clients).unwrap_or(i64::MAX));
     }
 
-    /// Counts one published ping.
-    pub fn count_published(&self) {
-        self.inner.events_published.inc();
+    /// Counts one event named `name` entering the stream.
+    pub fn count_published(&self, name: &str) {
+        self.inner
+            .events_published
+            .get_or_create(&EventLabel {
+                event: name.to_owned(),
+            })
+            .inc();
     }
 
-    /// Counts events handed to one client stream.
-    pub fn count_delivered(&self, events: u64) {
-        self.inner.events_delivered.inc_by(events);
+    /// The delivery counter of events named `name`: looked up once per event, then counted
+    /// into by every stream the event is handed to.
+    pub fn delivered(&self, name: &str) -> Counter {
+        self.inner
+            .events_delivered
+            .get_or_create(&EventLabel {
+                event: name.to_owned(),
+            })
+            .clone()
     }
 
     /// Counts events replayed from history.
     pub fn count_replayed(&self, events: u64) {
         self.inner.events_replayed.inc_by(events);
+    }
+
+    /// Sets the bytes the history holds.
+    pub fn set_history_bytes(&self, bytes: usize) {
+        self.inner
+            .history_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// Counts one stream ended for falling behind.
@@ -145,6 +207,21 @@ impl Metrics {
         self.inner.connections_rejected.inc();
     }
 
+    /// Counts one publish refused for `reason` (the error code it was answered with).
+    pub fn count_publish_rejected(&self, reason: &str) {
+        self.inner
+            .publish_rejected
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Records how long one accepted publish took to reach the stream.
+    pub fn observe_publish_latency(&self, took: Duration) {
+        self.inner.publish_latency.observe(took.as_secs_f64());
+    }
+
     /// Sets whether this replica holds the ticker lease.
     pub fn set_lease_holder(&self, holder: bool) {
         self.inner.lease_holder.set(i64::from(holder));
@@ -153,6 +230,11 @@ impl Metrics {
     /// Records one Redis command's round-trip.
     pub fn observe_redis_round_trip(&self, took: Duration) {
         self.inner.redis_round_trip.observe(took.as_secs_f64());
+    }
+
+    /// Counts one entry of the shared stream that was not relayed.
+    pub fn count_redis_entry_skipped(&self) {
+        self.inner.redis_entries_skipped.inc();
     }
 
     /// Sets how old the newest event read from the stream was when it was read.
@@ -176,31 +258,48 @@ impl Default for Metrics {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The value of the sample `name` (with its labels, if any) in a rendered text.
+    pub(crate) fn value(text: &str, name: &str) -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+            .parse()
+            .expect("a number")
+    }
 
     #[test]
     fn render_lists_every_metric_with_its_value() {
         let metrics = Metrics::new();
         metrics.set_connected_clients(3);
-        metrics.count_published();
-        metrics.count_delivered(5);
+        metrics.count_published("notice");
+        metrics.delivered("ping").inc_by(5);
         metrics.count_replayed(2);
+        metrics.set_history_bytes(4096);
         metrics.count_slow_client_dropped();
         metrics.count_rejected();
+        metrics.count_publish_rejected("rate_limited");
+        metrics.observe_publish_latency(Duration::from_millis(1));
         metrics.set_lease_holder(true);
         metrics.observe_redis_round_trip(Duration::from_millis(2));
+        metrics.count_redis_entry_skipped();
         metrics.set_stream_read_lag(Duration::from_millis(1500));
         let text = metrics.render();
         for line in [
             "pingstream_connected_clients 3",
-            "pingstream_events_published_total 1",
-            "pingstream_events_delivered_total 5",
+            "pingstream_events_published_total{event=\"notice\"} 1",
+            "pingstream_events_delivered_total{event=\"ping\"} 5",
             "pingstream_events_replayed_total 2",
+            "pingstream_history_bytes 4096",
             "pingstream_slow_clients_dropped_total 1",
             "pingstream_connections_rejected_total 1",
+            "pingstream_publish_rejected_total{reason=\"rate_limited\"} 1",
+            "pingstream_publish_latency_seconds_count 1",
             "pingstream_lease_holder 1",
             "pingstream_redis_round_trip_seconds_count 1",
+            "pingstream_redis_entries_skipped_total 1",
             "pingstream_stream_read_lag_seconds 1.5",
         ] {
             assert!(

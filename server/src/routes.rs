@@ -1,23 +1,31 @@
-//! The one route table: the stream and operations endpoints first, the frontend's files last.
+//! The one route table: the stream, the publish API and the operations endpoints first, the
+//! frontend's files last.
 
 mod health;
 mod last_event_id;
 mod metrics;
+mod publish;
 mod static_files;
 mod stream;
 
 use actix_web::web;
 
+pub use publish::{PublishGate, Rejection};
 pub use static_files::StaticSite;
 pub use stream::StreamSettings;
 
-/// Registers every route. Expects [`crate::hub::Hub`], [`crate::metrics::Metrics`] and
-/// [`StreamSettings`] as app data.
+/// Registers every route. Expects [`crate::stream::Hub`], [`crate::metrics::Metrics`],
+/// [`StreamSettings`], [`PublishGate`] and [`crate::publisher::Publisher`] as app data.
 pub fn configure(cfg: &mut web::ServiceConfig, site: Option<&StaticSite>) {
     cfg.service(
         web::resource(shared::STREAM_PATH)
             .route(web::get().to(stream::stream))
             .route(web::head().to(stream::head)),
+    )
+    .service(
+        web::resource(format!("{}{{name}}", shared::PUBLISH_PATH_PREFIX))
+            .route(web::post().to(publish::publish))
+            .default_service(web::to(publish::other_method)),
     )
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/metrics").route(web::get().to(metrics::metrics)));

@@ -24,10 +24,13 @@ use crate::{
     cluster::{self, ClusterSettings},
     config::Config,
     cors::AllowedOrigins,
-    epoch, heartbeat,
-    hub::{Hub, HubSettings},
     metrics::Metrics,
-    routes::{self, StaticSite, StreamSettings},
+    publisher::Publisher,
+    routes::{self, PublishGate, StaticSite, StreamSettings},
+    stream::{
+        Hub, HubSettings, epoch, heartbeat,
+        history::HistoryLimits,
+    },
     ticker, tls,
 };
 
@@ -58,15 +61,19 @@ fn bind(config: &Config) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// The hub and the task that feeds it, which ends after `shutdown`: this process's own ticker,
-/// or with `--redis-url` the cluster's leader and reader loops.
+/// The hub, the way into it for publishers, and the task that feeds it, which ends after
+/// `shutdown`: this process's own ticker, or with `--redis-url` the cluster's leader and reader
+/// loops.
 fn start_stream(
     config: &Config,
     metrics: &Metrics,
     shutdown: &CancellationToken,
-) -> std::io::Result<(Hub, JoinHandle<()>)> {
+) -> std::io::Result<(Hub, Publisher, JoinHandle<()>)> {
     let settings = HubSettings {
-        history: usize::try_from(config.history).unwrap_or(usize::MAX),
+        history: HistoryLimits {
+            events: usize::try_from(config.history).unwrap_or(usize::MAX),
+            bytes: usize::try_from(config.history_bytes).unwrap_or(usize::MAX),
+        },
         client_buffer: usize::try_from(config.client_buffer).unwrap_or(usize::MAX),
         max_clients: config.max_clients,
         timing: config.timing(),
@@ -82,7 +89,11 @@ fn start_stream(
             config.interval(),
             shutdown.child_token(),
         ));
-        return Ok((hub, feed));
+        let publisher = Publisher::Memory {
+            hub: hub.clone(),
+            epoch,
+        };
+        return Ok((hub, publisher, feed));
     };
     // A client may bring an id another replica has read a moment before this one; a lease is
     // what a healthy replica can be behind, so that is how long it waits.
@@ -99,15 +110,16 @@ fn start_stream(
         lease: config.lease(),
         history: config.history,
     };
-    let feed = cluster::spawn(
+    let (feed, publisher) = cluster::spawn(
         &cluster,
+        ticker::ping,
         hub.clone(),
         metrics.clone(),
         shutdown.child_token(),
     )
     .map_err(std::io::Error::other)?;
     tracing::info!(lease_ms = config.lease_ms, "stream shared through Redis");
-    Ok((hub, feed))
+    Ok((hub, Publisher::Cluster(publisher), feed))
 }
 
 /// The certificate and key of `--tls-cert`/`--tls-key`, read and checked; `None` for plain
@@ -136,6 +148,23 @@ async fn load_site(config: &Config) -> std::io::Result<Option<StaticSite>> {
     Ok(site)
 }
 
+/// Who may publish, from `--publish-token`, `--publish-max-bytes`, `--publish-rate` and
+/// `--publish-burst` (the last two are at least 1: clap refuses 0).
+fn publish_gate(config: &Config) -> PublishGate {
+    let at_least_one = |value: u32| std::num::NonZeroU32::new(value).unwrap_or(std::num::NonZeroU32::MIN);
+    if config.publish_tokens.is_empty() {
+        tracing::info!("publishing is off (no --publish-token): POST /events/{{name}} answers 404");
+    } else {
+        tracing::info!(tokens = config.publish_tokens.len(), "publishing is on");
+    }
+    PublishGate::new(
+        &config.publish_tokens,
+        usize::try_from(config.publish_max_bytes).unwrap_or(usize::MAX),
+        at_least_one(config.publish_rate),
+        at_least_one(config.publish_burst),
+    )
+}
+
 /// The HTTP server on `listener`: the one route table over `hub` and `site`, behind the CORS
 /// check and the headers every response carries; over TLS when `tls` is given (ALPN offers `h2`
 /// and `http/1.1`), plain HTTP/1.1 otherwise. Not started until the returned server is polled.
@@ -145,9 +174,12 @@ pub fn run(
     tls: Option<rustls::ServerConfig>,
     site: Option<StaticSite>,
     hub: Hub,
+    publisher: Publisher,
     metrics: Metrics,
 ) -> std::io::Result<Server> {
     let settings = StreamSettings::new(config.retry());
+    let gate = web::Data::new(publish_gate(config));
+    let publisher = web::Data::new(publisher);
     let origins = AllowedOrigins::new(&config.allow_origins);
     let server = HttpServer::new(move || {
         let origins = origins.clone();
@@ -155,6 +187,8 @@ pub fn run(
             .app_data(web::Data::new(hub.clone()))
             .app_data(web::Data::new(metrics.clone()))
             .app_data(web::Data::new(settings.clone()))
+            .app_data(gate.clone())
+            .app_data(publisher.clone())
             .wrap(from_fn(move |req, next| {
                 origins.clone().middleware(req, next)
             }))
@@ -205,10 +239,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let site = load_site(&config).await?;
         let metrics = Metrics::new();
-        let (hub, feed) = start_stream(&config, &metrics, &shutdown)?;
+        let (hub, publisher, feed) = start_stream(&config, &metrics, &shutdown)?;
         // Ends with the shutdown token; nothing waits for it.
         tokio::spawn(heartbeat::run(hub.clone(), shutdown.child_token()));
-        let server = run(listener, &config, tls, site, hub.clone(), metrics)?;
+        let server = run(listener, &config, tls, site, hub.clone(), publisher, metrics)?;
         tracing::info!(%port, scheme, workers = config.workers(), "listening");
         Ok(Self {
             server,

@@ -1,18 +1,30 @@
-//! The one clock of the server: once a period it builds the next [`Ping`] and publishes it.
+//! The app's clock: once a period it publishes the next [`Ping`]. Alone, this loop does it; in
+//! a cluster, the lease holder's leader loop does, with the same [`ping`].
 
 use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
-use shared::{Epoch, EventId, Ping};
+use shared::{AppEvent, Epoch, Ping};
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::Hub;
+use crate::stream::{Hub, Payload};
 
-/// Publishes ping 1 at once, then one more every `period`, until `shutdown` fires.
+/// The event of tick `count`: ping `count`, stamped now (to the millisecond, as sent).
+pub fn ping(count: u64) -> Payload {
+    let ping = Ping {
+        count,
+        time: Utc::now().trunc_subsecs(3),
+    };
+    Payload::encode(&AppEvent::from(ping)).expect("a Ping always serializes")
+}
+
+/// Publishes ping 1 at once, then one more every `period`, into `hub` under `epoch`, until
+/// `shutdown` fires or the hub closes.
 ///
-/// Counts go up by exactly one per publish. If the process stalls past a tick, the missed ticks
-/// are skipped rather than burst out: `time` always says when a ping was really made.
+/// The ping's count goes up by exactly one per tick; its id's seq is the stream's, shared with
+/// every other event. If the process stalls past a tick, the missed ticks are skipped rather
+/// than burst out: `time` always says when a ping was really made.
 pub async fn run(hub: Hub, epoch: Epoch, period: Duration, shutdown: CancellationToken) {
     let mut ticks = interval(period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -21,13 +33,8 @@ pub async fn run(hub: Hub, epoch: Epoch, period: Duration, shutdown: Cancellatio
             () = shutdown.cancelled() => break,
             _ = ticks.tick() => {}
         }
-        let ping = Ping {
-            count,
-            time: Utc::now().trunc_subsecs(3),
-        };
-        if let Err(err) = hub.publish(EventId { epoch, count }, &ping) {
-            // A Ping always serializes; if it ever did not, skip the tick, keep the server up.
-            tracing::error!(%err, count, "could not serialize a ping");
+        if hub.publish(epoch, &ping(count)).is_err() {
+            break;
         }
     }
     tracing::debug!("ticker stopped");
@@ -36,9 +43,11 @@ pub async fn run(hub: Hub, epoch: Epoch, period: Duration, shutdown: Cancellatio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::EventId;
+
     use crate::{
-        hub::{HubSettings, Resume},
         metrics::Metrics,
+        stream::{HubSettings, Resume},
     };
 
     /// Waits for a loop told to stop; fails (on the paused clock, at once) if it does not.
@@ -74,7 +83,7 @@ mod tests {
             hub.status().last_id,
             Some(EventId {
                 epoch: Epoch(7),
-                count: 1
+                seq: 1
             })
         );
         tokio::time::sleep(Duration::from_millis(998)).await;
@@ -82,7 +91,7 @@ mod tests {
             hub.status().last_id,
             Some(EventId {
                 epoch: Epoch(7),
-                count: 1
+                seq: 1
             })
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -90,7 +99,7 @@ mod tests {
             hub.status().last_id,
             Some(EventId {
                 epoch: Epoch(7),
-                count: 2
+                seq: 2
             })
         );
         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -98,7 +107,7 @@ mod tests {
             hub.status().last_id,
             Some(EventId {
                 epoch: Epoch(7),
-                count: 12
+                seq: 12
             })
         );
         shutdown.cancel();
@@ -123,7 +132,7 @@ mod tests {
             hub.status().last_id,
             Some(EventId {
                 epoch: Epoch(7),
-                count: 2
+                seq: 2
             })
         );
     }
@@ -142,7 +151,7 @@ mod tests {
         let mut subscription = hub
             .subscribe(Resume::After(EventId {
                 epoch: Epoch(7),
-                count: 0,
+                seq: 0,
             }))
             .unwrap();
         tokio::time::sleep(Duration::from_millis(95)).await;
@@ -156,7 +165,7 @@ mod tests {
             hub.status().last_id,
             Some(EventId {
                 epoch: Epoch(7),
-                count: 10
+                seq: 10
             })
         );
     }

@@ -1,5 +1,5 @@
-//! The ticker of a cluster: whichever replica holds the lease in Redis publishes one ping per
-//! period into the shared stream.
+//! The ticker of a cluster: whichever replica holds the lease in Redis publishes one tick event
+//! per period into the shared stream (what the event is, the app decides: a ping).
 //!
 //! Never two tickers: the lease is one Redis key, taken with `SET NX PX` and renewed only by its
 //! holder, and every publish is a script that first checks the key still holds this replica's
@@ -10,16 +10,14 @@
 
 use std::time::Duration;
 
-use chrono::{SubsecRound, Utc};
 use redis::aio::ConnectionManager;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 
-use super::keys;
+use super::{keys, publish};
 use crate::{
-    epoch,
-    hub::{Hub, Upstream},
     metrics::Metrics,
+    stream::{Hub, Payload, Upstream},
 };
 
 /// Renews the lease if this replica holds it. Replies 1 if it did.
@@ -36,23 +34,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
-/// Publishes one ping if this replica holds the lease: the next count, as entry `<count>-0`
-/// with the cluster's epoch and the ping's time, trimmed to about the history. The first
-/// publish, or the first after Redis lost its data, draws the epoch (ARGV[2]) and starts the
-/// count and the stream afresh. Replies the count, or nil if the lease is someone else's.
-const PUBLISH: &str = r"
+/// Numbers the next tick if this replica holds the lease: the cluster's tick counter, which
+/// outlives every replica, so the count goes on where the previous holder left it. Replies the
+/// count, or nil if the lease is someone else's.
+const NEXT_TICK: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return false
 end
-local epoch = redis.call('GET', KEYS[2])
-if not epoch then
-  epoch = ARGV[2]
-  redis.call('SET', KEYS[2], epoch)
-  redis.call('DEL', KEYS[3], KEYS[4])
-end
-local count = redis.call('INCR', KEYS[3])
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], count .. '-0', 'epoch', epoch, 'ms', ARGV[3])
-return count";
+return redis.call('INCR', KEYS[2])";
 
 /// Longest wait to give the lease back at shutdown.
 const RELEASE_TIMEOUT: Duration = Duration::from_millis(200);
@@ -65,7 +54,9 @@ pub(super) struct Leader {
     pub(super) interval: Duration,
     pub(super) lease: Duration,
     pub(super) history: u64,
-    /// Only told about Redis trouble: published pings reach the hub through the reader.
+    /// The event of tick `count`.
+    pub(super) tick_event: fn(u64) -> Payload,
+    /// Only told about Redis trouble: published ticks reach the hub through the reader.
     pub(super) hub: Hub,
     pub(super) metrics: Metrics,
 }
@@ -166,7 +157,8 @@ impl Leader {
         }
     }
 
-    /// Publishes one ping, if the lease is still ours.
+    /// Publishes one tick, if the lease is still ours: numbers it (checking the lease), then
+    /// appends its event like any other publish.
     async fn tick(&mut self, standing: &mut Standing) {
         if standing
             .held_until
@@ -176,36 +168,42 @@ impl Leader {
             self.step_down(standing);
             return;
         }
-        let time = Utc::now().trunc_subsecs(3);
         let sent = Instant::now();
-        let result: redis::RedisResult<Option<u64>> = redis::cmd("EVAL")
-            .arg(PUBLISH)
-            .arg(4)
-            .arg(keys::LEASE)
-            .arg(keys::EPOCH)
-            .arg(keys::COUNT)
-            .arg(keys::STREAM)
-            .arg(&self.token)
-            .arg(epoch::draw().to_string())
-            .arg(time.timestamp_millis())
-            .arg(self.history)
-            .query_async(&mut self.conn)
-            .await;
+        let result = self.publish_tick().await;
         self.metrics.observe_redis_round_trip(sent.elapsed());
         match result {
-            Ok(Some(count)) => {
+            Ok(Some(id)) => {
                 self.reachable(standing);
-                tracing::trace!(count, "published");
+                tracing::trace!(%id, "published a tick");
             }
             Ok(None) => {
                 self.reachable(standing);
                 tracing::warn!("the ticker lease went to another replica; stopped ticking");
                 self.step_down(standing);
             }
-            // The count lives in Redis, so a tick that did land after all is not repeated,
-            // and one that did not is simply skipped.
-            Err(err) => self.unreachable(standing, &err, "could not publish a ping"),
+            // The tick counter lives in Redis, so a tick that was numbered but not appended
+            // leaves a hole in the ticks' own count, never in the stream's seq.
+            Err(err) => self.unreachable(standing, &err, "could not publish a tick"),
         }
+    }
+
+    /// Numbers the next tick and appends its event; `None` if the lease is someone else's.
+    async fn publish_tick(&mut self) -> redis::RedisResult<Option<shared::EventId>> {
+        let count: Option<u64> = redis::cmd("EVAL")
+            .arg(NEXT_TICK)
+            .arg(2)
+            .arg(keys::LEASE)
+            .arg(keys::TICKS)
+            .arg(&self.token)
+            .query_async(&mut self.conn)
+            .await?;
+        let Some(count) = count else {
+            return Ok(None);
+        };
+        let payload = (self.tick_event)(count);
+        publish::append(&mut self.conn, &payload, self.history)
+            .await
+            .map(Some)
     }
 
     /// Gives the lease back so that another replica need not wait for it to expire.

@@ -1,5 +1,12 @@
-//! Every replica's one reader of the shared stream: a blocking `XREAD` loop that publishes each
+//! Every replica's one reader of the shared stream: a blocking `XREAD` loop that relays each
 //! entry into the local hub, under an id built from the entry itself.
+//!
+//! It relays an entry's name and JSON without decoding them, so an event this replica's build
+//! does not know (published by a newer replica during a rolling upgrade) is relayed as it is:
+//! skipping it would leave a hole in every client's seq, which they would show as lost events,
+//! and a page that has no listener for a name ignores it anyway. Only an entry that is not an
+//! event at all (a field missing, a line break in its name or JSON) is skipped, with a warning
+//! and a count (`pingstream_redis_entries_skipped_total`); its seq then shows clients a gap.
 //!
 //! It starts from the beginning of what Redis retains, so the local history mirrors the stream
 //! and a client resuming here with another replica's id is answered from it. It reads one entry
@@ -7,18 +14,19 @@
 
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
+use std::borrow::Cow;
+
 use redis::{
     aio::ConnectionManager,
     streams::{StreamId, StreamReadReply},
 };
-use shared::{Epoch, EventId, Ping};
+use shared::{Epoch, EventId};
 use tokio_util::sync::CancellationToken;
 
 use super::{backoff::Backoff, keys};
 use crate::{
-    hub::{Hub, Upstream},
     metrics::Metrics,
+    stream::{Hub, Payload, Upstream},
 };
 
 /// How long one `XREAD` waits for a new entry. When it comes back empty the reader checks that
@@ -129,42 +137,47 @@ async fn read(
         .collect())
 }
 
-/// Publishes `entries` into the hub in order and moves the cursor past them.
+/// Relays `entries` into the hub in order and moves the cursor past them.
 fn feed(hub: &Hub, metrics: &Metrics, cursor: &mut Cursor, entries: Vec<StreamId>) {
-    let mut newest_time = None;
+    let mut newest_ms = None;
     for entry in entries {
         cursor.entry.clone_from(&entry.id);
-        let Some((id, ping)) = parse_entry(&entry) else {
-            tracing::warn!(entry = %entry.id, "skipping a stream entry that is not a ping");
+        let Some((id, payload)) = parse_entry(&entry) else {
+            tracing::warn!(entry = %entry.id, "skipping a stream entry that is not an event");
+            metrics.count_redis_entry_skipped();
             continue;
         };
         if cursor
             .last
-            .is_some_and(|last| last.epoch == id.epoch && last.count >= id.count)
+            .is_some_and(|last| last.epoch == id.epoch && last.seq >= id.seq)
         {
-            // Already published (cannot happen while entry ids increase; guards the hub's rule).
+            // Already relayed (cannot happen while entry ids increase; guards the hub's rule).
             continue;
         }
         cursor.last = Some(id);
-        newest_time = Some(ping.time);
-        if let Err(err) = hub.publish(id, &ping) {
-            tracing::error!(%err, "could not serialize a ping");
-        }
+        newest_ms = entry.get::<i64>("ms").or(newest_ms);
+        hub.relay(id, &payload);
     }
-    if let Some(time) = newest_time {
-        let lag = (Utc::now() - time).to_std().unwrap_or(Duration::ZERO);
-        metrics.set_stream_read_lag(lag);
+    if let Some(ms) = newest_ms {
+        // `ms` is when the publishing replica sent the entry, by its clock; the lag is how long
+        // ago that was, by this one's (replicas' clocks are assumed close, as NTP keeps them).
+        let lag_ms = chrono::Utc::now().timestamp_millis().saturating_sub(ms);
+        metrics.set_stream_read_lag(Duration::from_millis(u64::try_from(lag_ms).unwrap_or(0)));
     }
 }
 
-/// The id and ping of a stream entry `<count>-0` with fields `epoch` (16 hex digits) and `ms`
-/// (the ping's time in Unix milliseconds); `None` for anything else.
-fn parse_entry(entry: &StreamId) -> Option<(EventId, Ping)> {
-    let count: u64 = entry.id.strip_suffix("-0")?.parse().ok()?;
-    let epoch = entry.get::<String>("epoch")?.parse().ok()?;
-    let millis: i64 = entry.get("ms")?;
-    let time = Utc.timestamp_millis_opt(millis).single()?;
-    Some((EventId { epoch, count }, Ping { count, time }))
+/// The id and payload of a stream entry `<seq>-0` with fields `epoch` (16 hex digits), `event`
+/// (the name) and `data` (the JSON); `None` for anything else.
+fn parse_entry(entry: &StreamId) -> Option<(EventId, Payload)> {
+    let seq: u64 = entry.id.strip_suffix("-0")?.parse().ok()?;
+    let epoch: Epoch = entry.get::<String>("epoch")?.parse().ok()?;
+    let payload = Payload {
+        name: Cow::Owned(entry.get("event")?),
+        data: entry.get("data")?,
+    };
+    payload
+        .is_well_formed()
+        .then_some((EventId { epoch, seq }, payload))
 }
 
 #[cfg(test)]
@@ -188,63 +201,104 @@ mod tests {
         }
     }
 
+    const EPOCH: &str = "9f3c2a1b7d4e5f60";
+
     #[test]
-    fn an_entry_gives_the_id_and_ping_every_replica_derives_alike() {
+    fn an_entry_gives_the_id_and_payload_every_replica_derives_alike() {
         let parsed = parse_entry(&entry(
             "42-0",
-            &[("epoch", "9f3c2a1b7d4e5f60"), ("ms", "1700000000123")],
+            &[
+                ("epoch", EPOCH),
+                ("event", "notice"),
+                ("data", r#"{"text":"hi"}"#),
+                ("ms", "1700000000123"),
+            ],
         ))
         .unwrap();
         assert_eq!(parsed.0.to_string(), "9f3c2a1b7d4e5f60-42");
-        assert_eq!(parsed.1.count, 42);
-        assert_eq!(parsed.1.time.timestamp_millis(), 1_700_000_000_123);
+        assert_eq!(parsed.1.name, "notice");
+        assert_eq!(parsed.1.data, r#"{"text":"hi"}"#);
     }
 
     #[test]
-    fn entries_that_are_not_pings_are_refused() {
-        for bad in [
-            entry("42-1", &[("epoch", "9f3c2a1b7d4e5f60"), ("ms", "1")]),
-            entry("x-0", &[("epoch", "9f3c2a1b7d4e5f60"), ("ms", "1")]),
-            entry("42-0", &[("epoch", "9f3c"), ("ms", "1")]),
-            entry("42-0", &[("epoch", "9f3c2a1b7d4e5f6z"), ("ms", "1")]),
-            entry("42-0", &[("epoch", "9f3c2a1b7d4e5f60")]),
-            entry("42-0", &[("epoch", "9f3c2a1b7d4e5f60"), ("ms", "soon")]),
+    fn an_event_this_build_does_not_know_is_relayed_as_it_is() {
+        let parsed = parse_entry(&entry(
+            "7-0",
+            &[("epoch", EPOCH), ("event", "from-a-newer-replica"), ("data", "[1]")],
+        ))
+        .unwrap();
+        assert_eq!(parsed.1.name, "from-a-newer-replica");
+    }
+
+    #[test]
+    fn entries_that_are_not_events_are_refused() {
+        let good = [("epoch", EPOCH), ("event", "ping"), ("data", "{}")];
+        let with = |field: &str, value: &'static str| {
+            good.iter()
+                .map(|&(key, old)| (key, if key == field { value } else { old }))
+                .collect::<Vec<_>>()
+        };
+        let without = |field: &str| {
+            good.iter()
+                .copied()
+                .filter(|(key, _)| *key != field)
+                .collect::<Vec<_>>()
+        };
+        for (id, fields) in [
+            ("42-1", good.to_vec()),
+            ("x-0", good.to_vec()),
+            ("42-0", with("epoch", "9f3c")),
+            ("42-0", with("epoch", "9f3c2a1b7d4e5f6z")),
+            ("42-0", with("event", "")),
+            ("42-0", with("event", "pi\nng")),
+            ("42-0", with("data", "{\n}")),
+            ("42-0", without("epoch")),
+            ("42-0", without("event")),
+            ("42-0", without("data")),
         ] {
+            let bad = entry(id, &fields);
             assert_eq!(parse_entry(&bad), None, "{bad:?}");
         }
     }
 
     #[test]
-    fn feeding_skips_what_was_read_already_and_moves_the_cursor() {
+    fn feeding_skips_what_was_read_already_and_counts_what_is_not_an_event() {
         let hub_metrics = Metrics::new();
         let hub = Hub::new(
-            crate::hub::HubSettings::for_tests(10, 10),
+            crate::stream::HubSettings::for_tests(10, 10),
             hub_metrics.clone(),
         );
         let mut cursor = Cursor::start();
-        let ping = |count: &str| entry(count, &[("epoch", "00000000000000ab"), ("ms", "1000")]);
+        let event = |id: &str| entry(id, &[("epoch", "00000000000000ab"), ("event", "ping"), ("data", "{}")]);
+        let reader_metrics = Metrics::new();
+        feed(&hub, &reader_metrics, &mut cursor, vec![event("1-0"), event("2-0")]);
         feed(
             &hub,
-            &Metrics::new(),
+            &reader_metrics,
             &mut cursor,
-            vec![ping("1-0"), ping("2-0")],
+            vec![event("2-0"), entry("3-0", &[("epoch", "00000000000000ab")])],
         );
-        feed(&hub, &Metrics::new(), &mut cursor, vec![ping("2-0")]);
-        assert_eq!(cursor.entry, "2-0");
+        assert_eq!(cursor.entry, "3-0");
         assert_eq!(
             hub.status().last_id,
             Some(EventId {
                 epoch: Epoch(0xab),
-                count: 2
+                seq: 2
             })
         );
-        // Ping 2, read twice, was published once.
-        let metrics = hub_metrics.render();
+        // Event 2, read twice, was relayed once; entry 3 was skipped and counted.
+        let published = hub_metrics.render();
         assert!(
-            metrics
+            published
                 .lines()
-                .any(|line| line == "pingstream_events_published_total 2"),
-            "{metrics}"
+                .any(|line| line == "pingstream_events_published_total{event=\"ping\"} 2"),
+            "{published}"
+        );
+        assert!(
+            reader_metrics
+                .render()
+                .lines()
+                .any(|line| line == "pingstream_redis_entries_skipped_total 1")
         );
     }
 }

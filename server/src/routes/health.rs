@@ -1,22 +1,22 @@
 //! `GET /healthz`: is the server up, is its Redis reachable, how many streams are open, what was
-//! the last ping.
+//! the newest event.
 
 use actix_web::{HttpResponse, http::header, web};
 use serde::Serialize;
 
-use crate::hub::Hub;
+use crate::stream::Hub;
 
 /// The `/healthz` body.
 #[derive(Debug, Serialize)]
 pub struct Health {
-    /// `ok`; `degraded` while Redis is unreachable (streams stay open, new pings wait for it);
+    /// `ok`; `degraded` while Redis is unreachable (streams stay open, new events wait for it);
     /// `stopping` once shutdown has begun.
     pub status: &'static str,
     /// Open event streams.
     pub clients: usize,
-    /// Count of the newest ping, `null` before the first.
-    pub last_count: Option<u64>,
-    /// Id of the newest ping, `null` before the first.
+    /// Seq of the newest event (of any name), `null` before the first.
+    pub last_seq: Option<u64>,
+    /// Id of the newest event, `null` before the first.
     pub last_id: Option<String>,
 }
 
@@ -34,7 +34,7 @@ pub async fn healthz(hub: web::Data<Hub>) -> HttpResponse {
             "ok"
         },
         clients: status.clients,
-        last_count: status.last_id.map(|id| id.count),
+        last_seq: status.last_id.map(|id| id.seq),
         last_id: status.last_id.map(|id| id.to_string()),
     };
     let mut response = if status.closed {

@@ -6,7 +6,7 @@ use std::future::{Ready, ready};
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use shared::{EventId, LAST_EVENT_ID_PARAM};
 
-use crate::hub::Resume;
+use crate::stream::Resume;
 
 /// Where the client asked to resume. Never fails: a missing, empty or unreadable id is a new
 /// client, as the SSE spec has it (browsers send the last id they saw, or nothing).
@@ -87,7 +87,7 @@ mod tests {
     fn a_valid_id_resumes_after_it() {
         let id = EventId {
             epoch: Epoch(0xfeed),
-            count: 9,
+            seq: 9,
         };
         let header = id.to_string();
         assert_eq!(
@@ -100,7 +100,7 @@ mod tests {
     fn the_query_parameter_resumes_like_the_header() {
         let id = EventId {
             epoch: Epoch(0xfeed),
-            count: 9,
+            seq: 9,
         };
         let query = format!("{LAST_EVENT_ID_PARAM}={id}");
         assert_eq!(LastEventId::from_query(&query).0, Resume::After(id));
@@ -125,7 +125,7 @@ mod tests {
             let expected = if bad.ends_with("&%%%=%%%") {
                 Resume::After(EventId {
                     epoch: Epoch(1),
-                    count: 1,
+                    seq: 1,
                 })
             } else {
                 Resume::Latest
@@ -140,11 +140,11 @@ mod tests {
     fn a_non_empty_header_wins_over_the_query() {
         let header_id = EventId {
             epoch: Epoch(0xfeed),
-            count: 9,
+            seq: 9,
         };
         let query_id = EventId {
             epoch: Epoch(0xfeed),
-            count: 3,
+            seq: 3,
         };
         let query = format!("{LAST_EVENT_ID_PARAM}={query_id}");
         let header = header_id.to_string();
@@ -216,7 +216,7 @@ mod tests {
                 byte: u8,
                 edit in 0..3u8,
             ) {
-                let mut value = EventId { epoch: Epoch(epoch), count }.to_string().into_bytes();
+                let mut value = EventId { epoch: Epoch(epoch), seq: count }.to_string().into_bytes();
                 let i = at.index(value.len());
                 match edit {
                     0 => value[i] = byte,
@@ -244,7 +244,7 @@ mod tests {
             /// Every id the server sends resumes right after itself.
             #[test]
             fn every_sent_id_resumes_after_itself(epoch: u64, count: u64) {
-                let id = EventId { epoch: Epoch(epoch), count };
+                let id = EventId { epoch: Epoch(epoch), seq: count };
                 let header = id.to_string();
                 prop_assert_eq!(
                     LastEventId::from_header(Some(header.as_bytes())).0,

@@ -9,7 +9,7 @@ use actix_web::{
 };
 use actix_web_lab::sse::Sse;
 
-use crate::hub::{Hub, SubscribeError};
+use crate::stream::{Hub, SubscribeError};
 
 use super::last_event_id::LastEventId;
 

@@ -1,5 +1,6 @@
-//! The hub: fans every published event out to all open streams and keeps a bounded history so
-//! a reconnecting client is answered with exactly the events it missed.
+//! The hub: gives every event its id (one sequence over events of every name), fans it out to
+//! all open streams and keeps a bounded history so a reconnecting client is answered with
+//! exactly the events it missed.
 //!
 //! The two operations that must not interleave, "append to history and send live" and "snapshot
 //! history and start receiving live", each happen under the one lock. That is what makes a resume
@@ -14,19 +15,19 @@ use std::{
 };
 
 use actix_web_lab::sse;
-use shared::{EventId, Heartbeat, Ping};
+use shared::{Epoch, EventId, Heartbeat};
 use tokio::{
     sync::{Notify, broadcast},
     time::Instant,
 };
 
-pub use crate::history::Resume;
-use crate::{
+use super::{
     client_slot::ClientSlots,
-    history::History,
-    metrics::Metrics,
+    history::{History, HistoryLimits, Resume},
+    payload::Payload,
     subscription::{Outgoing, Subscription},
 };
+use crate::metrics::Metrics;
 
 /// Cheap, cloneable handle to the hub; all clones share one state.
 #[derive(Clone)]
@@ -37,8 +38,8 @@ pub struct Hub {
 /// How big a hub is and what it tells its streams.
 #[derive(Debug, Clone, Copy)]
 pub struct HubSettings {
-    /// Events kept to answer `Last-Event-ID`.
-    pub history: usize,
+    /// Events kept to answer `Last-Event-ID`, by count and by bytes.
+    pub history: HistoryLimits,
     /// Events one client may fall behind before its stream is ended.
     pub client_buffer: usize,
     /// Streams open at once.
@@ -47,7 +48,7 @@ pub struct HubSettings {
     /// streams whenever they were silent for its `heartbeat_ms`.
     pub timing: Heartbeat,
     /// How long [`Hub::catch_up`] waits for an id this hub has not seen yet. Zero for the
-    /// in-memory hub, whose own ticker makes every id: one it has not seen was never sent. In a
+    /// in-memory hub, which makes every id itself: one it has not seen was never sent. In a
     /// cluster, a lease: what a healthy replica can be behind another.
     pub catch_up: Duration,
 }
@@ -66,10 +67,13 @@ struct Shared {
 }
 
 struct State {
-    history: History,
+    history: History<Outgoing>,
+    /// The newest event's id, which the next [`Hub::publish`] follows. Kept apart from the
+    /// history so that the sequence never depends on what the history still holds.
+    last_id: Option<EventId>,
     /// Live fan-out of events; `None` once the hub is closed, which ends every stream.
     live_tx: Option<broadcast::Sender<Outgoing>>,
-    /// When the streams were last sent anything (a ping or a heartbeat).
+    /// When the streams were last sent anything (an event or a heartbeat).
     last_sent: Instant,
 }
 
@@ -83,6 +87,11 @@ pub enum SubscribeError {
     #[error("the server is shutting down")]
     Closed,
 }
+
+/// Why [`Hub::publish`] refused an event: the hub was closed for shutdown.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the server is shutting down")]
+pub struct PublishClosed;
 
 /// What `/healthz` reports about the hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +124,25 @@ impl Shared {
     }
 }
 
+impl State {
+    /// Appends the event to the history and sends it to every open stream, in one step under
+    /// the hub's lock.
+    fn append(&mut self, id: EventId, payload: &Payload, metrics: &Metrics) {
+        let event = shared::sse::event(id, &payload.name, payload.data.clone());
+        let outgoing = Outgoing::Event {
+            event,
+            delivered: metrics.delivered(&payload.name),
+        };
+        if let Some(live_tx) = &self.live_tx {
+            // An error only means that no stream is open right now.
+            let _ = live_tx.send(outgoing.clone());
+        }
+        self.history.push(id, outgoing, payload.weight());
+        self.last_id = Some(id);
+        self.last_sent = Instant::now();
+    }
+}
+
 impl Hub {
     /// Creates an empty hub.
     pub fn new(settings: HubSettings, metrics: Metrics) -> Self {
@@ -125,6 +153,7 @@ impl Hub {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     history: History::new(settings.history),
+                    last_id: None,
                     live_tx: Some(live_tx),
                     last_sent: Instant::now(),
                 }),
@@ -138,21 +167,48 @@ impl Hub {
         }
     }
 
-    /// Serializes `ping` once, appends it to the history and sends the same event to every open
-    /// stream. Ids must increase within an epoch (see [`History::push`]).
-    pub fn publish(&self, id: EventId, ping: &Ping) -> Result<(), serde_json::Error> {
-        let event = shared::sse::ping_event(id, ping)?;
+    /// Gives `payload` the next id of the run `epoch` (seq 1 for the run's first event, then
+    /// one more than the newest), appends it to the history and sends it to every open stream:
+    /// the in-memory stream's one way in, whoever publishes (the ticker, the publish route).
+    /// Refused once the hub is closed.
+    pub fn publish(&self, epoch: Epoch, payload: &Payload) -> Result<EventId, PublishClosed> {
         let mut state = self.shared.lock();
-        state.history.push(id, event.clone());
-        if let Some(live_tx) = &state.live_tx {
-            // An error only means that no stream is open right now.
-            let _ = live_tx.send(Outgoing::Ping(event));
+        if state.live_tx.is_none() {
+            return Err(PublishClosed);
         }
-        state.last_sent = Instant::now();
+        let seq = match state.last_id {
+            Some(last) if last.epoch == epoch => last.seq + 1,
+            _ => 1,
+        };
+        let id = EventId { epoch, seq };
+        state.append(id, payload, &self.shared.metrics);
+        self.after_append(state, &payload.name);
+        Ok(id)
+    }
+
+    /// Appends an event whose id was given elsewhere (the cluster's shared stream) and sends
+    /// it to every open stream. Within an epoch ids must increase: an id that does not is
+    /// ignored (returns false), so that no stream ever sees an id twice.
+    pub fn relay(&self, id: EventId, payload: &Payload) -> bool {
+        let mut state = self.shared.lock();
+        if state
+            .last_id
+            .is_some_and(|last| last.epoch == id.epoch && last.seq >= id.seq)
+        {
+            return false;
+        }
+        state.append(id, payload, &self.shared.metrics);
+        self.after_append(state, &payload.name);
+        true
+    }
+
+    /// What follows every append, once the lock is released: wake [`Hub::catch_up`], count.
+    fn after_append(&self, state: MutexGuard<'_, State>, name: &str) {
+        let bytes = state.history.bytes();
         drop(state);
         self.shared.published.notify_waiters();
-        self.shared.metrics.count_published();
-        Ok(())
+        self.shared.metrics.count_published(name);
+        self.shared.metrics.set_history_bytes(bytes);
     }
 
     /// Sends every open stream the heartbeat if nothing was sent to them for the heartbeat
@@ -192,7 +248,7 @@ impl Hub {
             let mut published = std::pin::pin!(published);
             published.as_mut().enable();
             match self.status().last_id {
-                Some(newest) if newest.epoch != after.epoch || newest.count >= after.count => {
+                Some(newest) if newest.epoch != after.epoch || newest.seq >= after.seq => {
                     return;
                 }
                 _ => {}
@@ -237,7 +293,7 @@ impl Hub {
         let missed = state.history.replay(resume);
         let mut replay = Vec::with_capacity(1 + missed.len());
         replay.push(Outgoing::Heartbeat(self.shared.heartbeat.clone()));
-        replay.extend(missed.map(|event| Outgoing::Ping(event.clone())));
+        replay.extend(missed.cloned());
         drop(state);
         if resume != Resume::Latest {
             self.shared.metrics.count_replayed(replay.len() as u64 - 1);
@@ -266,7 +322,7 @@ impl Hub {
         let state = self.shared.lock();
         HubStatus {
             clients: self.shared.slots.open(),
-            last_id: state.history.newest(),
+            last_id: state.last_id,
             closed: state.live_tx.is_none(),
             degraded: self.shared.degraded.load(Ordering::Relaxed) != 0,
         }
@@ -287,11 +343,15 @@ pub(crate) fn wire_text(event: sse::Event) -> String {
 
 #[cfg(test)]
 impl HubSettings {
-    /// Settings for unit tests: `history` and `max_clients` as given, a client buffer of 8, pings
-    /// every second with a heartbeat after two silent ones, no catch-up.
+    /// Settings for unit tests: `history` events (no byte limit) and `max_clients` as given, a
+    /// client buffer of 8, an event every second with a heartbeat after two silent ones, no
+    /// catch-up.
     pub(crate) fn for_tests(history: usize, max_clients: usize) -> Self {
         Self {
-            history,
+            history: HistoryLimits {
+                events: history,
+                bytes: usize::MAX,
+            },
             client_buffer: 8,
             max_clients,
             timing: Heartbeat {
@@ -306,9 +366,7 @@ impl HubSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{TimeZone, Utc};
     use futures_util::{FutureExt, StreamExt};
-    use shared::{EVENT_NAME, Epoch};
 
     const EPOCH: Epoch = Epoch(0xabc);
 
@@ -316,23 +374,13 @@ mod tests {
         Hub::new(HubSettings::for_tests(history, max_clients), Metrics::new())
     }
 
-    fn publish(hub: &Hub, count: u64) {
-        let time = Utc.timestamp_opt(1_700_000_000 + count as i64, 0).unwrap();
-        hub.publish(
-            EventId {
-                epoch: EPOCH,
-                count,
-            },
-            &Ping { count, time },
-        )
-        .unwrap();
+    /// Publishes the test event numbered `n`, checking that it gets seq `n`.
+    fn publish(hub: &Hub, n: u64) {
+        assert_eq!(hub.publish(EPOCH, &Payload::for_tests(n)), Ok(id(n)));
     }
 
-    fn id(count: u64) -> EventId {
-        EventId {
-            epoch: EPOCH,
-            count,
-        }
+    fn id(seq: u64) -> EventId {
+        EventId { epoch: EPOCH, seq }
     }
 
     /// The wire text of one event.
@@ -354,24 +402,16 @@ mod tests {
         subscription
     }
 
-    /// The counts a subscription yields without waiting.
-    fn ready_counts(subscription: &mut Subscription) -> Vec<u64> {
-        let mut counts = Vec::new();
+    /// The seqs a subscription yields without waiting, checking that each event is the test
+    /// event of that number.
+    fn ready_seqs(subscription: &mut Subscription) -> Vec<u64> {
+        let mut seqs = Vec::new();
         while let Some(Some(event)) = subscription.next().now_or_never() {
-            let text = text(event);
-            let data = text
-                .lines()
-                .find_map(|line| line.strip_prefix("data: "))
-                .unwrap();
-            let ping: Ping = serde_json::from_str(data).unwrap();
-            assert!(
-                text.contains(&format!("id: {}\n", id(ping.count))),
-                "{text}"
-            );
-            assert!(text.contains(&format!("event: {EVENT_NAME}\n")), "{text}");
-            counts.push(ping.count);
+            let (seq, payload) = Payload::parse_test_event(&text(event));
+            assert_eq!(payload, Payload::for_tests(seq));
+            seqs.push(seq);
         }
-        counts
+        seqs
     }
 
     fn is_ended(subscription: &mut Subscription) -> bool {
@@ -381,73 +421,73 @@ mod tests {
     #[test]
     fn a_new_client_starts_with_the_newest_event() {
         let hub = hub(10, 10);
-        (1..=5).for_each(|count| publish(&hub, count));
+        (1..=5).for_each(|n| publish(&hub, n));
         let mut subscription = subscribe(&hub, Resume::Latest);
-        assert_eq!(ready_counts(&mut subscription), [5]);
+        assert_eq!(ready_seqs(&mut subscription), [5]);
         publish(&hub, 6);
-        assert_eq!(ready_counts(&mut subscription), [6]);
+        assert_eq!(ready_seqs(&mut subscription), [6]);
     }
 
     #[test]
     fn a_client_that_arrives_before_any_event_waits_for_the_first() {
         let hub = hub(10, 10);
         let mut subscription = subscribe(&hub, Resume::Latest);
-        assert_eq!(ready_counts(&mut subscription), Vec::<u64>::new());
+        assert_eq!(ready_seqs(&mut subscription), Vec::<u64>::new());
         publish(&hub, 1);
-        assert_eq!(ready_counts(&mut subscription), [1]);
+        assert_eq!(ready_seqs(&mut subscription), [1]);
     }
 
     #[test]
     fn resume_replays_exactly_the_missed_events_then_live() {
         let hub = hub(10, 10);
-        (1..=7).for_each(|count| publish(&hub, count));
+        (1..=7).for_each(|n| publish(&hub, n));
         let mut subscription = subscribe(&hub, Resume::After(id(4)));
         publish(&hub, 8);
-        assert_eq!(ready_counts(&mut subscription), [5, 6, 7, 8]);
+        assert_eq!(ready_seqs(&mut subscription), [5, 6, 7, 8]);
     }
 
     #[test]
     fn resume_from_the_newest_id_waits_for_the_next() {
         let hub = hub(10, 10);
-        (1..=3).for_each(|count| publish(&hub, count));
+        (1..=3).for_each(|n| publish(&hub, n));
         let mut subscription = subscribe(&hub, Resume::After(id(3)));
-        assert_eq!(ready_counts(&mut subscription), Vec::<u64>::new());
+        assert_eq!(ready_seqs(&mut subscription), Vec::<u64>::new());
     }
 
     #[test]
     fn ids_older_than_the_history_start_at_the_oldest_retained() {
         let hub = hub(3, 10);
-        (1..=10).for_each(|count| publish(&hub, count));
+        (1..=10).for_each(|n| publish(&hub, n));
         let mut subscription = subscribe(&hub, Resume::After(id(2)));
-        assert_eq!(ready_counts(&mut subscription), [8, 9, 10]);
+        assert_eq!(ready_seqs(&mut subscription), [8, 9, 10]);
     }
 
     #[test]
     fn ids_of_another_run_start_at_the_oldest_retained() {
         let hub = hub(3, 10);
-        (1..=2).for_each(|count| publish(&hub, count));
+        (1..=2).for_each(|n| publish(&hub, n));
         let foreign = EventId {
             epoch: Epoch(EPOCH.0 + 1),
-            count: 1,
+            seq: 1,
         };
         let mut subscription = subscribe(&hub, Resume::After(foreign));
-        assert_eq!(ready_counts(&mut subscription), [1, 2]);
+        assert_eq!(ready_seqs(&mut subscription), [1, 2]);
     }
 
     #[test]
     fn ids_from_the_future_start_at_the_newest() {
         let hub = hub(3, 10);
-        (1..=3).for_each(|count| publish(&hub, count));
+        (1..=3).for_each(|n| publish(&hub, n));
         let mut subscription = subscribe(&hub, Resume::After(id(99)));
-        assert_eq!(ready_counts(&mut subscription), [3]);
+        assert_eq!(ready_seqs(&mut subscription), [3]);
     }
 
     #[test]
     fn history_is_bounded() {
         let hub = hub(4, 10);
-        (1..=100).for_each(|count| publish(&hub, count));
+        (1..=100).for_each(|n| publish(&hub, n));
         let mut subscription = subscribe(&hub, Resume::After(id(0)));
-        assert_eq!(ready_counts(&mut subscription), [97, 98, 99, 100]);
+        assert_eq!(ready_seqs(&mut subscription), [97, 98, 99, 100]);
     }
 
     #[test]
@@ -469,10 +509,10 @@ mod tests {
     fn a_client_that_falls_behind_its_buffer_is_ended() {
         let hub = hub(100, 10);
         let mut slow = subscribe(&hub, Resume::Latest);
-        (1..=20).for_each(|count| publish(&hub, count));
+        (1..=20).for_each(|n| publish(&hub, n));
         // The buffer holds 8 events; the slow client missed some, so its stream ends instead of
         // skipping them silently.
-        assert_eq!(ready_counts(&mut slow), Vec::<u64>::new());
+        assert_eq!(ready_seqs(&mut slow), Vec::<u64>::new());
         assert!(is_ended(&mut slow));
         assert!(
             hub.shared
@@ -488,7 +528,7 @@ mod tests {
         publish(&hub, 1);
         let mut subscription = subscribe(&hub, Resume::Latest);
         hub.close();
-        assert_eq!(ready_counts(&mut subscription), [1]);
+        assert_eq!(ready_seqs(&mut subscription), [1]);
         assert!(is_ended(&mut subscription));
         assert_eq!(
             hub.subscribe(Resume::Latest).err(),
@@ -500,13 +540,12 @@ mod tests {
     #[test]
     fn an_event_of_a_new_epoch_drops_the_old_history() {
         let hub = hub(10, 10);
-        (1..=3).for_each(|count| publish(&hub, count));
+        (1..=3).for_each(|n| publish(&hub, n));
         let next_run = EventId {
             epoch: Epoch(EPOCH.0 + 1),
-            count: 1,
+            seq: 1,
         };
-        let time = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
-        hub.publish(next_run, &Ping { count: 1, time }).unwrap();
+        assert!(hub.relay(next_run, &Payload::for_tests(1)));
         let mut subscription = subscribe(&hub, Resume::After(id(1)));
         let text = text(subscription.next().now_or_never().flatten().unwrap());
         assert!(text.contains(&format!("id: {next_run}\n")), "{text}");
@@ -522,7 +561,7 @@ mod tests {
             },
             Metrics::new(),
         );
-        (1..=3).for_each(|count| publish(&hub, count));
+        (1..=3).for_each(|n| publish(&hub, n));
         let waiting = tokio::spawn({
             let hub = hub.clone();
             async move {
@@ -531,9 +570,9 @@ mod tests {
             }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
-        (4..=6).for_each(|count| publish(&hub, count));
+        (4..=6).for_each(|n| publish(&hub, n));
         let mut subscription = waiting.await.unwrap();
-        assert_eq!(ready_counts(&mut subscription), [6]);
+        assert_eq!(ready_seqs(&mut subscription), [6]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -567,35 +606,153 @@ mod tests {
         assert!(!hub.status().degraded);
     }
 
+    #[test]
+    fn every_publish_takes_the_next_seq_whatever_the_name_and_a_new_epoch_starts_at_one() {
+        let hub = hub(10, 10);
+        let named = |name: &'static str| Payload {
+            name: name.into(),
+            data: "{}".into(),
+        };
+        assert_eq!(hub.publish(EPOCH, &named("a")), Ok(id(1)));
+        assert_eq!(hub.publish(EPOCH, &named("b")), Ok(id(2)));
+        assert_eq!(hub.publish(EPOCH, &named("a")), Ok(id(3)));
+        let next = Epoch(EPOCH.0 + 1);
+        assert_eq!(
+            hub.publish(next, &named("b")),
+            Ok(EventId {
+                epoch: next,
+                seq: 1
+            })
+        );
+        hub.close();
+        assert_eq!(hub.publish(next, &named("a")), Err(PublishClosed));
+    }
+
+    #[test]
+    fn a_relayed_id_that_does_not_advance_is_ignored() {
+        let hub = hub(10, 10);
+        assert!(hub.relay(id(5), &Payload::for_tests(5)));
+        assert!(!hub.relay(id(5), &Payload::for_tests(5)));
+        assert!(!hub.relay(id(3), &Payload::for_tests(3)));
+        // A hole is relayed as it is: the clients' ids show it.
+        assert!(hub.relay(id(9), &Payload::for_tests(9)));
+        let mut subscription = subscribe(&hub, Resume::After(id(0)));
+        assert_eq!(ready_seqs(&mut subscription), [5, 9]);
+    }
+
+    #[test]
+    fn history_bytes_are_bounded_and_reported() {
+        let metrics = Metrics::new();
+        let hub = Hub::new(
+            HubSettings {
+                history: HistoryLimits {
+                    events: 1000,
+                    bytes: 64 * 1024,
+                },
+                ..HubSettings::for_tests(1000, 10)
+            },
+            metrics.clone(),
+        );
+        let big = Payload {
+            name: "big".into(),
+            data: format!("\"{}\"", "x".repeat(16 * 1024)),
+        };
+        for _ in 0..100 {
+            hub.publish(EPOCH, &big).unwrap();
+        }
+        let replayed = hub.subscribe(Resume::After(id(0))).unwrap();
+        drop(replayed);
+        let bytes = crate::metrics::tests::value(&metrics.render(), "pingstream_history_bytes");
+        assert!(bytes <= 64.0 * 1024.0, "{bytes}");
+        assert!(bytes >= 3.0 * 16.0 * 1024.0, "{bytes}");
+    }
+
     mod properties {
         use super::*;
         use eventsource_stream::Eventsource;
         use proptest::prelude::*;
+        use shared::{AppEvent, Level, Notice, Ping};
+
+        /// A ping (true) or a notice (false), as the app publishes them.
+        fn app_event(is_ping: bool, n: u64) -> Payload {
+            let time = chrono::DateTime::UNIX_EPOCH;
+            let event = if is_ping {
+                AppEvent::from(Ping { count: n, time })
+            } else {
+                AppEvent::from(Notice {
+                    text: format!("notice {n}"),
+                    level: Level::Info,
+                    time,
+                })
+            };
+            Payload::encode(&event).unwrap()
+        }
+
+        /// Every event a subscription yields without waiting, as (seq, name, data).
+        fn ready_events(subscription: &mut Subscription) -> Vec<(u64, String, String)> {
+            let mut events = Vec::new();
+            while let Some(Some(event)) = subscription.next().now_or_never() {
+                let text = text(event);
+                let field = |name: &str| {
+                    text.lines()
+                        .find_map(|line| line.strip_prefix(name))
+                        .unwrap()
+                        .to_owned()
+                };
+                let id: EventId = field("id: ").parse().unwrap();
+                events.push((id.seq, field("event: "), field("data: ")));
+            }
+            events
+        }
 
         proptest! {
-            /// Ping → hub → SSE bytes → a spec-following parser gives back the same ping, id and
-            /// event name, for any count and any millisecond time chrono can print.
+            /// Any interleaving of pings and notices is numbered 1, 2, 3, … with no hole, and a
+            /// client resuming after any of them is replayed exactly the events after it, in
+            /// order, then nothing more.
+            #[test]
+            fn any_interleaving_gets_consecutive_seqs_and_any_resume_replays_the_suffix(
+                kinds in proptest::collection::vec(any::<bool>(), 1..60),
+                resume_at in any::<proptest::sample::Index>(),
+            ) {
+                let hub = hub(100, 10);
+                let mut published = Vec::new();
+                for (n, is_ping) in (1..).zip(&kinds) {
+                    let payload = app_event(*is_ping, n);
+                    let id = hub.publish(EPOCH, &payload).unwrap();
+                    published.push((id.seq, payload.name.into_owned(), payload.data));
+                }
+                let seqs: Vec<u64> = published.iter().map(|event| event.0).collect();
+                prop_assert_eq!(seqs, (1..=kinds.len() as u64).collect::<Vec<_>>());
+                let after = resume_at.index(kinds.len() + 1) as u64;
+                let mut subscription = subscribe(&hub, Resume::After(id(after)));
+                let replayed = ready_events(&mut subscription);
+                let suffix = published[usize::try_from(after).unwrap()..].to_vec();
+                prop_assert_eq!(replayed, suffix);
+            }
+
+            /// Payload → hub → SSE bytes → a spec-following parser gives back the same name, id
+            /// and data, for any epoch, seq, name and JSON string.
             #[test]
             fn events_round_trip_through_a_spec_parser(
                 epoch: u64,
-                count: u64,
-                millis in -62_000_000_000_000_i64..253_000_000_000_000_i64,
+                seq in 1..u64::MAX,
+                name in "[a-z][a-z0-9_-]{0,15}",
+                text in any::<String>(),
             ) {
                 let hub = hub(4, 4);
-                let time = Utc.timestamp_millis_opt(millis).unwrap();
-                let id = EventId { epoch: Epoch(epoch), count };
-                hub.publish(id, &Ping { count, time }).unwrap();
+                let id = EventId { epoch: Epoch(epoch), seq };
+                let payload = Payload { name: name.clone().into(), data: serde_json::to_string(&text).unwrap() };
+                prop_assert!(hub.relay(id, &payload));
                 let mut subscription = subscribe(&hub, Resume::Latest);
                 let event = subscription.next().now_or_never().flatten().unwrap();
-                let text = text(event);
+                let text = super::text(event);
                 let chunks = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(text)]);
                 let parsed: Vec<_> = chunks.eventsource().collect::<Vec<_>>().now_or_never().unwrap();
                 prop_assert_eq!(parsed.len(), 1);
                 let parsed = parsed.into_iter().next().unwrap().unwrap();
-                prop_assert_eq!(parsed.event.as_str(), EVENT_NAME);
+                prop_assert_eq!(parsed.event, name);
                 prop_assert_eq!(parsed.id.parse::<EventId>(), Ok(id));
-                let ping: Ping = serde_json::from_str(&parsed.data).unwrap();
-                prop_assert_eq!(ping, Ping { count, time });
+                prop_assert_eq!(parsed.data, payload.data);
             }
         }
     }

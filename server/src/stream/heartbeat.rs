@@ -4,7 +4,7 @@
 
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::Hub;
+use super::hub::Hub;
 
 /// Sends every open stream the hub's heartbeat whenever nothing was sent to them for its
 /// heartbeat period, until `shutdown` fires; returns at once if the hub's heartbeats are off. A
@@ -23,15 +23,13 @@ pub async fn run(hub: Hub, shutdown: CancellationToken) {
 mod tests {
     use std::time::Duration;
 
-    use chrono::Utc;
     use futures_util::{FutureExt, StreamExt};
-    use shared::{Epoch, EventId, Heartbeat, Ping};
+    use shared::{Epoch, Heartbeat};
 
     use super::*;
     use crate::{
-        hub::{HubSettings, Resume, wire_text},
         metrics::Metrics,
-        subscription::Subscription,
+        stream::{HubSettings, Payload, Resume, hub::wire_text, subscription::Subscription},
     };
 
     fn ready(subscription: &mut Subscription) -> Vec<String> {
@@ -58,18 +56,8 @@ mod tests {
         // The tests' heartbeat period is 2 s.
         tokio::time::sleep(Duration::from_millis(2500)).await;
         assert_eq!(ready(&mut subscription), [heartbeat.as_str()]);
-        // A ping resets the silence: no heartbeat one period after the previous one.
-        hub.publish(
-            EventId {
-                epoch: Epoch(7),
-                count: 1,
-            },
-            &Ping {
-                count: 1,
-                time: Utc::now(),
-            },
-        )
-        .unwrap();
+        // An event resets the silence: no heartbeat one period after the previous one.
+        hub.publish(Epoch(7), &Payload::for_tests(1)).unwrap();
         tokio::time::sleep(Duration::from_millis(1600)).await;
         let texts = ready(&mut subscription);
         assert_eq!(texts.len(), 1);

@@ -11,13 +11,20 @@ use futures_util::Stream;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 
-use crate::{client_slot::ClientSlot, metrics::Metrics};
+use super::client_slot::ClientSlot;
+use crate::metrics::{Counter, Metrics};
 
-/// What the hub sends a stream: a ping (counted as delivered) or a heartbeat (not).
+/// What the hub sends a stream: an event of the stream (counted as delivered, by its name) or a
+/// heartbeat (not).
 #[derive(Clone)]
 pub enum Outgoing {
-    /// A ping, with its id.
-    Ping(sse::Event),
+    /// An event, with its id.
+    Event {
+        /// The encoded event, shared by every stream it is sent to.
+        event: sse::Event,
+        /// Its name's delivery counter, looked up once when it was published, not per stream.
+        delivered: Counter,
+    },
     /// The stream's timing; says the connection is alive when there is nothing else to send.
     Heartbeat(sse::Event),
 }
@@ -89,8 +96,8 @@ impl Stream for Subscription {
             },
         };
         Poll::Ready(match next {
-            Some(Outgoing::Ping(event)) => {
-                this.metrics.count_delivered(1);
+            Some(Outgoing::Event { event, delivered }) => {
+                delivered.inc();
                 Some(event)
             }
             Some(Outgoing::Heartbeat(event)) => Some(event),

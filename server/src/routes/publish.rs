@@ -1,0 +1,380 @@
+//! `POST /events/{name}`: the publish API, through which an application puts its own events
+//! into the stream.
+//!
+//! Each request is checked in the order that costs least first, and refused with the first
+//! rule it breaks, always as JSON `{"error": <code>, "detail": <why>}`:
+//! publishing off (404) → credentials missing or malformed (401) or wrong (403) → the token's
+//! rate (429) → the event's name (404) → content type (415) → size (413) → JSON (400) → the
+//! event's own rules (422) → the stream takes it (202 `{"id": …}`), or Redis does not (503).
+//! Tokens are compared as SHA-256 digests in constant time ([`subtle::ConstantTimeEq`]), and
+//! neither a token nor the `Authorization` header is ever logged or put in a metric.
+
+use std::{num::NonZeroU32, time::Duration};
+
+use actix_web::{
+    HttpMessage as _, HttpRequest, HttpResponse, ResponseError,
+    http::{StatusCode, header},
+    web,
+};
+use chrono::{DateTime, SubsecRound, Utc};
+use futures_util::StreamExt as _;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter, clock::Clock as _};
+use sha2::{Digest, Sha256};
+use shared::{AppEvent, EventId, Notice, Publishable};
+use subtle::ConstantTimeEq;
+use tokio::time::Instant;
+
+use crate::{
+    config::Secret,
+    metrics::Metrics,
+    publisher::{PublishError, Publisher},
+    stream::Payload,
+};
+
+/// Turns a publisher's JSON into the event's payload, or says what is wrong with it.
+type Accept = fn(serde_json::Value, DateTime<Utc>) -> Result<Payload, Rejection>;
+
+/// The events publishers may send, by name: one line per [`Publishable`] event of the set.
+/// Pings are the server's own and are not listed.
+const PUBLISHABLE: &[(&str, Accept)] = &[(<Notice as shared::StreamEvent>::NAME, accept::<Notice>)];
+
+/// Reads `json` as `E`'s draft and completes it into an event accepted at `time`.
+fn accept<E: Publishable>(json: serde_json::Value, time: DateTime<Utc>) -> Result<Payload, Rejection>
+where
+    AppEvent: From<E>,
+{
+    let draft: E::Draft =
+        serde_json::from_value(json).map_err(|err| Rejection::Invalid(err.to_string()))?;
+    let event = E::from_draft(draft, time).map_err(|err| Rejection::Invalid(err.0))?;
+    Payload::encode(&AppEvent::from(event)).map_err(|err| Rejection::Invalid(err.to_string()))
+}
+
+/// Who may publish, how much, and how often: built once from the config.
+pub struct PublishGate {
+    tokens: Vec<Token>,
+    max_bytes: usize,
+}
+
+/// One accepted token: only its digest is kept, and its own rate.
+struct Token {
+    digest: [u8; 32],
+    rate: DefaultDirectRateLimiter,
+}
+
+impl PublishGate {
+    /// A gate that lets `tokens` publish bodies of at most `max_bytes`, each token at `rate`
+    /// events per second with `burst` at once. No tokens: publishing is off.
+    pub fn new(tokens: &[Secret], max_bytes: usize, rate: NonZeroU32, burst: NonZeroU32) -> Self {
+        let quota = Quota::per_second(rate).allow_burst(burst);
+        Self {
+            tokens: tokens
+                .iter()
+                .map(|token| Token {
+                    digest: Sha256::digest(token.expose().as_bytes()).into(),
+                    rate: RateLimiter::direct(quota),
+                })
+                .collect(),
+            max_bytes,
+        }
+    }
+
+    /// Which token `request` carries, checked against every configured one in constant time
+    /// (the digests have one length, so neither a token's length nor its first differing byte
+    /// shows in the time taken).
+    fn authenticate(&self, request: &HttpRequest) -> Result<&Token, Rejection> {
+        let presented = bearer_token(request)?;
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for token in &self.tokens {
+            if bool::from(token.digest.ct_eq(&digest)) {
+                found = Some(token);
+            }
+        }
+        found.ok_or(Rejection::Forbidden)
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (RFC 6750: the scheme in any case,
+/// one space, a token68).
+fn bearer_token(request: &HttpRequest) -> Result<&str, Rejection> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(Rejection::Unauthenticated("no Authorization header"))?;
+    let malformed = Rejection::Unauthenticated("the Authorization header is not `Bearer <token>`");
+    let value = value.to_str().map_err(|_| malformed.clone())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| malformed.clone())?;
+    let token68 = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~+/=".contains(&byte);
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || !token.bytes().all(token68) {
+        return Err(malformed);
+    }
+    Ok(token)
+}
+
+/// Checks that the body is declared as JSON.
+fn require_json(request: &HttpRequest) -> Result<(), Rejection> {
+    match request.mime_type() {
+        Ok(Some(mime)) if mime.essence_str() == "application/json" => Ok(()),
+        _ => Err(Rejection::UnsupportedMediaType),
+    }
+}
+
+/// Reads the body, refusing it as soon as it is known to exceed `max` bytes (by its
+/// `Content-Length`, or while it arrives).
+async fn read_body(
+    request: &HttpRequest,
+    mut body: web::Payload,
+    max: usize,
+) -> Result<web::BytesMut, Rejection> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max as u64) {
+        return Err(Rejection::TooLarge(max));
+    }
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|err| Rejection::MalformedJson(err.to_string()))?;
+        if bytes.len() + chunk.len() > max {
+            return Err(Rejection::TooLarge(max));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// Everything between a request and its event's id.
+async fn handle(
+    request: &HttpRequest,
+    name: &str,
+    body: web::Payload,
+    gate: &PublishGate,
+    publisher: &Publisher,
+    metrics: &Metrics,
+) -> Result<EventId, Rejection> {
+    if gate.tokens.is_empty() {
+        return Err(Rejection::Off);
+    }
+    let token = gate.authenticate(request)?;
+    token.rate.check().map_err(|not_until| {
+        Rejection::RateLimited(not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
+    })?;
+    let accept = PUBLISHABLE
+        .iter()
+        .find_map(|(publishable, accept)| (*publishable == name).then_some(*accept))
+        .ok_or_else(|| Rejection::UnknownEvent(name.to_owned()))?;
+    require_json(request)?;
+    let body = read_body(request, body, gate.max_bytes).await?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|err| Rejection::MalformedJson(err.to_string()))?;
+    let started = Instant::now();
+    let payload = accept(json, Utc::now().trunc_subsecs(3))?;
+    let id = publisher.publish(&payload).await.map_err(|err| match err {
+        PublishError::Closed => Rejection::Unavailable(err.to_string()),
+        PublishError::Unavailable(why) => Rejection::Unavailable(why),
+    })?;
+    metrics.observe_publish_latency(started.elapsed());
+    Ok(id)
+}
+
+/// `POST /events/{name}`: puts one event into the stream, answered `202 {"id": "<epoch>-<seq>"}`
+/// once it is there (in a cluster: once Redis has it), or refused as the module doc says.
+pub async fn publish(
+    request: HttpRequest,
+    name: web::Path<String>,
+    body: web::Payload,
+    gate: web::Data<PublishGate>,
+    publisher: web::Data<Publisher>,
+    metrics: web::Data<Metrics>,
+) -> Result<HttpResponse, Rejection> {
+    match handle(&request, &name, body, &gate, &publisher, &metrics).await {
+        Ok(id) => Ok(HttpResponse::Accepted()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({ "id": id.to_string() }))),
+        Err(rejection) => {
+            metrics.count_publish_rejected(rejection.code());
+            Err(rejection)
+        }
+    }
+}
+
+/// Any other method on `/events/{name}`: 405 (404 while publishing is off, as for `POST`).
+pub async fn other_method(
+    gate: web::Data<PublishGate>,
+    metrics: web::Data<Metrics>,
+) -> Result<HttpResponse, Rejection> {
+    let rejection = if gate.tokens.is_empty() {
+        Rejection::Off
+    } else {
+        Rejection::MethodNotAllowed
+    };
+    metrics.count_publish_rejected(rejection.code());
+    Err(rejection)
+}
+
+/// Why a publish was refused; each is one status and one `error` code.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Rejection {
+    /// No `--publish-token`: the route does not exist.
+    #[error("publishing is off: the server was started without --publish-token")]
+    Off,
+    /// No credentials, or not `Bearer <token>`.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// A well-formed token that is not one of the server's.
+    #[error("the token is not one this server accepts")]
+    Forbidden,
+    /// The token published faster than its rate; may try again after this long.
+    #[error("this token publishes faster than its rate; retry later")]
+    RateLimited(Duration),
+    /// No publishable event has this name.
+    #[error("no publishable event is named {0:?}")]
+    UnknownEvent(String),
+    /// Not `Content-Type: application/json`.
+    #[error("the body must be sent as Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// The body is larger than the limit (in bytes).
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The body is not JSON.
+    #[error("the body is not JSON: {0}")]
+    MalformedJson(String),
+    /// JSON that is not the event: an unknown or missing field, a broken rule.
+    #[error("not a valid event: {0}")]
+    Invalid(String),
+    /// The stream did not take the event (Redis unreachable or slow, or shutting down).
+    #[error("the event was not published: {0}")]
+    Unavailable(String),
+    /// Not `POST`.
+    #[error("only POST publishes an event")]
+    MethodNotAllowed,
+}
+
+/// The `Retry-After` of a refused publish that may succeed later, in whole seconds, at least 1.
+const UNAVAILABLE_RETRY: Duration = Duration::from_secs(1);
+
+impl Rejection {
+    /// The answer's `error` code, which is also the `reason` label of
+    /// `pingstream_publish_rejected_total`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Off | Self::UnknownEvent(_) => "not_found",
+            Self::Unauthenticated(_) => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited(_) => "rate_limited",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooLarge(_) => "payload_too_large",
+            Self::MalformedJson(_) => "malformed_json",
+            Self::Invalid(_) => "invalid_event",
+            Self::Unavailable(_) => "unavailable",
+            Self::MethodNotAllowed => "method_not_allowed",
+        }
+    }
+
+    /// How long the publisher should wait before trying again, when it should.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited(wait) => Some(*wait),
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY),
+            _ => None,
+        }
+    }
+}
+
+impl ResponseError for Rejection {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Off | Self::UnknownEvent(_) => StatusCode::NOT_FOUND,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        match self {
+            Self::Unauthenticated(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"pingstream\""));
+            }
+            Self::Forbidden => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    "Bearer realm=\"pingstream\", error=\"invalid_token\"",
+                ));
+            }
+            Self::MethodNotAllowed => {
+                response.insert_header((header::ALLOW, "POST"));
+            }
+            _ => {}
+        }
+        if let Some(wait) = self.retry_after() {
+            let seconds = wait.as_millis().div_ceil(1000).max(1);
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.json(serde_json::json!({ "error": self.code(), "detail": self.to_string() }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn authorization(value: &str) -> HttpRequest {
+        TestRequest::default()
+            .insert_header((header::AUTHORIZATION, value))
+            .to_http_request()
+    }
+
+    #[test]
+    fn only_a_bearer_token68_is_read() {
+        assert_eq!(bearer_token(&authorization("Bearer abc-._~+/=")).ok(), Some("abc-._~+/="));
+        assert_eq!(bearer_token(&authorization("bearer abc")).ok(), Some("abc"));
+        for bad in ["", "Bearer", "Bearer ", "Basic abc", "Bearer a b", "Bearer  abc", "Bearerabc", "Bearer é"] {
+            assert!(
+                matches!(bearer_token(&authorization(bad)), Err(Rejection::Unauthenticated(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(bearer_token(&TestRequest::default().to_http_request()).is_err());
+    }
+
+    #[test]
+    fn every_configured_token_is_accepted_and_no_other() {
+        let tokens: Vec<Secret> = ["first", "second"].iter().map(|t| t.parse().unwrap()).collect();
+        let one = NonZeroU32::MIN;
+        let gate = PublishGate::new(&tokens, 100, one, one);
+        assert!(gate.authenticate(&authorization("Bearer first")).is_ok());
+        assert!(gate.authenticate(&authorization("Bearer second")).is_ok());
+        for wrong in ["Bearer firs", "Bearer first2", "Bearer FIRST"] {
+            assert!(matches!(gate.authenticate(&authorization(wrong)), Err(Rejection::Forbidden)));
+        }
+    }
+
+    #[test]
+    fn a_notice_draft_is_completed_with_the_time_and_refused_when_invalid() {
+        let time = DateTime::<Utc>::UNIX_EPOCH;
+        let payload = accept::<Notice>(serde_json::json!({"text": "hi", "level": "info"}), time).unwrap();
+        assert_eq!(payload.name, "notice");
+        assert_eq!(payload.data, r#"{"text":"hi","level":"info","time":"1970-01-01T00:00:00.000Z"}"#);
+        for bad in [
+            serde_json::json!({"text": "hi", "level": "info", "time": "2026-01-01T00:00:00Z"}),
+            serde_json::json!({"text": "hi", "level": "loud"}),
+            serde_json::json!({"text": "", "level": "info"}),
+            serde_json::json!({"level": "info"}),
+            serde_json::json!([1]),
+        ] {
+            assert!(matches!(accept::<Notice>(bad.clone(), time), Err(Rejection::Invalid(_))), "{bad}");
+        }
+    }
+}
