@@ -1,10 +1,13 @@
-//! The page: a header with the status badge, the counters and the list of recent pings.
+//! The page: a header with the status badge, the notices, the counters, the latency sparkline and
+//! the list of recent pings.
 
+use shared::AppEvent;
 use yew::prelude::*;
 
 use crate::{
-    components::{PingList, StatusBadge, StreamStats},
-    hooks::use_ping_stream,
+    components::{LatencyChart, NoticeList, PingList, StatusBadge, StreamStats},
+    state::{PageAction, PageState},
+    stream::use_event_stream,
 };
 
 /// Properties of [`App`].
@@ -26,15 +29,24 @@ impl Default for AppProps {
 /// The whole page.
 #[component]
 pub fn App(props: &AppProps) -> Html {
-    let stream = use_ping_stream(props.stream_url.clone());
+    let page = use_reducer(PageState::default);
+    let on_feed = Callback::from(page.dispatcher()).reform(PageAction::Feed);
+    let stream = use_event_stream::<AppEvent>(props.stream_url.clone(), on_feed);
+    let on_dismiss = Callback::from(page.dispatcher()).reform(PageAction::Dismiss);
     html! {
         <main class="app">
             <header class="app__header">
                 <h1>{ "pingstream" }</h1>
-                <StatusBadge status={stream.status()} />
+                <StatusBadge
+                    connection={stream.connection}
+                    online={stream.online}
+                    retry_in_secs={stream.retry_in_secs}
+                />
             </header>
-            <StreamStats received={stream.received()} malformed={stream.malformed()} />
-            <PingList entries={stream.entries().clone()} />
+            <NoticeList notices={page.notices.clone()} alert={page.alert.clone()} {on_dismiss} />
+            <StreamStats received={page.received} malformed={stream.malformed} />
+            <LatencyChart latencies={page.latencies.clone()} />
+            <PingList entries={page.entries.clone()} />
         </main>
     }
 }

@@ -4,53 +4,87 @@ mod support;
 
 use std::rc::Rc;
 
+use std::cell::RefCell;
+
 use chrono::{DateTime, Utc};
 use frontend::{
     components::{
-        PingList, PingListProps, StatusBadge, StatusBadgeProps, StreamStats, StreamStatsProps,
+        LatencyChart, LatencyChartProps, NoticeList, NoticeListProps, PingList, PingListProps,
+        StatusBadge, StatusBadgeProps, StreamStats, StreamStatsProps,
     },
-    state::{Action, MAX_ENTRIES, Status, StreamState},
+    latency::Latencies,
+    state::{MAX_ENTRIES, PageAction, PageState},
+    stream::{Connection, Feed},
 };
-use shared::{EventId, Ping};
+use shared::{AppEvent, Level, Notice, Ping};
 use support::{all, attr, eventually, root, rows, text};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-use yew::{Reducible, Renderer};
+use yew::{Callback, Reducible, Renderer};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const EPOCH: u64 = 0xaa;
-
-fn received(epoch: u64, count: u64, time: &str) -> Action {
-    let time = DateTime::parse_from_rfc3339(time).expect("an RFC 3339 test time");
-    let time = time.with_timezone(&Utc);
-    Action::Received {
-        ping: Ping { count, time },
-        id: Some(EventId {
-            epoch: shared::Epoch(epoch),
-            count,
-        }),
-    }
+fn time(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("an RFC 3339 test time")
+        .with_timezone(&Utc)
 }
 
-fn state_after(actions: impl IntoIterator<Item = Action>) -> Rc<StreamState> {
+/// A ping with `count`, sent at `sent`, that arrived `delay_ms` later.
+fn received_after(count: u64, sent: &str, delay_ms: i64) -> PageAction {
+    let time = time(sent);
+    PageAction::Feed(Feed::Event {
+        event: AppEvent::Ping(Ping { count, time }),
+        id: None,
+        arrived: (time.timestamp_millis() + delay_ms) as f64,
+    })
+}
+
+fn received(count: u64, sent: &str) -> PageAction {
+    received_after(count, sent, 5)
+}
+
+fn mark(item: Feed<AppEvent>) -> PageAction {
+    PageAction::Feed(item)
+}
+
+fn notice(text: &str, level: Level) -> PageAction {
+    PageAction::Feed(Feed::Event {
+        event: AppEvent::Notice(Notice {
+            text: text.to_owned(),
+            level,
+            time: time("2026-11-25T09:08:07.000Z"),
+        }),
+        id: None,
+        arrived: 0.0,
+    })
+}
+
+fn state_after(actions: impl IntoIterator<Item = PageAction>) -> Rc<PageState> {
     actions
         .into_iter()
-        .fold(Rc::new(StreamState::default()), StreamState::reduce)
+        .fold(Rc::new(PageState::default()), PageState::reduce)
 }
 
-fn list_props(state: &StreamState) -> PingListProps {
+fn list_props(state: &PageState) -> PingListProps {
     PingListProps {
-        entries: state.entries().clone(),
+        entries: state.entries.clone(),
     }
 }
 
 #[wasm_bindgen_test]
 async fn status_badge_shows_each_state_and_keeps_the_countdown_out_of_the_live_region() {
     let root = root();
-    let props = |status| StatusBadgeProps { status };
-    let mut badge =
-        Renderer::<StatusBadge>::with_root_and_props(root.clone(), props(Status::Connecting))
-            .render();
+    let props = |connection, online, retry_in_secs| StatusBadgeProps {
+        connection,
+        online,
+        retry_in_secs,
+    };
+    let mut badge = Renderer::<StatusBadge>::with_root_and_props(
+        root.clone(),
+        props(Connection::Connecting, true, None),
+    )
+    .render();
     let status_is = |name: &'static str| {
         let root = root.clone();
         move || attr(&root, "#status", "data-status").filter(|status| status == name)
@@ -65,9 +99,10 @@ async fn status_badge_shows_each_state_and_keeps_the_countdown_out_of_the_live_r
         Some("connecting")
     );
 
-    badge.update(props(Status::Reconnecting {
-        retry_in_secs: Some(7),
-    }));
+    let waiting = Connection::Reconnecting {
+        next_try: Some(1.0),
+    };
+    badge.update(props(waiting, true, Some(7)));
     eventually(&root, "the countdown", || {
         attr(&root, "[data-retry-in]", "data-retry-in")
     })
@@ -86,7 +121,7 @@ async fn status_badge_shows_each_state_and_keeps_the_countdown_out_of_the_live_r
         Some("reconnecting")
     );
 
-    badge.update(props(Status::Offline));
+    badge.update(props(waiting, false, Some(7)));
     eventually(&root, "the offline badge", status_is("offline")).await;
     assert!(
         all(&root, "[data-retry-in]").is_empty(),
@@ -97,9 +132,17 @@ async fn status_badge_shows_each_state_and_keeps_the_countdown_out_of_the_live_r
         Some("offline")
     );
 
-    badge.update(props(Status::Live));
-    eventually(&root, "the live badge", status_is("live")).await;
-    assert_eq!(text(&root, "[aria-live=polite]").as_deref(), Some("live"));
+    badge.update(props(Connection::Live, false, None));
+    eventually(&root, "live, though offline", status_is("live")).await;
+    for (connection, name) in [
+        (Connection::Stalled, "stalled"),
+        (Connection::Closed, "closed"),
+        (Connection::Live, "live"),
+    ] {
+        badge.update(props(connection, true, None));
+        eventually(&root, name, status_is(name)).await;
+        assert_eq!(text(&root, "[aria-live=polite]").as_deref(), Some(name));
+    }
     badge.destroy();
 }
 
@@ -107,10 +150,12 @@ async fn status_badge_shows_each_state_and_keeps_the_countdown_out_of_the_live_r
 async fn ping_list_shows_pings_newest_first_with_gap_and_reset_marks() {
     let root = root();
     let state = state_after([
-        received(EPOCH, 1, "2026-11-25T09:00:01.000Z"),
-        received(EPOCH, 5, "2026-11-25T09:00:05.000Z"),
-        received(EPOCH, 6, "2026-11-25T09:00:06.000Z"),
-        received(EPOCH + 1, 2, "2026-11-25T09:00:08.000Z"),
+        received(1, "2026-11-25T09:00:01.000Z"),
+        mark(Feed::Gap { missed: 3 }),
+        received(5, "2026-11-25T09:00:05.000Z"),
+        received(6, "2026-11-25T09:00:06.000Z"),
+        mark(Feed::Reset),
+        received(2, "2026-11-25T09:00:08.000Z"),
     ]);
     let list = Renderer::<PingList>::with_root_and_props(root.clone(), list_props(&state)).render();
     let shown = eventually(&root, "six rows", || {
@@ -121,6 +166,10 @@ async fn ping_list_shows_pings_newest_first_with_gap_and_reset_marks() {
     assert_eq!(text(&root, "[data-gap]").as_deref(), Some("missed 3"));
     assert!(text(&root, "[data-reset]").is_some_and(|mark| mark.contains("restarted")));
     assert!(text(&root, "[data-count='6']").is_some_and(|row| row.starts_with("#6")));
+    assert_eq!(
+        text(&root, "[data-count='6'] .ping__latency").as_deref(),
+        Some("5 ms")
+    );
     list.destroy();
 }
 
@@ -128,7 +177,7 @@ async fn ping_list_shows_pings_newest_first_with_gap_and_reset_marks() {
 async fn ping_item_shows_the_local_time_as_hours_minutes_seconds() {
     let root = root();
     let sent = "2026-11-25T09:08:07.123Z";
-    let state = state_after([received(EPOCH, 42, sent)]);
+    let state = state_after([received(42, sent)]);
     let list = Renderer::<PingList>::with_root_and_props(root.clone(), list_props(&state)).render();
     let clock = eventually(&root, "the ping's time", || {
         text(&root, "[data-count='42'] time")
@@ -152,7 +201,7 @@ async fn ping_item_shows_the_local_time_as_hours_minutes_seconds() {
 #[wasm_bindgen_test]
 async fn ping_list_waits_for_the_first_ping_then_stays_bounded() {
     let root = root();
-    let empty = StreamState::default();
+    let empty = PageState::default();
     let mut list =
         Renderer::<PingList>::with_root_and_props(root.clone(), list_props(&empty)).render();
     eventually(&root, "the placeholder", || {
@@ -164,7 +213,16 @@ async fn ping_list_waits_for_the_first_ping_then_stays_bounded() {
     let busy = state_after(
         (1..=30_000)
             .filter(|count| count % 3 != 0)
-            .map(|count| received(EPOCH, count, "2026-11-25T09:00:00.000Z")),
+            .flat_map(|count| {
+                if count % 3 == 1 && count > 1 {
+                    vec![
+                        mark(Feed::Gap { missed: 1 }),
+                        received(count, "2026-11-25T09:00:00.000Z"),
+                    ]
+                } else {
+                    vec![received(count, "2026-11-25T09:00:00.000Z")]
+                }
+            }),
     );
     list.update(list_props(&busy));
     let shown = eventually(&root, "a full list", || {
@@ -213,4 +271,134 @@ async fn stream_stats_count_pings_and_show_malformed_events_only_when_there_are_
         Some("13")
     );
     stats.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn notices_are_styled_by_level_dismissible_and_critical_ones_are_announced() {
+    let root = root();
+    let state = state_after([
+        notice("all good", Level::Info),
+        notice("disk at 90 %", Level::Warning),
+        notice("database down", Level::Critical),
+    ]);
+    let dismissed = Rc::new(RefCell::new(Vec::new()));
+    let props = |state: &PageState| NoticeListProps {
+        notices: state.notices.clone(),
+        alert: state.alert.clone(),
+        on_dismiss: Callback::from({
+            let dismissed = Rc::clone(&dismissed);
+            move |key| dismissed.borrow_mut().push(key)
+        }),
+    };
+    let mut list =
+        Renderer::<NoticeList>::with_root_and_props(root.clone(), props(&state)).render();
+    let shown = eventually(&root, "three notices", || {
+        Some(all(&root, "#notices .notice")).filter(|notices| notices.len() == 3)
+    })
+    .await;
+    let levels: Vec<_> = shown
+        .iter()
+        .map(|notice| (notice.get_attribute("data-level"), notice.class_name()))
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            (Some("critical".into()), "notice notice--critical".into()),
+            (Some("warning".into()), "notice notice--warning".into()),
+            (Some("info".into()), "notice notice--info".into()),
+        ],
+        "newest first, each styled by its level"
+    );
+    assert_eq!(
+        attr(&root, "#alert", "aria-live").as_deref(),
+        Some("assertive")
+    );
+    assert_eq!(text(&root, "#alert").as_deref(), Some("database down"));
+
+    // The dismiss button of the warning says which notice it dismisses.
+    let button = root
+        .query_selector(".notice--warning button")
+        .expect("a valid selector")
+        .expect("a dismiss button");
+    assert_eq!(
+        button.get_attribute("aria-label").as_deref(),
+        Some("Dismiss")
+    );
+    button
+        .dyn_into::<web_sys::HtmlElement>()
+        .expect("a button")
+        .click();
+    let key = state.notices[1].key;
+    assert_eq!(*dismissed.borrow(), [key]);
+
+    let state = PageState::reduce(state, PageAction::Dismiss(key));
+    list.update(props(&state));
+    eventually(&root, "two notices", || {
+        Some(all(&root, "#notices .notice")).filter(|notices| notices.len() == 2)
+    })
+    .await;
+    assert_eq!(text(&root, "#alert").as_deref(), Some("database down"));
+    list.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn the_sparkline_has_a_point_per_ping_with_p50_and_p99_beside_it() {
+    let root = root();
+    let mut latencies = Latencies::default();
+    for delay in 1..=100 {
+        latencies.record(0, delay);
+    }
+    let mut chart = Renderer::<LatencyChart>::with_root_and_props(
+        root.clone(),
+        LatencyChartProps {
+            latencies: latencies.clone(),
+        },
+    )
+    .render();
+    let points = eventually(&root, "the sparkline", || {
+        attr(&root, "#latency polyline", "points")
+    })
+    .await;
+    assert_eq!(points.split_whitespace().count(), 100);
+    assert!(points.starts_with("0,39 "), "{points}");
+    assert!(points.ends_with(" 198,1 "), "{points}");
+    assert_eq!(
+        attr(&root, "#latency", "data-points").as_deref(),
+        Some("100")
+    );
+    assert_eq!(attr(&root, "[data-p50]", "data-p50").as_deref(), Some("50"));
+    assert_eq!(attr(&root, "[data-p99]", "data-p99").as_deref(), Some("99"));
+    assert!(
+        text(&root, "#latency figcaption").is_some_and(|caption| !caption.contains("behind")),
+        "no correction to speak of"
+    );
+
+    // The browser's clock turns out 2 s behind the server's.
+    latencies.record(2_000, 0);
+    chart.update(LatencyChartProps { latencies });
+    eventually(&root, "the corrected figures", || {
+        text(&root, "#latency figcaption")
+            .filter(|caption| caption.contains("corrected by 2000 ms"))
+    })
+    .await;
+    assert_eq!(
+        attr(&root, "#latency", "data-points").as_deref(),
+        Some("100")
+    );
+    chart.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn the_sparkline_waits_for_the_first_ping() {
+    let root = root();
+    let chart = Renderer::<LatencyChart>::with_root_and_props(
+        root.clone(),
+        LatencyChartProps {
+            latencies: Latencies::default(),
+        },
+    )
+    .render();
+    gloo_timers::future::TimeoutFuture::new(50).await;
+    assert!(all(&root, "#latency").is_empty());
+    chart.destroy();
 }

@@ -1,128 +1,45 @@
-//! `use_ping_stream` against a scripted `EventSource`: stall detection, and two tabs' worth of
-//! the app in one page sharing one stream (they share it exactly as two tabs do: a Web Lock and a
-//! `BroadcastChannel` of the same origin); and the tabs' channel on its own.
-//!
-//! The page's `EventSource` is replaced by a fake that the tests drive event by event, so a
-//! stream can stay open and silent, which no `data:` URL can. Every test of the app in this binary
-//! uses it; each follows its own URL, so the lock and channel names differ between tests.
+//! `use_event_stream` against a scripted `EventSource` ([`support::fake`]): stall detection, and
+//! two tabs' worth of the app in one page sharing one stream (they share it exactly as two tabs
+//! do: a Web Lock and a `BroadcastChannel` of the same origin), or not, when their builds' event
+//! sets differ; and the tabs' channel on its own. Every test of the app in this binary follows
+//! its own URL, so the lock and channel names differ between tests.
 
 mod support;
 
 use std::{cell::RefCell, rc::Rc};
 
-use frontend::{App, AppProps, tab_channel::TabChannel, tab_message::TabMessage};
-use js_sys::{Array, ArrayBuffer, Function, Reflect, WebAssembly};
-use shared::{Epoch, EventId, Heartbeat};
-use support::{attr, eventually, root, rows};
+use frontend::{
+    App, AppProps,
+    stream::{Feed, tab_channel::TabChannel, tab_message::TabMessage, use_event_stream},
+};
+use js_sys::{ArrayBuffer, Function, WebAssembly};
+use shared::{AppEvent, Epoch, EventId, EventSet, Ping, event_set};
+use support::{
+    all, attr, eventually,
+    fake::{
+        dispatch, drop_connection, heartbeat, install_fake_event_source, open, ping_with_id,
+        ready_state, sources, url_of,
+    },
+    root, rows, text,
+};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-use yew::{AttrValue, Renderer};
+use yew::{Renderer, prelude::*};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// Replaces `window.EventSource` with a fake that records every instance in
-/// `window.fakeSources` and does nothing until told to.
-fn install_fake_event_source() {
-    let install = Function::new_no_args(
-        "if (!window.fakeSources) {
-            window.fakeSources = [];
-            window.EventSource = class FakeEventSource extends EventTarget {
-                constructor(url) {
-                    super();
-                    this.url = String(url);
-                    this.readyState = 0;
-                    window.fakeSources.push(this);
-                }
-                close() { this.readyState = 2; }
-            };
-        }",
-    );
-    install
-        .call0(&JsValue::NULL)
-        .expect("install the fake EventSource");
-}
-
-/// Every fake opened so far, in order.
-fn sources() -> Vec<JsValue> {
-    let window = web_sys::window().expect("a window");
-    let sources = Reflect::get(&window, &"fakeSources".into()).expect("the fake is installed");
-    Array::from(&sources).iter().collect()
-}
-
-fn url_of(source: &JsValue) -> String {
-    Reflect::get(source, &"url".into())
-        .ok()
-        .and_then(|url| url.as_string())
-        .expect("a url")
-}
-
-fn ready_state(source: &JsValue) -> u16 {
-    Reflect::get(source, &"readyState".into())
-        .ok()
-        .and_then(|state| state.as_f64())
-        .expect("a readyState") as u16
-}
-
-/// Runs `body` with the fake as `source`.
-fn script(source: &JsValue, body: &str) {
-    Function::new_with_args("source", body)
-        .call1(&JsValue::NULL, source)
-        .expect("the script runs");
-}
-
-/// The fake opens, as the browser's does when the server answers 200.
-fn open(source: &JsValue) {
-    script(
-        source,
-        "source.readyState = 1; source.dispatchEvent(new Event('open'));",
-    );
-}
-
-/// The fake loses its connection and retries by itself, as the browser's does.
-fn drop_connection(source: &JsValue) {
-    script(
-        source,
-        "source.readyState = 0; source.dispatchEvent(new Event('error'));",
-    );
-}
-
-fn dispatch(source: &JsValue, name: &str, data: &str, id: &str) {
-    Function::new_with_args(
-        "source, name, data, id",
-        "source.dispatchEvent(new MessageEvent(name, { data, lastEventId: id }));",
-    )
-    .call4(
-        &JsValue::NULL,
-        source,
-        &name.into(),
-        &data.into(),
-        &id.into(),
-    )
-    .expect("the event is dispatched");
-}
-
-/// The id of the ping with `count`, in every test's stream.
-fn id(count: u64) -> EventId {
+/// The id of the event with `seq`, in every test's stream.
+fn id(seq: u64) -> EventId {
     EventId {
         epoch: Epoch(0xaa),
-        count,
+        seq,
     }
 }
 
-/// A ping event with id [`id`]`(count)`.
+/// A ping with count `count` and id [`id`]`(count)`: every test's stream carries pings only,
+/// unless it says otherwise.
 fn ping(source: &JsValue, count: u64) {
-    let data = format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#);
-    dispatch(source, shared::EVENT_NAME, &data, &id(count).to_string());
-}
-
-/// A heartbeat announcing `interval_ms` for both periods.
-fn heartbeat(source: &JsValue, interval_ms: u64) {
-    let timing = Heartbeat {
-        interval_ms,
-        heartbeat_ms: Some(interval_ms),
-    };
-    let data = serde_json::to_string(&timing).expect("a heartbeat serializes");
-    dispatch(source, shared::HEARTBEAT_EVENT, &data, "");
+    ping_with_id(source, count, id(count));
 }
 
 fn status(root: &web_sys::Element) -> Option<String> {
@@ -188,7 +105,7 @@ async fn a_silent_stream_is_replaced_after_three_heartbeat_periods_resuming_afte
         url_of(&second),
         shared::resume_url("/fake/stall", Some(id(3)))
     );
-    assert_eq!(status(&root).as_deref(), Some("reconnecting"));
+    assert_eq!(status(&root).as_deref(), Some("stalled"));
 
     open(&second);
     heartbeat(&second, 1_000);
@@ -292,6 +209,18 @@ async fn a_second_app_follows_the_first_ones_stream_and_takes_it_over_where_it_s
     .await;
     assert_eq!(sources().len(), before + 1, "one stream for both");
 
+    // Any event of the set is relayed: a notice, the stream's fifth event.
+    let notice =
+        r#"{"text":"Deploy at 18:00","level":"warning","time":"2026-11-25T09:00:00.000Z"}"#;
+    dispatch(&stream, "notice", notice, &id(5).to_string());
+    for root in [&leader_root, &follower_root] {
+        eventually(root, "the notice", || text(root, "#notices .notice__text")).await;
+        assert_eq!(
+            attr(root, "#notices .notice", "data-level").as_deref(),
+            Some("warning")
+        );
+    }
+
     // The leader's stream drops: the follower's badge says so too, then live again.
     drop_connection(&stream);
     wait_for_status(&follower_root, "the follower reconnecting", "reconnecting").await;
@@ -304,17 +233,27 @@ async fn a_second_app_follows_the_first_ones_stream_and_takes_it_over_where_it_s
     assert_eq!(ready_state(&stream), 2, "the old leader's stream is closed");
     assert_eq!(
         url_of(&taken),
-        shared::resume_url("/fake/shared", Some(id(4)))
+        shared::resume_url("/fake/shared", Some(id(5))),
+        "after the notice: the ids count events of every name"
     );
     open(&taken);
     heartbeat(&taken, 1_000);
-    ping(&taken, 5);
+    ping_with_id(&taken, 5, id(6));
     eventually(&follower_root, "the fifth ping from its own stream", || {
         Some(rows(&follower_root)).filter(|rows| rows.len() == 5)
     })
     .await;
-    assert_eq!(rows(&follower_root), ["#5", "#4", "#3", "#2", "#1"]);
+    assert_eq!(
+        rows(&follower_root),
+        ["#5", "#4", "#3", "#2", "#1"],
+        "no gap mark: the notice took seq 5"
+    );
     assert_eq!(status(&follower_root).as_deref(), Some("live"));
+    assert_eq!(
+        all(&follower_root, "#notices .notice").len(),
+        1,
+        "shown once"
+    );
     follower.destroy();
 }
 
@@ -400,4 +339,173 @@ async fn an_oversized_message_from_another_tab_is_ignored_without_being_copied()
     let grown = wasm_memory_bytes() - before;
     assert!(grown < 8 << 20, "the wasm memory grew by {grown} B");
     drop(channel);
+}
+
+/// Counts what a hook fed.
+#[derive(Default, PartialEq)]
+struct Fed(u64);
+
+impl Reducible for Fed {
+    type Action = ();
+
+    fn reduce(self: Rc<Self>, (): ()) -> Rc<Self> {
+        Rc::new(Self(self.0 + 1))
+    }
+}
+
+/// Properties of [`Probe`].
+#[derive(Properties, PartialEq)]
+struct ProbeProps {
+    url: AttrValue,
+}
+
+/// A page of a build whose event set is `E`: `data-fed` counts the feed's items, `data-status` is
+/// the connection.
+#[component]
+fn Probe<E: EventSet + 'static>(props: &ProbeProps) -> Html {
+    let fed = use_reducer(Fed::default);
+    let on_feed = Callback::from(fed.dispatcher()).reform(|_: Feed<E>| ());
+    let status = use_event_stream::<E>(props.url.clone(), on_feed);
+    html! {
+        <p data-fed={fed.0.to_string()} data-status={format!("{:?}", status.connection)} />
+    }
+}
+
+event_set! {
+    /// The set of an older build of the page, before notices.
+    #[derive(Debug)]
+    enum OlderSet { Ping }
+}
+
+#[wasm_bindgen_test]
+async fn tabs_of_builds_with_different_event_sets_ignore_each_other_and_hold_a_stream_each() {
+    install_fake_event_source();
+    let before = sources().len();
+    let url = AttrValue::Static("/fake/builds");
+    let fed = |root: &web_sys::Element| attr(root, "[data-fed]", "data-fed");
+    let older_root = root();
+    let older = Renderer::<Probe<OlderSet>>::with_root_and_props(
+        older_root.clone(),
+        ProbeProps { url: url.clone() },
+    )
+    .render();
+    let older_stream = wait_for_sources(&older_root, before + 1).await[before].clone();
+    open(&older_stream);
+    ping(&older_stream, 1);
+    eventually(&older_root, "the older build's ping", || {
+        fed(&older_root).filter(|fed| fed == "1")
+    })
+    .await;
+
+    // The newer build does not follow the older one's stream: it opens its own.
+    let newer_root = root();
+    let newer = Renderer::<Probe<AppEvent>>::with_root_and_props(
+        newer_root.clone(),
+        ProbeProps { url: url.clone() },
+    )
+    .render();
+    let newer_stream = wait_for_sources(&newer_root, before + 2).await[before + 1].clone();
+    assert_eq!(url_of(&newer_stream), "/fake/builds");
+    open(&newer_stream);
+    for count in 2..=3 {
+        ping(&older_stream, count);
+    }
+    ping(&newer_stream, 1);
+    eventually(&newer_root, "the newer build's own ping", || {
+        fed(&newer_root).filter(|fed| fed == "1")
+    })
+    .await;
+    eventually(&older_root, "the older build's next pings", || {
+        fed(&older_root).filter(|fed| fed == "3")
+    })
+    .await;
+    // Neither was relayed the other's: each fed only what its own stream carried.
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    assert_eq!(fed(&newer_root).as_deref(), Some("1"));
+    assert_eq!(fed(&older_root).as_deref(), Some("3"));
+    assert_eq!(sources().len(), before + 2);
+    older.destroy();
+    newer.destroy();
+}
+
+/// Starts recording, in `window.pingRowChanges`, every change under the ping list of `root`
+/// that is not the addition of a row: text or attributes changed inside a row, or a row removed.
+fn record_ping_row_changes(root: &web_sys::Element) {
+    Function::new_with_args(
+        "root",
+        "const list = root.querySelector('#pings');
+        const log = (window.pingRowChanges = []);
+        new MutationObserver((records) => {
+            for (const record of records) {
+                if (record.type === 'childList' && record.target === list) {
+                    if (record.removedNodes.length) log.push('removed a row');
+                } else {
+                    log.push(record.type + ' in ' + (record.target.parentElement || record.target).outerHTML);
+                }
+            }
+        }).observe(list, { childList: true, subtree: true, attributes: true, characterData: true });",
+    )
+    .call1(&JsValue::NULL, root)
+    .expect("the recorder is installed");
+}
+
+fn ping_row_changes() -> Vec<String> {
+    let window = web_sys::window().expect("a window");
+    let log = js_sys::Reflect::get(&window, &"pingRowChanges".into()).expect("the recorder");
+    js_sys::Array::from(&log)
+        .iter()
+        .filter_map(|change| change.as_string())
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_new_ping_adds_a_row_and_a_sparkline_point_and_leaves_the_other_rows_alone() {
+    install_fake_event_source();
+    let before = sources().len();
+    let root = root();
+    let props = AppProps {
+        stream_url: AttrValue::Static("/fake/rows"),
+    };
+    let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
+    let stream = wait_for_sources(&root, before + 1).await[before].clone();
+    open(&stream);
+    for count in 1..=10 {
+        ping(&stream, count);
+    }
+    wait_live_with_rows(&root, "ten pings", 10).await;
+    assert_eq!(
+        attr(&root, "#latency", "data-points").as_deref(),
+        Some("10")
+    );
+
+    record_ping_row_changes(&root);
+    ping(&stream, 11);
+    eventually(&root, "the eleventh point", || {
+        attr(&root, "#latency", "data-points").filter(|points| points == "11")
+    })
+    .await;
+    assert_eq!(rows(&root).len(), 11);
+    assert!(
+        text(&root, "[data-count='11'] .ping__latency").is_some_and(|shown| shown.ends_with(" ms")),
+        "the new row shows its latency"
+    );
+    assert_eq!(
+        ping_row_changes(),
+        [] as [String; 0],
+        "only a row was added"
+    );
+    app.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_stream_the_server_refuses_for_good_is_closed_without_more_attempts() {
+    let root = root();
+    // The test runner's server answers 404 here: a final answer.
+    let props = AppProps {
+        stream_url: AttrValue::Static("/no/such/stream"),
+    };
+    let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
+    wait_for_status(&root, "the closed badge", "closed").await;
+    assert_eq!(attr(&root, "[data-retry-in]", "data-retry-in"), None);
+    app.destroy();
 }

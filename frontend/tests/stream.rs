@@ -1,10 +1,11 @@
-//! `use_ping_stream` in headless Chromium, through the whole [`App`], against streams that need
+//! `use_event_stream` in headless Chromium, through the whole [`App`], against streams that need
 //! no server: `data:` URLs, which the browser's `EventSource` fetches like any other URL.
 
 mod support;
 
 use frontend::{App, AppProps};
-use support::{attr, eventually, root, rows};
+use shared::{Notice, Ping, StreamEvent as _};
+use support::{all, attr, eventually, root, rows, text};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use yew::{AttrValue, Renderer};
@@ -17,11 +18,13 @@ fn data_url(content_type: &str, body: &str) -> AttrValue {
     format!("data:{content_type},{body}").into()
 }
 
+fn event(id: &str, name: &str, data: &str) -> String {
+    format!("id: {id}\nevent: {name}\ndata: {data}\n\n")
+}
+
 fn ping_event(id: &str, count: u64) -> String {
-    let name = shared::EVENT_NAME;
-    format!(
-        "id: {id}\nevent: {name}\ndata: {{\"count\":{count},\"time\":\"2026-11-25T09:00:00.000Z\"}}\n\n"
-    )
+    let data = format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#);
+    event(id, Ping::NAME, &data)
 }
 
 /// Wraps the page's `EventSource` constructor so that tests can see every source the app opens:
@@ -55,19 +58,24 @@ fn ready_states() -> Vec<u16> {
 }
 
 #[wasm_bindgen_test]
-async fn pings_are_listed_with_marks_and_malformed_events_are_counted() {
-    let name = shared::EVENT_NAME;
+async fn both_events_are_decoded_with_marks_from_the_ids_and_malformed_ones_are_counted() {
+    let notice =
+        r#"{"text":"Deploy at 18:00","level":"critical","time":"2026-11-25T09:00:00.000Z"}"#;
     let body = [
         // Keep the browser from reconnecting while the test looks.
         "retry: 600000\n\n".to_owned(),
         ping_event("00000000000000aa-1", 1),
-        ping_event("00000000000000aa-4", 4),
-        format!("id: 00000000000000aa-5\nevent: {name}\ndata: not json\n\n"),
-        // Neither another event name nor an unnamed `message` event is a ping.
+        event("00000000000000aa-2", Notice::NAME, notice),
+        // Events 3 and 4 never came.
+        ping_event("00000000000000aa-5", 2),
+        event("00000000000000aa-6", Ping::NAME, "not json"),
+        event("00000000000000aa-7", Notice::NAME, r#"{"count":3}"#),
+        event("00000000000000aa-8", Ping::NAME, "[]"),
+        // Neither another event name nor an unnamed `message` event is one of the set.
         "event: other\ndata: {\"count\":99,\"time\":\"2026-11-25T09:00:00.000Z\"}\n\n".to_owned(),
         "data: {\"count\":98,\"time\":\"2026-11-25T09:00:00.000Z\"}\n\n".to_owned(),
         // The server restarted: a new epoch.
-        ping_event("00000000000000bb-2", 2),
+        ping_event("00000000000000bb-1", 1),
     ]
     .concat();
     let root = root();
@@ -76,18 +84,33 @@ async fn pings_are_listed_with_marks_and_malformed_events_are_counted() {
     };
     let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
 
-    eventually(&root, "one malformed event", || {
-        attr(&root, "#malformed", "data-malformed")
+    eventually(&root, "three malformed events", || {
+        attr(&root, "#malformed", "data-malformed").filter(|count| count == "3")
     })
     .await;
-    assert_eq!(rows(&root), ["#2", "reset", "#4", "gap 2", "#1"]);
+    eventually(&root, "the last ping", || {
+        Some(rows(&root)).filter(|rows| rows.len() == 5)
+    })
+    .await;
+    assert_eq!(rows(&root), ["#1", "reset", "#2", "gap 2", "#1"]);
     assert_eq!(
         attr(&root, "#received", "data-received").as_deref(),
         Some("3")
     );
+    let notices = all(&root, "#notices .notice");
+    assert_eq!(notices.len(), 1, "the malformed notice is not shown");
     assert_eq!(
-        attr(&root, "#malformed", "data-malformed").as_deref(),
-        Some("1")
+        text(&root, "#notices .notice__text").as_deref(),
+        Some("Deploy at 18:00")
+    );
+    assert_eq!(
+        attr(&root, "#notices .notice", "data-level").as_deref(),
+        Some("critical")
+    );
+    assert_eq!(
+        text(&root, "#alert").as_deref(),
+        Some("Deploy at 18:00"),
+        "a critical notice is announced"
     );
     // The body ended: the browser is waiting to reconnect by itself, with no countdown of ours.
     eventually(&root, "the reconnecting badge", || {

@@ -1,31 +1,33 @@
 //! One received ping.
 
-use chrono::{Local, SecondsFormat, Timelike};
 use shared::Ping;
 use yew::prelude::*;
+
+use crate::components::LocalTime;
 
 /// Properties of [`PingItem`].
 #[derive(Properties, PartialEq)]
 pub struct PingItemProps {
     /// The ping to show.
     pub ping: Ping,
+    /// How late it arrived, in milliseconds (see [`crate::latency`]).
+    pub latency_ms: u64,
 }
 
-/// A list row: the ping's count and the local time it was sent, `HH:MM:SS`.
+/// A list row: the ping's count, how late it arrived, and the local time it was sent.
 #[component]
 pub fn PingItem(props: &PingItemProps) -> Html {
-    let Ping { count, time } = props.ping;
-    let local = time.with_timezone(&Local);
-    let clock = format!(
-        "{:02}:{:02}:{:02}",
-        local.hour(),
-        local.minute(),
-        local.second()
-    );
+    let PingItemProps {
+        ping: Ping { count, time },
+        latency_ms,
+    } = *props;
     html! {
         <li class="ping" data-count={count.to_string()}>
             <span class="ping__count">{ format!("#{count}") }</span>
-            <time datetime={time.to_rfc3339_opts(SecondsFormat::Millis, true)}>{ clock }</time>
+            <span class="ping__latency" data-latency={latency_ms.to_string()}>
+                { format!("{latency_ms} ms") }
+            </span>
+            <LocalTime {time} />
         </li>
     }
 }

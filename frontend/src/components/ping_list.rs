@@ -16,14 +16,17 @@ pub struct PingListProps {
     pub entries: VecDeque<Entry>,
 }
 
-/// The list of recent rows, or a placeholder until the first ping arrives.
+/// The list of recent rows, or a placeholder until the first ping arrives. Rows are keyed: a new
+/// ping adds one row to the page and leaves the others as they are.
 #[component]
 pub fn PingList(props: &PingListProps) -> Html {
     if props.entries.is_empty() {
         return html! { <p id="pings" class="pings pings--empty">{ "Waiting for the first ping…" }</p> };
     }
     let row = |entry: &Entry| match entry.kind {
-        EntryKind::Ping(ping) => html! { <PingItem key={entry.key} {ping} /> },
+        EntryKind::Ping { ping, latency_ms } => {
+            html! { <PingItem key={entry.key} {ping} {latency_ms} /> }
+        }
         EntryKind::Gap { missed } => html! { <GapMark key={entry.key} {missed} /> },
         EntryKind::Reset => html! { <ResetMark key={entry.key} /> },
     };

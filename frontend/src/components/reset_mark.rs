@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-/// A list row saying the server restarted, so counts start over after it.
+/// A list row saying the server restarted (a new epoch), so counts start over after it.
 #[component]
 pub fn ResetMark() -> Html {
     html! {

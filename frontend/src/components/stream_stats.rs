@@ -7,7 +7,7 @@ use yew::prelude::*;
 pub struct StreamStatsProps {
     /// Pings received since the page loaded.
     pub received: u64,
-    /// Events whose data was not a ping; shown only when there are some.
+    /// Events whose data did not decode; shown only when there are some.
     pub malformed: u64,
 }
 

@@ -1,14 +1,14 @@
-//! A new follower's catch-up: it asks the leader for the recent pings, and live pings relayed
+//! A new follower's catch-up: it asks the leader for the recent events, and live events relayed
 //! before that answer arrives wait for it.
 //!
-//! Applying a live ping first would make the reducer drop the answer's older pings as repeats
+//! Applying a live event first would make the feed drop the answer's older events as repeats
 //! (and, across a server restart, show a reset that never happened), so the order must be: the
 //! answer, then what waited. Nobody may answer (no leader yet, or it is handing over): after
 //! [`SNAPSHOT_WAIT_MS`] the follower gives up waiting and applies what it has.
 
-use crate::{state::MAX_ENTRIES, tab_message::RawPing};
+use crate::stream::{raw_event::RawEvent, recent::MAX_EVENTS};
 
-/// How long a new follower waits for the leader's recent pings before it shows live ones without
+/// How long a new follower waits for the leader's recent events before it shows live ones without
 /// them (there may be no leader to answer: it is handing over).
 pub const SNAPSHOT_WAIT_MS: f64 = 500.0;
 
@@ -18,8 +18,8 @@ pub struct CatchUp {
     nonce: u32,
     /// When the follower stops waiting for the answer (page time, in milliseconds).
     deadline: f64,
-    /// Live pings held back until the answer; `None` once caught up.
-    held: Option<Vec<RawPing>>,
+    /// Live events held back until the answer; `None` once caught up.
+    held: Option<Vec<RawEvent>>,
 }
 
 impl CatchUp {
@@ -37,36 +37,36 @@ impl CatchUp {
         self.held.as_ref().map(|_| (self.deadline - now).max(0.0))
     }
 
-    /// A live ping arrived: returns it if it may be applied now, or holds it back. Only the
-    /// newest [`MAX_ENTRIES`] are held; the list shows no more.
-    pub fn live(&mut self, ping: RawPing) -> Option<RawPing> {
+    /// A live event arrived: returns it if it may be applied now, or holds it back. Only the
+    /// newest [`MAX_EVENTS`] are held; a tab keeps no more.
+    pub fn live(&mut self, event: RawEvent) -> Option<RawEvent> {
         let Some(held) = &mut self.held else {
-            return Some(ping);
+            return Some(event);
         };
-        if held.len() == MAX_ENTRIES {
+        if held.len() == MAX_EVENTS {
             held.remove(0);
         }
-        held.push(ping);
+        held.push(event);
         None
     }
 
     /// A snapshot arrived: if it answers this follower's `Hello` and the follower still waits,
-    /// returns what to apply, in order: the snapshot's pings (at most the newest
-    /// [`MAX_ENTRIES`]), then the pings that were held back. Any other snapshot (another tab's
+    /// returns what to apply, in order: the snapshot's events (at most the newest
+    /// [`MAX_EVENTS`]), then the events that were held back. Any other snapshot (another tab's
     /// answer, a late one) gives `None`.
-    pub fn answer(&mut self, nonce: u32, mut pings: Vec<RawPing>) -> Option<Vec<RawPing>> {
+    pub fn answer(&mut self, nonce: u32, mut events: Vec<RawEvent>) -> Option<Vec<RawEvent>> {
         if nonce != self.nonce {
             return None;
         }
         let held = self.held.take()?;
-        pings.drain(..pings.len().saturating_sub(MAX_ENTRIES));
-        pings.extend(held);
-        Some(pings)
+        events.drain(..events.len().saturating_sub(MAX_EVENTS));
+        events.extend(held);
+        Some(events)
     }
 
-    /// Stops waiting if the deadline has passed at `now` (nobody answered in time): the pings
+    /// Stops waiting if the deadline has passed at `now` (nobody answered in time): the events
     /// held back, to apply now; nothing before the deadline or once caught up.
-    pub fn expire(&mut self, now: f64) -> Vec<RawPing> {
+    pub fn expire(&mut self, now: f64) -> Vec<RawEvent> {
         if now >= self.deadline {
             self.give_up()
         } else {
@@ -74,8 +74,8 @@ impl CatchUp {
         }
     }
 
-    /// Stops waiting (this tab now leads): the pings held back, to apply now.
-    pub fn give_up(&mut self) -> Vec<RawPing> {
+    /// Stops waiting (this tab now leads): the events held back, to apply now.
+    pub fn give_up(&mut self) -> Vec<RawEvent> {
         self.held.take().unwrap_or_default()
     }
 }
@@ -86,16 +86,16 @@ mod tests {
 
     use super::*;
 
-    fn raw(count: u64) -> RawPing {
-        RawPing::example("00000000000000aa", count)
+    fn raw(count: u64) -> RawEvent {
+        RawEvent::ping("00000000000000aa", count)
     }
 
-    fn counts(pings: &[RawPing]) -> Vec<String> {
-        pings.iter().map(|ping| ping.id.clone()).collect()
+    fn ids(events: &[RawEvent]) -> Vec<String> {
+        events.iter().map(|event| event.id.clone()).collect()
     }
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn live_pings_that_beat_the_answer_are_applied_after_it() {
+    fn live_events_that_beat_the_answer_are_applied_after_it() {
         let mut catch_up = CatchUp::new(7, 0.0);
         assert!(catch_up.wait(0.0).is_some());
         assert_eq!(catch_up.live(raw(10)), None);
@@ -104,8 +104,8 @@ mod tests {
             .answer(7, (1..=10).map(raw).collect())
             .expect("our answer");
         assert_eq!(
-            counts(&applied),
-            counts(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11].map(raw)),
+            ids(&applied),
+            ids(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11].map(raw)),
             "the overlap (10) is left to the reducer, which drops repeats"
         );
         assert!(catch_up.wait(0.0).is_none());
@@ -146,13 +146,13 @@ mod tests {
     #[wasm_bindgen_test(unsupported = test)]
     fn an_oversized_answer_and_a_long_wait_stay_bounded() {
         let mut catch_up = CatchUp::new(1, 0.0);
-        for count in 1..=(MAX_ENTRIES as u64 * 3) {
+        for count in 1..=(MAX_EVENTS as u64 * 3) {
             catch_up.live(raw(count));
         }
-        let snapshot: Vec<RawPing> = (1..=(MAX_ENTRIES as u64 * 5)).map(raw).collect();
+        let snapshot: Vec<RawEvent> = (1..=(MAX_EVENTS as u64 * 5)).map(raw).collect();
         let applied = catch_up.answer(1, snapshot).expect("our answer");
-        assert_eq!(applied.len(), 2 * MAX_ENTRIES);
-        assert_eq!(applied[0], raw(MAX_ENTRIES as u64 * 4 + 1));
-        assert_eq!(applied[MAX_ENTRIES], raw(MAX_ENTRIES as u64 * 2 + 1));
+        assert_eq!(applied.len(), 2 * MAX_EVENTS);
+        assert_eq!(applied[0], raw(MAX_EVENTS as u64 * 4 + 1));
+        assert_eq!(applied[MAX_EVENTS], raw(MAX_EVENTS as u64 * 2 + 1));
     }
 }

@@ -1,4 +1,5 @@
-//! `use_ping_stream`: the page's I/O, and the only code that touches the browser's `EventSource`.
+//! `use_event_stream`: the engine's I/O, and the only code that touches the browser's
+//! `EventSource`.
 //!
 //! One tab of the browser holds the stream (the one holding a [`LeaderLock`]) and relays what it
 //! receives to the other tabs over a [`TabChannel`]; those follow it. What a tab does with each
@@ -15,26 +16,22 @@ use futures_util::{
 };
 use gloo_events::EventListener;
 use gloo_timers::future::TimeoutFuture;
+use shared::{EventSet, Heartbeat, StreamEvent as _};
 use wasm_bindgen::JsCast;
 use web_sys::{Event, EventSource, MessageEvent};
 use yew::prelude::*;
 
-use crate::{
+use crate::stream::{
+    Feed, StreamStatus,
+    connection::is_final,
+    raw_event::RawEvent,
     session_store,
-    state::{Action, StreamState},
+    status::StatusAction,
     tab_channel::TabChannel,
     tab_leader::LeaderLock,
-    tab_message::{RawPing, TabMessage},
-    tab_role::{Io, StreamEvent, TabRole},
+    tab_message::TabMessage,
+    tab_role::{Io, SourceEvent, TabRole},
 };
-
-/// The version of what tabs say to each other, part of the names they share under (the lock, the
-/// channel, the `sessionStorage` key): tabs running two builds of the page (open across a deploy)
-/// share unless it differs between them. Nothing derives it: raise it by hand in any change that
-/// a tab of the previous build would misread or miss, such as the text form of a [`TabMessage`]
-/// or a `Snapshot`, or which messages a leader or a follower sends or counts on. Forgetting to
-/// leaves such tabs sharing a stream they cannot read: a message that does not decode is ignored.
-const TAB_PROTOCOL: u32 = 1;
 
 /// The page query parameter and value that turn sharing off: each tab then holds its own stream.
 const SHARE_OFF: &str = "share=off";
@@ -57,11 +54,20 @@ fn sharing_requested(search: &str) -> bool {
         .any(|pair| pair == SHARE_OFF)
 }
 
+/// The name the tabs following the stream at `url` with the event set `E` share under: the
+/// lock's, the channel's and the `sessionStorage` key. It holds the set's
+/// [`EventSet::fingerprint`] (the contract's version and the set's names): tabs of two builds
+/// whose sets differ (open across a deploy) share nothing, so neither misreads the other's
+/// messages, and each holds a stream of its own.
+pub fn share_name<E: EventSet>(url: &str) -> String {
+    format!("pingstream/{:08x}/{url}", E::fingerprint())
+}
+
 /// Everything that reaches the hook's loop.
 enum Input {
     /// From the `EventSource` opened as attempt number `.0`; a closed one's late events are
     /// dropped.
-    Stream(u32, StreamEvent),
+    Stream(u32, SourceEvent),
     /// Another tab said something.
     Tab(TabMessage),
     /// This tab now holds the lock.
@@ -98,48 +104,101 @@ fn share(name: &str, inbox_tx: &mpsc::UnboundedSender<Input>) -> Option<(TabChan
     Some((channel, lock))
 }
 
+/// Whether the answer that made the browser give up on `source` was final ([`is_final`]), by the
+/// `responseStatus` of its newest resource timing entry. Where the browser does not say (no
+/// entry yet, a browser without the field), the answer counts as worth retrying.
+fn final_answer(source: &EventSource) -> bool {
+    let status = web_sys::window()
+        .and_then(|window| window.performance())
+        .map(|performance| performance.get_entries_by_name(&source.url()))
+        .and_then(|entries| js_sys::Reflect::get(&entries.at(-1), &"responseStatus".into()).ok())
+        .and_then(|status| status.as_f64())
+        .unwrap_or_default();
+    is_final(status as u16)
+}
+
+/// The `data` and `lastEventId` of a message event.
+fn message(event: &Event) -> Option<(String, String)> {
+    let event = event.dyn_ref::<MessageEvent>()?;
+    Some((
+        event.data().as_string().unwrap_or_default(),
+        event.last_event_id(),
+    ))
+}
+
+/// A listener for the events `name` of `source`, which puts what `read` makes of each into
+/// `inbox_tx`, marked with `attempt`.
+fn listen(
+    source: &EventSource,
+    name: &'static str,
+    attempt: u32,
+    inbox_tx: &mpsc::UnboundedSender<Input>,
+    read: impl Fn(&Event) -> Option<SourceEvent> + 'static,
+) -> EventListener {
+    let inbox_tx = inbox_tx.clone();
+    EventListener::new(source, name, move |event| {
+        if let Some(event) = read(event) {
+            let _ = inbox_tx.unbounded_send(Input::Stream(attempt, event));
+        }
+    })
+}
+
 /// One browser `EventSource` and the listeners that put its events in the inbox; closed when
 /// dropped.
 struct Source {
     source: EventSource,
-    _listeners: [EventListener; 4],
+    _listeners: Vec<EventListener>,
 }
 
 impl Source {
-    /// Opens `url`; its events go to `inbox_tx` marked with `attempt`.
-    fn open(url: &str, attempt: u32, inbox_tx: &mpsc::UnboundedSender<Input>) -> Option<Self> {
+    /// Opens `url` with a listener for each of `names` and for the heartbeat; its events go to
+    /// `inbox_tx` marked with `attempt`.
+    fn open(
+        url: &str,
+        names: &[&'static str],
+        attempt: u32,
+        inbox_tx: &mpsc::UnboundedSender<Input>,
+    ) -> Option<Self> {
         let source = EventSource::new(url).ok()?;
-        let listen = |name: &'static str, read: fn(&EventSource, &Event) -> Option<StreamEvent>| {
-            let inbox_tx = inbox_tx.clone();
-            let target = source.clone();
-            EventListener::new(&source, name, move |event| {
-                if let Some(event) = read(&target, event) {
-                    let _ = inbox_tx.unbounded_send(Input::Stream(attempt, event));
-                }
+        let mut listeners: Vec<EventListener> = names
+            .iter()
+            .map(|&name| {
+                listen(&source, name, attempt, inbox_tx, move |event| {
+                    let (data, id) = message(event)?;
+                    Some(SourceEvent::Event(RawEvent {
+                        name: name.to_owned(),
+                        data,
+                        id,
+                        arrived: now(),
+                    }))
+                })
             })
-        };
-        let listeners = [
-            listen(shared::EVENT_NAME, |_, event| {
-                let event = event.dyn_ref::<MessageEvent>()?;
-                Some(StreamEvent::Ping(RawPing {
-                    data: event.data().as_string().unwrap_or_default(),
-                    id: event.last_event_id(),
-                }))
-            }),
-            listen(shared::HEARTBEAT_EVENT, |_, event| {
-                let event = event.dyn_ref::<MessageEvent>()?;
-                Some(StreamEvent::Heartbeat(
-                    event.data().as_string().unwrap_or_default(),
-                ))
-            }),
-            listen("open", |_, _| Some(StreamEvent::Open)),
-            // `readyState` tells the browser's own retry (CONNECTING) from the end (CLOSED).
-            listen("error", |source, _| match source.ready_state() {
-                EventSource::CONNECTING => Some(StreamEvent::Reconnecting),
-                EventSource::CLOSED => Some(StreamEvent::Closed),
+            .collect();
+        listeners.push(listen(
+            &source,
+            Heartbeat::NAME,
+            attempt,
+            inbox_tx,
+            |event| Some(SourceEvent::Heartbeat(message(event)?.0)),
+        ));
+        listeners.push(listen(&source, "open", attempt, inbox_tx, |_| {
+            Some(SourceEvent::Open)
+        }));
+        // `readyState` tells the browser's own retry (CONNECTING) from the end (CLOSED).
+        let target = source.clone();
+        listeners.push(listen(
+            &source,
+            "error",
+            attempt,
+            inbox_tx,
+            move |_| match target.ready_state() {
+                EventSource::CONNECTING => Some(SourceEvent::Dropped),
+                EventSource::CLOSED => Some(SourceEvent::GaveUp {
+                    final_answer: final_answer(&target),
+                }),
                 _ => None,
-            }),
-        ];
+            },
+        ));
         Some(Self {
             source,
             _listeners: listeners,
@@ -154,8 +213,10 @@ impl Drop for Source {
 }
 
 /// The browser's side of [`Io`].
-struct Shell {
-    dispatcher: UseReducerDispatcher<StreamState>,
+struct Shell<E: EventSet> {
+    /// The page's latest callback for the feed (a render may replace it).
+    on_feed: Rc<RefCell<Callback<Feed<E>>>>,
+    status: UseReducerDispatcher<StreamStatus>,
     inbox_tx: mpsc::UnboundedSender<Input>,
     source: Rc<RefCell<Option<Source>>>,
     /// Counts the `EventSource`s opened, to tell their events apart.
@@ -164,9 +225,14 @@ struct Shell {
     channel: Option<TabChannel>,
 }
 
-impl Io for Shell {
-    fn dispatch(&mut self, action: Action) {
-        self.dispatcher.dispatch(action);
+impl<E: EventSet> Io<E> for Shell<E> {
+    fn feed(&mut self, item: Feed<E>) {
+        let on_feed = self.on_feed.borrow().clone();
+        on_feed.emit(item);
+    }
+
+    fn status(&mut self, action: StatusAction) {
+        self.status.dispatch(action);
     }
 
     fn post(&mut self, message: &TabMessage) {
@@ -177,12 +243,15 @@ impl Io for Shell {
 
     fn open(&mut self, url: &str) {
         self.attempt += 1;
-        let opened = Source::open(url, self.attempt, &self.inbox_tx);
+        let opened = Source::open(url, E::NAMES, self.attempt, &self.inbox_tx);
         if opened.is_none() {
             gloo_console::error!(format!("cannot open {url}"));
+            let gave_up = SourceEvent::GaveUp {
+                final_answer: false,
+            };
             let _ = self
                 .inbox_tx
-                .unbounded_send(Input::Stream(self.attempt, StreamEvent::Closed));
+                .unbounded_send(Input::Stream(self.attempt, gave_up));
         }
         *self.source.borrow_mut() = opened;
     }
@@ -203,24 +272,24 @@ impl Io for Shell {
 /// Reports the browser's network state now and whenever it changes; each return to online also
 /// goes to the inbox. The listeners are removed when the returned value is dropped.
 fn watch_network(
-    dispatcher: &UseReducerDispatcher<StreamState>,
+    status: &UseReducerDispatcher<StreamStatus>,
     inbox_tx: mpsc::UnboundedSender<Input>,
 ) -> Option<[EventListener; 2]> {
     let window = web_sys::window()?;
-    dispatcher.dispatch(Action::Network {
+    status.dispatch(StatusAction::Network {
         online: window.navigator().on_line(),
     });
     let on_online = {
-        let dispatcher = dispatcher.clone();
+        let status = status.clone();
         EventListener::new(&window, "online", move |_| {
-            dispatcher.dispatch(Action::Network { online: true });
+            status.dispatch(StatusAction::Network { online: true });
             let _ = inbox_tx.unbounded_send(Input::Online);
         })
     };
     let on_offline = {
-        let dispatcher = dispatcher.clone();
+        let status = status.clone();
         EventListener::new(&window, "offline", move |_| {
-            dispatcher.dispatch(Action::Network { online: false });
+            status.dispatch(StatusAction::Network { online: false });
         })
     };
     Some([on_online, on_offline])
@@ -228,7 +297,10 @@ fn watch_network(
 
 /// Keeps what the tab shows in `sessionStorage` under `name` when the page goes away, for a
 /// reload. The listener is removed when the returned value is dropped.
-fn save_on_pagehide(name: String, role: &Rc<RefCell<TabRole>>) -> Option<EventListener> {
+fn save_on_pagehide<E: EventSet + 'static>(
+    name: String,
+    role: &Rc<RefCell<TabRole<E>>>,
+) -> Option<EventListener> {
     let window = web_sys::window()?;
     let role = Rc::clone(role);
     Some(EventListener::new(&window, "pagehide", move |_| {
@@ -239,9 +311,9 @@ fn save_on_pagehide(name: String, role: &Rc<RefCell<TabRole>>) -> Option<EventLi
 }
 
 /// Hands every input, and every timer the role asks for, to the role. Never ends by itself.
-async fn run(
-    role: Rc<RefCell<TabRole>>,
-    mut shell: Shell,
+async fn run<E: EventSet>(
+    role: Rc<RefCell<TabRole<E>>>,
+    mut shell: Shell<E>,
     mut inbox: mpsc::UnboundedReceiver<Input>,
 ) {
     loop {
@@ -274,30 +346,43 @@ async fn run(
 }
 
 /// Follows the Server-Sent Events stream at `url` for as long as the calling component is
-/// mounted, and returns the resulting [`StreamState`].
+/// mounted: hands `on_feed` every new event of the set `E` (decoded; one listener per name in
+/// [`EventSet::NAMES`]) and a mark wherever events were missed or the stream started over, and
+/// returns the stream's [`StreamStatus`]. An event whose data does not decode is counted there,
+/// logged once per name, and never fed.
 ///
 /// The tabs of a browser that show the same stream share one connection: one holds it, the others
 /// follow it, and when the holder goes another takes over. Whoever holds it: while the browser
-/// retries a dropped connection by itself, the status is reconnecting; when the browser gives up
-/// for good (a 503 at the server's connection cap, the wrong content type, any other error
-/// status), a new `EventSource` opens after a backoff counted down on the badge (coming back
-/// online cuts it short); a stream silent for longer than its heartbeat allows is replaced at
-/// once. Every new `EventSource` resumes after the newest id seen (`?lastEventId=`). Unmounting
-/// closes the connection and hands the stream to another tab.
+/// retries a dropped connection by itself, the connection is reconnecting; when the browser gives
+/// up (a `503` at the server's connection cap, the wrong content type, any other error status), a
+/// new `EventSource` opens after a backoff counted down on the badge (coming back online cuts it
+/// short), unless the answer was final (`204`, most `4xx`): then it is closed; a stream silent for
+/// longer than its heartbeat allows is stalled and replaced at once. Every new `EventSource`
+/// resumes after the newest id seen (`?lastEventId=`). Unmounting closes the connection and hands
+/// the stream to another tab.
+///
+/// `frontend/tests/subscribe.rs` shows a component that subscribes to one event of the set (the
+/// README's example, compiled and run there).
 #[hook]
-pub fn use_ping_stream(url: AttrValue) -> UseReducerHandle<StreamState> {
-    let state = use_reducer(StreamState::default);
-    let dispatcher = state.dispatcher();
+pub fn use_event_stream<E: EventSet + 'static>(
+    url: AttrValue,
+    on_feed: Callback<Feed<E>>,
+) -> UseReducerHandle<StreamStatus> {
+    let status = use_reducer(StreamStatus::default);
+    let latest = use_mut_ref(|| on_feed.clone());
+    *latest.borrow_mut() = on_feed;
+    let dispatcher = status.dispatcher();
     use_effect_with(url, move |url| {
         // The open `EventSource` is owned here, so that teardown closes it at once.
         let source = Rc::new(RefCell::new(None));
         let (inbox_tx, inbox) = mpsc::unbounded();
-        let name = format!("pingstream/{TAB_PROTOCOL}/{url}");
+        let name = share_name::<E>(url);
         let location = web_sys::window().and_then(|window| window.location().search().ok());
         let sharing = location.is_none_or(|search| sharing_requested(&search));
         let (channel, lock) = sharing.then(|| share(&name, &inbox_tx)).flatten().unzip();
         let mut shell = Shell {
-            dispatcher: dispatcher.clone(),
+            on_feed: latest,
+            status: dispatcher.clone(),
             inbox_tx: inbox_tx.clone(),
             source: Rc::clone(&source),
             attempt: 0,
@@ -326,11 +411,12 @@ pub fn use_ping_stream(url: AttrValue) -> UseReducerHandle<StreamState> {
             drop(source.borrow_mut().take());
         }
     });
-    state
+    status
 }
 
 #[cfg(test)]
 mod tests {
+    use shared::{AppEvent, Ping, event_set};
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
@@ -355,5 +441,17 @@ mod tests {
         ] {
             assert!(!sharing_requested(search), "{search:?}");
         }
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn the_name_tabs_share_under_changes_with_the_event_set() {
+        event_set! {
+            enum OnlyPings { Ping }
+        }
+        let ours = share_name::<AppEvent>("/sse");
+        assert_eq!(ours, share_name::<AppEvent>("/sse"));
+        assert_ne!(ours, share_name::<OnlyPings>("/sse"));
+        assert_ne!(ours, share_name::<AppEvent>("/other"));
+        assert!(ours.ends_with("/sse"), "{ours}");
     }
 }

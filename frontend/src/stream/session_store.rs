@@ -1,12 +1,12 @@
-//! What a reload keeps: the tab's [`Snapshot`] (recent pings, newest heartbeat) in
-//! `sessionStorage`, which belongs to the tab and goes with it. A reloaded page shows those pings
-//! again at once and resumes after the newest, so the pings sent during the reload are replayed
+//! What a reload keeps: the tab's [`Snapshot`] (recent events, newest heartbeat) in
+//! `sessionStorage`, which belongs to the tab and goes with it. A reloaded page shows those events
+//! again at once and resumes after the newest, so the events sent during the reload are replayed
 //! rather than lost.
 //!
 //! Storage may be missing, full or forbidden (some private modes); the page then simply starts
 //! empty, like a new tab.
 
-use crate::tab_message::Snapshot;
+use crate::stream::tab_message::Snapshot;
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok()?

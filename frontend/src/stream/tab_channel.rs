@@ -5,7 +5,7 @@ use js_sys::JsString;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BroadcastChannel, MessageEvent};
 
-use crate::tab_message::{MAX_MESSAGE_BYTES, TabMessage};
+use crate::stream::tab_message::{MAX_MESSAGE_BYTES, TabMessage};
 
 /// One tab's end of the channel; closed when dropped.
 pub struct TabChannel {

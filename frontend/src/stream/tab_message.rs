@@ -1,22 +1,21 @@
 //! What the tabs of one browser say to each other over their `BroadcastChannel`, and its text
 //! form.
 //!
-//! The leader relays what its `EventSource` delivered as it delivered it (the raw `data` and
-//! `lastEventId`), and every tab decodes that exactly as it would decode its own stream, so a
-//! follower and a leader cannot disagree about a ping. Messages come from other tabs, possibly
-//! running another build of the page: anything that does not decode is ignored.
+//! The leader relays every event its `EventSource` delivered as it delivered it (a [`RawEvent`]),
+//! and every tab judges and decodes that exactly as it would its own stream, so a follower and a
+//! leader cannot disagree about an event. Messages come from other tabs, possibly running another
+//! build of the page (the hook keeps builds with different event sets apart by the names they
+//! share under, and anything that still does not decode is ignored).
 //!
 //! The text form is a list of netstrings (`<length>:<bytes>,`), the first naming the message:
 //! unambiguous whatever the relayed data holds, and a few lines of code where a serde format
 //! cost the page 6 KB (gzipped) for the same job.
 
-use shared::{EventId, Ping};
-
-use crate::state::{Action, MAX_ENTRIES};
+use crate::stream::{Connection, raw_event::RawEvent, recent::MAX_EVENTS};
 
 /// The longest message text [`TabMessage::decode`] looks at, in bytes; the
-/// [`TabChannel`](crate::tab_channel::TabChannel) does not even copy a longer string out of
-/// JavaScript. A snapshot of the most recent pings is a few KiB.
+/// [`TabChannel`](crate::stream::tab_channel::TabChannel) does not even copy a longer string out
+/// of JavaScript. A snapshot of the most recent events is a few KiB.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// Appends `field` to `text` as a netstring.
@@ -40,112 +39,76 @@ fn netstrings(mut text: &str) -> Option<Vec<&str>> {
     Some(fields)
 }
 
-/// A decimal `u32` in its one spelling: digits only, no leading zero.
-fn number(text: &str) -> Option<u32> {
+/// A decimal `u64` in its one spelling: digits only, no leading zero.
+fn number(text: &str) -> Option<u64> {
     let canonical = !text.is_empty()
         && text.bytes().all(|byte| byte.is_ascii_digit())
         && (text == "0" || !text.starts_with('0'));
     canonical.then(|| text.parse().ok()).flatten()
 }
 
-/// A ping event as the browser delivered it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawPing {
-    /// The event's `data`, a JSON `Ping` unless the server misbehaved.
-    pub data: String,
-    /// The event's `lastEventId`: empty or an `EventId`, unless the server misbehaved.
-    pub id: String,
+/// A decimal `u32` in its one spelling.
+fn small_number(text: &str) -> Option<u32> {
+    number(text)?.try_into().ok()
 }
 
-impl RawPing {
-    /// A valid ping event of count `count` in the stream of epoch `epoch` (16 hex digits), as the
-    /// unit tests of every module that keeps or relays pings build them.
-    #[cfg(test)]
-    pub(crate) fn example(epoch: &str, count: u64) -> Self {
-        Self {
-            data: format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#),
-            id: format!("{epoch}-{count}"),
-        }
-    }
-
-    /// The ping and its id: `data` must be a JSON [`Ping`]; the id is kept only if it parses as
-    /// an [`EventId`] (the ping itself is still good without it).
-    ///
-    /// # Errors
-    /// When `data` is not a [`Ping`]; the caller counts it as malformed.
-    pub fn decode(&self) -> Result<(Ping, Option<EventId>), serde_json::Error> {
-        let ping = serde_json::from_str(&self.data)?;
-        Ok((ping, self.id.parse().ok()))
-    }
-
-    /// Appends the ping's two fields, `data` then `id`, as netstrings.
-    fn write(&self, text: &mut String) {
-        push(text, &self.data);
-        push(text, &self.id);
-    }
-
-    /// The ping whose fields [`RawPing::write`] wrote.
-    fn read(data: &str, id: &str) -> Self {
-        Self {
-            data: data.to_owned(),
-            id: id.to_owned(),
-        }
-    }
+/// Appends an event's four fields (name, data, id, arrival in whole milliseconds) as netstrings.
+fn write_event(text: &mut String, event: &RawEvent) {
+    push(text, &event.name);
+    push(text, &event.data);
+    push(text, &event.id);
+    push(text, &(event.arrived as u64).to_string());
 }
 
-/// Where the leader's connection stands; every follower's badge shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
-    /// The first attempt is under way.
-    Connecting,
-    /// The stream is open.
-    Open,
-    /// The stream was lost; an attempt is under way.
-    Reconnecting,
-    /// The stream was lost; the next attempt is this many seconds away.
-    RetryIn(u32),
+/// The event whose fields [`write_event`] wrote.
+fn read_event(fields: &[&str]) -> Option<RawEvent> {
+    let [name, data, id, arrived] = fields else {
+        return None;
+    };
+    Some(RawEvent {
+        name: (*name).to_owned(),
+        data: (*data).to_owned(),
+        id: (*id).to_owned(),
+        arrived: number(arrived)? as f64,
+    })
 }
 
-impl Link {
-    /// The action that shows this state on a tab's badge; `None` for a first attempt, which every
-    /// tab shows from the start.
-    pub fn action(self) -> Option<Action> {
-        match self {
-            Self::Connecting => None,
-            Self::Open => Some(Action::Opened),
-            Self::Reconnecting => Some(Action::Reconnecting),
-            Self::RetryIn(secs) => Some(Action::RetryIn(secs)),
-        }
-    }
+/// A [`Connection`] as one field: a letter, or the time of the next try in whole milliseconds.
+fn write_connection(text: &mut String, connection: Connection) {
+    let field = match connection {
+        Connection::Connecting => "c".to_owned(),
+        Connection::Live => "l".to_owned(),
+        Connection::Stalled => "s".to_owned(),
+        Connection::Reconnecting { next_try: None } => "r".to_owned(),
+        Connection::Reconnecting { next_try: Some(at) } => (at as u64).to_string(),
+        Connection::Closed => "x".to_owned(),
+    };
+    push(text, &field);
+}
 
-    fn encode(self) -> String {
-        match self {
-            Self::Connecting => "c".to_owned(),
-            Self::Open => "o".to_owned(),
-            Self::Reconnecting => "r".to_owned(),
-            Self::RetryIn(secs) => secs.to_string(),
-        }
-    }
-
-    fn decode(text: &str) -> Option<Self> {
-        match text {
-            "c" => Some(Self::Connecting),
-            "o" => Some(Self::Open),
-            "r" => Some(Self::Reconnecting),
-            secs => number(secs).map(Self::RetryIn),
-        }
-    }
+/// The connection [`write_connection`] wrote.
+fn read_connection(field: &str) -> Option<Connection> {
+    Some(match field {
+        "c" => Connection::Connecting,
+        "l" => Connection::Live,
+        "s" => Connection::Stalled,
+        "r" => Connection::Reconnecting { next_try: None },
+        "x" => Connection::Closed,
+        at => Connection::Reconnecting {
+            next_try: Some(number(at)? as f64),
+        },
+    })
 }
 
 /// What a tab has to show a new tab (or itself after a reload).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     /// Where the stream stands.
-    pub link: Link,
+    pub connection: Connection,
     /// The raw `data` of the stream's newest heartbeat: the timing to expect.
     pub heartbeat: Option<String>,
-    /// The most recent pings, oldest first.
-    pub pings: Vec<RawPing>,
+    /// The most recent events, oldest first.
+    pub events: Vec<RawEvent>,
 }
 
 impl Snapshot {
@@ -162,44 +125,44 @@ impl Snapshot {
     }
 
     fn write(&self, text: &mut String) {
-        push(text, &self.link.encode());
+        write_connection(text, self.connection);
         push(text, self.heartbeat.as_deref().unwrap_or_default());
-        for ping in &self.pings {
-            ping.write(text);
+        for event in &self.events {
+            write_event(text, event);
         }
     }
 
-    /// Reads `[link, heartbeat, data, id, data, id, ...]`; keeps at most the newest
-    /// [`MAX_ENTRIES`] pings.
+    /// Reads `[connection, heartbeat, (name, data, id, arrived)...]`; keeps at most the newest
+    /// [`MAX_EVENTS`] events.
     fn read(fields: &[&str]) -> Option<Self> {
-        let [link, heartbeat, pings @ ..] = fields else {
+        let [connection, heartbeat, events @ ..] = fields else {
             return None;
         };
-        if pings.len() % 2 != 0 {
+        if events.len() % 4 != 0 {
             return None;
         }
-        let skipped = (pings.len() / 2).saturating_sub(MAX_ENTRIES);
+        let skipped = (events.len() / 4).saturating_sub(MAX_EVENTS);
         Some(Self {
-            link: Link::decode(link)?,
+            connection: read_connection(connection)?,
             heartbeat: (!heartbeat.is_empty()).then(|| (*heartbeat).to_owned()),
-            pings: pings[skipped * 2..]
-                .chunks_exact(2)
-                .map(|pair| RawPing::read(pair[0], pair[1]))
-                .collect(),
+            events: events[skipped * 4..]
+                .chunks_exact(4)
+                .map(read_event)
+                .collect::<Option<_>>()?,
         })
     }
 }
 
 /// One message between the tabs sharing a stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TabMessage {
-    /// Leader: a ping arrived.
-    Ping(RawPing),
+    /// Leader: an event arrived.
+    Event(RawEvent),
     /// Leader: a heartbeat arrived; its raw `data`.
     Heartbeat(String),
-    /// Leader: the stream's state changed.
-    Link(Link),
-    /// A new follower asks for the recent pings; the number tells its answer from others'.
+    /// Leader: the connection changed.
+    Connection(Connection),
+    /// A new follower asks for the recent events; the number tells its answer from others'.
     Hello(u32),
     /// Leader: the answer to `Hello(nonce)`.
     Snapshot {
@@ -219,17 +182,17 @@ impl TabMessage {
     pub fn encode(&self) -> String {
         let mut text = String::new();
         match self {
-            Self::Ping(ping) => {
-                push(&mut text, "p");
-                ping.write(&mut text);
+            Self::Event(event) => {
+                push(&mut text, "e");
+                write_event(&mut text, event);
             }
             Self::Heartbeat(data) => {
                 push(&mut text, "h");
                 push(&mut text, data);
             }
-            Self::Link(link) => {
+            Self::Connection(connection) => {
                 push(&mut text, "l");
-                push(&mut text, &link.encode());
+                write_connection(&mut text, *connection);
             }
             Self::Hello(nonce) => {
                 push(&mut text, "?");
@@ -252,12 +215,12 @@ impl TabMessage {
         }
         let fields = netstrings(text)?;
         match fields.as_slice() {
-            ["p", data, id] => Some(Self::Ping(RawPing::read(data, id))),
+            ["e", event @ ..] => read_event(event).map(Self::Event),
             ["h", data] => Some(Self::Heartbeat((*data).to_owned())),
-            ["l", link] => Link::decode(link).map(Self::Link),
-            ["?", nonce] => number(nonce).map(Self::Hello),
+            ["l", connection] => read_connection(connection).map(Self::Connection),
+            ["?", nonce] => small_number(nonce).map(Self::Hello),
             ["s", nonce, rest @ ..] => Some(Self::Snapshot {
-                nonce: number(nonce)?,
+                nonce: small_number(nonce)?,
                 snapshot: Snapshot::read(rest)?,
             }),
             ["!"] => Some(Self::Silent),
@@ -268,38 +231,53 @@ impl TabMessage {
 
 #[cfg(test)]
 mod tests {
-    use shared::Epoch;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
 
-    fn raw(count: u64) -> RawPing {
-        RawPing::example("9f3c2a1b7d4e5f60", count)
+    const EPOCH: &str = "9f3c2a1b7d4e5f60";
+
+    fn raw(seq: u64) -> RawEvent {
+        RawEvent::ping(EPOCH, seq)
     }
 
-    fn snapshot(pings: impl IntoIterator<Item = u64>) -> Snapshot {
+    fn snapshot(seqs: impl IntoIterator<Item = u64>) -> Snapshot {
         Snapshot {
-            link: Link::Open,
+            connection: Connection::Live,
             heartbeat: Some(r#"{"interval_ms":1000,"heartbeat_ms":2000}"#.to_owned()),
-            pings: pings.into_iter().map(raw).collect(),
+            events: seqs.into_iter().map(raw).collect(),
         }
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn every_message_survives_encoding() {
         let messages = [
-            TabMessage::Ping(raw(1)),
-            TabMessage::Ping(RawPing {
+            TabMessage::Event(raw(1)),
+            TabMessage::Event(RawEvent::example(
+                "notice",
+                r#"{"text":"Deploy at 18:00","level":"warning","time":"2026-11-25T09:00:00.000Z"}"#,
+                EPOCH,
+                2,
+            )),
+            TabMessage::Event(RawEvent {
+                name: "any name, even 3:abc,".to_owned(),
                 data: "not json, 3:abc, \"quoted\"\nand\u{2028}odd é".to_owned(),
                 id: String::new(),
+                arrived: 0.0,
             }),
             TabMessage::Heartbeat(r#"{"interval_ms":1000,"heartbeat_ms":2000}"#.to_owned()),
             TabMessage::Heartbeat(String::new()),
-            TabMessage::Link(Link::Connecting),
-            TabMessage::Link(Link::Open),
-            TabMessage::Link(Link::Reconnecting),
-            TabMessage::Link(Link::RetryIn(0)),
-            TabMessage::Link(Link::RetryIn(u32::MAX)),
+            TabMessage::Connection(Connection::Connecting),
+            TabMessage::Connection(Connection::Live),
+            TabMessage::Connection(Connection::Stalled),
+            TabMessage::Connection(Connection::Reconnecting { next_try: None }),
+            TabMessage::Connection(Connection::Reconnecting {
+                next_try: Some(1_795_424_400_123.0),
+            }),
+            TabMessage::Connection(Connection::Reconnecting {
+                next_try: Some(0.0),
+            }),
+            TabMessage::Connection(Connection::Closed),
             TabMessage::Hello(0),
             TabMessage::Hello(u32::MAX),
             TabMessage::Snapshot {
@@ -309,9 +287,11 @@ mod tests {
             TabMessage::Snapshot {
                 nonce: 7,
                 snapshot: Snapshot {
-                    link: Link::RetryIn(3),
+                    connection: Connection::Reconnecting {
+                        next_try: Some(3_000.0),
+                    },
                     heartbeat: None,
-                    pings: Vec::new(),
+                    events: Vec::new(),
                 },
             },
             TabMessage::Silent,
@@ -326,12 +306,23 @@ mod tests {
     fn the_text_form_is_netstrings() {
         assert_eq!(TabMessage::Hello(7).encode(), "1:?,1:7,");
         assert_eq!(TabMessage::Silent.encode(), "1:!,");
-        assert_eq!(TabMessage::Link(Link::RetryIn(12)).encode(), "1:l,2:12,");
-        let ping = RawPing {
+        assert_eq!(
+            TabMessage::Connection(Connection::Reconnecting {
+                next_try: Some(12.0)
+            })
+            .encode(),
+            "1:l,2:12,"
+        );
+        let event = RawEvent {
+            name: "ping".to_owned(),
             data: "é,".to_owned(),
             id: "a-1".to_owned(),
+            arrived: 1_234.9,
         };
-        assert_eq!(TabMessage::Ping(ping).encode(), "1:p,3:é,,3:a-1,");
+        assert_eq!(
+            TabMessage::Event(event).encode(),
+            "1:e,4:ping,3:é,,3:a-1,4:1234,"
+        );
     }
 
     #[wasm_bindgen_test(unsupported = test)]
@@ -348,20 +339,24 @@ mod tests {
             "1:!",
             "1:!,x",
             "1:x,",
-            "1:p,1:a,",
-            "1:p,1:a,1:b,1:c,",
+            "1:e,1:a,1:b,1:c,",
+            "1:e,1:a,1:b,1:c,1:1,1:d,",
+            "1:e,1:a,1:b,1:c,2:-1,",
+            "1:e,1:a,1:b,1:c,3:1.5,",
             "1:?,2:-1,",
             "1:?,10:4294967296,",
             "1:?,2:07,",
             "1:?,1:+,",
             "01:!,",
-            "1:l,1:x,",
-            "2:p,",
+            "1:l,1:y,",
+            "1:l,2:01,",
+            "2:e,",
             "9:!,",
             "99999999999999999999:!,",
             "2:é,",
-            "1:s,1:1,1:o,",
-            "1:s,1:1,1:o,0:,1:d,",
+            "1:s,1:1,1:l,",
+            "1:s,1:1,1:l,0:,1:d,",
+            "1:s,1:1,1:l,0:,1:a,1:b,1:c,1:x,",
             &too_long,
         ] {
             assert_eq!(TabMessage::decode(text), None, "{text:.60}");
@@ -369,61 +364,15 @@ mod tests {
     }
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn a_snapshot_keeps_at_most_the_newest_pings_a_page_shows() {
-        let huge = snapshot(1..=(MAX_ENTRIES as u64 * 3));
+    fn a_snapshot_keeps_at_most_the_newest_events_a_tab_keeps() {
+        let huge = snapshot(1..=(MAX_EVENTS as u64 * 3));
         let decoded = Snapshot::decode(&huge.encode()).expect("a snapshot");
-        assert_eq!(decoded.pings.len(), MAX_ENTRIES);
-        assert_eq!(decoded.pings[0], raw(MAX_ENTRIES as u64 * 2 + 1));
+        assert_eq!(decoded.events.len(), MAX_EVENTS);
+        assert_eq!(decoded.events[0], raw(MAX_EVENTS as u64 * 2 + 1));
         assert_eq!(
             Snapshot::decode(&snapshot(1..=3).encode()),
             Some(snapshot(1..=3))
         );
         assert_eq!(Snapshot::decode("garbage"), None);
-    }
-
-    #[wasm_bindgen_test(unsupported = test)]
-    fn decode_reads_the_ping_and_keeps_only_a_valid_id() {
-        let data = r#"{"count":42,"time":"2026-11-25T09:00:00.123Z"}"#;
-        let event = |id: &str| RawPing {
-            data: data.to_owned(),
-            id: id.to_owned(),
-        };
-        let (ping, id) = event("9f3c2a1b7d4e5f60-42")
-            .decode()
-            .expect("a valid ping must decode");
-        assert_eq!(ping.count, 42);
-        assert_eq!(
-            id,
-            Some(EventId {
-                epoch: Epoch(0x9f3c_2a1b_7d4e_5f60),
-                count: 42
-            })
-        );
-        let (_, id) = event("")
-            .decode()
-            .expect("a ping without an id is still a ping");
-        assert_eq!(id, None);
-        for bad in [
-            "",
-            "null",
-            "{}",
-            "[42]",
-            r#"{"count":"one"}"#,
-            r#"{"count":-1,"time":"2026-11-25T09:00:00Z"}"#,
-        ] {
-            let garbage = RawPing {
-                data: bad.to_owned(),
-                id: "9f3c2a1b7d4e5f60-1".to_owned(),
-            };
-            assert!(garbage.decode().is_err(), "{bad:?}");
-        }
-    }
-
-    #[wasm_bindgen_test(unsupported = test)]
-    fn a_link_shows_on_the_badge_as_the_same_action() {
-        assert_eq!(Link::Connecting.action(), None);
-        assert_eq!(Link::Open.action(), Some(Action::Opened));
-        assert_eq!(Link::Reconnecting.action(), Some(Action::Reconnecting));
-        assert_eq!(Link::RetryIn(3).action(), Some(Action::RetryIn(3)));
     }
 }

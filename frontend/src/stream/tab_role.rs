@@ -1,27 +1,37 @@
 //! This tab's part in the stream, as a pure state machine: it follows the stream another tab
 //! holds, or holds the stream itself. Everything that happens arrives as a method call with the
 //! time; everything it does leaves through [`Io`]. So the rules (what a leader relays, how a
-//! follower catches up, when a silent stream is given up, where a new `EventSource` resumes) are
-//! tested without a browser, and the hook is left with the plumbing.
+//! follower catches up, when a silent stream is given up, where a new `EventSource` resumes, what
+//! the feed gets) are tested without a browser, and the hook is left with the plumbing.
+//!
+//! Generic over the event set `E`, which it only ever names to decode an event for the feed.
 
-use shared::Heartbeat;
+use std::marker::PhantomData;
 
-use crate::{
+use shared::{EventSet, Heartbeat, StreamEvent as _};
+
+use crate::stream::{
+    Connection, Feed,
     backoff::Backoff,
     catch_up::CatchUp,
-    recent_pings::RecentPings,
-    stall::{self, StallWatch, Verdict},
-    state::Action,
-    tab_message::{Link, RawPing, Snapshot, TabMessage},
+    connection::Signal,
+    feed::Verdict,
+    raw_event::RawEvent,
+    recent::RecentEvents,
+    stall::{self, StallWatch, Verdict as Stall},
+    status::StatusAction,
+    tab_message::{Snapshot, TabMessage},
 };
 
 /// The longest piece of a malformed event's data written to the console.
 const LOGGED_DATA_CHARS: usize = 200;
 
 /// What a [`TabRole`] does to the world.
-pub trait Io {
-    /// Shows `action` on this tab's page.
-    fn dispatch(&mut self, action: Action);
+pub trait Io<E> {
+    /// Hands the page the next item of the feed.
+    fn feed(&mut self, item: Feed<E>);
+    /// Changes what the page shows of the stream's state.
+    fn status(&mut self, action: StatusAction);
     /// Tells the other tabs sharing the stream, if any.
     fn post(&mut self, message: &TabMessage);
     /// Opens an `EventSource` on `url` in place of the current one, if any.
@@ -35,18 +45,21 @@ pub trait Io {
 }
 
 /// What this tab's `EventSource` reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamEvent {
-    /// A ping event.
-    Ping(RawPing),
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceEvent {
+    /// An event of one of the set's names.
+    Event(RawEvent),
     /// A heartbeat event; its raw `data`.
     Heartbeat(String),
     /// The stream opened.
     Open,
     /// The browser lost the stream and retries by itself.
-    Reconnecting,
-    /// The browser gave up on the stream for good (an error status, the wrong content type).
-    Closed,
+    Dropped,
+    /// The browser gave up on the stream (an error status, the wrong content type).
+    GaveUp {
+        /// Whether the server's answer was final ([`crate::stream::connection::is_final`]).
+        final_answer: bool,
+    },
 }
 
 /// Following or holding.
@@ -59,56 +72,61 @@ enum Part {
         backoff: Backoff,
         /// Attempts in a row that never opened and were given up on.
         timed_out: u32,
-        attempt: Attempt,
     },
 }
 
-/// Where a holder's stream stands.
-#[derive(Debug, Clone, Copy)]
-enum Attempt {
-    /// An `EventSource` is open or opening.
-    Running {
-        /// Whether it has opened.
-        opened: bool,
-    },
-    /// The browser gave up on the last one; the next opens at `until`.
-    Waiting { until: f64 },
+/// Milliseconds from `now` until the whole seconds left before `at` change; `None` once `at` has
+/// passed.
+fn countdown_wait(at: f64, now: f64) -> Option<f64> {
+    let left = at - now;
+    (left > 0.0).then(|| left - ((left / 1000.0).ceil() - 1.0) * 1000.0)
 }
 
-/// One tab's part in the stream. See the [module](self) documentation.
+/// One tab's part in the stream of the event set `E`. See the [module](self) documentation.
 #[derive(Debug)]
-pub struct TabRole {
+pub struct TabRole<E> {
     /// The stream's URL without a resume id.
     url: String,
-    recent: RecentPings,
+    recent: RecentEvents,
     /// The raw data of the newest valid heartbeat.
     heartbeat: Option<String>,
     /// The silence that counts as a stall, from the newest heartbeat.
     budget_ms: f64,
-    /// What the badge was last told about the stream.
-    link: Link,
+    /// The one connection state: this tab's stream, or the leader's as it told.
+    connection: Connection,
     /// Watches the stream this tab holds, or what the leader relays.
     watch: StallWatch,
     part: Part,
+    /// The names of the events whose malformed data has been logged: once per name is enough.
+    logged: Vec<String>,
+    set: PhantomData<E>,
 }
 
-impl TabRole {
-    fn new(url: &str, part: Part, restored: Option<Snapshot>, now: f64, io: &mut impl Io) -> Self {
+impl<E: EventSet> TabRole<E> {
+    fn new(
+        url: &str,
+        part: Part,
+        restored: Option<Snapshot>,
+        now: f64,
+        io: &mut impl Io<E>,
+    ) -> Self {
         let mut role = Self {
             url: url.to_owned(),
-            recent: RecentPings::default(),
+            recent: RecentEvents::default(),
             heartbeat: None,
             budget_ms: stall::DEFAULT_BUDGET_MS,
-            link: Link::Connecting,
+            connection: Connection::Connecting,
             watch: StallWatch::new(now, stall::DEFAULT_BUDGET_MS),
             part,
+            logged: Vec::new(),
+            set: PhantomData,
         };
         if let Some(restored) = restored {
             if let Some(data) = restored.heartbeat {
                 role.apply_heartbeat(data, io);
             }
-            for ping in restored.pings {
-                role.apply_ping(ping, io);
+            for event in restored.events {
+                role.apply(event, io);
             }
         }
         role
@@ -118,7 +136,6 @@ impl TabRole {
         Part::Holding {
             backoff: Backoff::default(),
             timed_out: 0,
-            attempt: Attempt::Running { opened: false },
         }
     }
 
@@ -130,126 +147,115 @@ impl TabRole {
     /// What this tab shows, for a new tab that asks, or for a reload.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            link: self.link,
+            connection: self.connection,
             heartbeat: self.heartbeat.clone(),
-            pings: self.recent.to_vec(),
+            events: self.recent.to_vec(),
         }
     }
 
-    fn catch_up(&mut self) -> Option<&mut CatchUp> {
-        match &mut self.part {
-            Part::Following { catch_up, .. } => Some(catch_up),
-            Part::Holding { .. } => None,
-        }
-    }
-
-    /// Shows `link` on this tab's badge and, if this tab holds the stream and it changed, on the
-    /// other tabs' too.
-    fn show(&mut self, link: Link, io: &mut impl Io) {
-        if let Some(action) = link.action() {
-            io.dispatch(action);
-        }
-        let changed = self.link != link;
-        self.link = link;
+    /// Shows `connection` on this tab's page and, if this tab holds the stream and it changed,
+    /// on the other tabs' too.
+    fn show(&mut self, connection: Connection, now: f64, io: &mut impl Io<E>) {
+        io.status(StatusAction::Show { connection, now });
+        let changed = self.connection != connection;
+        self.connection = connection;
         if changed && self.is_holding() {
-            io.post(&TabMessage::Link(link));
+            io.post(&TabMessage::Connection(connection));
         }
     }
 
-    /// Shows a ping unless it repeats one already shown; anything that is not a ping is logged
-    /// and counted.
-    fn apply_ping(&mut self, raw: RawPing, io: &mut impl Io) {
-        match raw.decode() {
-            Ok((ping, id)) => {
-                // The page shows what is kept, by the reducer's own rule.
-                if self.recent.record(raw, &ping, id) {
-                    io.dispatch(Action::Received { ping, id });
-                }
-            }
+    /// Moves the connection on by `signal`.
+    fn signal(&mut self, signal: Signal, now: f64, io: &mut impl Io<E>) {
+        self.show(self.connection.next(signal), now, io);
+    }
+
+    /// Logs `text` about the event `name`, unless something was logged about that name already.
+    fn log_once(&mut self, name: &str, text: &str, io: &mut impl Io<E>) {
+        if !self.logged.iter().any(|logged| logged == name) {
+            self.logged.push(name.to_owned());
+            io.warn(text);
+        }
+    }
+
+    /// Judges `raw` by its id and feeds it, after a gap or reset mark if there is one, unless it
+    /// repeats one already fed. One whose data does not decode is counted and logged (once per
+    /// name), and never fed.
+    fn apply(&mut self, raw: RawEvent, io: &mut impl Io<E>) {
+        let id = raw.event_id();
+        let decoded = raw.decode::<E>();
+        let (name, data, arrived) = (raw.name.clone(), raw.data.clone(), raw.arrived);
+        match self.recent.record(raw, id) {
+            Verdict::Repeat => return,
+            Verdict::Next => {}
+            Verdict::Gap(missed) => io.feed(Feed::Gap { missed }),
+            Verdict::Reset => io.feed(Feed::Reset),
+        }
+        match decoded {
+            Ok(event) => io.feed(Feed::Event { event, id, arrived }),
             Err(err) => {
-                let shown: String = raw.data.chars().take(LOGGED_DATA_CHARS).collect();
-                io.warn(&format!(
-                    "ignored malformed {} event ({err}): \"{shown}\"",
-                    shared::EVENT_NAME
-                ));
-                io.dispatch(Action::Malformed);
+                io.status(StatusAction::Malformed);
+                let shown: String = data.chars().take(LOGGED_DATA_CHARS).collect();
+                let text = format!("ignored malformed {name} event ({err}): \"{shown}\"");
+                self.log_once(&name, &text, io);
             }
         }
     }
 
     /// Learns the stream's timing from a heartbeat's `data`; a malformed one is logged.
-    fn apply_heartbeat(&mut self, data: String, io: &mut impl Io) {
+    fn apply_heartbeat(&mut self, data: String, io: &mut impl Io<E>) {
         match serde_json::from_str::<Heartbeat>(&data) {
             Ok(timing) => {
                 self.budget_ms = stall::budget_ms(&timing);
                 self.watch.set_budget(self.budget_ms);
                 self.heartbeat = Some(data);
             }
-            Err(err) => io.warn(&format!(
-                "ignored malformed {} event ({err})",
-                shared::HEARTBEAT_EVENT
-            )),
+            Err(err) => {
+                let text = format!("ignored malformed {} event ({err})", Heartbeat::NAME);
+                self.log_once(Heartbeat::NAME, &text, io);
+            }
         }
     }
 
-    /// Shows the whole seconds left before the next attempt.
-    fn count_down(&mut self, now: f64, io: &mut impl Io) {
-        if let Part::Holding {
-            attempt: Attempt::Waiting { until },
-            ..
-        } = self.part
-        {
-            let secs = ((until - now) / 1000.0).ceil().max(0.0);
-            self.show(Link::RetryIn(secs as u32), io);
-        }
-    }
-
-    /// Opens a new `EventSource`, resuming after the newest id seen. One that has not opened is
-    /// given [`stall::connect_budget_ms`]; no other wait.
-    fn connect(&mut self, now: f64, io: &mut impl Io) {
-        let Part::Holding {
-            attempt, timed_out, ..
-        } = &mut self.part
-        else {
+    /// Opens a new `EventSource`, resuming after the newest id seen; never once the connection
+    /// is closed. One that has not opened is given [`stall::connect_budget_ms`]; no other wait.
+    fn connect(&mut self, now: f64, io: &mut impl Io<E>) {
+        let Part::Holding { timed_out, .. } = self.part else {
             return;
         };
-        *attempt = Attempt::Running { opened: false };
-        self.watch = StallWatch::new(now, stall::connect_budget_ms(self.budget_ms, *timed_out));
-        // Only a page's very first attempt is "connecting"; anything later resumes a stream.
-        if self.link != Link::Connecting {
-            self.show(Link::Reconnecting, io);
+        if self.connection == Connection::Closed {
+            return;
         }
+        self.watch = StallWatch::new(now, stall::connect_budget_ms(self.budget_ms, timed_out));
+        self.signal(Signal::Retrying, now, io);
         io.open(&shared::resume_url(&self.url, self.recent.newest_id()));
     }
 
     /// A holder looks at its stream's silence, and replaces a stalled one at once.
-    fn look(&mut self, now: f64, io: &mut impl Io) {
-        let Part::Holding {
-            attempt: Attempt::Running { opened },
-            timed_out,
-            ..
-        } = &mut self.part
-        else {
+    fn look(&mut self, now: f64, io: &mut impl Io<E>) {
+        let opened = self.connection == Connection::Live;
+        let Part::Holding { timed_out, .. } = &mut self.part else {
             return;
         };
-        if let Verdict::Stalled { silent_ms } = self.watch.check(now) {
-            *timed_out = if *opened {
-                0
-            } else {
-                timed_out.saturating_add(1)
-            };
+        if !self.connection.is_attempting() {
+            return;
+        }
+        if let Stall::Stalled { silent_ms } = self.watch.check(now) {
+            if !opened {
+                *timed_out = timed_out.saturating_add(1);
+            }
             io.warn(&format!(
                 "nothing from the stream for {} ms: opening a fresh connection",
                 silent_ms as u64
             ));
             io.close();
+            self.signal(Signal::Silent, now, io);
             self.connect(now, io);
         }
     }
 
     /// A tab that follows the stream another tab holds: shows what a reload kept (`restored`),
-    /// then asks the leader for its recent pings.
-    pub fn follow(url: &str, restored: Option<Snapshot>, now: f64, io: &mut impl Io) -> Self {
+    /// then asks the leader for its recent events.
+    pub fn follow(url: &str, restored: Option<Snapshot>, now: f64, io: &mut impl Io<E>) -> Self {
         let nonce = (io.random() * f64::from(u32::MAX)) as u32;
         let part = Part::Following {
             catch_up: CatchUp::new(nonce, now),
@@ -262,7 +268,7 @@ impl TabRole {
 
     /// A tab that holds the stream itself from the start (sharing is off or impossible): shows
     /// what a reload kept (`restored`) and opens the stream, resuming after it.
-    pub fn hold(url: &str, restored: Option<Snapshot>, now: f64, io: &mut impl Io) -> Self {
+    pub fn hold(url: &str, restored: Option<Snapshot>, now: f64, io: &mut impl Io<E>) -> Self {
         let mut role = Self::new(url, Self::holding(), restored, now, io);
         role.connect(now, io);
         role
@@ -270,105 +276,105 @@ impl TabRole {
 
     /// This tab was granted the lock (or the browser refused it the lock, and it goes on alone):
     /// it holds the stream from now on, resuming after the newest id it has seen.
-    pub fn granted(&mut self, now: f64, io: &mut impl Io) {
-        let Part::Following { catch_up, .. } = &mut self.part else {
+    pub fn granted(&mut self, now: f64, io: &mut impl Io<E>) {
+        let Part::Following { catch_up } = &mut self.part else {
             return;
         };
         let held = catch_up.give_up();
         self.part = Self::holding();
-        for ping in held {
-            self.apply_ping(ping, io);
+        for event in held {
+            self.apply(event, io);
         }
         self.connect(now, io);
     }
 
     /// Something happened to the `EventSource` this tab holds.
-    pub fn stream(&mut self, event: StreamEvent, now: f64, io: &mut impl Io) {
-        let Part::Holding {
-            backoff,
-            timed_out,
-            attempt,
-        } = &mut self.part
-        else {
+    pub fn stream(&mut self, event: SourceEvent, now: f64, io: &mut impl Io<E>) {
+        let Part::Holding { backoff, timed_out } = &mut self.part else {
             return;
         };
         match event {
-            StreamEvent::Ping(ping) => {
+            SourceEvent::Event(raw) => {
                 self.watch.heard(now);
-                io.post(&TabMessage::Ping(ping.clone()));
-                self.apply_ping(ping, io);
+                io.post(&TabMessage::Event(raw.clone()));
+                self.apply(raw, io);
             }
-            StreamEvent::Heartbeat(data) => {
+            SourceEvent::Heartbeat(data) => {
                 self.watch.heard(now);
                 io.post(&TabMessage::Heartbeat(data.clone()));
                 self.apply_heartbeat(data, io);
             }
-            StreamEvent::Open => {
-                *attempt = Attempt::Running { opened: true };
+            SourceEvent::Open => {
                 backoff.reset();
+                *timed_out = 0;
                 self.watch.heard(now);
                 self.watch.set_budget(self.budget_ms);
-                self.show(Link::Open, io);
+                self.signal(Signal::Opened, now, io);
             }
-            StreamEvent::Reconnecting => self.show(Link::Reconnecting, io),
-            StreamEvent::Closed => {
+            SourceEvent::Dropped => self.signal(Signal::Dropped, now, io),
+            SourceEvent::GaveUp { final_answer } => {
                 io.close();
-                let delay = backoff.next_delay(io.random());
-                *attempt = Attempt::Waiting {
-                    until: now + delay.as_millis() as f64,
-                };
                 *timed_out = 0;
-                self.count_down(now, io);
+                let signal = if final_answer {
+                    Signal::Refused
+                } else {
+                    let delay = backoff.next_delay(io.random());
+                    Signal::GaveUp {
+                        next_try: now + delay.as_millis() as f64,
+                    }
+                };
+                self.signal(signal, now, io);
             }
         }
     }
 
     /// Another tab said something.
-    pub fn tab_message(&mut self, message: TabMessage, now: f64, io: &mut impl Io) {
-        if self.is_holding() {
-            match message {
-                TabMessage::Hello(nonce) => io.post(&TabMessage::Snapshot {
-                    nonce,
-                    snapshot: self.snapshot(),
-                }),
-                TabMessage::Silent => self.look(now, io),
-                // What a leader says; while this tab holds the lock, no other tab leads.
-                TabMessage::Ping(_)
-                | TabMessage::Heartbeat(_)
-                | TabMessage::Link(_)
-                | TabMessage::Snapshot { .. } => {}
+    pub fn tab_message(&mut self, message: TabMessage, now: f64, io: &mut impl Io<E>) {
+        let catch_up = match &mut self.part {
+            Part::Following { catch_up } => catch_up,
+            Part::Holding { .. } => {
+                match message {
+                    TabMessage::Hello(nonce) => io.post(&TabMessage::Snapshot {
+                        nonce,
+                        snapshot: self.snapshot(),
+                    }),
+                    TabMessage::Silent => self.look(now, io),
+                    // What a leader says; while this tab holds the lock, no other tab leads.
+                    TabMessage::Event(_)
+                    | TabMessage::Heartbeat(_)
+                    | TabMessage::Connection(_)
+                    | TabMessage::Snapshot { .. } => {}
+                }
+                return;
             }
-            return;
-        }
+        };
         match message {
-            TabMessage::Ping(ping) => {
+            TabMessage::Event(raw) => {
+                let live = catch_up.live(raw);
                 self.watch.heard(now);
-                self.show(Link::Open, io);
-                if let Some(ping) = self.catch_up().and_then(|catch_up| catch_up.live(ping)) {
-                    self.apply_ping(ping, io);
+                self.signal(Signal::Opened, now, io);
+                if let Some(raw) = live {
+                    self.apply(raw, io);
                 }
             }
             TabMessage::Heartbeat(data) => {
                 self.watch.heard(now);
-                self.show(Link::Open, io);
+                self.signal(Signal::Opened, now, io);
                 self.apply_heartbeat(data, io);
             }
-            TabMessage::Link(link) => self.show(link, io),
+            TabMessage::Connection(connection) => self.show(connection, now, io),
             TabMessage::Snapshot { nonce, snapshot } => {
-                let answer = self
-                    .catch_up()
-                    .and_then(|catch_up| catch_up.answer(nonce, snapshot.pings));
-                let Some(pings) = answer else {
+                let Some(events) = catch_up.answer(nonce, snapshot.events) else {
                     return;
                 };
                 if let Some(data) = snapshot.heartbeat {
                     self.apply_heartbeat(data, io);
                 }
-                for ping in pings {
-                    self.apply_ping(ping, io);
+                for event in events {
+                    self.apply(event, io);
                 }
                 self.watch.heard(now);
-                self.show(snapshot.link, io);
+                self.show(snapshot.connection, now, io);
             }
             // For the leader.
             TabMessage::Hello(_) | TabMessage::Silent => {}
@@ -376,85 +382,78 @@ impl TabRole {
     }
 
     /// The browser came back online: a holder waiting out a backoff tries at once.
-    pub fn online(&mut self, now: f64, io: &mut impl Io) {
-        if let Part::Holding {
-            attempt: Attempt::Waiting { .. },
-            ..
-        } = self.part
-        {
+    pub fn online(&mut self, now: f64, io: &mut impl Io<E>) {
+        if self.is_holding() && !self.connection.is_attempting() {
             self.connect(now, io);
         }
     }
 
     /// Milliseconds from `now` until [`TabRole::tick`] has something to do.
     pub fn wake_in(&self, now: f64) -> f64 {
+        let countdown = match self.connection {
+            Connection::Reconnecting { next_try: Some(at) } => Some(at),
+            _ => None,
+        };
         match &self.part {
-            Part::Following { catch_up } => {
-                let watch = self.watch.wait(now);
-                catch_up.wait(now).map_or(watch, |answer| watch.min(answer))
-            }
-            Part::Holding {
-                attempt: Attempt::Running { .. },
-                ..
-            } => self.watch.wait(now),
+            Part::Following { catch_up } => [
+                Some(self.watch.wait(now)),
+                catch_up.wait(now),
+                countdown.and_then(|at| countdown_wait(at, now)),
+            ]
+            .into_iter()
+            .flatten()
+            .fold(f64::INFINITY, f64::min),
             // Wake when the whole seconds shown change, or it is time.
-            Part::Holding {
-                attempt: Attempt::Waiting { until },
-                ..
-            } => {
-                let left = until - now;
-                if left <= 0.0 {
-                    0.0
-                } else {
-                    left - ((left / 1000.0).ceil() - 1.0) * 1000.0
-                }
-            }
+            Part::Holding { .. } => match countdown {
+                Some(at) => countdown_wait(at, now).unwrap_or(0.0),
+                None if self.connection == Connection::Closed => f64::INFINITY,
+                None => self.watch.wait(now),
+            },
         }
     }
 
     /// Time passed (a timer set from [`TabRole::wake_in`] fired, maybe much later than asked).
-    pub fn tick(&mut self, now: f64, io: &mut impl Io) {
-        match self.part {
-            Part::Following { ref mut catch_up } => {
-                let held = catch_up.expire(now);
-                for ping in held {
-                    self.apply_ping(ping, io);
+    pub fn tick(&mut self, now: f64, io: &mut impl Io<E>) {
+        let countdown = match self.connection {
+            Connection::Reconnecting { next_try: Some(at) } => Some(at),
+            _ => None,
+        };
+        match &mut self.part {
+            Part::Following { catch_up } => {
+                for event in catch_up.expire(now) {
+                    self.apply(event, io);
                 }
-                if let Verdict::Stalled { .. } = self.watch.check(now) {
+                if let Stall::Stalled { .. } = self.watch.check(now) {
                     // Show it, and tell the leader, whose timers may be throttled.
-                    self.show(Link::Reconnecting, io);
+                    self.signal(Signal::Silent, now, io);
                     io.post(&TabMessage::Silent);
                     self.watch = StallWatch::new(now, self.budget_ms);
+                } else if countdown.is_some() {
+                    self.show(self.connection, now, io);
                 }
             }
-            Part::Holding {
-                attempt: Attempt::Running { .. },
-                ..
-            } => self.look(now, io),
-            Part::Holding {
-                attempt: Attempt::Waiting { until },
-                ..
-            } => {
-                if now >= until {
-                    self.connect(now, io);
-                } else {
-                    self.count_down(now, io);
-                }
-            }
+            Part::Holding { .. } => match countdown {
+                Some(at) if now >= at => self.connect(now, io),
+                Some(_) => self.show(self.connection, now, io),
+                None => self.look(now, io),
+            },
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use shared::{Epoch, EventId};
+    use shared::{AppEvent, Epoch, EventId, Ping};
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
-    use crate::catch_up::SNAPSHOT_WAIT_MS;
+    use crate::stream::catch_up::SNAPSHOT_WAIT_MS;
 
     const URL: &str = "/sse";
     const EPOCH: &str = "00000000000000aa";
+    const LIVE: Connection = Connection::Live;
+    const RETRYING: Connection = Connection::Reconnecting { next_try: None };
+
     /// The data of a heartbeat for a ping a second and a heartbeat after 2 s of silence (the
     /// server's defaults): a 3 s budget.
     fn defaults() -> String {
@@ -468,16 +467,29 @@ mod tests {
     /// Records what the role does.
     #[derive(Debug, Default)]
     struct FakeIo {
-        actions: Vec<Action>,
+        fed: Vec<Feed<AppEvent>>,
+        shown: Vec<Connection>,
+        malformed: usize,
         posts: Vec<TabMessage>,
         opened: Vec<String>,
         closes: usize,
         warnings: Vec<String>,
     }
 
-    impl Io for FakeIo {
-        fn dispatch(&mut self, action: Action) {
-            self.actions.push(action);
+    impl Io<AppEvent> for FakeIo {
+        fn feed(&mut self, item: Feed<AppEvent>) {
+            self.fed.push(item);
+        }
+        fn status(&mut self, action: StatusAction) {
+            match action {
+                StatusAction::Show { connection, .. } => {
+                    if self.shown.last() != Some(&connection) {
+                        self.shown.push(connection);
+                    }
+                }
+                StatusAction::Malformed => self.malformed += 1,
+                StatusAction::Network { .. } => {}
+            }
         }
         fn post(&mut self, message: &TabMessage) {
             self.posts.push(message.clone());
@@ -497,51 +509,58 @@ mod tests {
     }
 
     impl FakeIo {
-        /// The counts of the pings dispatched, in order, and forgets everything seen so far.
-        fn take_counts(&mut self) -> Vec<u64> {
-            let counts = self
-                .actions
+        /// The feed as text (`#count` for a ping, `notice`, `gap N`, `reset`), and forgets
+        /// everything seen so far.
+        fn take_feed(&mut self) -> Vec<String> {
+            let fed = self
+                .fed
                 .iter()
-                .filter_map(|action| match action {
-                    Action::Received { ping, .. } => Some(ping.count),
-                    _ => None,
+                .map(|item| match item {
+                    Feed::Event {
+                        event: AppEvent::Ping(Ping { count, .. }),
+                        ..
+                    } => format!("#{count}"),
+                    Feed::Event {
+                        event: AppEvent::Notice(notice),
+                        ..
+                    } => format!("notice {}", notice.text),
+                    Feed::Gap { missed } => format!("gap {missed}"),
+                    Feed::Reset => "reset".to_owned(),
                 })
                 .collect();
             *self = Self::default();
-            counts
-        }
-
-        /// The badge changes dispatched, in order.
-        fn badge(&self) -> Vec<&Action> {
-            self.actions
-                .iter()
-                .filter(|action| !matches!(action, Action::Received { .. }))
-                .collect()
+            fed
         }
     }
 
-    fn raw(count: u64) -> RawPing {
-        RawPing::example(EPOCH, count)
+    fn raw(seq: u64) -> RawEvent {
+        RawEvent::ping(EPOCH, seq)
     }
 
-    fn resume_after(count: u64) -> String {
+    fn notice(seq: u64, text: &str) -> RawEvent {
+        let data =
+            format!(r#"{{"text":"{text}","level":"info","time":"2026-11-25T09:00:00.000Z"}}"#);
+        RawEvent::example("notice", &data, EPOCH, seq)
+    }
+
+    fn resume_after(seq: u64) -> String {
         let id = EventId {
             epoch: Epoch(0xaa),
-            count,
+            seq,
         };
         shared::resume_url(URL, Some(id))
     }
 
-    /// A holder whose stream opened at 0 ms with the default timing and carried pings `counts`,
-    /// one a second from 1 s.
-    fn live_holder(counts: impl IntoIterator<Item = u64>) -> (TabRole, FakeIo) {
+    /// A holder whose stream opened at 0 ms with the default timing and carried `events`, one a
+    /// second from 1 s.
+    fn live_holder(events: impl IntoIterator<Item = RawEvent>) -> (TabRole<AppEvent>, FakeIo) {
         let mut io = FakeIo::default();
         let mut role = TabRole::hold(URL, None, 0.0, &mut io);
-        role.stream(StreamEvent::Open, 0.0, &mut io);
-        role.stream(StreamEvent::Heartbeat(defaults()), 0.0, &mut io);
-        for (second, count) in counts.into_iter().enumerate() {
+        role.stream(SourceEvent::Open, 0.0, &mut io);
+        role.stream(SourceEvent::Heartbeat(defaults()), 0.0, &mut io);
+        for (second, event) in events.into_iter().enumerate() {
             role.stream(
-                StreamEvent::Ping(raw(count)),
+                SourceEvent::Event(event),
                 1_000.0 * (second + 1) as f64,
                 &mut io,
             );
@@ -549,136 +568,160 @@ mod tests {
         (role, io)
     }
 
-    #[wasm_bindgen_test(unsupported = test)]
-    fn a_holder_opens_the_stream_and_relays_everything_it_receives() {
+    fn follower() -> (TabRole<AppEvent>, FakeIo) {
         let mut io = FakeIo::default();
-        let mut role = TabRole::hold(URL, None, 0.0, &mut io);
+        let role = TabRole::follow(URL, None, 0.0, &mut io);
+        (role, io)
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_holder_opens_the_stream_and_relays_every_event_it_receives() {
+        let mut io = FakeIo::default();
+        let mut role = TabRole::<AppEvent>::hold(URL, None, 0.0, &mut io);
         assert_eq!(io.opened, [URL], "a first visit resumes nothing");
-        assert!(io.actions.is_empty(), "a first attempt stays `connecting`");
-        role.stream(StreamEvent::Open, 10.0, &mut io);
-        role.stream(StreamEvent::Heartbeat(defaults()), 10.0, &mut io);
-        role.stream(StreamEvent::Ping(raw(1)), 20.0, &mut io);
+        assert_eq!(io.shown, [Connection::Connecting]);
+        role.stream(SourceEvent::Open, 10.0, &mut io);
+        role.stream(SourceEvent::Heartbeat(defaults()), 10.0, &mut io);
+        role.stream(SourceEvent::Event(raw(1)), 20.0, &mut io);
+        role.stream(SourceEvent::Event(notice(2, "hi")), 30.0, &mut io);
         assert_eq!(
             io.posts,
             [
-                TabMessage::Link(Link::Open),
+                TabMessage::Connection(LIVE),
                 TabMessage::Heartbeat(defaults()),
-                TabMessage::Ping(raw(1)),
+                TabMessage::Event(raw(1)),
+                TabMessage::Event(notice(2, "hi")),
             ]
         );
-        assert_eq!(io.badge(), [&Action::Opened]);
-        assert_eq!(io.take_counts(), [1]);
+        assert_eq!(io.shown, [Connection::Connecting, LIVE]);
+        assert_eq!(io.take_feed(), ["#1", "notice hi"]);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn the_feed_is_judged_by_ids_alone_with_marks_for_gaps_and_resets() {
+        // Ping #2 comes right after ping #1 by its count, but seqs 3 and 4 never came.
+        let ping = |count: u64, epoch: &str, seq: u64| {
+            let data = format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#);
+            RawEvent::example("ping", &data, epoch, seq)
+        };
+        let (_, mut io) = live_holder([
+            ping(1, EPOCH, 1),
+            notice(2, "a"),
+            ping(2, EPOCH, 5),
+            ping(9, EPOCH, 4),
+            ping(1, "00000000000000bb", 1),
+        ]);
+        assert_eq!(
+            io.take_feed(),
+            ["#1", "notice a", "gap 2", "#2", "reset", "#1"]
+        );
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_holder_answers_a_hello_with_what_it_shows_and_ignores_other_leaders() {
-        let (mut role, mut io) = live_holder(1..=3);
-        io.take_counts();
+        let (mut role, mut io) = live_holder([raw(1), notice(2, "n"), raw(3)]);
+        io.take_feed();
         role.tab_message(TabMessage::Hello(9), 3_500.0, &mut io);
-        role.tab_message(TabMessage::Ping(raw(50)), 3_500.0, &mut io);
-        role.tab_message(TabMessage::Link(Link::Reconnecting), 3_500.0, &mut io);
+        role.tab_message(TabMessage::Event(raw(50)), 3_500.0, &mut io);
+        role.tab_message(TabMessage::Connection(RETRYING), 3_500.0, &mut io);
         assert_eq!(
             io.posts,
             [TabMessage::Snapshot {
                 nonce: 9,
                 snapshot: Snapshot {
-                    link: Link::Open,
+                    connection: LIVE,
                     heartbeat: Some(defaults()),
-                    pings: (1..=3).map(raw).collect(),
+                    events: vec![raw(1), notice(2, "n"), raw(3)],
                 },
             }]
         );
-        assert!(io.actions.is_empty(), "nothing from another tab is shown");
+        assert!(io.fed.is_empty(), "nothing from another tab is shown");
+        assert!(io.shown.is_empty());
     }
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn a_follower_asks_for_the_recent_pings_and_shows_them_before_live_ones_that_came_first() {
-        let mut io = FakeIo::default();
-        let mut role = TabRole::follow(URL, None, 0.0, &mut io);
+    fn a_follower_asks_for_the_recent_events_and_shows_them_before_live_ones_that_came_first() {
+        let (mut role, mut io) = follower();
         assert_eq!(io.posts, [TabMessage::Hello(0)], "random() is 0 here");
         assert!(io.opened.is_empty(), "a follower opens no stream");
         io.posts.clear();
-        // The leader's live pings beat its answer.
-        role.tab_message(TabMessage::Ping(raw(4)), 10.0, &mut io);
-        role.tab_message(TabMessage::Ping(raw(5)), 20.0, &mut io);
+        // The leader's live events beat its answer.
+        role.tab_message(TabMessage::Event(raw(4)), 10.0, &mut io);
+        role.tab_message(TabMessage::Event(notice(5, "late")), 20.0, &mut io);
         let snapshot = Snapshot {
-            link: Link::Open,
+            connection: LIVE,
             heartbeat: Some(defaults()),
-            pings: (1..=4).map(raw).collect(),
+            events: vec![raw(1), notice(2, "early"), raw(3), raw(4)],
         };
         // Another tab's answer is not ours.
-        role.tab_message(
-            TabMessage::Snapshot {
-                nonce: 1,
-                snapshot: snapshot.clone(),
-            },
-            25.0,
-            &mut io,
-        );
-        assert_eq!(io.take_counts(), [] as [u64; 0]);
+        let others = TabMessage::Snapshot {
+            nonce: 1,
+            snapshot: snapshot.clone(),
+        };
+        role.tab_message(others, 25.0, &mut io);
+        assert_eq!(io.take_feed(), [] as [String; 0]);
         role.tab_message(TabMessage::Snapshot { nonce: 0, snapshot }, 30.0, &mut io);
-        assert_eq!(io.take_counts(), [1, 2, 3, 4, 5], "the repeat is not shown");
-        role.tab_message(TabMessage::Ping(raw(6)), 1_000.0, &mut io);
-        assert_eq!(io.take_counts(), [6]);
+        assert_eq!(
+            io.take_feed(),
+            ["#1", "notice early", "#3", "#4", "notice late"],
+            "the repeat is not shown"
+        );
+        role.tab_message(TabMessage::Event(raw(6)), 1_000.0, &mut io);
+        assert_eq!(io.take_feed(), ["#6"]);
         assert!(io.posts.is_empty(), "a follower relays nothing");
     }
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn a_follower_without_an_answer_shows_live_pings_after_a_moment() {
-        let mut io = FakeIo::default();
-        let mut role = TabRole::follow(URL, None, 0.0, &mut io);
-        role.tab_message(TabMessage::Ping(raw(7)), 10.0, &mut io);
+    fn a_follower_without_an_answer_shows_live_events_after_a_moment() {
+        let (mut role, mut io) = follower();
+        role.tab_message(TabMessage::Event(raw(7)), 10.0, &mut io);
         assert_eq!(role.wake_in(10.0), SNAPSHOT_WAIT_MS - 10.0);
         role.tick(SNAPSHOT_WAIT_MS, &mut io);
-        assert_eq!(io.take_counts(), [7]);
-        role.tab_message(TabMessage::Ping(raw(8)), 600.0, &mut io);
-        assert_eq!(io.take_counts(), [8]);
+        assert_eq!(io.take_feed(), ["#7"]);
+        role.tab_message(TabMessage::Event(raw(8)), 600.0, &mut io);
+        assert_eq!(io.take_feed(), ["#8"]);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn a_follower_shows_the_leaders_connection_on_its_own_badge() {
-        let mut io = FakeIo::default();
-        let mut role = TabRole::follow(URL, None, 0.0, &mut io);
-        for link in [Link::Open, Link::Reconnecting, Link::RetryIn(2), Link::Open] {
-            role.tab_message(TabMessage::Link(link), 10.0, &mut io);
+    fn a_follower_shows_the_leaders_connection_and_counts_down_to_its_next_try_itself() {
+        let (mut role, mut io) = follower();
+        let waiting = Connection::Reconnecting {
+            next_try: Some(2_500.0),
+        };
+        for connection in [LIVE, RETRYING, waiting] {
+            role.tab_message(TabMessage::Connection(connection), 10.0, &mut io);
         }
-        assert_eq!(
-            io.badge(),
-            [
-                &Action::Opened,
-                &Action::Reconnecting,
-                &Action::RetryIn(2),
-                &Action::Opened
-            ]
-        );
+        assert_eq!(io.shown, [LIVE, RETRYING, waiting]);
+        // Its own timer shows the countdown: the leader's may be throttled.
+        role.tick(SNAPSHOT_WAIT_MS, &mut io);
+        let wake = role.wake_in(SNAPSHOT_WAIT_MS);
+        assert_eq!(wake, 1_000.0, "when 2 s left turns into 1 s left");
+        assert_eq!(io.posts, [TabMessage::Hello(0)]);
+        role.tab_message(TabMessage::Connection(Connection::Closed), 20.0, &mut io);
+        assert_eq!(io.shown.last(), Some(&Connection::Closed));
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_follower_granted_the_lock_resumes_after_the_newest_id_it_saw() {
-        let mut io = FakeIo::default();
-        let mut role = TabRole::follow(URL, None, 0.0, &mut io);
+        let (mut role, mut io) = follower();
         role.tab_message(TabMessage::Heartbeat(defaults()), 5.0, &mut io);
-        for count in 1..=4 {
-            role.tab_message(TabMessage::Ping(raw(count)), 10.0, &mut io);
+        for event in [raw(1), raw(2), notice(3, "n"), raw(4)] {
+            role.tab_message(TabMessage::Event(event), 10.0, &mut io);
         }
         role.tick(SNAPSHOT_WAIT_MS, &mut io);
-        io.take_counts();
+        io.take_feed();
         role.granted(2_000.0, &mut io);
         assert!(role.is_holding());
         assert_eq!(io.opened, [resume_after(4)]);
-        assert_eq!(
-            io.badge(),
-            [&Action::Reconnecting],
-            "it was live: a hand-over"
-        );
-        assert_eq!(io.posts, [TabMessage::Link(Link::Reconnecting)]);
+        assert_eq!(io.shown, [RETRYING], "it was live: a hand-over");
+        assert_eq!(io.posts, [TabMessage::Connection(RETRYING)]);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_silent_stream_is_replaced_at_once_resuming_after_the_newest_id() {
-        let (mut role, mut io) = live_holder(1..=3);
-        io.take_counts();
-        // The last ping came at 3 s; the budget is 3 s.
+        let (mut role, mut io) = live_holder([raw(1), raw(2), notice(3, "n")]);
+        io.take_feed();
+        // The last event came at 3 s; the budget is 3 s.
         role.tick(3_000.0, &mut io);
         assert_eq!(role.wake_in(3_000.0), 3_000.0);
         role.tick(5_999.0, &mut io);
@@ -686,14 +729,16 @@ mod tests {
         role.tick(6_000.0, &mut io);
         assert_eq!(io.closes, 1);
         assert_eq!(io.opened, [resume_after(3)]);
-        assert_eq!(io.badge(), [&Action::Reconnecting]);
-        assert_eq!(io.posts, [TabMessage::Link(Link::Reconnecting)]);
+        assert_eq!(io.shown, [Connection::Stalled]);
+        assert_eq!(io.posts, [TabMessage::Connection(Connection::Stalled)]);
         assert!(io.warnings[0].contains("3000 ms"), "{:?}", io.warnings);
+        role.stream(SourceEvent::Open, 6_100.0, &mut io);
+        assert_eq!(io.shown, [Connection::Stalled, LIVE]);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn attempts_that_never_open_are_given_twice_as_long_each_time() {
-        let (mut role, mut io) = live_holder(1..=3);
+        let (mut role, mut io) = live_holder([raw(1), raw(2), raw(3)]);
         role.tick(3_000.0, &mut io);
         let mut now = 6_000.0;
         role.tick(now, &mut io);
@@ -709,45 +754,75 @@ mod tests {
         assert_eq!(io.opened.len(), 7);
         assert!(io.opened[1..].iter().all(|url| *url == resume_after(3)));
         // The server answers the pending one: the next stall is a short one again.
-        role.stream(StreamEvent::Open, now, &mut io);
+        role.stream(SourceEvent::Open, now, &mut io);
         assert_eq!(role.wake_in(now), 3_000.0);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_stream_the_browser_gave_up_on_is_reopened_after_a_countdown() {
-        let (mut role, mut io) = live_holder(1..=2);
-        io.take_counts();
-        role.stream(StreamEvent::Closed, 2_500.0, &mut io);
+        let (mut role, mut io) = live_holder([raw(1), raw(2)]);
+        io.take_feed();
+        role.stream(
+            SourceEvent::GaveUp {
+                final_answer: false,
+            },
+            2_500.0,
+            &mut io,
+        );
         assert_eq!(io.closes, 1);
         // random() is 0: the first backoff is its full 500 ms.
-        assert_eq!(io.badge(), [&Action::RetryIn(1)]);
+        let waiting = Connection::Reconnecting {
+            next_try: Some(3_000.0),
+        };
+        assert_eq!(io.shown, [waiting]);
+        assert_eq!(io.posts, [TabMessage::Connection(waiting)]);
         assert_eq!(role.wake_in(2_500.0), 500.0);
         role.tick(3_000.0, &mut io);
         assert_eq!(io.opened, [resume_after(2)]);
-        assert_eq!(io.badge(), [&Action::RetryIn(1), &Action::Reconnecting]);
+        assert_eq!(io.shown, [waiting, RETRYING]);
         // A second failure waits longer; coming back online cuts it short.
-        role.stream(StreamEvent::Closed, 3_100.0, &mut io);
+        role.stream(
+            SourceEvent::GaveUp {
+                final_answer: false,
+            },
+            3_100.0,
+            &mut io,
+        );
         assert_eq!(role.wake_in(3_100.0), 1_000.0);
         role.online(3_200.0, &mut io);
         assert_eq!(io.opened.len(), 2);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
+    fn a_final_answer_closes_the_stream_for_good() {
+        let (mut role, mut io) = live_holder([raw(1)]);
+        io.take_feed();
+        role.stream(SourceEvent::GaveUp { final_answer: true }, 2_000.0, &mut io);
+        assert_eq!(io.closes, 1);
+        assert_eq!(io.shown, [Connection::Closed]);
+        assert_eq!(io.posts, [TabMessage::Connection(Connection::Closed)]);
+        assert_eq!(role.wake_in(2_000.0), f64::INFINITY);
+        role.tick(60_000.0, &mut io);
+        role.online(60_000.0, &mut io);
+        role.tab_message(TabMessage::Silent, 60_000.0, &mut io);
+        assert!(io.opened.is_empty(), "no attempt after a final answer");
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
     fn a_follower_that_hears_nothing_says_so_and_the_leader_looks_at_once() {
-        let mut follower_io = FakeIo::default();
-        let mut follower = TabRole::follow(URL, None, 0.0, &mut follower_io);
+        let (mut follower, mut follower_io) = follower();
         follower.tab_message(TabMessage::Heartbeat(defaults()), 0.0, &mut follower_io);
-        follower.tab_message(TabMessage::Ping(raw(1)), 1_000.0, &mut follower_io);
+        follower.tab_message(TabMessage::Event(raw(1)), 1_000.0, &mut follower_io);
         follower_io = FakeIo::default();
         follower.tick(3_999.0, &mut follower_io);
         assert!(follower_io.posts.is_empty());
         follower.tick(4_000.0, &mut follower_io);
         assert_eq!(follower_io.posts, [TabMessage::Silent]);
-        assert_eq!(follower_io.badge(), [&Action::Reconnecting]);
+        assert_eq!(follower_io.shown, [Connection::Stalled]);
 
         // The leader's own timer is throttled (a background tab); the follower's word is enough.
-        let (mut leader, mut leader_io) = live_holder([1]);
-        leader_io.take_counts();
+        let (mut leader, mut leader_io) = live_holder([raw(1)]);
+        leader_io.take_feed();
         leader.tab_message(TabMessage::Silent, 2_000.0, &mut leader_io);
         assert!(
             leader_io.opened.is_empty(),
@@ -760,35 +835,67 @@ mod tests {
     #[wasm_bindgen_test(unsupported = test)]
     fn a_reload_shows_what_it_kept_and_resumes_after_it() {
         let kept = Snapshot {
-            link: Link::Open,
+            connection: LIVE,
             heartbeat: Some(defaults()),
-            pings: (10..=12).map(raw).collect(),
+            events: vec![raw(10), notice(11, "kept"), raw(12)],
         };
         let mut io = FakeIo::default();
-        let role = TabRole::hold(URL, Some(kept.clone()), 0.0, &mut io);
+        let role = TabRole::<AppEvent>::hold(URL, Some(kept.clone()), 0.0, &mut io);
         assert_eq!(io.opened, [resume_after(12)]);
         assert_eq!(role.wake_in(0.0), 3_000.0, "the kept heartbeat's timing");
-        assert_eq!(io.take_counts(), [10, 11, 12]);
-        assert_eq!(role.snapshot().pings, kept.pings);
+        assert_eq!(io.take_feed(), ["#10", "notice kept", "#12"]);
+        assert_eq!(role.snapshot().events, kept.events);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn malformed_events_are_counted_and_logged_not_relayed_as_pings() {
-        let (mut role, _) = live_holder([]);
+        let junk = RawEvent::example("ping", "not json", EPOCH, 1);
+        let junk_notice = RawEvent::example("notice", r#"{"count":2}"#, EPOCH, 2);
+        let (mut leader, _) = live_holder([]);
         let mut io = FakeIo::default();
-        let junk = RawPing {
-            data: "not json".to_owned(),
-            id: format!("{EPOCH}-1"),
-        };
-        role.stream(StreamEvent::Ping(junk.clone()), 100.0, &mut io);
-        role.stream(StreamEvent::Heartbeat("{}".to_owned()), 100.0, &mut io);
-        assert_eq!(io.actions, [Action::Malformed]);
-        assert_eq!(io.warnings.len(), 2);
-        assert!(role.snapshot().pings.is_empty());
+        leader.stream(SourceEvent::Event(junk.clone()), 100.0, &mut io);
+        leader.stream(SourceEvent::Event(junk.clone()), 100.0, &mut io);
+        leader.stream(SourceEvent::Event(junk_notice.clone()), 100.0, &mut io);
+        leader.stream(
+            SourceEvent::Event(RawEvent::example("ping", "[]", EPOCH, 3)),
+            100.0,
+            &mut io,
+        );
+        leader.stream(SourceEvent::Heartbeat("{}".to_owned()), 100.0, &mut io);
+        leader.stream(SourceEvent::Event(raw(4)), 100.0, &mut io);
+        assert_eq!(io.malformed, 3, "the repeat is not counted twice");
+        assert_eq!(
+            io.warnings.len(),
+            3,
+            "once per name (ping, notice, heartbeat): {:?}",
+            io.warnings
+        );
+        assert!(io.warnings[0].contains("not json"), "{:?}", io.warnings);
+        assert_eq!(
+            io.take_feed(),
+            ["#4"],
+            "nothing shown for them, and no gap where they were"
+        );
         // Still the 3 s budget: silent since 100 ms, so the check at 3 s finds 100 ms to go.
-        role.tick(3_000.0, &mut io);
-        assert_eq!(role.wake_in(3_000.0), 100.0, "the timing stays");
-        // Relayed as received: every tab counts it.
-        assert_eq!(io.posts[0], TabMessage::Ping(junk));
+        leader.tick(3_000.0, &mut io);
+        assert_eq!(leader.wake_in(3_000.0), 100.0, "the timing stays");
+
+        // The leader relays what it received, as received; no tab takes any of it for a ping.
+        let (mut follower, mut follower_io) = follower();
+        follower.tab_message(
+            TabMessage::Snapshot {
+                nonce: 0,
+                snapshot: leader.snapshot(),
+            },
+            200.0,
+            &mut follower_io,
+        );
+        follower.tab_message(TabMessage::Event(junk), 300.0, &mut follower_io);
+        let relayed_junk = RawEvent::example("ping", "not json", EPOCH, 5);
+        follower.tab_message(TabMessage::Event(relayed_junk), 300.0, &mut follower_io);
+        follower.tab_message(TabMessage::Event(raw(6)), 300.0, &mut follower_io);
+        assert_eq!(follower_io.malformed, 4, "the repeat is not counted again");
+        assert_eq!(follower_io.warnings.len(), 2, "{:?}", follower_io.warnings);
+        assert_eq!(follower_io.take_feed(), ["#4", "#6"]);
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses its own subset")]
 
+pub mod fake;
+
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
