@@ -47,7 +47,7 @@ pub struct Notice {
 
 impl Notice {
     /// The longest `text`, in characters (Unicode scalar values).
-    pub const MAX_TEXT_CHARS: usize = 1000;
+    pub const MAX_TEXT_CHARS: usize = 4000;
 }
 
 impl StreamEvent for Notice {

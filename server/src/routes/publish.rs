@@ -43,6 +43,10 @@ fn accept<E: Publishable>(json: serde_json::Value, time: DateTime<Utc>) -> Resul
 where
     AppEvent: From<E>,
 {
+    // serde would also read a struct from an array of its fields in order: not an event's form.
+    if !json.is_object() {
+        return Err(Rejection::Invalid("the body must be a JSON object".into()));
+    }
     let draft: E::Draft =
         serde_json::from_value(json).map_err(|err| Rejection::Invalid(err.to_string()))?;
     let event = E::from_draft(draft, time).map_err(|err| Rejection::Invalid(err.0))?;

@@ -68,7 +68,7 @@ async fn odd_last_event_ids_get_a_stream_from_the_newest_ping() {
     let app = spawn_app(|config| config.interval_ms = 10).await;
     let epoch = eventually(Duration::from_secs(10), async || {
         match app.last_id().await {
-            Some(id) if id.count >= 20 => Ok(id.epoch),
+            Some(id) if id.seq >= 20 => Ok(id.epoch),
             last => Err(last),
         }
     })
@@ -78,7 +78,7 @@ async fn odd_last_event_ids_get_a_stream_from_the_newest_ping() {
     let this_run_negative = format!("{epoch}--1");
     let this_run_future = EventId {
         epoch,
-        count: u64::MAX,
+        seq: u64::MAX,
     }
     .to_string();
     let huge = "7".repeat(60 * 1024);
@@ -95,7 +95,7 @@ async fn odd_last_event_ids_get_a_stream_from_the_newest_ping() {
         b"\xff\xfe",
     ] {
         let (before, (status, first), after) = app
-            .between_last_counts(first_event(&app, &stream_request(Some(id))))
+            .between_last_seqs(first_event(&app, &stream_request(Some(id))))
             .await;
         let shown = String::from_utf8_lossy(&id[..id.len().min(24)]).into_owned();
         assert_eq!(status, 200, "Last-Event-ID {shown:?}");
@@ -103,21 +103,21 @@ async fn odd_last_event_ids_get_a_stream_from_the_newest_ping() {
         let first = first.unwrap_or_else(|| panic!("no event for {shown:?}"));
         assert_eq!(first.epoch, epoch);
         assert!(
-            (before..=after).contains(&first.count),
+            (before..=after).contains(&first.seq),
             "Last-Event-ID {shown:?} started at {} (newest {before}..={after})",
-            first.count
+            first.seq
         );
     }
     // An id of another run: the oldest ping this run retains (here its first), so the client
     // sees the counts go back, not a replay that pretends to continue the other run.
     let foreign = EventId {
         epoch: shared::Epoch(epoch.0 ^ 1),
-        count: 5,
+        seq: 5,
     };
     let foreign = foreign.to_string();
     let (status, first) = first_event(&app, &stream_request(Some(foreign.as_bytes()))).await;
     assert_eq!(status, 200);
-    assert_eq!(first, Some(EventId { epoch, count: 1 }));
+    assert_eq!(first, Some(EventId { epoch, seq: 1 }));
 }
 
 #[tokio::test]
@@ -136,7 +136,7 @@ async fn last_event_ids_with_control_characters_are_rejected_by_the_http_parser(
         status_line(&app, bare_lf.as_bytes()).await,
         "HTTP/1.1 200 OK"
     );
-    assert_eq!(app.open_stream(None).await.next_ping().await.ping.count, 1);
+    assert_eq!(app.open_stream(None).await.next_ping().await.id.seq, 1);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use eventsource_stream::Eventsource as _;
 use futures_util::{Stream, StreamExt as _};
 use reqwest::Version;
-use shared::{EVENT_NAME, STREAM_PATH};
+use shared::{Ping, STREAM_PATH, StreamEvent as _};
 
 use crate::{
     clients,
@@ -64,7 +64,7 @@ fn h2_pings(body: h2::RecvStream) -> impl Stream<Item = Received> {
     });
     chunks.eventsource().filter_map(|event| async move {
         let event = event.expect("well-formed SSE");
-        (event.event == EVENT_NAME).then(|| {
+        (event.event == Ping::NAME).then(|| {
             Received::parse(&event.id, &event.data)
                 .unwrap_or_else(|err| panic!("a malformed ping: {err}"))
         })

@@ -5,6 +5,7 @@ mod clients;
 mod h2;
 mod helpers;
 mod ops;
+mod publish;
 mod redis;
 mod resume;
 mod runs;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::helpers::spawn_app;
 
 #[tokio::test]
-async fn healthz_reports_status_clients_and_last_count() {
+async fn healthz_reports_status_clients_and_last_seq() {
     let app = spawn_app(|config| config.interval_ms = 60_000).await;
     let mut stream = app.open_stream(None).await;
     let first = stream.next_ping().await;
@@ -15,7 +15,7 @@ async fn healthz_reports_status_clients_and_last_count() {
     let health: serde_json::Value = response.json().await.unwrap();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["clients"], 1);
-    assert_eq!(health["last_count"], 1);
+    assert_eq!(health["last_seq"], 1);
     assert_eq!(health["last_id"], first.id.to_string());
 }
 
@@ -50,8 +50,8 @@ async fn metrics_count_what_happened() {
         "{text}"
     );
     assert_eq!(app.metric("pingstream_connected_clients").await, 2);
-    assert!(app.metric("pingstream_events_published_total").await >= 8);
-    assert!(app.metric("pingstream_events_delivered_total").await >= 8);
+    assert!(app.metric("pingstream_events_published_total{event=\"ping\"}").await >= 8);
+    assert!(app.metric("pingstream_events_delivered_total{event=\"ping\"}").await >= 8);
     assert!(app.metric("pingstream_events_replayed_total").await >= 1);
     assert_eq!(app.metric("pingstream_connections_rejected_total").await, 1);
     assert_eq!(app.metric("pingstream_slow_clients_dropped_total").await, 0);

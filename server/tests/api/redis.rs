@@ -203,7 +203,7 @@ async fn a_client_that_moves_to_another_replica_gets_exactly_the_missed_events()
     let mut on_b = b.app.open_stream(Some(&last.id.to_string())).await;
     let resumed = on_b.take_pings(12).await;
     assert_eq!(resumed[0].id.epoch, last.id.epoch);
-    assert_eq!(resumed[0].ping.count, last.ping.count + 1, "gap or repeat");
+    assert_eq!(resumed[0].id.seq, last.id.seq + 1, "gap or repeat");
     let all: Vec<Received> = seen.into_iter().chain(resumed).collect();
     assert_consecutive(&all);
     assert!(b.app.metric("pingstream_events_replayed_total").await >= 7);
@@ -321,7 +321,7 @@ async fn after_a_redis_restart_replicas_recover_and_the_stream_goes_on() {
     let last = all.last().expect("pings").id.to_string();
     let mut on_b = b.app.open_stream(Some(&last)).await;
     let next = on_b.next_ping().await;
-    assert_eq!(next.ping.count, all.last().expect("pings").ping.count + 1);
+    assert_eq!(next.id.seq, all.last().expect("pings").id.seq + 1);
 }
 
 #[tokio::test]
@@ -357,7 +357,7 @@ async fn when_redis_comes_back_without_its_data_the_replicas_start_a_new_run() {
             break ping;
         }
     };
-    assert_eq!(first.ping.count, 1);
+    assert_eq!(first.id.seq, 1);
     let mut run = vec![first];
     run.extend(on_a.take_pings(5).await);
     assert_consecutive(&run);
@@ -376,7 +376,7 @@ async fn a_replica_started_while_redis_is_down_streams_once_redis_is_up() {
     redis.restart();
     replica.wait_for_status("ok", LEASE * 5).await;
     let pings = stream.take_pings(5).await;
-    assert_eq!(pings[0].ping.count, 1);
+    assert_eq!(pings[0].id.seq, 1);
     assert_consecutive(&pings);
 }
 

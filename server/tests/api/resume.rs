@@ -40,7 +40,7 @@ async fn app_with_a_full_history() -> (TestApp, Received) {
     .await;
     let mut stream = app.open_stream(None).await;
     let mut newest = stream.next_ping().await;
-    while newest.ping.count < 3 * HISTORY {
+    while newest.id.seq < 3 * HISTORY {
         newest = stream.next_ping().await;
     }
     (app, newest)
@@ -49,7 +49,7 @@ async fn app_with_a_full_history() -> (TestApp, Received) {
 /// Opens a stream resuming from `from` and returns its first ping, with the newest count just
 /// before and just after the request: whatever the server chose lies relative to those.
 async fn first_ping_bracketed(app: &TestApp, from: ResumeFrom<'_>) -> (u64, Received, u64) {
-    app.between_last_counts(async {
+    app.between_last_seqs(async {
         let mut stream = app.open_stream_from(from).await;
         stream.next_ping().await
     })
@@ -59,9 +59,9 @@ async fn first_ping_bracketed(app: &TestApp, from: ResumeFrom<'_>) -> (u64, Rece
 /// Asserts that `first` is the newest ping at the time of the request (a new client).
 fn assert_newest(what: &str, (before, first, after): (u64, Received, u64)) {
     assert!(
-        (before..=after).contains(&first.ping.count),
+        (before..=after).contains(&first.id.seq),
         "{what}: first ping {} is not the newest ({before}..={after})",
-        first.ping.count
+        first.id.seq
     );
 }
 
@@ -69,9 +69,9 @@ fn assert_newest(what: &str, (before, first, after): (u64, Received, u64)) {
 fn assert_oldest_retained(what: &str, (before, first, after): (u64, Received, u64)) {
     let oldest = (before - (HISTORY - 1))..=(after - (HISTORY - 1));
     assert!(
-        oldest.contains(&first.ping.count),
+        oldest.contains(&first.id.seq),
         "{what}: first ping {} is not the oldest retained ({oldest:?})",
-        first.ping.count
+        first.id.seq
     );
 }
 
@@ -128,11 +128,11 @@ async fn an_id_in_the_history_resumes_right_after_it() {
     let (app, newest) = app_with_a_full_history().await;
     for via in [Via::Header, Via::Query] {
         let id = EventId {
-            count: newest.ping.count - 3,
+            seq: newest.id.seq - 3,
             ..newest.id
         };
         let (_, first, _) = first_ping_bracketed(&app, via.from(&id.to_string())).await;
-        assert_eq!(first.ping.count, id.count + 1, "{via:?}");
+        assert_eq!(first.id.seq, id.seq + 1, "{via:?}");
     }
 }
 
@@ -141,7 +141,7 @@ async fn an_id_older_than_the_history_starts_at_the_oldest_retained_ping() {
     let (app, newest) = app_with_a_full_history().await;
     for via in [Via::Header, Via::Query] {
         let stale = EventId {
-            count: 1,
+            seq: 1,
             ..newest.id
         };
         let bracket = first_ping_bracketed(&app, via.from(&stale.to_string())).await;
@@ -171,7 +171,7 @@ async fn an_id_from_the_future_is_treated_as_a_new_client() {
     let (app, newest) = app_with_a_full_history().await;
     for via in [Via::Header, Via::Query] {
         let future = EventId {
-            count: newest.ping.count + 1_000,
+            seq: newest.id.seq + 1_000,
             ..newest.id
         };
         let bracket = first_ping_bracketed(&app, via.from(&future.to_string())).await;
@@ -223,23 +223,23 @@ async fn unusable_ids_are_treated_as_a_new_client() {
 async fn a_percent_encoded_id_in_the_query_resumes_like_a_plain_one() {
     let (app, newest) = app_with_a_full_history().await;
     let id = EventId {
-        count: newest.ping.count - 2,
+        seq: newest.id.seq - 2,
         ..newest.id
     };
     let encoded = id.to_string().replace('-', "%2D");
     let (_, first, _) = first_ping_bracketed(&app, ResumeFrom::Query(&encoded)).await;
-    assert_eq!(first.ping.count, id.count + 1);
+    assert_eq!(first.id.seq, id.seq + 1);
 }
 
 #[tokio::test]
 async fn the_header_wins_when_both_are_present() {
     let (app, newest) = app_with_a_full_history().await;
     let header = EventId {
-        count: newest.ping.count - 2,
+        seq: newest.id.seq - 2,
         ..newest.id
     };
     let query = EventId {
-        count: newest.ping.count - 6,
+        seq: newest.id.seq - 6,
         ..newest.id
     };
     let (_, first, _) = first_ping_bracketed(
@@ -250,7 +250,7 @@ async fn the_header_wins_when_both_are_present() {
         },
     )
     .await;
-    assert_eq!(first.ping.count, header.count + 1, "the header's id");
+    assert_eq!(first.id.seq, header.seq + 1, "the header's id");
     // A malformed header still wins: it is what the browser's own reconnect sent.
     let bracket = first_ping_bracketed(
         &app,

@@ -64,7 +64,7 @@ pub async fn latest_ping_within_100_ms(transport: Transport) {
     // Warm up the connection path once so the measurement is of the server, not of the client.
     app.open_stream(None).await.next_ping().await;
     let mut latest = watcher.next_ping().await;
-    while latest.ping.count < 3 {
+    while latest.id.seq < 3 {
         latest = watcher.next_ping().await;
     }
     let started = Instant::now();
@@ -139,7 +139,7 @@ pub async fn jittered_retry_hint_then_the_heartbeat(transport: Transport) {
     assert!((1250..=3750).contains(&retry), "retry {retry} ms");
     let heartbeat = format!(
         "event: {}\ndata: {{\"interval_ms\":700,\"heartbeat_ms\":1400}}\n\n",
-        shared::HEARTBEAT_EVENT
+        <shared::Heartbeat as shared::StreamEvent>::NAME
     );
     assert!(rest.starts_with(&heartbeat), "{rest:?}");
 }
@@ -184,7 +184,7 @@ pub async fn a_heartbeat_each_period(transport: Transport) {
     let mut beats_at = Vec::new();
     let heartbeat = format!(
         "event: {}\ndata: {{\"interval_ms\":600000,\"heartbeat_ms\":1000}}\n\n",
-        shared::HEARTBEAT_EVENT
+        <shared::Heartbeat as shared::StreamEvent>::NAME
     );
     while beats_at.len() < 4 {
         let chunk = tokio::time::timeout(Duration::from_secs(3), body.next())

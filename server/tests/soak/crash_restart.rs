@@ -159,8 +159,8 @@ async fn after_a_sigkill_and_restart_clients_continue_with_a_clean_new_run() {
             for pair in ids.windows(2) {
                 assert_eq!(pair[1].epoch, pair[0].epoch, "client {i}: epoch changed");
                 assert_eq!(
-                    pair[1].count,
-                    pair[0].count + 1,
+                    pair[1].seq,
+                    pair[0].seq + 1,
                     "client {i}: gap or repeat"
                 );
             }
@@ -172,7 +172,7 @@ async fn after_a_sigkill_and_restart_clients_continue_with_a_clean_new_run() {
                     first.epoch, before.epoch,
                     "client {i}: same epoch after a restart"
                 );
-                assert_eq!(first.count, 1, "client {i}: the new run started at {first}");
+                assert_eq!(first.seq, 1, "client {i}: the new run started at {first}");
             }
             if n < crashes {
                 match end {

@@ -81,7 +81,7 @@ async fn read_for(port: u16, i: usize, duration: Duration) -> Result<Reader, Str
                 && id
                     != (EventId {
                         epoch: last.epoch,
-                        count: last.count + 1,
+                        seq: last.seq + 1,
                     })
             {
                 return Err(format!("{id} after {last}"));

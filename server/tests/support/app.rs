@@ -12,7 +12,7 @@ use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, RequestBuilder, Response};
 use shared::{
-    EVENT_NAME, EventId, HEARTBEAT_EVENT, Heartbeat, LAST_EVENT_ID_PARAM, Ping, STREAM_PATH,
+    AppEvent, EventId, EventSet, Heartbeat, LAST_EVENT_ID_PARAM, Ping, STREAM_PATH, StreamEvent,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -169,6 +169,16 @@ impl TestApp {
         }
     }
 
+    /// `POST /events/{name}` with `Authorization: Bearer <token>` and `body` as JSON.
+    pub async fn publish(&self, name: &str, token: &str, body: &serde_json::Value) -> Response {
+        send(self.publish_request(name).bearer_auth(token).json(body)).await
+    }
+
+    /// A `POST /events/{name}` without credentials or body, for a test to complete.
+    pub fn publish_request(&self, name: &str) -> RequestBuilder {
+        self.request(Method::POST, &format!("{}{name}", shared::PUBLISH_PATH_PREFIX))
+    }
+
     /// `GET /healthz`.
     pub async fn get_health(&self) -> Response {
         send(self.request(Method::GET, "/healthz")).await
@@ -205,22 +215,22 @@ impl TestApp {
         Some(last_id.parse().expect("last_id is an EventId"))
     }
 
-    /// `last_count` of `/healthz`: the count of the newest ping. Panics before the first ping,
+    /// `last_seq` of `/healthz`: the seq of the newest event. Panics before the first ping,
     /// when there is none.
-    pub async fn last_count(&self) -> u64 {
-        self.health().await["last_count"]
+    pub async fn last_seq(&self) -> u64 {
+        self.health().await["last_seq"]
             .as_u64()
-            .expect("last_count is a number")
+            .expect("last_seq is a number")
     }
 
-    /// Runs `request` between two readings of [`TestApp::last_count`]: the newest count just
+    /// Runs `request` between two readings of [`TestApp::last_seq`]: the newest count just
     /// before, what `request` gave, and the newest count just after. Pings go on being published
     /// meanwhile, so the ping a server picks for a stream opened in between (the newest, or one
     /// a fixed distance from it) is known only to lie within those two.
-    pub async fn between_last_counts<T>(&self, request: impl Future<Output = T>) -> (u64, T, u64) {
-        let before = self.last_count().await;
+    pub async fn between_last_seqs<T>(&self, request: impl Future<Output = T>) -> (u64, T, u64) {
+        let before = self.last_seq().await;
         let answer = request.await;
-        let after = self.last_count().await;
+        let after = self.last_seq().await;
         (before, answer, after)
     }
 
@@ -318,15 +328,19 @@ pub struct Received {
 
 impl Received {
     /// The ping event with fields `id` and `data`, checked: the data a [`Ping`], the id an
-    /// [`EventId`] of the same count. Every stream reader of the suites decodes pings with it.
+    /// [`EventId`]. Every stream reader of the suites decodes pings with it.
     pub fn parse(id: &str, data: &str) -> Result<Self, String> {
         let ping: Ping = serde_json::from_str(data).map_err(|err| format!("not a Ping: {err}"))?;
         let id: EventId = id.parse().map_err(|err| format!("id {id:?}: {err}"))?;
-        if id.count != ping.count {
-            return Err(format!("id {id} carries count {}", ping.count));
-        }
         Ok(Self { id, ping })
     }
+}
+
+/// One event of the app's set, of any name, as a client received it.
+#[derive(Debug, Clone)]
+pub struct ReceivedEvent {
+    pub id: EventId,
+    pub event: AppEvent,
 }
 
 /// An open `/sse` stream, decoded by a spec-following SSE parser.
@@ -344,9 +358,32 @@ impl SseClient {
             .expect("a ping within 5 s")
     }
 
-    /// The next ping, or `None` if none arrives within `wait`. Panics if the stream ends.
-    /// Heartbeats on the way are checked and kept in [`SseClient::heartbeats`].
+    /// The next ping, or `None` if none arrives within `wait`. Panics if the stream ends or
+    /// its next event is not a ping. Heartbeats on the way are checked and kept in
+    /// [`SseClient::heartbeats`].
     pub async fn next_ping_within(&mut self, wait: Duration) -> Option<Received> {
+        let event = self.next_raw_within(wait).await?;
+        assert_eq!(event.event, Ping::NAME, "{event:?}");
+        let received = Received::parse(&event.id, &event.data);
+        Some(received.unwrap_or_else(|err| panic!("a malformed ping: {err}")))
+    }
+
+    /// The next event of any name, decoded into the app's set; panics after 5 s, or if it does
+    /// not decode.
+    pub async fn next_event(&mut self) -> ReceivedEvent {
+        let event = self
+            .next_raw_within(Duration::from_secs(5))
+            .await
+            .expect("an event within 5 s");
+        ReceivedEvent {
+            id: event.id.parse().expect("an event id"),
+            event: AppEvent::decode(&event.event, &event.data).expect("an event of the set"),
+        }
+    }
+
+    /// The next event that is not a heartbeat, as the parser gave it, or `None` if none
+    /// arrives within `wait`. Panics if the stream ends.
+    async fn next_raw_within(&mut self, wait: Duration) -> Option<Event> {
         let deadline = Instant::now() + wait;
         let event = loop {
             let event = match tokio::time::timeout_at(deadline.into(), self.events.next()).await {
@@ -355,15 +392,13 @@ impl SseClient {
                 Ok(Some(Err(err))) => panic!("stream failed: {err}"),
                 Ok(Some(Ok(event))) => event,
             };
-            if event.event != HEARTBEAT_EVENT {
+            if event.event != Heartbeat::NAME {
                 break event;
             }
             let heartbeat = serde_json::from_str(&event.data).expect("data is a Heartbeat");
             self.heartbeats.push(heartbeat);
         };
-        assert_eq!(event.event, EVENT_NAME);
-        let received = Received::parse(&event.id, &event.data);
-        Some(received.unwrap_or_else(|err| panic!("a malformed ping: {err}")))
+        Some(event)
     }
 
     /// Reads `n` pings.
@@ -385,14 +420,15 @@ impl SseClient {
                 Err(_) => return Err(format!("still open after {wait:?}")),
                 Ok(None) => return Ok(pings),
                 Ok(Some(Err(err))) => return Err(format!("broke: {err}")),
-                Ok(Some(Ok(event))) if event.event == EVENT_NAME => pings += 1,
+                Ok(Some(Ok(event))) if event.event == Ping::NAME => pings += 1,
                 Ok(Some(Ok(_))) => {}
             }
         }
     }
 }
 
-/// Asserts that `pings` have consecutive counts and one epoch.
+/// Asserts that `pings` have consecutive seqs and one epoch (true of a stream that carries only
+/// pings).
 pub fn assert_consecutive(pings: &[Received]) {
     for pair in pings.windows(2) {
         assert_eq!(
@@ -400,8 +436,8 @@ pub fn assert_consecutive(pings: &[Received]) {
             "epoch changed mid-stream"
         );
         assert_eq!(
-            pair[1].ping.count,
-            pair[0].ping.count + 1,
+            pair[1].id.seq,
+            pair[0].id.seq + 1,
             "gap or repeat: {pair:?}"
         );
     }

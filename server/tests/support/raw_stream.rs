@@ -7,7 +7,7 @@
 use std::{collections::VecDeque, io};
 
 use bench::wire::{Progress, ResponseDecoder};
-use shared::{EVENT_NAME, STREAM_PATH};
+use shared::{Ping, STREAM_PATH, StreamEvent as _};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
@@ -229,7 +229,7 @@ impl StreamClient {
         let events = &mut self.events;
         let decoded = self.decoder.feed(bytes, &mut |event| {
             // Only pings: heartbeats say the stream is alive, they are not part of it.
-            if event.event == EVENT_NAME.as_bytes() {
+            if event.event == Ping::NAME.as_bytes() {
                 events.push_back(Event {
                     id: String::from_utf8_lossy(event.id).into_owned(),
                     data: String::from_utf8_lossy(event.data).into_owned(),

@@ -74,9 +74,13 @@ impl ServerProcess {
 
     /// [`ServerProcess::start`], serving the frontend in `static_dir`.
     pub fn serving(static_dir: &Path, port: u16, args: &[&str]) -> Self {
-        let mut child = Self::command(static_dir, port, args)
-            .spawn()
-            .expect("the server binary starts");
+        Self::spawn(Self::command(static_dir, port, args), port)
+    }
+
+    /// Runs `command` (one of [`ServerProcess::command`], changed by the caller) and returns
+    /// once the server logs that it is listening (on `port`, or the one it logs).
+    pub fn spawn(mut command: Command, port: u16) -> Self {
+        let mut child = command.spawn().expect("the server binary starts");
         let stderr = child.stderr.take().expect("stderr is piped");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (port_tx, port_rx) = mpsc::channel();
