@@ -176,7 +176,7 @@ mod tests {
         let framed = frame(
             EventId {
                 epoch: Epoch(0xab),
-                count: 3,
+                seq: 3,
             },
             &Ping { count: 3, time },
             &mut Vec::new(),

@@ -138,8 +138,20 @@ mod tests {
             lease: Duration::from_secs(2),
             history: 10,
         };
-        let hub = Hub::new(crate::stream::HubSettings::for_tests(10, 10), Metrics::new());
+        let hub = Hub::new(
+            crate::stream::HubSettings::for_tests(10, 10),
+            Metrics::new(),
+        );
         let tick = |_| Payload::for_tests(1);
-        assert!(spawn(&settings, tick, hub, Metrics::new(), CancellationToken::new()).is_err());
+        assert!(
+            spawn(
+                &settings,
+                tick,
+                hub,
+                Metrics::new(),
+                CancellationToken::new()
+            )
+            .is_err()
+        );
     }
 }

@@ -251,7 +251,10 @@ mod tests {
         );
         assert_eq!(config.history, 1000);
         assert_eq!(config.history_bytes, 4 * 1024 * 1024);
-        assert!(config.publish_tokens.is_empty(), "publishing is off by default");
+        assert!(
+            config.publish_tokens.is_empty(),
+            "publishing is off by default"
+        );
         assert_eq!(config.publish_max_bytes, 16 * 1024);
         assert_eq!((config.publish_rate, config.publish_burst), (50, 100));
         assert_eq!(config.max_clients, 10_000);

@@ -69,7 +69,12 @@ impl Inner {
         let mut registry = Registry::with_prefix("pingstream");
         let r = &mut registry;
         Self {
-            connected_clients: registered(r, "connected_clients", "Open event streams", Gauge::default()),
+            connected_clients: registered(
+                r,
+                "connected_clients",
+                "Open event streams",
+                Gauge::default(),
+            ),
             events_published: registered(
                 r,
                 "events_published",

@@ -39,9 +39,9 @@ impl Publisher {
     /// Redis has it).
     pub async fn publish(&self, payload: &Payload) -> Result<EventId, PublishError> {
         match self {
-            Self::Memory { hub, epoch } => {
-                hub.publish(*epoch, payload).map_err(|_| PublishError::Closed)
-            }
+            Self::Memory { hub, epoch } => hub
+                .publish(*epoch, payload)
+                .map_err(|_| PublishError::Closed),
             Self::Cluster(cluster) => cluster
                 .publish(payload)
                 .await

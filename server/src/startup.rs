@@ -27,10 +27,7 @@ use crate::{
     metrics::Metrics,
     publisher::Publisher,
     routes::{self, PublishGate, StaticSite, StreamSettings},
-    stream::{
-        Hub, HubSettings, epoch, heartbeat,
-        history::HistoryLimits,
-    },
+    stream::{Hub, HubSettings, epoch, heartbeat, history::HistoryLimits},
     ticker, tls,
 };
 
@@ -151,7 +148,8 @@ async fn load_site(config: &Config) -> std::io::Result<Option<StaticSite>> {
 /// Who may publish, from `--publish-token`, `--publish-max-bytes`, `--publish-rate` and
 /// `--publish-burst` (the last two are at least 1: clap refuses 0).
 fn publish_gate(config: &Config) -> PublishGate {
-    let at_least_one = |value: u32| std::num::NonZeroU32::new(value).unwrap_or(std::num::NonZeroU32::MIN);
+    let at_least_one =
+        |value: u32| std::num::NonZeroU32::new(value).unwrap_or(std::num::NonZeroU32::MIN);
     if config.publish_tokens.is_empty() {
         tracing::info!("publishing is off (no --publish-token): POST /events/{{name}} answers 404");
     } else {
@@ -242,7 +240,15 @@ impl Application {
         let (hub, publisher, feed) = start_stream(&config, &metrics, &shutdown)?;
         // Ends with the shutdown token; nothing waits for it.
         tokio::spawn(heartbeat::run(hub.clone(), shutdown.child_token()));
-        let server = run(listener, &config, tls, site, hub.clone(), publisher, metrics)?;
+        let server = run(
+            listener,
+            &config,
+            tls,
+            site,
+            hub.clone(),
+            publisher,
+            metrics,
+        )?;
         tracing::info!(%port, scheme, workers = config.workers(), "listening");
         Ok(Self {
             server,

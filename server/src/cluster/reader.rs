@@ -224,7 +224,11 @@ mod tests {
     fn an_event_this_build_does_not_know_is_relayed_as_it_is() {
         let parsed = parse_entry(&entry(
             "7-0",
-            &[("epoch", EPOCH), ("event", "from-a-newer-replica"), ("data", "[1]")],
+            &[
+                ("epoch", EPOCH),
+                ("event", "from-a-newer-replica"),
+                ("data", "[1]"),
+            ],
         ))
         .unwrap();
         assert_eq!(parsed.1.name, "from-a-newer-replica");
@@ -269,9 +273,23 @@ mod tests {
             hub_metrics.clone(),
         );
         let mut cursor = Cursor::start();
-        let event = |id: &str| entry(id, &[("epoch", "00000000000000ab"), ("event", "ping"), ("data", "{}")]);
+        let event = |id: &str| {
+            entry(
+                id,
+                &[
+                    ("epoch", "00000000000000ab"),
+                    ("event", "ping"),
+                    ("data", "{}"),
+                ],
+            )
+        };
         let reader_metrics = Metrics::new();
-        feed(&hub, &reader_metrics, &mut cursor, vec![event("1-0"), event("2-0")]);
+        feed(
+            &hub,
+            &reader_metrics,
+            &mut cursor,
+            vec![event("1-0"), event("2-0")],
+        );
         feed(
             &hub,
             &reader_metrics,

@@ -39,7 +39,10 @@ type Accept = fn(serde_json::Value, DateTime<Utc>) -> Result<Payload, Rejection>
 const PUBLISHABLE: &[(&str, Accept)] = &[(<Notice as shared::StreamEvent>::NAME, accept::<Notice>)];
 
 /// Reads `json` as `E`'s draft and completes it into an event accepted at `time`.
-fn accept<E: Publishable>(json: serde_json::Value, time: DateTime<Utc>) -> Result<Payload, Rejection>
+fn accept<E: Publishable>(
+    json: serde_json::Value,
+    time: DateTime<Utc>,
+) -> Result<Payload, Rejection>
 where
     AppEvent: From<E>,
 {
@@ -162,7 +165,9 @@ async fn handle(
     }
     let token = gate.authenticate(request)?;
     token.rate.check().map_err(|not_until| {
-        Rejection::RateLimited(not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
+        Rejection::RateLimited(
+            not_until.wait_time_from(governor::clock::DefaultClock::default().now()),
+        )
     })?;
     let accept = PUBLISHABLE
         .iter()
@@ -342,11 +347,26 @@ mod tests {
 
     #[test]
     fn only_a_bearer_token68_is_read() {
-        assert_eq!(bearer_token(&authorization("Bearer abc-._~+/=")).ok(), Some("abc-._~+/="));
+        assert_eq!(
+            bearer_token(&authorization("Bearer abc-._~+/=")).ok(),
+            Some("abc-._~+/=")
+        );
         assert_eq!(bearer_token(&authorization("bearer abc")).ok(), Some("abc"));
-        for bad in ["", "Bearer", "Bearer ", "Basic abc", "Bearer a b", "Bearer  abc", "Bearerabc", "Bearer é"] {
+        for bad in [
+            "",
+            "Bearer",
+            "Bearer ",
+            "Basic abc",
+            "Bearer a b",
+            "Bearer  abc",
+            "Bearerabc",
+            "Bearer é",
+        ] {
             assert!(
-                matches!(bearer_token(&authorization(bad)), Err(Rejection::Unauthenticated(_))),
+                matches!(
+                    bearer_token(&authorization(bad)),
+                    Err(Rejection::Unauthenticated(_))
+                ),
                 "{bad:?}"
             );
         }
@@ -355,22 +375,32 @@ mod tests {
 
     #[test]
     fn every_configured_token_is_accepted_and_no_other() {
-        let tokens: Vec<Secret> = ["first", "second"].iter().map(|t| t.parse().unwrap()).collect();
+        let tokens: Vec<Secret> = ["first", "second"]
+            .iter()
+            .map(|t| t.parse().unwrap())
+            .collect();
         let one = NonZeroU32::MIN;
         let gate = PublishGate::new(&tokens, 100, one, one);
         assert!(gate.authenticate(&authorization("Bearer first")).is_ok());
         assert!(gate.authenticate(&authorization("Bearer second")).is_ok());
         for wrong in ["Bearer firs", "Bearer first2", "Bearer FIRST"] {
-            assert!(matches!(gate.authenticate(&authorization(wrong)), Err(Rejection::Forbidden)));
+            assert!(matches!(
+                gate.authenticate(&authorization(wrong)),
+                Err(Rejection::Forbidden)
+            ));
         }
     }
 
     #[test]
     fn a_notice_draft_is_completed_with_the_time_and_refused_when_invalid() {
         let time = DateTime::<Utc>::UNIX_EPOCH;
-        let payload = accept::<Notice>(serde_json::json!({"text": "hi", "level": "info"}), time).unwrap();
+        let payload =
+            accept::<Notice>(serde_json::json!({"text": "hi", "level": "info"}), time).unwrap();
         assert_eq!(payload.name, "notice");
-        assert_eq!(payload.data, r#"{"text":"hi","level":"info","time":"1970-01-01T00:00:00.000Z"}"#);
+        assert_eq!(
+            payload.data,
+            r#"{"text":"hi","level":"info","time":"1970-01-01T00:00:00.000Z"}"#
+        );
         for bad in [
             serde_json::json!({"text": "hi", "level": "info", "time": "2026-01-01T00:00:00Z"}),
             serde_json::json!({"text": "hi", "level": "loud"}),
@@ -378,7 +408,13 @@ mod tests {
             serde_json::json!({"level": "info"}),
             serde_json::json!([1]),
         ] {
-            assert!(matches!(accept::<Notice>(bad.clone(), time), Err(Rejection::Invalid(_))), "{bad}");
+            assert!(
+                matches!(
+                    accept::<Notice>(bad.clone(), time),
+                    Err(Rejection::Invalid(_))
+                ),
+                "{bad}"
+            );
         }
     }
 }

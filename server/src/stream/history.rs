@@ -131,10 +131,7 @@ mod tests {
     }
 
     fn kept(history: &History<u64>) -> Vec<u64> {
-        history
-            .replay(Resume::After(id(0)))
-            .copied()
-            .collect()
+        history.replay(Resume::After(id(0))).copied().collect()
     }
 
     #[test]

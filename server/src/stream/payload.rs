@@ -83,7 +83,12 @@ mod tests {
     fn only_names_and_data_without_line_breaks_are_well_formed() {
         assert!(payload("notice", "{}").is_well_formed());
         assert!(payload("a-newer-event", r#"{"x":"\n"}"#).is_well_formed());
-        for (name, data) in [("", "{}"), ("no\nice", "{}"), ("notice", "{\r}"), ("n", "{\n}")] {
+        for (name, data) in [
+            ("", "{}"),
+            ("no\nice", "{}"),
+            ("notice", "{\r}"),
+            ("n", "{\n}"),
+        ] {
             assert!(!payload(name, data).is_well_formed(), "{name:?} {data:?}");
         }
     }

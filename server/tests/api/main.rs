@@ -7,6 +7,7 @@ mod helpers;
 mod ops;
 mod publish;
 mod redis;
+mod redis_publish;
 mod resume;
 mod runs;
 mod security;

@@ -50,8 +50,16 @@ async fn metrics_count_what_happened() {
         "{text}"
     );
     assert_eq!(app.metric("pingstream_connected_clients").await, 2);
-    assert!(app.metric("pingstream_events_published_total{event=\"ping\"}").await >= 8);
-    assert!(app.metric("pingstream_events_delivered_total{event=\"ping\"}").await >= 8);
+    assert!(
+        app.metric("pingstream_events_published_total{event=\"ping\"}")
+            .await
+            >= 8
+    );
+    assert!(
+        app.metric("pingstream_events_delivered_total{event=\"ping\"}")
+            .await
+            >= 8
+    );
     assert!(app.metric("pingstream_events_replayed_total").await >= 1);
     assert_eq!(app.metric("pingstream_connections_rejected_total").await, 1);
     assert_eq!(app.metric("pingstream_slow_clients_dropped_total").await, 0);

@@ -42,7 +42,9 @@ async fn assert_refused(response: Response, status: StatusCode, code: &str) -> H
     let body: Value = response.json().await.expect("a JSON body");
     assert_eq!(body["error"], code, "{body}");
     assert!(
-        body["detail"].as_str().is_some_and(|detail| !detail.is_empty()),
+        body["detail"]
+            .as_str()
+            .is_some_and(|detail| !detail.is_empty()),
         "{body}"
     );
     headers
@@ -64,14 +66,23 @@ async fn without_a_token_publishing_is_off_and_the_route_answers_404() {
     let app = spawn_app(|_| {}).await;
     let response = app.publish("notice", "anything", &notice("hi")).await;
     assert_refused(response, StatusCode::NOT_FOUND, "not_found").await;
-    let get = app.request(reqwest::Method::GET, "/events/notice").send().await.unwrap();
+    let get = app
+        .request(reqwest::Method::GET, "/events/notice")
+        .send()
+        .await
+        .unwrap();
     assert_refused(get, StatusCode::NOT_FOUND, "not_found").await;
 }
 
 #[tokio::test]
 async fn credentials_are_checked_before_anything_else() {
     let app = publishing_app(|_| {}).await;
-    let none = app.publish_request("notice").json(&notice("hi")).send().await.unwrap();
+    let none = app
+        .publish_request("notice")
+        .json(&notice("hi"))
+        .send()
+        .await
+        .unwrap();
     let none = assert_refused(none, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert!(
         none[header::WWW_AUTHENTICATE]
@@ -88,7 +99,10 @@ async fn credentials_are_checked_before_anything_else() {
             .await
             .unwrap();
         let response = assert_refused(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
-        assert!(response.contains_key(header::WWW_AUTHENTICATE), "{malformed}");
+        assert!(
+            response.contains_key(header::WWW_AUTHENTICATE),
+            "{malformed}"
+        );
     }
     // A wrong token is refused even for an unknown event: no name is given away.
     for name in ["notice", "no-such-event"] {
@@ -121,8 +135,15 @@ async fn each_malformed_request_gets_its_own_status_and_error() {
             .send()
     };
     let text = post("text/plain", notice("hi").to_string()).await.unwrap();
-    assert_refused(text, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
-    let large = post("application/json", notice(&"x".repeat(600)).to_string()).await.unwrap();
+    assert_refused(
+        text,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    let large = post("application/json", notice(&"x".repeat(600)).to_string())
+        .await
+        .unwrap();
     assert_refused(large, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     for broken in ["{", "", "{\"text\": \"hi\",}", "nul"] {
         let response = post("application/json", broken.to_owned()).await.unwrap();
@@ -137,7 +158,9 @@ async fn each_malformed_request_gets_its_own_status_and_error() {
         json!({"text": "hi", "level": "info", "time": "2026-01-01T00:00:00Z"}),
         json!(["hi", "info"]),
     ] {
-        let response = post("application/json; charset=utf-8", invalid.to_string()).await.unwrap();
+        let response = post("application/json; charset=utf-8", invalid.to_string())
+            .await
+            .unwrap();
         assert_refused(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_event").await;
     }
     let metrics = app.metrics().await;
@@ -150,7 +173,10 @@ async fn each_malformed_request_gets_its_own_status_and_error() {
         ("invalid_event", 7),
     ] {
         let line = format!("pingstream_publish_rejected_total{{reason=\"{reason}\"}} {times}");
-        assert!(metrics.lines().any(|l| l == line), "no {line:?} in\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in\n{metrics}"
+        );
     }
 }
 
@@ -193,18 +219,41 @@ async fn a_published_notice_is_the_next_event_of_the_stream() {
     let app = publishing_app(|_| {}).await;
     let mut stream = app.open_stream(None).await;
     let ping = stream.next_ping().await;
-    let id = accepted_id(app.publish("notice", TOKEN, &json!({"text": "Deploy at 18:00", "level": "critical"})).await).await;
-    assert_eq!(id, EventId { seq: ping.id.seq + 1, ..ping.id });
+    let id = accepted_id(
+        app.publish(
+            "notice",
+            TOKEN,
+            &json!({"text": "Deploy at 18:00", "level": "critical"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        id,
+        EventId {
+            seq: ping.id.seq + 1,
+            ..ping.id
+        }
+    );
     let received = stream.next_event().await;
     assert_eq!(received.id, id);
     let AppEvent::Notice(notice) = received.event else {
         panic!("not a notice: {received:?}");
     };
-    assert_eq!((notice.text.as_str(), notice.level), ("Deploy at 18:00", Level::Critical));
+    assert_eq!(
+        (notice.text.as_str(), notice.level),
+        ("Deploy at 18:00", Level::Critical)
+    );
     let age = chrono::Utc::now() - notice.time;
-    assert!(age.num_seconds().abs() < 5, "time set by the server: {}", notice.time);
+    assert!(
+        age.num_seconds().abs() < 5,
+        "time set by the server: {}",
+        notice.time
+    );
     // The wire bytes, as the README shows them.
-    let raw = app.get_stream_from(crate::helpers::ResumeFrom::Header(&ping.id.to_string())).await;
+    let raw = app
+        .get_stream_from(crate::helpers::ResumeFrom::Header(&ping.id.to_string()))
+        .await;
     let text = crate::helpers::read_raw_until(raw, "critical", Duration::from_secs(5)).await;
     assert!(
         text.contains(&format!("id: {id}\nevent: notice\ndata: {{\"text\":\"Deploy at 18:00\",\"level\":\"critical\",\"time\":\"")),
@@ -217,7 +266,11 @@ async fn a_resume_from_before_a_notice_replays_it_and_the_pings_around_it_in_ord
     let app = publishing_app(|config| config.interval_ms = 50).await;
     let mut stream = app.open_stream(None).await;
     let before = stream.take_pings(3).await;
-    let notice_id = accepted_id(app.publish("notice", TOKEN, &notice("while you were away")).await).await;
+    let notice_id = accepted_id(
+        app.publish("notice", TOKEN, &notice("while you were away"))
+            .await,
+    )
+    .await;
     // Let a few pings follow it.
     let mut after = Vec::new();
     while after.len() < 3 {
@@ -241,7 +294,11 @@ async fn a_resume_from_before_a_notice_replays_it_and_the_pings_around_it_in_ord
     let expected: Vec<u64> = (from.seq + 1..=after[2].id.seq).collect();
     assert_eq!(seqs, expected, "no gap, no duplicate");
     let at = usize::try_from(notice_id.seq - from.seq - 1).unwrap();
-    assert_eq!(names.iter().filter(|name| **name == "notice").count(), 1, "{names:?}");
+    assert_eq!(
+        names.iter().filter(|name| **name == "notice").count(),
+        1,
+        "{names:?}"
+    );
     assert_eq!(names[at], "notice", "{names:?}");
 }
 
@@ -286,7 +343,11 @@ async fn a_burst_of_large_notices_keeps_the_history_within_its_byte_limit() {
     // about 16.1 KB), and its ids show it what it missed.
     let mut resumed = app.open_stream(Some(&first.to_string())).await;
     let oldest_kept = resumed.next_event().await.id.seq;
-    assert_eq!(oldest_kept, last.seq - 3, "16 KB notices, 64 KiB of history");
+    assert_eq!(
+        oldest_kept,
+        last.seq - 3,
+        "16 KB notices, 64 KiB of history"
+    );
 }
 
 #[tokio::test]
@@ -301,7 +362,9 @@ async fn the_token_never_reaches_the_log() {
     let server = ServerProcess::spawn(command, 0);
     let app = server.app();
     accepted_id(app.publish("notice", secret, &notice("hi")).await).await;
-    let wrong = app.publish("notice", &format!("{secret}x"), &notice("hi")).await;
+    let wrong = app
+        .publish("notice", &format!("{secret}x"), &notice("hi"))
+        .await;
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
     let metrics = app.metrics().await;
     let log = server.log();

@@ -25,14 +25,14 @@ const LEASE: Duration = Duration::from_millis(1000);
 
 /// A `redis-server` on a free loopback port, persisting every write to its own folder (so a
 /// restart keeps the stream, as a production Redis with AOF would). Killed when dropped.
-struct RedisServer {
+pub(crate) struct RedisServer {
     port: u16,
     dir: TempDir,
     process: Option<Child>,
 }
 
 impl RedisServer {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let mut redis = Self {
             port: free_port(),
             dir: tempfile::tempdir().expect("temporary folder"),
@@ -42,7 +42,7 @@ impl RedisServer {
         redis
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
@@ -88,8 +88,17 @@ impl RedisServer {
         self.restart();
     }
 
+    /// Sends `signal` to it: SIGSTOP freezes it (connections stay open, nothing is answered,
+    /// as a Redis stuck on a slow disk), SIGCONT thaws it.
+    pub(crate) fn signal(&self, signal: Signal) {
+        let process = self.process.as_ref().expect("redis-server is running");
+        let pid = rustix::process::Pid::from_raw(i32::try_from(process.id()).expect("a pid"))
+            .expect("a pid is positive");
+        rustix::process::kill_process(pid, signal).expect("the signal reaches redis-server");
+    }
+
     /// Kills it outright (SIGKILL), as a crash or a lost machine would.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut process) = self.process.take() {
             let _ = process.kill();
             let _ = process.wait();
@@ -116,26 +125,33 @@ impl Drop for RedisServer {
 
 /// A `server` process in cluster mode ([`ServerProcess`]: SIGTERM, SIGKILL and SIGSTOP go to
 /// it), reached through the usual [`TestApp`] methods.
-struct Replica {
-    process: ServerProcess,
-    app: TestApp,
+pub(crate) struct Replica {
+    pub(crate) process: ServerProcess,
+    pub(crate) app: TestApp,
 }
 
 impl Replica {
     fn start(redis: &RedisServer) -> Self {
-        let process = ServerProcess::start(
-            0,
-            &[
-                "--redis-url",
-                &redis.url(),
-                "--interval-ms",
-                &INTERVAL.as_millis().to_string(),
-                "--lease-ms",
-                &LEASE.as_millis().to_string(),
-                "--workers",
-                "1",
-            ],
-        );
+        Self::start_with(redis, &[])
+    }
+
+    /// A replica of the cluster on `redis`, with `extra` flags.
+    pub(crate) fn start_with(redis: &RedisServer, extra: &[&str]) -> Self {
+        let interval = INTERVAL.as_millis().to_string();
+        let lease = LEASE.as_millis().to_string();
+        let url = redis.url();
+        let mut args = vec![
+            "--redis-url",
+            &url,
+            "--interval-ms",
+            &interval,
+            "--lease-ms",
+            &lease,
+            "--workers",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        let process = ServerProcess::start(0, &args);
         Self {
             app: process.app(),
             process,

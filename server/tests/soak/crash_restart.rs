@@ -158,11 +158,7 @@ async fn after_a_sigkill_and_restart_clients_continue_with_a_clean_new_run() {
         for (n, (ids, end)) in runs.iter().enumerate() {
             for pair in ids.windows(2) {
                 assert_eq!(pair[1].epoch, pair[0].epoch, "client {i}: epoch changed");
-                assert_eq!(
-                    pair[1].seq,
-                    pair[0].seq + 1,
-                    "client {i}: gap or repeat"
-                );
+                assert_eq!(pair[1].seq, pair[0].seq + 1, "client {i}: gap or repeat");
             }
             if n > 0 {
                 let before = runs[n - 1].0.last().expect("ids");

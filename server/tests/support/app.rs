@@ -176,7 +176,10 @@ impl TestApp {
 
     /// A `POST /events/{name}` without credentials or body, for a test to complete.
     pub fn publish_request(&self, name: &str) -> RequestBuilder {
-        self.request(Method::POST, &format!("{}{name}", shared::PUBLISH_PATH_PREFIX))
+        self.request(
+            Method::POST,
+            &format!("{}{name}", shared::PUBLISH_PATH_PREFIX),
+        )
     }
 
     /// `GET /healthz`.

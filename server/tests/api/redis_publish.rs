@@ -1,0 +1,138 @@
+//! The publish API in a cluster: any replica publishes into the shared Redis stream, one atomic
+//! script numbers every event, and a Redis that is down or stuck is answered `503`, never
+//! waited on forever and never answered as accepted.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{StatusCode, header};
+use rustix::process::Signal;
+use serde_json::{Value, json};
+use shared::{AppEvent, EventId};
+
+use super::redis::{RedisServer, Replica};
+
+const TOKEN: &str = "cluster-t0ken";
+
+fn publishing_replica(redis: &RedisServer) -> Replica {
+    Replica::start_with(
+        redis,
+        &[
+            "--publish-token",
+            TOKEN,
+            "--publish-rate",
+            "10000",
+            "--publish-burst",
+            "10000",
+        ],
+    )
+}
+
+fn notice(text: &str) -> Value {
+    json!({ "text": text, "level": "info" })
+}
+
+async fn accepted_id(response: reqwest::Response) -> EventId {
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body: Value = response.json().await.expect("JSON");
+    body["id"]
+        .as_str()
+        .expect("an id")
+        .parse()
+        .expect("an EventId")
+}
+
+#[tokio::test]
+async fn a_notice_published_on_one_replica_reaches_the_clients_of_the_other_under_its_id() {
+    let redis = RedisServer::start();
+    let (a, b) = (publishing_replica(&redis), publishing_replica(&redis));
+    let mut on_b = b.app.open_stream(None).await;
+    on_b.next_ping().await;
+    let id = accepted_id(a.app.publish("notice", TOKEN, &notice("from A")).await).await;
+    let received = loop {
+        let received = on_b.next_event().await;
+        if received.id.seq >= id.seq {
+            break received;
+        }
+    };
+    assert_eq!(received.id, id);
+    assert!(
+        matches!(&received.event, AppEvent::Notice(notice) if notice.text == "from A"),
+        "{received:?}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_publishes_on_both_replicas_get_distinct_consecutive_seqs() {
+    let redis = RedisServer::start();
+    let (a, b) = (publishing_replica(&redis), publishing_replica(&redis));
+    let mut watcher = a.app.open_stream(None).await;
+    watcher.next_ping().await;
+    let bodies: Vec<Value> = (0..200).map(|n| notice(&n.to_string())).collect();
+    let publishes = bodies.iter().flat_map(|body| {
+        [
+            a.app.publish("notice", TOKEN, body),
+            b.app.publish("notice", TOKEN, body),
+        ]
+    });
+    let mut ids = Vec::new();
+    for response in futures_util::future::join_all(publishes).await {
+        ids.push(accepted_id(response).await);
+    }
+    let epoch = ids[0].epoch;
+    assert!(ids.iter().all(|id| id.epoch == epoch));
+    let mut seqs: Vec<u64> = ids.iter().map(|id| id.seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 400, "400 distinct seqs");
+    // Consecutive among themselves, with the ticks interleaved: the stream a client reads has
+    // every seq once, notices and pings together, no hole.
+    let (low, high) = (seqs[0], seqs[399]);
+    let mut seen = Vec::new();
+    while seen.last().is_none_or(|seq| *seq < high) {
+        seen.push(watcher.next_event().await.id.seq);
+    }
+    let start = seen
+        .iter()
+        .position(|seq| *seq == low)
+        .expect("the first notice");
+    let window = &seen[start..];
+    assert_eq!(
+        window.to_vec(),
+        (low..=high).collect::<Vec<_>>(),
+        "no hole, no duplicate"
+    );
+}
+
+#[tokio::test]
+async fn a_publish_while_redis_is_stuck_or_down_is_answered_503_within_its_timeout() {
+    let mut redis = RedisServer::start();
+    let replica = publishing_replica(&redis);
+    let mut stream = replica.app.open_stream(None).await;
+    stream.next_ping().await;
+    redis.signal(Signal::STOP);
+    let started = Instant::now();
+    let stuck = replica.app.publish("notice", TOKEN, &notice("stuck")).await;
+    let waited = started.elapsed();
+    assert_eq!(stuck.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        waited < Duration::from_secs(4),
+        "a stuck Redis held the publisher {waited:?}"
+    );
+    assert!(stuck.headers().contains_key(header::RETRY_AFTER));
+    let body: Value = stuck.json().await.expect("JSON");
+    assert_eq!(body["error"], "unavailable", "{body}");
+    // The stream was not held up meanwhile: the replica still answers and streams heartbeats.
+    assert_eq!(replica.app.get_health().await.status(), StatusCode::OK);
+    redis.signal(Signal::CONT);
+    redis.kill();
+    let down = replica.app.publish("notice", TOKEN, &notice("down")).await;
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(down.headers().contains_key(header::RETRY_AFTER));
+    assert_eq!(
+        replica
+            .app
+            .metric("pingstream_publish_rejected_total{reason=\"unavailable\"}")
+            .await,
+        2
+    );
+}
