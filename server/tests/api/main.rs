@@ -6,6 +6,7 @@ mod h2;
 mod helpers;
 mod ops;
 mod publish;
+mod readme;
 mod redis;
 mod redis_publish;
 mod resume;
