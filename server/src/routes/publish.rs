@@ -198,10 +198,15 @@ pub async fn publish(
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, Rejection> {
     match handle(&request, &name, body, &gate, &publisher, &metrics).await {
-        Ok(id) => Ok(HttpResponse::Accepted()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({ "id": id.to_string() }))),
+        Ok(id) => {
+            tracing::debug!(%id, event = %name, "published");
+            Ok(HttpResponse::Accepted()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(serde_json::json!({ "id": id.to_string() })))
+        }
         Err(rejection) => {
+            // What was refused and why, never who asked: no header is logged.
+            tracing::debug!(event = %name, reason = rejection.code(), "publish refused");
             metrics.count_publish_rejected(rejection.code());
             Err(rejection)
         }

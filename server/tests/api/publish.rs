@@ -9,7 +9,7 @@ use shared::{AppEvent, EventId, Level, Notice, Ping, StreamEvent as _};
 
 use crate::{
     helpers::{TestApp, spawn_app},
-    support::ServerProcess,
+    support::{ServerProcess, eventually},
 };
 
 const TOKEN: &str = "t0ken-for-tests";
@@ -358,7 +358,7 @@ async fn the_token_never_reaches_the_log() {
         0,
         &["--publish-token", secret],
     );
-    command.env("RUST_LOG", "debug");
+    command.env("RUST_LOG", "debug,server=trace");
     let server = ServerProcess::spawn(command, 0);
     let app = server.app();
     accepted_id(app.publish("notice", secret, &notice("hi")).await).await;
@@ -367,7 +367,17 @@ async fn the_token_never_reaches_the_log() {
         .await;
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
     let metrics = app.metrics().await;
-    let log = server.log();
+    // Once the log covers both requests, the check below looks where the token could have been.
+    let log = eventually(Duration::from_secs(5), async || {
+        let log = server.log();
+        if log.contains("published") && log.contains("publish refused") {
+            Ok(log)
+        } else {
+            Err(log)
+        }
+    })
+    .await
+    .unwrap_or_else(|log| panic!("the requests are not in the log:\n{log}"));
     assert!(log.contains("publishing is on"), "{log}");
     assert!(!log.contains(secret), "{log}");
     assert!(!metrics.contains(secret), "{metrics}");
