@@ -1,5 +1,6 @@
-//! Scale-out over Redis Streams (`--redis-url`): one ticker for all replicas, and every replica's
-//! hub fed from one shared stream, so that all replicas send the same events under the same ids.
+//! Scale-out over Redis Streams (`--redis-url`, or `--redis-sentinel` for a Redis that fails
+//! over): one ticker for all replicas, and every replica's hub fed from one shared stream, so that
+//! all replicas send the same events under the same ids.
 //!
 //! - [`publish`]: any replica publishes any event (its name and JSON) with one atomic script that
 //!   increments the cluster's seq and `XADD`s the entry `<seq>-0`, so two replicas publishing
@@ -12,20 +13,25 @@
 //!   event's id is built from its stream entry (the cluster's epoch and the seq), so it is the
 //!   same everywhere.
 //!
+//! - [`link`]: each loop's connection to the master; behind sentinels it looks the master up
+//!   again after an error, a `READONLY` or a `+switch-master`, and [`publish`] fences failovers
+//!   with a new epoch so that no id ever names two events.
+//!
 //! Redis trouble never ends a client's stream: both loops retry with backoff, mark the hub
 //! degraded meanwhile, and carry on from where they were when Redis is back.
 
 mod backoff;
 mod leader;
+mod link;
 mod publish;
 mod reader;
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use link::RedisSource;
 pub use publish::{ClusterPublishError, ClusterPublisher};
 
 use crate::{
@@ -46,19 +52,22 @@ mod keys {
     pub(super) const TICKS: &str = "{pingstream}:ticks";
     /// The stream of events, entry ids `<seq>-0`.
     pub(super) const STREAM: &str = "{pingstream}:stream";
+    /// The replication id of the master that last wrote (behind sentinels): the failover fence.
+    pub(super) const WRITER: &str = "{pingstream}:writer";
 }
 
-/// Longest wait for a TCP connection to Redis.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest a publish waits for Redis before it is answered as failed (`503`): a slow Redis
 /// stalls publishers this long at most, and never the streams.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest a publish waits for one reply; shorter than [`PUBLISH_TIMEOUT`], so that a master
+/// that stopped answering is given up (and, behind sentinels, looked up again) by the link.
+const PUBLISH_REPLY_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// What the cluster loops need from the config.
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
-    /// Where Redis is, e.g. `redis://127.0.0.1:6379`.
-    pub url: String,
+    /// Where the Redis master is.
+    pub source: RedisSource,
     /// Period of the ticker.
     pub interval: Duration,
     /// Life of the ticker lease without renewal.
@@ -69,7 +78,7 @@ pub struct ClusterSettings {
 
 /// Why the cluster could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("bad --redis-url: {0}")]
+#[error("bad Redis address: {0}")]
 pub struct ClusterError(#[from] redis::RedisError);
 
 /// Starts this replica's leader and reader loops, and returns them as one task with the
@@ -84,19 +93,34 @@ pub fn spawn(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<(JoinHandle<()>, ClusterPublisher), ClusterError> {
-    let client = redis::Client::open(settings.url.as_str())?;
+    if let RedisSource::Url(url) = &settings.source {
+        // A malformed URL is refused now, not at the first command.
+        redis::Client::open(url.as_str())?;
+    }
+    let watch = link::MasterWatch::new(metrics.clone());
+    let link = |response_timeout| {
+        link::MasterLink::new(settings.source.clone(), response_timeout, watch.clone())
+    };
     // Each loop has its own connection: the reader's blocking XREAD must not hold up a lease
     // renewal queued behind it on a shared one.
-    let leader_conn = connection(&client, settings.lease / 3)?;
-    let reader_conn = connection(&client, reader::BLOCK + Duration::from_secs(2))?;
+    let leader_link = link(settings.lease / 3);
+    let reader_link = link(reader::BLOCK + Duration::from_secs(2));
     let publisher = ClusterPublisher {
-        conn: connection(&client, PUBLISH_TIMEOUT)?,
+        link: link(PUBLISH_REPLY_TIMEOUT),
         history: settings.history,
         timeout: PUBLISH_TIMEOUT,
         metrics: metrics.clone(),
     };
+    if let RedisSource::Sentinel { sentinels, master } = &settings.source {
+        tokio::spawn(link::watch_switches(
+            sentinels.clone(),
+            master.clone(),
+            watch.clone(),
+            shutdown.clone(),
+        ));
+    }
     let leader = leader::Leader {
-        conn: leader_conn,
+        link: leader_link,
         token: format!("{}-{}", epoch::draw(), std::process::id()),
         interval: settings.interval,
         lease: settings.lease,
@@ -106,24 +130,11 @@ pub fn spawn(
         metrics: metrics.clone(),
     };
     let leader = tokio::spawn(leader.run(shutdown.clone()));
-    let reader = tokio::spawn(reader::run(reader_conn, hub, metrics, shutdown));
+    let reader = tokio::spawn(reader::run(reader_link, hub, metrics, shutdown));
     let loops = tokio::spawn(async move {
         let _ = tokio::join!(leader, reader);
     });
     Ok((loops, publisher))
-}
-
-/// A connection that reconnects by itself after Redis comes back. It makes one attempt per
-/// command: the loops above do the backoff, so they can also log and stop in between.
-fn connection(
-    client: &redis::Client,
-    response_timeout: Duration,
-) -> Result<ConnectionManager, redis::RedisError> {
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(response_timeout))
-        .set_number_of_retries(0);
-    ConnectionManager::new_lazy_with_config(client.clone(), config)
 }
 
 #[cfg(test)]
@@ -133,7 +144,7 @@ mod tests {
     #[tokio::test]
     async fn a_malformed_url_is_refused_at_once() {
         let settings = ClusterSettings {
-            url: "not a url".into(),
+            source: RedisSource::Url("not a url".into()),
             interval: Duration::from_secs(1),
             lease: Duration::from_secs(2),
             history: 10,

@@ -109,6 +109,29 @@ pub struct Config {
     #[arg(long, env = "PINGSTREAM_REDIS_URL", value_name = "URL")]
     pub redis_url: Option<String>,
 
+    /// Sentinels that name the Redis master, instead of `--redis-url` (e.g.
+    /// `10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379`); needs `--redis-master-name`. The master is
+    /// looked up through them, and again after an error, a `READONLY` reply or a `+switch-master`.
+    #[arg(
+        long,
+        env = "PINGSTREAM_REDIS_SENTINEL",
+        value_delimiter = ',',
+        value_name = "HOST:PORT",
+        conflicts_with = "redis_url",
+        requires = "redis_master_name",
+        value_parser = parse_host_port
+    )]
+    pub redis_sentinel: Vec<String>,
+
+    /// The name the sentinels monitor the master under (their `sentinel monitor <name> ...`).
+    #[arg(
+        long,
+        env = "PINGSTREAM_REDIS_MASTER_NAME",
+        value_name = "NAME",
+        requires = "redis_sentinel"
+    )]
+    pub redis_master_name: Option<String>,
+
     /// Bearer tokens that may publish events with `POST /events/{name}`; separate several with
     /// commas (to rotate one: add the new token, move publishers over, remove the old one).
     /// Without any, publishing is off and the route answers 404.
@@ -172,7 +195,32 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// `host:port` with a port that is a number, for `--redis-sentinel`.
+fn parse_host_port(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(text.to_owned())
+        }
+        _ => Err(format!("{text:?} is not host:port")),
+    }
+}
+
 impl Config {
+    /// Where the shared stream's Redis is, if the replicas share one: `--redis-url`, or the
+    /// master `--redis-sentinel` names as `--redis-master-name`.
+    pub fn redis_source(&self) -> Option<crate::cluster::RedisSource> {
+        use crate::cluster::RedisSource;
+        if let Some(url) = &self.redis_url {
+            return Some(RedisSource::Url(url.clone()));
+        }
+        let master = self.redis_master_name.clone()?;
+        (!self.redis_sentinel.is_empty()).then(|| RedisSource::Sentinel {
+            sentinels: self.redis_sentinel.clone(),
+            master,
+        })
+    }
+
     /// The period of the ticker.
     pub fn interval(&self) -> Duration {
         Duration::from_millis(self.interval_ms)
@@ -337,6 +385,39 @@ mod tests {
         assert!(!format!("{config:?}").contains("s3cret"));
         assert!(Config::try_parse_from(["server", "--publish-token", ""]).is_err());
         assert!(Config::try_parse_from(["server", "--publish-token", "a,,b"]).is_err());
+    }
+
+    #[test]
+    fn sentinels_need_a_master_name_and_exclude_a_redis_url() {
+        let parse = |args: &[&str]| {
+            Config::try_parse_from(std::iter::once("server").chain(args.iter().copied()))
+        };
+        let config = parse(&[
+            "--redis-sentinel",
+            "a:26379,b:26380",
+            "--redis-master-name",
+            "m",
+        ])
+        .expect("sentinels and a name");
+        assert_eq!(config.redis_sentinel, ["a:26379", "b:26380"]);
+        assert_eq!(config.redis_master_name.as_deref(), Some("m"));
+        for bad in [
+            &["--redis-sentinel", "a:26379"][..],
+            &["--redis-master-name", "m"],
+            &["--redis-sentinel", "a", "--redis-master-name", "m"],
+            &["--redis-sentinel", "a:0", "--redis-master-name", "m"],
+            &["--redis-sentinel", "a:x", "--redis-master-name", "m"],
+            &[
+                "--redis-sentinel",
+                "a:26379",
+                "--redis-master-name",
+                "m",
+                "--redis-url",
+                "redis://a",
+            ],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -32,6 +32,12 @@ struct EventLabel {
     event: String,
 }
 
+/// The `address` label: a Redis master's `host:port`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AddressLabel {
+    address: String,
+}
+
 /// The `reason` label of a refused publish.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
@@ -54,6 +60,10 @@ struct Inner {
     lease_holder: Gauge,
     redis_round_trip: Histogram,
     redis_entries_skipped: Counter,
+    /// 1 for the master this replica writes to now, 0 for those it wrote to before.
+    redis_master: Family<AddressLabel, Gauge>,
+    redis_master_changes: Counter,
+    redis_master_unavailable: prometheus_client::metrics::counter::Counter<f64, AtomicU64>,
     /// Age of the newest stream entry when this replica read it.
     stream_read_lag: Gauge<f64, AtomicU64>,
 }
@@ -142,6 +152,24 @@ impl Inner {
                 "redis_entries_skipped",
                 "Entries of the shared Redis stream that are not an event (a missing or malformed field) and were not relayed",
                 Counter::default(),
+            ),
+            redis_master: registered(
+                r,
+                "redis_master",
+                "1 for the Redis master this replica uses now (by address), 0 for earlier ones",
+                Family::default(),
+            ),
+            redis_master_changes: registered(
+                r,
+                "redis_master_changes",
+                "Times this replica found the Redis master at a new address (a Sentinel failover)",
+                Counter::default(),
+            ),
+            redis_master_unavailable: registered(
+                r,
+                "redis_master_unavailable_seconds",
+                "Seconds this replica had no writable Redis master, summed over every outage",
+                prometheus_client::metrics::counter::Counter::default(),
             ),
             stream_read_lag: registered(
                 r,
@@ -242,6 +270,34 @@ impl Metrics {
         self.inner.redis_entries_skipped.inc();
     }
 
+    /// Records the first Redis master found, at `address`.
+    pub fn set_redis_master(&self, address: &str) {
+        self.redis_master_at(address).set(1);
+    }
+
+    /// Records that the Redis master moved from `previous` to `current`.
+    pub fn count_redis_master_change(&self, previous: &str, current: &str) {
+        self.redis_master_at(previous).set(0);
+        self.redis_master_at(current).set(1);
+        self.inner.redis_master_changes.inc();
+    }
+
+    fn redis_master_at(&self, address: &str) -> Gauge {
+        self.inner
+            .redis_master
+            .get_or_create(&AddressLabel {
+                address: address.to_owned(),
+            })
+            .clone()
+    }
+
+    /// Adds one outage without a writable Redis master.
+    pub fn add_redis_master_unavailable(&self, took: Duration) {
+        self.inner
+            .redis_master_unavailable
+            .inc_by(took.as_secs_f64());
+    }
+
     /// Sets how old the newest event read from the stream was when it was read.
     pub fn set_stream_read_lag(&self, lag: Duration) {
         self.inner.stream_read_lag.set(lag.as_secs_f64());
@@ -290,6 +346,9 @@ pub(crate) mod tests {
         metrics.set_lease_holder(true);
         metrics.observe_redis_round_trip(Duration::from_millis(2));
         metrics.count_redis_entry_skipped();
+        metrics.set_redis_master("10.0.0.1:6379");
+        metrics.count_redis_master_change("10.0.0.1:6379", "10.0.0.2:6379");
+        metrics.add_redis_master_unavailable(Duration::from_millis(2500));
         metrics.set_stream_read_lag(Duration::from_millis(1500));
         let text = metrics.render();
         for line in [
@@ -305,6 +364,10 @@ pub(crate) mod tests {
             "pingstream_lease_holder 1",
             "pingstream_redis_round_trip_seconds_count 1",
             "pingstream_redis_entries_skipped_total 1",
+            "pingstream_redis_master{address=\"10.0.0.1:6379\"} 0",
+            "pingstream_redis_master{address=\"10.0.0.2:6379\"} 1",
+            "pingstream_redis_master_changes_total 1",
+            "pingstream_redis_master_unavailable_seconds_total 2.5",
             "pingstream_stream_read_lag_seconds 1.5",
         ] {
             assert!(

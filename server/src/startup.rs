@@ -76,7 +76,7 @@ fn start_stream(
         timing: config.timing(),
         catch_up: Duration::ZERO,
     };
-    let Some(url) = &config.redis_url else {
+    let Some(source) = config.redis_source() else {
         let hub = Hub::new(settings, metrics.clone());
         let epoch = epoch::draw();
         tracing::info!(%epoch, "stream in memory");
@@ -102,7 +102,7 @@ fn start_stream(
         metrics.clone(),
     );
     let cluster = ClusterSettings {
-        url: url.clone(),
+        source,
         interval: config.interval(),
         lease: config.lease(),
         history: config.history,

@@ -10,11 +10,10 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 
-use super::{keys, publish};
+use super::{keys, link::MasterLink, publish};
 use crate::{
     metrics::Metrics,
     stream::{Hub, Payload, Upstream},
@@ -48,7 +47,7 @@ const RELEASE_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// One replica's candidacy for the ticker.
 pub(super) struct Leader {
-    pub(super) conn: ConnectionManager,
+    pub(super) link: MasterLink,
     /// Tells this replica's lease from any other's.
     pub(super) token: String,
     pub(super) interval: Duration,
@@ -110,22 +109,24 @@ impl Leader {
         let lease_ms = u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX);
         let sent = Instant::now();
         let result: redis::RedisResult<bool> = if standing.held_until.is_some() {
-            redis::cmd("EVAL")
+            let renew = redis::cmd("EVAL")
                 .arg(RENEW)
                 .arg(1)
                 .arg(keys::LEASE)
                 .arg(&self.token)
                 .arg(lease_ms)
-                .query_async(&mut self.conn)
-                .await
+                .clone();
+            self.link.query(&renew).await
         } else {
-            redis::cmd("SET")
+            let take = redis::cmd("SET")
                 .arg(keys::LEASE)
                 .arg(&self.token)
                 .arg("NX")
                 .arg("PX")
                 .arg(lease_ms)
-                .query_async::<Option<String>>(&mut self.conn)
+                .clone();
+            self.link
+                .query::<Option<String>>(&take)
                 .await
                 .map(|reply| reply.is_some())
         };
@@ -189,35 +190,32 @@ impl Leader {
 
     /// Numbers the next tick and appends its event; `None` if the lease is someone else's.
     async fn publish_tick(&mut self) -> redis::RedisResult<Option<shared::EventId>> {
-        let count: Option<u64> = redis::cmd("EVAL")
+        let next_tick = redis::cmd("EVAL")
             .arg(NEXT_TICK)
             .arg(2)
             .arg(keys::LEASE)
             .arg(keys::TICKS)
             .arg(&self.token)
-            .query_async(&mut self.conn)
-            .await?;
+            .clone();
+        let count: Option<u64> = self.link.query(&next_tick).await?;
         let Some(count) = count else {
             return Ok(None);
         };
         let payload = (self.tick_event)(count);
-        publish::append(&mut self.conn, &payload, self.history)
+        publish::append(&self.link, &payload, self.history)
             .await
             .map(Some)
     }
 
     /// Gives the lease back so that another replica need not wait for it to expire.
     async fn release(&mut self) {
-        let result = tokio::time::timeout(
-            RELEASE_TIMEOUT,
-            redis::cmd("EVAL")
-                .arg(RELEASE)
-                .arg(1)
-                .arg(keys::LEASE)
-                .arg(&self.token)
-                .query_async::<u64>(&mut self.conn),
-        )
-        .await;
+        let release = redis::cmd("EVAL")
+            .arg(RELEASE)
+            .arg(1)
+            .arg(keys::LEASE)
+            .arg(&self.token)
+            .clone();
+        let result = tokio::time::timeout(RELEASE_TIMEOUT, self.link.query::<u64>(&release)).await;
         self.metrics.set_lease_holder(false);
         match result {
             Ok(Ok(_)) => tracing::info!("gave the ticker lease back"),

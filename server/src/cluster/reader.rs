@@ -16,14 +16,11 @@ use std::time::Duration;
 
 use std::borrow::Cow;
 
-use redis::{
-    aio::ConnectionManager,
-    streams::{StreamId, StreamReadReply},
-};
+use redis::streams::{StreamId, StreamReadReply};
 use shared::{Epoch, EventId};
 use tokio_util::sync::CancellationToken;
 
-use super::{backoff::Backoff, keys};
+use super::{backoff::Backoff, keys, link::MasterLink};
 use crate::{
     metrics::Metrics,
     stream::{Hub, Payload, Upstream},
@@ -42,6 +39,10 @@ struct Cursor {
     entry: String,
     /// Its event id, `None` before the first.
     last: Option<EventId>,
+    /// The run being read from the start, whose entries alone are relayed: a stream fenced by
+    /// a failover holds the old run's entries, then the new run's, and the new run's first
+    /// entries may have ids below where this replica had read to.
+    only: Option<Epoch>,
 }
 
 impl Cursor {
@@ -49,18 +50,21 @@ impl Cursor {
         Self {
             entry: "0-0".into(),
             last: None,
+            only: None,
         }
+    }
+
+    /// Back to the start of the stream, to read the run `epoch` from its first entry, keeping
+    /// the last id relayed (what was relayed is never relayed again).
+    fn restart_for(&mut self, epoch: Epoch) {
+        self.entry = "0-0".into();
+        self.only = Some(epoch);
     }
 }
 
 /// Reads the stream into `hub` until `shutdown` fires, reconnecting with backoff whenever Redis
 /// is unreachable (the hub is degraded meanwhile, its clients stay connected).
-pub(super) async fn run(
-    mut conn: ConnectionManager,
-    hub: Hub,
-    metrics: Metrics,
-    shutdown: CancellationToken,
-) {
+pub(super) async fn run(link: MasterLink, hub: Hub, metrics: Metrics, shutdown: CancellationToken) {
     let mut cursor = Cursor::start();
     let mut backoff = Backoff::new();
     let mut failing = false;
@@ -68,7 +72,7 @@ pub(super) async fn run(
     // trouble (Redis may have restarted without its data) and whenever the stream is idle.
     let mut check = false;
     loop {
-        let step = read(&mut conn, &mut cursor, check);
+        let step = read(&link, &mut cursor, check);
         let result = tokio::select! {
             () = shutdown.cancelled() => break,
             result = step => result,
@@ -105,22 +109,27 @@ pub(super) async fn run(
 /// One blocking read after `cursor`, first moving the cursor back to the start if `check` finds
 /// that the stream's epoch is no longer the one read so far.
 async fn read(
-    conn: &mut ConnectionManager,
+    link: &MasterLink,
     cursor: &mut Cursor,
     check: bool,
 ) -> redis::RedisResult<Vec<StreamId>> {
     if check && let Some(last) = cursor.last {
-        let epoch: Option<String> = redis::cmd("GET").arg(keys::EPOCH).query_async(conn).await?;
-        if epoch.and_then(|epoch| epoch.parse::<Epoch>().ok()) != Some(last.epoch) {
+        let epoch: Option<String> = link.query(redis::cmd("GET").arg(keys::EPOCH)).await?;
+        let current = epoch.and_then(|epoch| epoch.parse::<Epoch>().ok());
+        if current != Some(last.epoch) {
             tracing::warn!(
                 last = %last,
-                "the shared stream started afresh (Redis lost its data); reading the new run from its start"
+                "the shared stream started a new run (Redis lost its data, or a failover fenced off a master that may have lost some); reading the new run from its start"
             );
-            *cursor = Cursor::start();
+            match current {
+                Some(epoch) => cursor.restart_for(epoch),
+                // Not written yet: read whatever comes first.
+                None => *cursor = Cursor::start(),
+            }
         }
     }
     let block_ms = u64::try_from(BLOCK.as_millis()).unwrap_or(u64::MAX);
-    let reply: Option<StreamReadReply> = redis::cmd("XREAD")
+    let xread = redis::cmd("XREAD")
         .arg("COUNT")
         .arg(BATCH)
         .arg("BLOCK")
@@ -128,8 +137,8 @@ async fn read(
         .arg("STREAMS")
         .arg(keys::STREAM)
         .arg(&cursor.entry)
-        .query_async(conn)
-        .await?;
+        .clone();
+    let reply: Option<StreamReadReply> = link.query(&xread).await?;
     Ok(reply
         .into_iter()
         .flat_map(|reply| reply.keys)
@@ -147,6 +156,17 @@ fn feed(hub: &Hub, metrics: &Metrics, cursor: &mut Cursor, entries: Vec<StreamId
             metrics.count_redis_entry_skipped();
             continue;
         };
+        if cursor.only.is_some_and(|only| only != id.epoch) {
+            // Another run than the one being read from its start.
+            continue;
+        }
+        if cursor.last.is_some_and(|last| last.epoch != id.epoch) && cursor.only != Some(id.epoch) {
+            // A new run begins here, and its first entries may lie behind the cursor (a fenced
+            // failover goes on from the promoted replica's seq): read it from the start.
+            tracing::warn!(from = %id, "the shared stream started a new run; reading it from its start");
+            cursor.restart_for(id.epoch);
+            break;
+        }
         if cursor
             .last
             .is_some_and(|last| last.epoch == id.epoch && last.seq >= id.seq)
@@ -155,6 +175,8 @@ fn feed(hub: &Hub, metrics: &Metrics, cursor: &mut Cursor, entries: Vec<StreamId
             continue;
         }
         cursor.last = Some(id);
+        // The run read from its start has begun: later runs are read as they come.
+        cursor.only = None;
         newest_ms = entry.get::<i64>("ms").or(newest_ms);
         hub.relay(id, &payload);
     }
@@ -318,5 +340,56 @@ mod tests {
                 .lines()
                 .any(|line| line == "pingstream_redis_entries_skipped_total 1")
         );
+    }
+
+    #[test]
+    fn a_new_run_whose_first_ids_lie_behind_the_cursor_is_read_from_its_start() {
+        let hub = Hub::new(
+            crate::stream::HubSettings::for_tests(10, 10),
+            Metrics::new(),
+        );
+        let metrics = Metrics::new();
+        let event =
+            |id: &str, epoch: &str| entry(id, &[("epoch", epoch), ("event", "e"), ("data", "{}")]);
+        let (old, new) = ("00000000000000aa", "00000000000000bb");
+        let mut cursor = Cursor::start();
+        // The old master: 1-5, all relayed.
+        let old_run: Vec<_> = (1..=5).map(|seq| event(&format!("{seq}-0"), old)).collect();
+        feed(&hub, &metrics, &mut cursor, old_run);
+        // The promoted replica had only 1-3, and fenced its next writes with a new epoch: 4, 5
+        // and 6 of the new run. Reading on after 5-0 finds 6 first.
+        feed(&hub, &metrics, &mut cursor, vec![event("6-0", new)]);
+        assert_eq!(cursor.entry, "0-0", "back to the start for the new run");
+        let promoted: Vec<_> = (1..=3)
+            .map(|seq| event(&format!("{seq}-0"), old))
+            .chain((4..=6).map(|seq| event(&format!("{seq}-0"), new)))
+            .collect();
+        feed(&hub, &metrics, &mut cursor, promoted);
+        let mut subscription = hub
+            .subscribe(crate::stream::Resume::After(EventId {
+                epoch: Epoch(0xcc),
+                seq: 0,
+            }))
+            .unwrap();
+        let mut relayed = Vec::new();
+        use futures_util::{FutureExt as _, StreamExt as _};
+        while let Some(Some(event)) = subscription.next().now_or_never() {
+            let text = crate::stream::hub::wire_text(event);
+            if let Some(id) = text.lines().find_map(|line| line.strip_prefix("id: ")) {
+                relayed.push(id.to_owned());
+            }
+        }
+        assert_eq!(
+            relayed,
+            [format!("{new}-4"), format!("{new}-5"), format!("{new}-6")]
+        );
+        // And a third run later is read too.
+        feed(
+            &hub,
+            &metrics,
+            &mut cursor,
+            vec![event("7-0", "00000000000000dd")],
+        );
+        assert_eq!(cursor.entry, "0-0");
     }
 }

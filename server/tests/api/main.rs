@@ -12,6 +12,7 @@ mod redis_publish;
 mod resume;
 mod runs;
 mod security;
+mod sentinel;
 mod shutdown;
 mod static_files;
 mod stream;

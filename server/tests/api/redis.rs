@@ -26,16 +26,25 @@ const LEASE: Duration = Duration::from_millis(1000);
 /// A `redis-server` on a free loopback port, persisting every write to its own folder (so a
 /// restart keeps the stream, as a production Redis with AOF would). Killed when dropped.
 pub(crate) struct RedisServer {
-    port: u16,
+    pub(crate) port: u16,
     dir: TempDir,
+    /// Arguments beyond the address and persistence.
+    extra: Vec<String>,
     process: Option<Child>,
 }
 
 impl RedisServer {
     pub(crate) fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`RedisServer::start`] with `extra` arguments (e.g. `--replicaof HOST PORT`), which
+    /// every restart keeps.
+    pub(crate) fn start_with(extra: &[&str]) -> Self {
         let mut redis = Self {
             port: free_port(),
             dir: tempfile::tempdir().expect("temporary folder"),
+            extra: extra.iter().map(|arg| (*arg).to_owned()).collect(),
             process: None,
         };
         redis.restart();
@@ -61,6 +70,7 @@ impl RedisServer {
             ])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(&self.extra)
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|err| {
@@ -137,19 +147,31 @@ impl Replica {
 
     /// A replica of the cluster on `redis`, with `extra` flags.
     pub(crate) fn start_with(redis: &RedisServer, extra: &[&str]) -> Self {
+        let url = redis.url();
+        Self::start_on(&["--redis-url", &url], extra)
+    }
+
+    /// A replica that finds the master through `sentinels` (`host:port,...`) under `master`.
+    pub(crate) fn start_sentinel(sentinels: &str, master: &str, extra: &[&str]) -> Self {
+        Self::start_on(
+            &["--redis-sentinel", sentinels, "--redis-master-name", master],
+            extra,
+        )
+    }
+
+    /// A replica of the test clusters' timing reaching Redis as `redis` says, with `extra` flags.
+    fn start_on(redis: &[&str], extra: &[&str]) -> Self {
         let interval = INTERVAL.as_millis().to_string();
         let lease = LEASE.as_millis().to_string();
-        let url = redis.url();
-        let mut args = vec![
-            "--redis-url",
-            &url,
+        let mut args = redis.to_vec();
+        args.extend_from_slice(&[
             "--interval-ms",
             &interval,
             "--lease-ms",
             &lease,
             "--workers",
             "1",
-        ];
+        ]);
         args.extend_from_slice(extra);
         let process = ServerProcess::start(0, &args);
         Self {

@@ -386,7 +386,7 @@ impl SseClient {
 
     /// The next event that is not a heartbeat, as the parser gave it, or `None` if none
     /// arrives within `wait`. Panics if the stream ends.
-    async fn next_raw_within(&mut self, wait: Duration) -> Option<Event> {
+    pub async fn next_raw_within(&mut self, wait: Duration) -> Option<Event> {
         let deadline = Instant::now() + wait;
         let event = loop {
             let event = match tokio::time::timeout_at(deadline.into(), self.events.next()).await {
