@@ -65,6 +65,35 @@ cluster: (setup "redis") build
     echo
     wait
 
+# Redis with Sentinel: a master (:6380), a replica (:6381), three sentinels (:26380-26382) and two replicas on http://127.0.0.1:8081 and :8082 that find the master through them; Ctrl-C stops all.
+cluster-ha: (setup "redis") build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    dir=target/cluster-ha
+    mkdir -p "$dir"
+    trap 'exit 0' INT TERM
+    trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
+    redis-server --bind 127.0.0.1 --port 6380 --dir "$dir" --dbfilename master.rdb --appendonly no --save "" --repl-diskless-sync-delay 0 >"$dir/master.log" &
+    redis-server --bind 127.0.0.1 --port 6381 --dir "$dir" --dbfilename replica.rdb --appendonly no --save "" --replicaof 127.0.0.1 6380 >"$dir/replica.log" &
+    until redis-cli -p 6380 ping >/dev/null 2>&1 && redis-cli -p 6381 ping >/dev/null 2>&1; do sleep 0.1; done
+    for port in 26380 26381 26382; do
+        printf 'port %s\nbind 127.0.0.1\nsentinel monitor pingstream 127.0.0.1 6380 2\nsentinel down-after-milliseconds pingstream 1000\nsentinel failover-timeout pingstream 5000\n' "$port" >"$dir/sentinel-$port.conf"
+        redis-server "$dir/sentinel-$port.conf" --sentinel >"$dir/sentinel-$port.log" &
+    done
+    export PINGSTREAM_REDIS_SENTINEL=127.0.0.1:26380,127.0.0.1:26381,127.0.0.1:26382
+    export PINGSTREAM_REDIS_MASTER_NAME=pingstream
+    ./target/release/server --addr 127.0.0.1:8081 &
+    ./target/release/server --addr 127.0.0.1:8082 &
+    echo
+    echo "    replicas: http://127.0.0.1:8081  http://127.0.0.1:8082  (master :6380, replica :6381, sentinels :26380-26382)"
+    echo "    fail over: kill -9 the process on :6380 (redis-cli -p 26380 sentinel get-master-addr-by-name pingstream shows the new master)"
+    echo
+    wait
+
+# The Sentinel drill of RELIABILITY.md: 1,000 clients through two replicas while the master is killed (a release test run, ~1 min; not part of test).
+drill-ha: (setup "redis")
+    cargo test --release -p server --test api sentinel::drill -- --ignored --nocapture
+
 # Release frontend into dist/ and release server.
 build: (setup "build")
     trunk build --release
