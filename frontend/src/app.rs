@@ -5,7 +5,7 @@ use shared::AppEvent;
 use yew::prelude::*;
 
 use crate::{
-    components::{LatencyChart, NoticeList, PingList, StatusBadge, StreamStats},
+    components::{latency_chart, notice_list, ping_list, status_badge, stream_stats},
     state::{PageAction, PageState},
     stream::use_event_stream,
 };
@@ -37,16 +37,12 @@ pub fn App(props: &AppProps) -> Html {
         <main class="app">
             <header class="app__header">
                 <h1>{ "pingstream" }</h1>
-                <StatusBadge
-                    connection={stream.connection}
-                    online={stream.online}
-                    retry_in_secs={stream.retry_in_secs}
-                />
+                { status_badge(&stream) }
             </header>
-            <NoticeList notices={page.notices.clone()} alert={page.alert.clone()} {on_dismiss} />
-            <StreamStats received={page.received} malformed={stream.malformed} />
-            <LatencyChart latencies={page.latencies.clone()} />
-            <PingList entries={page.entries.clone()} />
+            { notice_list(&page.notices, page.alert.as_ref(), &on_dismiss) }
+            { stream_stats(page.received, stream.malformed) }
+            { latency_chart(&page.latencies) }
+            { ping_list(&page.entries) }
         </main>
     }
 }

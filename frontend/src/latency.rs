@@ -53,10 +53,15 @@ impl Latencies {
 
     /// The `percent`th percentile of the figures (nearest rank); `None` before the first ping.
     pub fn percentile(&self, percent: usize) -> Option<u64> {
-        let mut figures = self.figures();
-        figures.sort_unstable();
-        let rank = (percent * figures.len()).div_ceil(100).max(1);
-        figures.get(rank - 1).copied()
+        // An insertion sort: for a hundred figures as quick as the standard library's, which
+        // costs the page some 3 KB.
+        let mut sorted: Vec<u64> = Vec::with_capacity(self.measured.len());
+        for ms in self.figures() {
+            let at = sorted.partition_point(|&shorter| shorter <= ms);
+            sorted.insert(at, ms);
+        }
+        let rank = (percent * sorted.len()).div_ceil(100).max(1);
+        sorted.get(rank - 1).copied()
     }
 }
 

@@ -129,10 +129,15 @@ impl Reducible for PageState {
         let mut next = (*self).clone();
         match action {
             PageAction::Feed(item) => next.feed(item),
-            PageAction::Dismiss(key) => next.notices.retain(|shown| shown.key != key),
+            PageAction::Dismiss(key) => {
+                next.notices.retain(|shown| shown.key != key);
+                if next.notices.len() == self.notices.len() {
+                    // The same `Rc` tells Yew there is nothing to re-render.
+                    return self;
+                }
+            }
         }
-        // The same `Rc` tells Yew there is nothing to re-render.
-        if next == *self { self } else { Rc::new(next) }
+        Rc::new(next)
     }
 }
 

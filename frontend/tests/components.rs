@@ -8,16 +8,13 @@ use std::cell::RefCell;
 
 use chrono::{DateTime, Utc};
 use frontend::{
-    components::{
-        LatencyChart, LatencyChartProps, NoticeList, NoticeListProps, PingList, PingListProps,
-        StatusBadge, StatusBadgeProps, StreamStats, StreamStatsProps,
-    },
+    components::{latency_chart, notice_list, ping_list, status_badge, stream_stats},
     latency::Latencies,
     state::{MAX_ENTRIES, PageAction, PageState},
-    stream::{Connection, Feed},
+    stream::{Connection, Feed, StreamStatus},
 };
 use shared::{AppEvent, Level, Notice, Ping};
-use support::{all, attr, eventually, root, rows, text};
+use support::{View, ViewProps, all, attr, eventually, root, rows, text};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use yew::{Callback, Reducible, Renderer};
@@ -66,21 +63,24 @@ fn state_after(actions: impl IntoIterator<Item = PageAction>) -> Rc<PageState> {
         .fold(Rc::new(PageState::default()), PageState::reduce)
 }
 
-fn list_props(state: &PageState) -> PingListProps {
-    PingListProps {
-        entries: state.entries.clone(),
+fn list_props(state: &PageState) -> ViewProps {
+    ViewProps {
+        html: ping_list(&state.entries),
     }
 }
 
 #[wasm_bindgen_test]
 async fn status_badge_shows_each_state_and_keeps_the_countdown_out_of_the_live_region() {
     let root = root();
-    let props = |connection, online, retry_in_secs| StatusBadgeProps {
-        connection,
-        online,
-        retry_in_secs,
+    let props = |connection, online, retry_in_secs| ViewProps {
+        html: status_badge(&StreamStatus {
+            connection,
+            online,
+            retry_in_secs,
+            malformed: 0,
+        }),
     };
-    let mut badge = Renderer::<StatusBadge>::with_root_and_props(
+    let mut badge = Renderer::<View>::with_root_and_props(
         root.clone(),
         props(Connection::Connecting, true, None),
     )
@@ -157,7 +157,7 @@ async fn ping_list_shows_pings_newest_first_with_gap_and_reset_marks() {
         mark(Feed::Reset),
         received(2, "2026-11-25T09:00:08.000Z"),
     ]);
-    let list = Renderer::<PingList>::with_root_and_props(root.clone(), list_props(&state)).render();
+    let list = Renderer::<View>::with_root_and_props(root.clone(), list_props(&state)).render();
     let shown = eventually(&root, "six rows", || {
         Some(rows(&root)).filter(|rows| rows.len() == 6)
     })
@@ -178,7 +178,7 @@ async fn ping_item_shows_the_local_time_as_hours_minutes_seconds() {
     let root = root();
     let sent = "2026-11-25T09:08:07.123Z";
     let state = state_after([received(42, sent)]);
-    let list = Renderer::<PingList>::with_root_and_props(root.clone(), list_props(&state)).render();
+    let list = Renderer::<View>::with_root_and_props(root.clone(), list_props(&state)).render();
     let clock = eventually(&root, "the ping's time", || {
         text(&root, "[data-count='42'] time")
     })
@@ -202,8 +202,7 @@ async fn ping_item_shows_the_local_time_as_hours_minutes_seconds() {
 async fn ping_list_waits_for_the_first_ping_then_stays_bounded() {
     let root = root();
     let empty = PageState::default();
-    let mut list =
-        Renderer::<PingList>::with_root_and_props(root.clone(), list_props(&empty)).render();
+    let mut list = Renderer::<View>::with_root_and_props(root.clone(), list_props(&empty)).render();
     eventually(&root, "the placeholder", || {
         text(&root, "#pings").filter(|t| t.contains("Waiting"))
     })
@@ -237,12 +236,10 @@ async fn ping_list_waits_for_the_first_ping_then_stays_bounded() {
 #[wasm_bindgen_test]
 async fn stream_stats_count_pings_and_show_malformed_events_only_when_there_are_some() {
     let root = root();
-    let props = |received, malformed| StreamStatsProps {
-        received,
-        malformed,
+    let props = |received, malformed| ViewProps {
+        html: stream_stats(received, malformed),
     };
-    let mut stats =
-        Renderer::<StreamStats>::with_root_and_props(root.clone(), props(12, 0)).render();
+    let mut stats = Renderer::<View>::with_root_and_props(root.clone(), props(12, 0)).render();
     eventually(&root, "the count", || {
         attr(&root, "#received", "data-received")
     })
@@ -282,32 +279,30 @@ async fn notices_are_styled_by_level_dismissible_and_critical_ones_are_announced
         notice("database down", Level::Critical),
     ]);
     let dismissed = Rc::new(RefCell::new(Vec::new()));
-    let props = |state: &PageState| NoticeListProps {
-        notices: state.notices.clone(),
-        alert: state.alert.clone(),
-        on_dismiss: Callback::from({
-            let dismissed = Rc::clone(&dismissed);
-            move |key| dismissed.borrow_mut().push(key)
-        }),
+    let on_dismiss = Callback::from({
+        let dismissed = Rc::clone(&dismissed);
+        move |key| dismissed.borrow_mut().push(key)
+    });
+    let props = |state: &PageState| ViewProps {
+        html: notice_list(&state.notices, state.alert.as_ref(), &on_dismiss),
     };
-    let mut list =
-        Renderer::<NoticeList>::with_root_and_props(root.clone(), props(&state)).render();
+    let mut list = Renderer::<View>::with_root_and_props(root.clone(), props(&state)).render();
     let shown = eventually(&root, "three notices", || {
         Some(all(&root, "#notices .notice")).filter(|notices| notices.len() == 3)
     })
     .await;
     let levels: Vec<_> = shown
         .iter()
-        .map(|notice| (notice.get_attribute("data-level"), notice.class_name()))
+        .map(|notice| notice.get_attribute("data-level"))
         .collect();
     assert_eq!(
         levels,
         [
-            (Some("critical".into()), "notice notice--critical".into()),
-            (Some("warning".into()), "notice notice--warning".into()),
-            (Some("info".into()), "notice notice--info".into()),
+            Some("critical".into()),
+            Some("warning".into()),
+            Some("info".into())
         ],
-        "newest first, each styled by its level"
+        "newest first, each styled by its level (the style sheet's [data-level] rules)"
     );
     assert_eq!(
         attr(&root, "#alert", "aria-live").as_deref(),
@@ -317,7 +312,7 @@ async fn notices_are_styled_by_level_dismissible_and_critical_ones_are_announced
 
     // The dismiss button of the warning says which notice it dismisses.
     let button = root
-        .query_selector(".notice--warning button")
+        .query_selector("[data-level=warning] button")
         .expect("a valid selector")
         .expect("a dismiss button");
     assert_eq!(
@@ -348,10 +343,10 @@ async fn the_sparkline_has_a_point_per_ping_with_p50_and_p99_beside_it() {
     for delay in 1..=100 {
         latencies.record(0, delay);
     }
-    let mut chart = Renderer::<LatencyChart>::with_root_and_props(
+    let mut chart = Renderer::<View>::with_root_and_props(
         root.clone(),
-        LatencyChartProps {
-            latencies: latencies.clone(),
+        ViewProps {
+            html: latency_chart(&latencies),
         },
     )
     .render();
@@ -375,7 +370,9 @@ async fn the_sparkline_has_a_point_per_ping_with_p50_and_p99_beside_it() {
 
     // The browser's clock turns out 2 s behind the server's.
     latencies.record(2_000, 0);
-    chart.update(LatencyChartProps { latencies });
+    chart.update(ViewProps {
+        html: latency_chart(&latencies),
+    });
     eventually(&root, "the corrected figures", || {
         text(&root, "#latency figcaption")
             .filter(|caption| caption.contains("corrected by 2000 ms"))
@@ -391,10 +388,10 @@ async fn the_sparkline_has_a_point_per_ping_with_p50_and_p99_beside_it() {
 #[wasm_bindgen_test]
 async fn the_sparkline_waits_for_the_first_ping() {
     let root = root();
-    let chart = Renderer::<LatencyChart>::with_root_and_props(
+    let chart = Renderer::<View>::with_root_and_props(
         root.clone(),
-        LatencyChartProps {
-            latencies: Latencies::default(),
+        ViewProps {
+            html: latency_chart(&Latencies::default()),
         },
     )
     .render();

@@ -196,3 +196,28 @@ async fn unmounting_closes_the_event_source() {
         "nothing was opened after unmounting"
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_stream_the_server_refuses_for_good_is_closed_without_more_attempts() {
+    record_event_sources();
+    let opened_before = ready_states().len();
+    let root = root();
+    // The test runner's server answers 404 here: a final answer.
+    let props = AppProps {
+        stream_url: AttrValue::Static("/no/such/stream"),
+    };
+    let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
+    eventually(&root, "the closed badge", || {
+        attr(&root, "#status", "data-status").filter(|status| status == "closed")
+    })
+    .await;
+    assert_eq!(attr(&root, "[data-retry-in]", "data-retry-in"), None);
+    // Long enough for the first retry of a stream worth retrying (0.25-0.5 s): none comes.
+    gloo_timers::future::TimeoutFuture::new(1_000).await;
+    assert_eq!(ready_states().len() - opened_before, 1, "one attempt only");
+    assert_eq!(
+        attr(&root, "#status", "data-status").as_deref(),
+        Some("closed")
+    );
+    app.destroy();
+}

@@ -2,18 +2,10 @@
 
 use yew::prelude::*;
 
-/// Properties of [`GapMark`].
-#[derive(Properties, PartialEq)]
-pub struct GapMarkProps {
-    /// How many events of the stream never arrived.
-    pub missed: u64,
-}
-
-/// A list row saying how many events of the stream are missing between its neighbours.
-#[component]
-pub fn GapMark(props: &GapMarkProps) -> Html {
-    let missed = props.missed;
+/// A list row, keyed by `key`, saying how many events of the stream (`missed`) are missing
+/// between its neighbours.
+pub fn gap_mark(key: u64, missed: u64) -> Html {
     html! {
-        <li class="mark mark--gap" data-gap={missed.to_string()}>{ format!("missed {missed}") }</li>
+        <li {key} class="mark mark--gap" data-gap={missed.to_string()}>{ format!("missed {missed}") }</li>
     }
 }

@@ -10,13 +10,6 @@ use crate::latency::{Latencies, WINDOW};
 /// The sparkline's height in its own units; its width is two units per ping.
 const HEIGHT: u64 = 40;
 
-/// Properties of [`LatencyChart`].
-#[derive(Properties, PartialEq)]
-pub struct LatencyChartProps {
-    /// The newest pings' latencies.
-    pub latencies: Latencies,
-}
-
 /// The `points` of a polyline through `figures`, left to right, scaled to the largest: integers
 /// only (formatting a float costs the page kilobytes).
 pub fn points(figures: &[u64]) -> String {
@@ -30,10 +23,11 @@ pub fn points(figures: &[u64]) -> String {
 }
 
 /// The sparkline of the newest latencies with p50 and p99, or nothing before the first ping.
-/// Its own component: a new ping redraws it, not the list.
-#[component]
-pub fn LatencyChart(props: &LatencyChartProps) -> Html {
-    let latencies = &props.latencies;
+///
+/// A view function, not a component: every new ping changes it, so a component would re-render
+/// as often, and costs the page about a kilobyte. The list of pings beside it is a component of
+/// its own whose rows are kept, not redrawn.
+pub fn latency_chart(latencies: &Latencies) -> Html {
     let (Some(p50), Some(p99)) = (latencies.percentile(50), latencies.percentile(99)) else {
         return html! {};
     };

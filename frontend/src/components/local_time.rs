@@ -3,18 +3,11 @@
 use chrono::{DateTime, Local, SecondsFormat, Timelike, Utc};
 use yew::prelude::*;
 
-/// Properties of [`LocalTime`].
-#[derive(Properties, PartialEq)]
-pub struct LocalTimeProps {
-    /// The time to show.
-    pub time: DateTime<Utc>,
-}
-
-/// A `<time>` showing `HH:MM:SS` in the browser's time zone, with the exact UTC time in its
-/// `datetime`.
-#[component]
-pub fn LocalTime(props: &LocalTimeProps) -> Html {
-    let local = props.time.with_timezone(&Local);
+/// A `<time>` showing `time` as `HH:MM:SS` in the browser's time zone, with the exact UTC time in
+/// its `datetime`. A view function, not a component: it has no state of its own to keep, and a
+/// component costs the page about a kilobyte.
+pub fn local_time(time: DateTime<Utc>) -> Html {
+    let local = time.with_timezone(&Local);
     let clock = format!(
         "{:02}:{:02}:{:02}",
         local.hour(),
@@ -22,6 +15,6 @@ pub fn LocalTime(props: &LocalTimeProps) -> Html {
         local.second()
     );
     html! {
-        <time datetime={props.time.to_rfc3339_opts(SecondsFormat::Millis, true)}>{ clock }</time>
+        <time datetime={time.to_rfc3339_opts(SecondsFormat::Millis, true)}>{ clock }</time>
     }
 }

@@ -3,18 +3,10 @@
 use shared::{Level, Notice};
 use yew::prelude::*;
 
-use crate::components::LocalTime;
+use crate::components::local_time;
 
-/// Properties of [`NoticeItem`].
-#[derive(Properties, PartialEq)]
-pub struct NoticeItemProps {
-    /// The notice to show.
-    pub notice: Notice,
-    /// The person dismissed it.
-    pub on_dismiss: Callback<()>,
-}
-
-/// The notice's level as its JSON spells it, which names its style too.
+/// The notice's level as its JSON spells it: its `data-level`, which the style sheet styles it
+/// by.
 pub fn level_name(level: Level) -> &'static str {
     match level {
         Level::Info => "info",
@@ -23,18 +15,15 @@ pub fn level_name(level: Level) -> &'static str {
     }
 }
 
-/// A notice: its text, styled by its level, the time the server accepted it, and a button that
-/// dismisses it.
-#[component]
-pub fn NoticeItem(props: &NoticeItemProps) -> Html {
-    let Notice { text, level, time } = &props.notice;
-    let level = level_name(*level);
-    let on_dismiss = props.on_dismiss.reform(|_: MouseEvent| ());
+/// A notice, keyed by `key`: its level and text, styled by its level, the time the server
+/// accepted it, and a button that calls `on_dismiss`.
+pub fn notice_item(key: u64, notice: &Notice, on_dismiss: Callback<MouseEvent>) -> Html {
+    let level = level_name(notice.level);
     html! {
-        <li class={classes!("notice", format!("notice--{level}"))} data-level={level}>
+        <li {key} class="notice" data-level={level}>
             <span class="notice__level">{ level }</span>
-            <p class="notice__text">{ text }</p>
-            <LocalTime time={*time} />
+            <p class="notice__text">{ &notice.text }</p>
+            { local_time(notice.time) }
             <button class="notice__dismiss" type="button" aria-label="Dismiss" onclick={on_dismiss}>
                 { "×" }
             </button>

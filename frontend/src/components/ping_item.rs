@@ -3,7 +3,7 @@
 use shared::Ping;
 use yew::prelude::*;
 
-use crate::components::LocalTime;
+use crate::components::local_time;
 
 /// Properties of [`PingItem`].
 #[derive(Properties, PartialEq)]
@@ -27,7 +27,7 @@ pub fn PingItem(props: &PingItemProps) -> Html {
             <span class="ping__latency" data-latency={latency_ms.to_string()}>
                 { format!("{latency_ms} ms") }
             </span>
-            <LocalTime {time} />
+            { local_time(time) }
         </li>
     }
 }

@@ -5,34 +5,27 @@ use std::collections::VecDeque;
 use yew::prelude::*;
 
 use crate::{
-    components::{GapMark, PingItem, ResetMark},
+    components::{PingItem, gap_mark, reset_mark},
     state::{Entry, EntryKind},
 };
 
-/// Properties of [`PingList`].
-#[derive(Properties, PartialEq)]
-pub struct PingListProps {
-    /// The rows to show, newest first.
-    pub entries: VecDeque<Entry>,
-}
-
-/// The list of recent rows, or a placeholder until the first ping arrives. Rows are keyed: a new
-/// ping adds one row to the page and leaves the others as they are.
-#[component]
-pub fn PingList(props: &PingListProps) -> Html {
-    if props.entries.is_empty() {
+/// The list of recent rows (`entries`, newest first), or a placeholder until the first ping
+/// arrives. Rows are keyed, and each ping is a [`PingItem`] component: a new ping adds one row to
+/// the page and leaves the others as they are.
+pub fn ping_list(entries: &VecDeque<Entry>) -> Html {
+    if entries.is_empty() {
         return html! { <p id="pings" class="pings pings--empty">{ "Waiting for the first ping…" }</p> };
     }
     let row = |entry: &Entry| match entry.kind {
         EntryKind::Ping { ping, latency_ms } => {
             html! { <PingItem key={entry.key} {ping} {latency_ms} /> }
         }
-        EntryKind::Gap { missed } => html! { <GapMark key={entry.key} {missed} /> },
-        EntryKind::Reset => html! { <ResetMark key={entry.key} /> },
+        EntryKind::Gap { missed } => gap_mark(entry.key, missed),
+        EntryKind::Reset => reset_mark(entry.key),
     };
     html! {
         <ol id="pings" class="pings" aria-label="Recent pings, newest first">
-            { for props.entries.iter().map(row) }
+            { for entries.iter().map(row) }
         </ol>
     }
 }

@@ -2,10 +2,10 @@
 
 use yew::prelude::*;
 
-/// A list row saying the server restarted (a new epoch), so counts start over after it.
-#[component]
-pub fn ResetMark() -> Html {
+/// A list row, keyed by `key`, saying the server restarted (a new epoch), so counts start over
+/// after it.
+pub fn reset_mark(key: u64) -> Html {
     html! {
-        <li class="mark mark--reset" data-reset="">{ "server restarted: counting starts over" }</li>
+        <li {key} class="mark mark--reset" data-reset="">{ "server restarted: counting starts over" }</li>
     }
 }

@@ -2,22 +2,8 @@
 
 use yew::prelude::*;
 
-/// Properties of [`StreamStats`].
-#[derive(Properties, PartialEq)]
-pub struct StreamStatsProps {
-    /// Pings received since the page loaded.
-    pub received: u64,
-    /// Events whose data did not decode; shown only when there are some.
-    pub malformed: u64,
-}
-
-/// How many pings arrived, and how many malformed events were ignored, if any.
-#[component]
-pub fn StreamStats(props: &StreamStatsProps) -> Html {
-    let &StreamStatsProps {
-        received,
-        malformed,
-    } = props;
+/// How many pings arrived (`received`), and how many malformed events were ignored, if any.
+pub fn stream_stats(received: u64, malformed: u64) -> Html {
     html! {
         <p class="stats">
             <span id="received" data-received={received.to_string()}>

@@ -18,7 +18,8 @@ use gloo_events::EventListener;
 use gloo_timers::future::TimeoutFuture;
 use shared::{EventSet, Heartbeat, StreamEvent as _};
 use wasm_bindgen::JsCast;
-use web_sys::{Event, EventSource, MessageEvent};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, Event, EventSource, MessageEvent, RequestInit, Response};
 use yew::prelude::*;
 
 use crate::stream::{
@@ -104,17 +105,25 @@ fn share(name: &str, inbox_tx: &mpsc::UnboundedSender<Input>) -> Option<(TabChan
     Some((channel, lock))
 }
 
-/// Whether the answer that made the browser give up on `source` was final ([`is_final`]), by the
-/// `responseStatus` of its newest resource timing entry. Where the browser does not say (no
-/// entry yet, a browser without the field), the answer counts as worth retrying.
-fn final_answer(source: &EventSource) -> bool {
-    let status = web_sys::window()
-        .and_then(|window| window.performance())
-        .map(|performance| performance.get_entries_by_name(&source.url()))
-        .and_then(|entries| js_sys::Reflect::get(&entries.at(-1), &"responseStatus".into()).ok())
-        .and_then(|status| status.as_f64())
-        .unwrap_or_default();
-    is_final(status as u16)
+/// The status of the server's answer to a `GET` of `url`: what the browser does not tell when it
+/// gives up on an `EventSource` (a `503` and a `404` look the same to the page). The request is
+/// aborted as soon as the answer's head arrives, so a stream that opens meanwhile is not held.
+/// `0` when there is no answer (the network, a cross-origin server that does not allow it).
+async fn answer_status(url: &str) -> u16 {
+    let Some(window) = web_sys::window() else {
+        return 0;
+    };
+    let abort = AbortController::new().ok();
+    let init = RequestInit::new();
+    init.set_signal(abort.as_ref().map(AbortController::signal).as_ref());
+    let answer = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await;
+    if let Some(abort) = abort {
+        abort.abort();
+    }
+    answer
+        .ok()
+        .and_then(|answer| answer.dyn_into::<Response>().ok())
+        .map_or(0, |answer| answer.status())
 }
 
 /// The `data` and `lastEventId` of a message event.
@@ -184,21 +193,21 @@ impl Source {
         listeners.push(listen(&source, "open", attempt, inbox_tx, |_| {
             Some(SourceEvent::Open)
         }));
-        // `readyState` tells the browser's own retry (CONNECTING) from the end (CLOSED).
+        // `readyState` tells the browser's own retry (CONNECTING) from the end (CLOSED), after
+        // which the server's answer is asked for again: only its status says whether to retry.
         let target = source.clone();
-        listeners.push(listen(
-            &source,
-            "error",
-            attempt,
-            inbox_tx,
-            move |_| match target.ready_state() {
-                EventSource::CONNECTING => Some(SourceEvent::Dropped),
-                EventSource::CLOSED => Some(SourceEvent::GaveUp {
-                    final_answer: final_answer(&target),
-                }),
-                _ => None,
-            },
-        ));
+        let closed_tx = inbox_tx.clone();
+        listeners.push(listen(&source, "error", attempt, inbox_tx, move |_| {
+            if target.ready_state() == EventSource::CLOSED {
+                let (url, closed_tx) = (target.url(), closed_tx.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    let final_answer = is_final(answer_status(&url).await);
+                    let gave_up = SourceEvent::GaveUp { final_answer };
+                    let _ = closed_tx.unbounded_send(Input::Stream(attempt, gave_up));
+                });
+            }
+            (target.ready_state() == EventSource::CONNECTING).then_some(SourceEvent::Dropped)
+        }));
         Some(Self {
             source,
             _listeners: listeners,
@@ -212,11 +221,26 @@ impl Drop for Source {
     }
 }
 
+/// What the hook reports, and how to re-render its component when that changes.
+#[derive(Clone)]
+struct Status {
+    status: Rc<RefCell<StreamStatus>>,
+    re_render: UseForceUpdateHandle,
+}
+
+impl Status {
+    fn apply(&self, action: StatusAction) {
+        if self.status.borrow_mut().apply(action) {
+            self.re_render.force_update();
+        }
+    }
+}
+
 /// The browser's side of [`Io`].
 struct Shell<E: EventSet> {
     /// The page's latest callback for the feed (a render may replace it).
     on_feed: Rc<RefCell<Callback<Feed<E>>>>,
-    status: UseReducerDispatcher<StreamStatus>,
+    status: Status,
     inbox_tx: mpsc::UnboundedSender<Input>,
     source: Rc<RefCell<Option<Source>>>,
     /// Counts the `EventSource`s opened, to tell their events apart.
@@ -232,7 +256,7 @@ impl<E: EventSet> Io<E> for Shell<E> {
     }
 
     fn status(&mut self, action: StatusAction) {
-        self.status.dispatch(action);
+        self.status.apply(action);
     }
 
     fn post(&mut self, message: &TabMessage) {
@@ -272,24 +296,24 @@ impl<E: EventSet> Io<E> for Shell<E> {
 /// Reports the browser's network state now and whenever it changes; each return to online also
 /// goes to the inbox. The listeners are removed when the returned value is dropped.
 fn watch_network(
-    status: &UseReducerDispatcher<StreamStatus>,
+    status: &Status,
     inbox_tx: mpsc::UnboundedSender<Input>,
 ) -> Option<[EventListener; 2]> {
     let window = web_sys::window()?;
-    status.dispatch(StatusAction::Network {
+    status.apply(StatusAction::Network {
         online: window.navigator().on_line(),
     });
     let on_online = {
         let status = status.clone();
         EventListener::new(&window, "online", move |_| {
-            status.dispatch(StatusAction::Network { online: true });
+            status.apply(StatusAction::Network { online: true });
             let _ = inbox_tx.unbounded_send(Input::Online);
         })
     };
     let on_offline = {
         let status = status.clone();
         EventListener::new(&window, "offline", move |_| {
-            status.dispatch(StatusAction::Network { online: false });
+            status.apply(StatusAction::Network { online: false });
         })
     };
     Some([on_online, on_offline])
@@ -367,11 +391,14 @@ async fn run<E: EventSet>(
 pub fn use_event_stream<E: EventSet + 'static>(
     url: AttrValue,
     on_feed: Callback<Feed<E>>,
-) -> UseReducerHandle<StreamStatus> {
-    let status = use_reducer(StreamStatus::default);
+) -> StreamStatus {
+    let status = Status {
+        status: use_mut_ref(StreamStatus::default),
+        re_render: use_force_update(),
+    };
     let latest = use_mut_ref(|| on_feed.clone());
     *latest.borrow_mut() = on_feed;
-    let dispatcher = status.dispatcher();
+    let shown = status.status.borrow().clone();
     use_effect_with(url, move |url| {
         // The open `EventSource` is owned here, so that teardown closes it at once.
         let source = Rc::new(RefCell::new(None));
@@ -382,7 +409,7 @@ pub fn use_event_stream<E: EventSet + 'static>(
         let (channel, lock) = sharing.then(|| share(&name, &inbox_tx)).flatten().unzip();
         let mut shell = Shell {
             on_feed: latest,
-            status: dispatcher.clone(),
+            status: status.clone(),
             inbox_tx: inbox_tx.clone(),
             source: Rc::clone(&source),
             attempt: 0,
@@ -395,7 +422,7 @@ pub fn use_event_stream<E: EventSet + 'static>(
             TabRole::hold(url, restored, now(), &mut shell)
         };
         let role = Rc::new(RefCell::new(role));
-        let network = watch_network(&dispatcher, inbox_tx);
+        let network = watch_network(&status, inbox_tx);
         let saving = save_on_pagehide(name, &role);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         wasm_bindgen_futures::spawn_local(async move {
@@ -411,7 +438,7 @@ pub fn use_event_stream<E: EventSet + 'static>(
             drop(source.borrow_mut().take());
         }
     });
-    status
+    shown
 }
 
 #[cfg(test)]

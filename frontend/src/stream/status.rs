@@ -1,9 +1,6 @@
 //! What the hook reports besides the feed: the connection, the browser's network, the countdown
-//! to the next attempt and how many events were ignored as malformed. A pure reducer.
-
-use std::rc::Rc;
-
-use yew::Reducible;
+//! to the next attempt and how many events were ignored as malformed. Pure: the hook applies each
+//! [`StatusAction`] and re-renders its component only when something changed.
 
 use crate::stream::Connection;
 
@@ -51,26 +48,38 @@ pub enum StatusAction {
     Malformed,
 }
 
-impl Reducible for StreamStatus {
-    type Action = StatusAction;
+impl StreamStatus {
+    /// The status in a word, as the page's badge says it: the connection's state, or `offline`
+    /// when the browser has no network and the stream is not open (a server on localhost still
+    /// answers an offline browser).
+    pub fn name(&self) -> &'static str {
+        match self.connection {
+            Connection::Live => "live",
+            _ if !self.online => "offline",
+            Connection::Connecting => "connecting",
+            Connection::Stalled => "stalled",
+            Connection::Reconnecting { .. } => "reconnecting",
+            Connection::Closed => "closed",
+        }
+    }
 
-    fn reduce(self: Rc<Self>, action: Self::Action) -> Rc<Self> {
-        let mut next = (*self).clone();
+    /// Applies `action`; returns whether anything changed (what re-renders the page).
+    pub fn apply(&mut self, action: StatusAction) -> bool {
+        let before = self.clone();
         match action {
             StatusAction::Show { connection, now } => {
-                next.connection = connection;
-                next.retry_in_secs = match connection {
+                self.connection = connection;
+                self.retry_in_secs = match connection {
                     Connection::Reconnecting { next_try: Some(at) } => {
                         Some(((at - now) / 1000.0).ceil().max(0.0) as u32)
                     }
                     _ => None,
                 };
             }
-            StatusAction::Network { online } => next.online = online,
-            StatusAction::Malformed => next.malformed += 1,
+            StatusAction::Network { online } => self.online = online,
+            StatusAction::Malformed => self.malformed += 1,
         }
-        // The same `Rc` tells Yew there is nothing to re-render.
-        if next == *self { self } else { Rc::new(next) }
+        *self != before
     }
 }
 
@@ -80,10 +89,12 @@ mod tests {
 
     use super::*;
 
-    fn run(actions: impl IntoIterator<Item = StatusAction>) -> Rc<StreamStatus> {
-        actions
-            .into_iter()
-            .fold(Rc::new(StreamStatus::default()), StreamStatus::reduce)
+    fn run(actions: impl IntoIterator<Item = StatusAction>) -> StreamStatus {
+        let mut status = StreamStatus::default();
+        for action in actions {
+            status.apply(action);
+        }
+        status
     }
 
     fn show(connection: Connection, now: f64) -> StatusAction {
@@ -121,11 +132,10 @@ mod tests {
     }
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn nothing_new_does_not_re_render() {
-        let live = run([show(Connection::Live, 1.0)]);
-        assert!(Rc::ptr_eq(
-            &live,
-            &StreamStatus::reduce(Rc::clone(&live), show(Connection::Live, 2.0))
-        ));
+    fn only_a_change_re_renders() {
+        let mut live = run([show(Connection::Live, 1.0)]);
+        assert!(!live.apply(show(Connection::Live, 2.0)));
+        assert!(live.apply(StatusAction::Malformed));
+        assert!(live.apply(show(Connection::Stalled, 3.0)));
     }
 }

@@ -182,8 +182,14 @@ impl<E: EventSet> TabRole<E> {
     /// name), and never fed.
     fn apply(&mut self, raw: RawEvent, io: &mut impl Io<E>) {
         let id = raw.event_id();
-        let decoded = raw.decode::<E>();
-        let (name, data, arrived) = (raw.name.clone(), raw.data.clone(), raw.arrived);
+        let arrived = raw.arrived;
+        let decoded = raw.decode::<E>().map_err(|_| {
+            // What the parser said is left out: its messages cost the page kilobytes, and the
+            // data says it.
+            let shown: String = raw.data.chars().take(LOGGED_DATA_CHARS).collect();
+            let text = format!("ignored malformed {} event: \"{shown}\"", raw.name);
+            (raw.name.clone(), text)
+        });
         match self.recent.record(raw, id) {
             Verdict::Repeat => return,
             Verdict::Next => {}
@@ -192,10 +198,8 @@ impl<E: EventSet> TabRole<E> {
         }
         match decoded {
             Ok(event) => io.feed(Feed::Event { event, id, arrived }),
-            Err(err) => {
+            Err((name, text)) => {
                 io.status(StatusAction::Malformed);
-                let shown: String = data.chars().take(LOGGED_DATA_CHARS).collect();
-                let text = format!("ignored malformed {name} event ({err}): \"{shown}\"");
                 self.log_once(&name, &text, io);
             }
         }
@@ -209,8 +213,9 @@ impl<E: EventSet> TabRole<E> {
                 self.watch.set_budget(self.budget_ms);
                 self.heartbeat = Some(data);
             }
-            Err(err) => {
-                let text = format!("ignored malformed {} event ({err})", Heartbeat::NAME);
+            Err(_) => {
+                let shown: String = data.chars().take(LOGGED_DATA_CHARS).collect();
+                let text = format!("ignored malformed {} event: \"{shown}\"", Heartbeat::NAME);
                 self.log_once(Heartbeat::NAME, &text, io);
             }
         }

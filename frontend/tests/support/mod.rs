@@ -90,3 +90,16 @@ pub fn rows(root: &Element) -> Vec<String> {
         })
         .collect()
 }
+
+/// Properties of [`View`].
+#[derive(yew::Properties, PartialEq)]
+pub struct ViewProps {
+    /// The markup a view function made.
+    pub html: yew::Html,
+}
+
+/// A view function's markup as a component, for `yew::Renderer`.
+#[yew::component]
+pub fn View(props: &ViewProps) -> yew::Html {
+    props.html.clone()
+}
