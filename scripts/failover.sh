@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-target/release/server}
 dir=$(mktemp -d)
+# Until the processes start, only the folder needs cleaning up; then the trap below takes over.
+trap 'rm -rf "$dir"' EXIT
 redis_port=${REDIS_PORT:-6391}
 a=${PORT_A:-8191}
 b=${PORT_B:-8192}
@@ -20,8 +22,9 @@ a_pid=$!
 sleep 0.5
 "$bin" --addr "127.0.0.1:$b" --static-dir /nonexistent 2>"$dir/b.log" &
 b_pid=$!
-# Wait for them too, so that a next run finds the ports free.
-trap 'kill $a_pid $b_pid $redis_pid 2>/dev/null; wait 2>/dev/null || true' EXIT
+# Wait for them too, so that a next run finds the ports free; then remove the folder. On every
+# exit, the failed check's included.
+trap 'kill $a_pid $b_pid $redis_pid 2>/dev/null; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
 sleep 3
 
 echo "== resume across replicas"
@@ -48,17 +51,24 @@ kill "$curl_pid"
 python3 - "$killed" "$dir/follow.txt" <<'PY'
 import datetime, json, sys
 killed = float(sys.argv[1])
-pings = []
+# Every event as (seq, ping time): ids are <epoch>-<seq>, one sequence over every event.
+events, seq = [], None
 for line in open(sys.argv[2]):
-    if line.startswith("data: "):
-        ping = json.loads(line[6:])
-        time = datetime.datetime.fromisoformat(ping["time"].replace("Z", "+00:00")).timestamp()
-        pings.append((ping["count"], time))
-counts = [count for count, _ in pings]
-print("counts on the other replica:", counts)
-print("consecutive (no gap, no duplicate):", all(b == a + 1 for a, b in zip(counts, counts[1:])))
-after = [(count, time) for count, time in pings if time > killed]
+    if line.startswith("id: "):
+        seq = int(line[4:].strip().rsplit("-", 1)[1])
+    elif line.startswith("data: ") and seq is not None:
+        data = json.loads(line[6:])
+        time = datetime.datetime.fromisoformat(data["time"].replace("Z", "+00:00")).timestamp()
+        events.append((seq, time))
+        seq = None
+seqs = [seq for seq, _ in events]
+print("seqs on the other replica:", seqs)
+consecutive = all(b == a + 1 for a, b in zip(seqs, seqs[1:]))
+print("consecutive (no gap, no duplicate):", consecutive)
+after = [(seq, time) for seq, time in events if time > killed]
 if not after:
-    sys.exit("no ping after the SIGKILL: no failover within 6 s")
-print(f"first ping after the SIGKILL: count {after[0][0]}, {after[0][1] - killed:.3f} s later")
+    sys.exit("no event after the SIGKILL: no failover within 6 s")
+print(f"first event after the SIGKILL: seq {after[0][0]}, {after[0][1] - killed:.3f} s later")
+if not consecutive:
+    sys.exit("FAILED: the other replica's stream has a gap or a repeat")
 PY

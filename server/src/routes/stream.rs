@@ -13,6 +13,27 @@ use crate::stream::{Hub, SubscribeError};
 
 use super::last_event_id::LastEventId;
 
+/// The headers of every stream answer, `GET` and `HEAD` alike: the SSE content type, never
+/// cached, never compressed (a compressing proxy or middleware would buffer it), and never
+/// buffered by a proxy that honours `X-Accel-Buffering` (nginx).
+const STREAM_HEADERS: [(&str, &str); 4] = [
+    ("content-type", "text/event-stream"),
+    ("cache-control", "no-cache"),
+    ("content-encoding", "identity"),
+    ("x-accel-buffering", "no"),
+];
+
+/// Sets [`STREAM_HEADERS`] on `response`.
+fn set_stream_headers(response: &mut HttpResponse) {
+    let headers = response.headers_mut();
+    for (name, value) in STREAM_HEADERS {
+        headers.insert(
+            header::HeaderName::from_static(name),
+            header::HeaderValue::from_static(value),
+        );
+    }
+}
+
 /// Per-stream settings taken from the config.
 #[derive(Debug, Clone)]
 pub struct StreamSettings {
@@ -45,9 +66,8 @@ impl StreamSettings {
 ///
 /// actix-web-lab's `Sse` responder writes this stream's jittered `retry:` hint, then the hub's
 /// events (each one's JSON serialized once by the hub, whatever the number of streams);
-/// heartbeats come from the hub too, one timer for all streams. `Sse` sets `Content-Type: text/event-stream`,
-/// `Cache-Control: no-cache` and `Content-Encoding: identity` (never compressed); this adds
-/// `X-Accel-Buffering: no` for proxies, and over HTTP/1.x closes the connection when the stream
+/// heartbeats come from the hub too, one timer for all streams. The answer carries
+/// [`STREAM_HEADERS`], as `HEAD` does, and over HTTP/1.x closes the connection when the stream
 /// ends, since a browser always reconnects on a fresh one.
 pub async fn stream(
     request: HttpRequest,
@@ -64,10 +84,7 @@ pub async fn stream(
     let mut response = Sse::from_infallible_stream(subscription)
         .with_retry_duration(settings.jittered_retry(fastrand::f64()))
         .respond_to(&request);
-    response.headers_mut().insert(
-        header::HeaderName::from_static("x-accel-buffering"),
-        header::HeaderValue::from_static("no"),
-    );
+    set_stream_headers(&mut response);
     // Over HTTP/2 the stream is one of many on its connection, and connection-specific headers
     // are malformed there (RFC 9113 section 8.2.2): it just ends.
     if request.version() < Version::HTTP_2 {
@@ -80,11 +97,9 @@ pub async fn stream(
 
 /// `HEAD /sse`: the stream's headers without opening a stream (no client slot is taken).
 pub async fn head() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header(("x-accel-buffering", "no"))
-        .finish()
+    let mut response = HttpResponse::Ok().finish();
+    set_stream_headers(&mut response);
+    response
 }
 
 /// A stream request the hub refused: `503` with a `Retry-After` so clients back off.

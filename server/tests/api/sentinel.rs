@@ -324,7 +324,7 @@ struct Drill {
     clients: usize,
     /// The longest any client went without an event.
     longest_silence: Duration,
-    /// From the kill to the last client's first event after it.
+    /// From the kill to the last client's first event published by the new master.
     resumed_after: Duration,
     /// Seqs clients were shown as missed (gap marks), over all clients.
     missed: u64,
@@ -332,6 +332,9 @@ struct Drill {
     resets: usize,
     /// Notices answered `202` that some client never got.
     notices_lost: usize,
+    /// Events that clients got live from the old master but the new master lacks: the tail the
+    /// failover lost (gone for anyone who resumes later; never given to another event).
+    tail_lost: usize,
 }
 
 /// Kills the master of `ha` with SIGKILL while `per_replica` clients follow each of `a` and `b`
@@ -378,6 +381,14 @@ async fn fail_over_under_load(ha: &HaRedis, a: &Replica, b: &Replica, per_replic
     // The ids clients saw, and those the new master holds for anyone who resumes later: each
     // names one event.
     let in_redis = stream_entries(new_master.expect("a new master")).await;
+    let kept: std::collections::HashSet<EventId> = in_redis.iter().map(|seen| seen.id).collect();
+    let tail_lost = clients
+        .iter()
+        .flatten()
+        .map(|seen| seen.id)
+        .filter(|id| !kept.contains(id))
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let mut everything = clients.clone();
     everything.push(in_redis);
     let named = one_event_per_id(&everything);
@@ -398,11 +409,14 @@ async fn fail_over_under_load(ha: &HaRedis, a: &Replica, b: &Replica, per_replic
         missed: 0,
         resets: 0,
         notices_lost: 0,
+        tail_lost,
     };
     for (client, seen) in clients.iter().enumerate() {
+        // The first event the new master published: events of the old master still in flight
+        // at the kill do not count.
         let first_after = seen
             .iter()
-            .find(|seen| seen.at > killed_at)
+            .find(|seen| seen.at > killed_at && kept.contains(&seen.id))
             .unwrap_or_else(|| panic!("client {client} got nothing after the kill"));
         drill.resumed_after = drill.resumed_after.max(first_after.at - killed_at);
         drill.longest_silence = drill.longest_silence.max(longest_silence(seen));
@@ -455,6 +469,12 @@ async fn a_master_killed_under_load_fails_over_with_no_id_naming_two_events() {
     assert!(
         drill.resets >= 1,
         "the fenced failover is shown as a new run: {drill:?}"
+    );
+    // The replica was cut off, so the failover really lost a tail that clients had seen: what
+    // the fence is there for.
+    assert!(
+        drill.tail_lost >= 1,
+        "nothing was lost: the fence went untested: {drill:?}"
     );
     assert_eq!(
         a.app.metric("pingstream_redis_master_changes_total").await,
