@@ -326,7 +326,7 @@ fn compress_all(jobs: Vec<(String, Coding, Bytes)>) -> io::Result<Vec<(String, C
 }
 
 /// `bytes` compressed in `coding` at its best setting.
-pub fn compress(coding: Coding, bytes: &[u8]) -> io::Result<Bytes> {
+fn compress(coding: Coding, bytes: &[u8]) -> io::Result<Bytes> {
     let mut out = Vec::with_capacity(bytes.len() / 2);
     match coding {
         Coding::Brotli => {
