@@ -361,8 +361,8 @@ async fn the_sparkline_has_a_point_per_ping_with_p50_and_p99_beside_it() {
         attr(&root, "#latency", "data-points").as_deref(),
         Some("100")
     );
-    assert_eq!(attr(&root, "[data-p50]", "data-p50").as_deref(), Some("50"));
-    assert_eq!(attr(&root, "[data-p99]", "data-p99").as_deref(), Some("99"));
+    assert_eq!(attr(&root, "#latency", "data-p50").as_deref(), Some("50"));
+    assert_eq!(attr(&root, "#latency", "data-p99").as_deref(), Some("99"));
     assert!(
         text(&root, "#latency figcaption").is_some_and(|caption| !caption.contains("behind")),
         "no correction to speak of"

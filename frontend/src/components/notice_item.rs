@@ -15,13 +15,13 @@ pub fn level_name(level: Level) -> &'static str {
     }
 }
 
-/// A notice, keyed by `key`: its level and text, styled by its level, the time the server
-/// accepted it, and a button that calls `on_dismiss`.
+/// A notice, keyed by `key`: its text, styled by its level (which the style sheet also writes
+/// before it, from `data-level`), the time the server accepted it, and a button that calls
+/// `on_dismiss`.
 pub fn notice_item(key: u64, notice: &Notice, on_dismiss: Callback<MouseEvent>) -> Html {
     let level = level_name(notice.level);
     html! {
         <li {key} class="notice" data-level={level}>
-            <span class="notice__level">{ level }</span>
             <p class="notice__text">{ &notice.text }</p>
             { local_time(notice.time) }
             <button class="notice__dismiss" type="button" aria-label="Dismiss" onclick={on_dismiss}>

@@ -23,15 +23,15 @@ pub fn notice_list(
         notice_item(key, &shown.notice, on_dismiss.reform(move |_| key))
     };
     html! {
-        <section class="notices" aria-label="Notices">
+        <>
             <p id="alert" class="visually-hidden" role="alert" aria-live="assertive">
                 if let Some(alert) = alert {
                     <span key={alert.key}>{ &alert.notice.text }</span>
                 }
             </p>
             if !notices.is_empty() {
-                <ul id="notices">{ for notices.iter().map(item) }</ul>
+                <ul id="notices" aria-label="Notices">{ for notices.iter().map(item) }</ul>
             }
-        </section>
+        </>
     }
 }

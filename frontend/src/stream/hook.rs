@@ -19,7 +19,7 @@ use gloo_timers::future::TimeoutFuture;
 use shared::{EventSet, Heartbeat, StreamEvent as _};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Event, EventSource, MessageEvent, RequestInit, Response};
+use web_sys::{Event, EventSource, MessageEvent, PageTransitionEvent, RequestInit, Response};
 use yew::prelude::*;
 
 use crate::stream::{
@@ -77,19 +77,16 @@ enum Input {
     Refused,
     /// The browser came back online.
     Online,
+    /// The page is shown again from the browser's back/forward cache.
+    Shown,
 }
 
-/// Joins the tabs sharing `name`: their channel and the queue for the lock. Both or neither: a
-/// browser without one of them gets a stream per tab.
-fn share(name: &str, inbox_tx: &mpsc::UnboundedSender<Input>) -> Option<(TabChannel, LeaderLock)> {
-    let message_tx = inbox_tx.clone();
-    let channel = TabChannel::open(name, move |message| {
-        // The inbox goes only with the loop, which owns this channel.
-        let _ = message_tx.unbounded_send(Input::Tab(message));
-    })?;
+/// Queues for the lock `name`; `Granted` or `Refused` goes to `inbox_tx` when the browser decides.
+/// `None` where the browser has no Web Locks.
+fn request_lock(name: &str, inbox_tx: &mpsc::UnboundedSender<Input>) -> Option<LeaderLock> {
     let granted_tx = inbox_tx.clone();
     let refused_tx = inbox_tx.clone();
-    let lock = LeaderLock::request(
+    LeaderLock::request(
         name,
         move || {
             let _ = granted_tx.unbounded_send(Input::Granted);
@@ -101,26 +98,33 @@ fn share(name: &str, inbox_tx: &mpsc::UnboundedSender<Input>) -> Option<(TabChan
             );
             let _ = refused_tx.unbounded_send(Input::Refused);
         },
-    )?;
-    Some((channel, lock))
+    )
 }
 
-/// The status of the server's answer to a `GET` of `url`: what the browser does not tell when it
-/// gives up on an `EventSource` (a `503` and a `404` look the same to the page). The request is
-/// aborted as soon as the answer's head arrives, so a stream that opens meanwhile is not held.
-/// `0` when there is no answer (the network, a cross-origin server that does not allow it).
+/// Joins the tabs sharing `name`: their channel and the queue for the lock. Both or neither: a
+/// browser without one of them gets a stream per tab.
+fn share(name: &str, inbox_tx: &mpsc::UnboundedSender<Input>) -> Option<(TabChannel, LeaderLock)> {
+    let message_tx = inbox_tx.clone();
+    let channel = TabChannel::open(name, move |message| {
+        // The inbox goes only with the loop, which owns this channel.
+        let _ = message_tx.unbounded_send(Input::Tab(message));
+    })?;
+    Some((channel, request_lock(name, inbox_tx)?))
+}
+
+/// The status of the server's answer to a `HEAD` of `url`: what the browser does not tell when it
+/// gives up on an `EventSource` (a `503` and a `404` look the same to the page). A `HEAD` holds no
+/// stream and takes no client slot (pingstream's answers `200` with the stream's headers, even
+/// when it is full: worth retrying). `0` when there is no answer (the network, a cross-origin
+/// server that does not allow it).
 async fn answer_status(url: &str) -> u16 {
     let Some(window) = web_sys::window() else {
         return 0;
     };
-    let abort = AbortController::new().ok();
     let init = RequestInit::new();
-    init.set_signal(abort.as_ref().map(AbortController::signal).as_ref());
-    let answer = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await;
-    if let Some(abort) = abort {
-        abort.abort();
-    }
-    answer
+    init.set_method("HEAD");
+    JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
         .ok()
         .and_then(|answer| answer.dyn_into::<Response>().ok())
         .map_or(0, |answer| answer.status())
@@ -247,6 +251,11 @@ struct Shell<E: EventSet> {
     attempt: u32,
     /// `None` while this tab shares with nobody.
     channel: Option<TabChannel>,
+    /// The name the tabs share under.
+    name: String,
+    /// This tab's place in the queue for the lock, or the lock; `None` while it shares with
+    /// nobody, or while the page is kept for later.
+    lock: Rc<RefCell<Option<LeaderLock>>>,
 }
 
 impl<E: EventSet> Io<E> for Shell<E> {
@@ -319,19 +328,44 @@ fn watch_network(
     Some([on_online, on_offline])
 }
 
-/// Keeps what the tab shows in `sessionStorage` under `name` when the page goes away, for a
-/// reload. The listener is removed when the returned value is dropped.
-fn save_on_pagehide<E: EventSet + 'static>(
-    name: String,
+/// Whether a `pagehide` or `pageshow` event is about the browser's back/forward cache: the page
+/// kept for later, or shown again from there.
+fn persisted(event: &Event) -> bool {
+    event
+        .dyn_ref::<PageTransitionEvent>()
+        .is_some_and(PageTransitionEvent::persisted)
+}
+
+/// Keeps what the tab shows in `sessionStorage` under `name` whenever the page goes away, for a
+/// reload. When the browser keeps the page to show it again later (its back/forward cache), the
+/// page lets the stream go meanwhile (its `EventSource` closed, the lock given back to the other
+/// tabs, which take the stream over) and takes it up again once it is shown ([`Input::Shown`]):
+/// a frozen page would hold a connection of the server and, worse, the lock. The listeners are
+/// removed when the returned value is dropped.
+fn watch_page<E: EventSet + 'static>(
+    shell: &Shell<E>,
     role: &Rc<RefCell<TabRole<E>>>,
-) -> Option<EventListener> {
+) -> Option<[EventListener; 2]> {
     let window = web_sys::window()?;
-    let role = Rc::clone(role);
-    Some(EventListener::new(&window, "pagehide", move |_| {
-        if let Ok(role) = role.try_borrow() {
+    let (name, role) = (shell.name.clone(), Rc::clone(role));
+    let (source, lock) = (Rc::clone(&shell.source), Rc::clone(&shell.lock));
+    let on_hide = EventListener::new(&window, "pagehide", move |event| {
+        if let Ok(mut role) = role.try_borrow_mut() {
             session_store::save(&name, &role.snapshot());
+            if persisted(event) {
+                role.suspend(now());
+                drop(source.borrow_mut().take());
+                drop(lock.borrow_mut().take());
+            }
         }
-    }))
+    });
+    let shown_tx = shell.inbox_tx.clone();
+    let on_show = EventListener::new(&window, "pageshow", move |event| {
+        if persisted(event) {
+            let _ = shown_tx.unbounded_send(Input::Shown);
+        }
+    });
+    Some([on_hide, on_show])
 }
 
 /// Hands every input, and every timer the role asks for, to the role. Never ends by itself.
@@ -362,6 +396,20 @@ async fn run<E: EventSet>(
                 }
             }
             Either::Left((Some(Input::Online), _)) => role.online(now(), &mut shell),
+            // Back from the cache: in the queue for the lock again, as a new tab would be.
+            Either::Left((Some(Input::Shown), _)) => {
+                let lock = shell
+                    .channel
+                    .as_ref()
+                    .and_then(|_| request_lock(&shell.name, &shell.inbox_tx));
+                let sharing = lock.is_some();
+                *shell.lock.borrow_mut() = lock;
+                if sharing {
+                    role.rejoin(now(), &mut shell);
+                } else {
+                    role.granted(now(), &mut shell);
+                }
+            }
             // `shell` keeps a sender: the inbox never ends.
             Either::Left((None, _)) => return,
             Either::Right(_) => role.tick(now(), &mut shell),
@@ -407,6 +455,9 @@ pub fn use_event_stream<E: EventSet + 'static>(
         let location = web_sys::window().and_then(|window| window.location().search().ok());
         let sharing = location.is_none_or(|search| sharing_requested(&search));
         let (channel, lock) = sharing.then(|| share(&name, &inbox_tx)).flatten().unzip();
+        let following = lock.is_some();
+        let lock = Rc::new(RefCell::new(lock));
+        let restored = session_store::load(&name);
         let mut shell = Shell {
             on_feed: latest,
             status: status.clone(),
@@ -414,25 +465,26 @@ pub fn use_event_stream<E: EventSet + 'static>(
             source: Rc::clone(&source),
             attempt: 0,
             channel,
+            name,
+            lock: Rc::clone(&lock),
         };
-        let restored = session_store::load(&name);
-        let role = if lock.is_some() {
+        let role = if following {
             TabRole::follow(url, restored, now(), &mut shell)
         } else {
             TabRole::hold(url, restored, now(), &mut shell)
         };
         let role = Rc::new(RefCell::new(role));
         let network = watch_network(&status, inbox_tx);
-        let saving = save_on_pagehide(name, &role);
+        let page = watch_page(&shell, &role);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         wasm_bindgen_futures::spawn_local(async move {
             select(stop_rx, pin!(run(role, shell, inbox))).await;
         });
         move || {
             drop(network);
-            drop(saving);
+            drop(page);
             // Hands the stream to the next tab in the browser's queue.
-            drop(lock);
+            drop(lock.borrow_mut().take());
             // Ends the loop, which leaves the channel.
             drop(stop_tx);
             drop(source.borrow_mut().take());

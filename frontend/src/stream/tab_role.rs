@@ -258,17 +258,37 @@ impl<E: EventSet> TabRole<E> {
         }
     }
 
+    /// Following nobody yet: no catch-up to wait for.
+    fn suspended(now: f64) -> Part {
+        let mut catch_up = CatchUp::new(0, now);
+        catch_up.give_up();
+        Part::Following { catch_up }
+    }
+
     /// A tab that follows the stream another tab holds: shows what a reload kept (`restored`),
     /// then asks the leader for its recent events.
     pub fn follow(url: &str, restored: Option<Snapshot>, now: f64, io: &mut impl Io<E>) -> Self {
+        let mut role = Self::new(url, Self::suspended(now), restored, now, io);
+        role.rejoin(now, io);
+        role
+    }
+
+    /// The page is kept for later (the browser's back/forward cache): the hook closes the stream
+    /// and gives the lock back, and this tab holds nothing, keeping what it shows, until it
+    /// [`TabRole::rejoin`]s or is [`TabRole::granted`] the stream.
+    pub fn suspend(&mut self, now: f64) {
+        self.part = Self::suspended(now);
+    }
+
+    /// Follows again (the page is back, and in the queue for the lock again): asks the leader
+    /// for its recent events, as a new tab does; only those newer than what it shows are fed.
+    pub fn rejoin(&mut self, now: f64, io: &mut impl Io<E>) {
         let nonce = (io.random() * f64::from(u32::MAX)) as u32;
-        let part = Part::Following {
+        self.part = Part::Following {
             catch_up: CatchUp::new(nonce, now),
         };
-        let mut role = Self::new(url, part, restored, now, io);
+        self.watch = StallWatch::new(now, self.budget_ms);
         io.post(&TabMessage::Hello(nonce));
-        role.watch = StallWatch::new(now, role.budget_ms);
-        role
     }
 
     /// A tab that holds the stream itself from the start (sharing is off or impossible): shows
@@ -850,6 +870,38 @@ mod tests {
         assert_eq!(role.wake_in(0.0), 3_000.0, "the kept heartbeat's timing");
         assert_eq!(io.take_feed(), ["#10", "notice kept", "#12"]);
         assert_eq!(role.snapshot().events, kept.events);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_page_kept_for_later_lets_the_stream_go_and_takes_it_up_again_where_it_stopped() {
+        let (mut role, mut io) = live_holder([raw(1), raw(2)]);
+        io.take_feed();
+        role.suspend(2_500.0);
+        assert!(!role.is_holding());
+        role.stream(SourceEvent::Event(raw(3)), 2_600.0, &mut io);
+        role.tick(60_000.0, &mut io);
+        assert!(
+            io.opened.is_empty() && io.fed.is_empty(),
+            "a frozen page does nothing"
+        );
+
+        // Back, and another tab leads now: only what is newer than what it shows is fed.
+        role.rejoin(60_000.0, &mut io);
+        assert_eq!(io.posts, [TabMessage::Hello(0)]);
+        let snapshot = Snapshot {
+            connection: LIVE,
+            heartbeat: Some(defaults()),
+            events: (1..=5).map(raw).collect(),
+        };
+        role.tab_message(
+            TabMessage::Snapshot { nonce: 0, snapshot },
+            60_010.0,
+            &mut io,
+        );
+        assert_eq!(io.take_feed(), ["#3", "#4", "#5"]);
+        // The leader goes: this tab takes the stream, resuming after the newest id.
+        role.granted(61_000.0, &mut io);
+        assert_eq!(io.opened, [resume_after(5)]);
     }
 
     #[wasm_bindgen_test(unsupported = test)]

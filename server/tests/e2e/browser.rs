@@ -197,6 +197,18 @@ impl Browser {
             .expect("the script runs")
     }
 
+    /// Runs `script` (a function body) in the page with `args` as its `arguments`.
+    pub async fn evaluate_with(
+        &self,
+        script: &str,
+        args: Vec<serde_json::Value>,
+    ) -> serde_json::Value {
+        self.client
+            .execute(script, args)
+            .await
+            .expect("the script runs")
+    }
+
     /// Writes `text` to the page's console with `console.info`.
     pub async fn log_to_console(&self, text: &str) {
         self.client
@@ -320,11 +332,23 @@ const rows = [...document.querySelectorAll('ol#pings > li')].map((li) =>
   : li.hasAttribute('data-gap') ? { Gap: Number(li.dataset.gap) }
   : li.hasAttribute('data-reset') ? 'Reset'
   : { Other: li.outerHTML });
+const latency = document.querySelector('#latency');
+const line = document.querySelector('#latency polyline');
 return {
   status: badge ? badge.dataset.status : null,
   retry_in: retry ? Number(retry.dataset.retryIn) : null,
   received: received ? Number(received.dataset.received) : null,
   rows,
+  latencies: [...document.querySelectorAll('ol#pings > li .ping__latency')].map((span) =>
+    Number(span.dataset.latency)),
+  notices: [...document.querySelectorAll('#notices > .notice')].map((notice) => ({
+    text: notice.querySelector('.notice__text').textContent,
+    level: notice.dataset.level,
+  })),
+  alert: document.querySelector('#alert')?.textContent ?? null,
+  sparkline_points: line ? line.getAttribute('points').trim().split(/\s+/).length : null,
+  p50: latency ? Number(latency.dataset.p50) : null,
+  p99: latency ? Number(latency.dataset.p99) : null,
   marked: window.pingstreamE2eMark === true,
   text: document.body ? document.body.innerText : '',
 };
@@ -356,7 +380,7 @@ pub struct StatusChange {
 /// What the page shows at one moment.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PageView {
-    /// The badge's `data-status`: connecting, live, reconnecting or offline.
+    /// The badge's `data-status`: connecting, live, stalled, reconnecting, closed or offline.
     pub status: Option<String>,
     /// The countdown to the next attempt, while one is shown.
     pub retry_in: Option<u32>,
@@ -364,10 +388,31 @@ pub struct PageView {
     pub received: Option<u64>,
     /// The list, newest first.
     pub rows: Vec<Row>,
+    /// The delivery latency each ping row shows, in milliseconds, newest first.
+    pub latencies: Vec<u64>,
+    /// The notices shown, newest first.
+    pub notices: Vec<ShownNotice>,
+    /// The text of the assertive live region that announces critical notices.
+    pub alert: Option<String>,
+    /// How many points the latency sparkline's line has; `None` before there is one.
+    pub sparkline_points: Option<usize>,
+    /// The median latency beside the sparkline.
+    pub p50: Option<u64>,
+    /// The 99th percentile beside the sparkline.
+    pub p99: Option<u64>,
     /// Whether the page is the document [`Browser::mark_page`] marked.
     pub marked: bool,
     /// The visible text, for failure messages.
     pub text: String,
+}
+
+/// One notice of the page.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ShownNotice {
+    /// Its text.
+    pub text: String,
+    /// Its `data-level`: info, warning or critical.
+    pub level: String,
 }
 
 /// One row of the ping list.
@@ -375,7 +420,7 @@ pub struct PageView {
 pub enum Row {
     /// `li.ping[data-count]`.
     Ping(u64),
-    /// `li[data-gap]`: this many pings missed.
+    /// `li[data-gap]`: this many events of the stream missed.
     Gap(u64),
     /// `li[data-reset]`: the server restarted.
     Reset,
@@ -405,6 +450,14 @@ impl PageView {
     pub fn only_consecutive_pings(&self) -> bool {
         let pings = self.pings();
         pings.len() == self.rows.len() && pings.windows(2).all(|pair| pair[0] == pair[1] + 1)
+    }
+
+    /// How many notices with `text` are shown.
+    pub fn notices_saying(&self, text: &str) -> usize {
+        self.notices
+            .iter()
+            .filter(|notice| notice.text == text)
+            .count()
     }
 
     /// The count of the newest ping shown, 0 before the first.

@@ -13,6 +13,8 @@
 //! test must see or break the connections, the page reaches the server through [`proxy`].
 
 mod browser;
+mod latency;
+mod notices;
 mod proxy;
 mod recovery;
 mod reload;
