@@ -92,6 +92,11 @@ pub async fn stream(
             .head_mut()
             .set_connection_type(ConnectionType::Close);
     }
+    // HTTP/1.0 has no chunked encoding: its body runs until the connection closes, which is how
+    // the stream ends anyway.
+    if request.version() == Version::HTTP_10 {
+        response.head_mut().no_chunking(true);
+    }
     Ok(response)
 }
 

@@ -64,11 +64,11 @@ async fn a_client_that_falls_behind_its_buffer_gets_a_clean_end_and_no_gap() {
         config.history = 100_000;
     })
     .await;
-    // HTTP/1.0, so that the server closes the connection once the response is over.
+    // The server closes an HTTP/1.x connection once its stream is over.
     let stalled = raw_stream::connect(app.port, 0, Some(4096))
         .await
         .expect("server accepts");
-    let mut stalled = StreamClient::send(stalled, &stream_request_over("HTTP/1.0", None))
+    let mut stalled = StreamClient::send(stalled, &stream_request_over("HTTP/1.1", None))
         .await
         .expect("a head");
     // 2 s at 1 ms is ~200 KB of events: far more than the socket buffers plus 16 events hold.

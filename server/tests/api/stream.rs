@@ -230,3 +230,48 @@ async fn a_busy_stream_gets_no_heartbeats_after_the_greeting() {
         "only the greeting: pings every 200 ms never leave the stream silent for 400 ms"
     );
 }
+
+#[tokio::test]
+async fn an_http_1_0_client_gets_a_stream_it_can_read_until_the_connection_closes() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = spawn_app(|config| config.interval_ms = 50).await;
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("server accepts");
+    conn.write_all(format!("GET {STREAM_PATH} HTTP/1.0\r\n\r\n").as_bytes())
+        .await
+        .expect("request sent");
+    let mut text = String::new();
+    let mut buffer = [0; 4096];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while text.matches("\nid: ").count() < 3 {
+        let read = tokio::time::timeout_at(deadline.into(), conn.read(&mut buffer))
+            .await
+            .expect("events within 5 s")
+            .expect("readable");
+        assert!(read > 0, "closed early: {text:?}");
+        text.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    let head = head.to_ascii_lowercase();
+    assert!(
+        !head.contains("transfer-encoding"),
+        "HTTP/1.0 cannot read chunks: {head}"
+    );
+    // HTTP/1.0 closes by default: no `Connection: keep-alive` may be offered.
+    assert!(!head.contains("keep-alive"), "{head}");
+    // The raw SSE text, no chunk sizes between events.
+    assert!(body.starts_with("retry: "), "{body:?}");
+    for event in body.split("\n\n").filter(|event| event.contains("id: ")) {
+        assert!(
+            event.lines().all(|line| line.starts_with("id: ")
+                || line.starts_with("event: ")
+                || line.starts_with("data: ")),
+            "{event:?}"
+        );
+    }
+}
