@@ -53,6 +53,7 @@ struct Inner {
     events_replayed: Counter,
     history_bytes: Gauge,
     slow_clients_dropped: Counter,
+    stalled_streams_freed: Counter,
     connections_rejected: Counter,
     publish_rejected: Family<ReasonLabel, Counter>,
     publish_latency: Histogram,
@@ -113,6 +114,12 @@ impl Inner {
                 r,
                 "slow_clients_dropped",
                 "Streams ended because the client fell further behind than its buffer allows",
+                Counter::default(),
+            ),
+            stalled_streams_freed: registered(
+                r,
+                "stalled_streams_freed",
+                "Streams whose place was given back because they took no data for 5 heartbeat periods (an HTTP/2 window never reopened)",
                 Counter::default(),
             ),
             connections_rejected: registered(
@@ -235,6 +242,13 @@ impl Metrics {
         self.inner.slow_clients_dropped.inc();
     }
 
+    /// Counts streams whose place was given back because they stalled.
+    pub fn count_stalled_freed(&self, streams: usize) {
+        self.inner
+            .stalled_streams_freed
+            .inc_by(u64::try_from(streams).unwrap_or(u64::MAX));
+    }
+
     /// Counts one stream request turned away.
     pub fn count_rejected(&self) {
         self.inner.connections_rejected.inc();
@@ -340,6 +354,7 @@ pub(crate) mod tests {
         metrics.count_replayed(2);
         metrics.set_history_bytes(4096);
         metrics.count_slow_client_dropped();
+        metrics.count_stalled_freed(2);
         metrics.count_rejected();
         metrics.count_publish_rejected("rate_limited");
         metrics.observe_publish_latency(Duration::from_millis(1));
@@ -358,6 +373,7 @@ pub(crate) mod tests {
             "pingstream_events_replayed_total 2",
             "pingstream_history_bytes 4096",
             "pingstream_slow_clients_dropped_total 1",
+            "pingstream_stalled_streams_freed_total 2",
             "pingstream_connections_rejected_total 1",
             "pingstream_publish_rejected_total{reason=\"rate_limited\"} 1",
             "pingstream_publish_latency_seconds_count 1",

@@ -8,9 +8,11 @@ use super::hub::Hub;
 
 /// Sends every open stream the hub's heartbeat whenever nothing was sent to them for its
 /// heartbeat period, until `shutdown` fires; returns at once if the hub's heartbeats are off. A
-/// busy stream (pings more often than the period) is never sent one.
+/// busy stream (events more often than the period) is never sent one. Each round also frees the
+/// places of stalled streams ([`Hub::free_stalled`]).
 pub async fn run(hub: Hub, shutdown: CancellationToken) {
     while let Some(due) = hub.beat_if_idle() {
+        hub.free_stalled();
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep_until(due) => {}

@@ -29,6 +29,14 @@ use super::{
 };
 use crate::metrics::Metrics;
 
+/// Heartbeat periods a stream may send nothing before its place is given back
+/// ([`Hub::free_stalled`]): 10 s with the default 2 s heartbeat.
+pub const STALLED_AFTER_HEARTBEATS: u32 = 5;
+/// The least time a stream may send nothing before its place is given back, whatever the
+/// heartbeat: with a fast tick (2 ms pings, 4 ms heartbeats) a reader descheduled for a moment
+/// must not count as stalled.
+pub const STALLED_AT_LEAST: Duration = Duration::from_secs(5);
+
 /// Cheap, cloneable handle to the hub; all clones share one state.
 #[derive(Clone)]
 pub struct Hub {
@@ -226,6 +234,29 @@ impl Hub {
             state.last_sent = now;
         }
         Some(state.last_sent + idle)
+    }
+
+    /// Gives back the places of streams that sent nothing for [`STALLED_AFTER_HEARTBEATS`]
+    /// heartbeat periods, and at least [`STALLED_AT_LEAST`] (a healthy stream sends at least one
+    /// heartbeat each period), counts them
+    /// and returns how many; the heartbeat task calls it once a period. Nothing is freed with
+    /// heartbeats off: an idle healthy stream would then look stalled.
+    pub fn free_stalled(&self) -> usize {
+        let Some(heartbeat_ms) = self.shared.settings.timing.heartbeat_ms else {
+            return 0;
+        };
+        let after =
+            (Duration::from_millis(heartbeat_ms) * STALLED_AFTER_HEARTBEATS).max(STALLED_AT_LEAST);
+        let freed = self.shared.slots.free_stalled(after);
+        if freed > 0 {
+            tracing::info!(
+                freed,
+                ?after,
+                "freed the places of streams that took no data"
+            );
+            self.shared.metrics.count_stalled_freed(freed);
+        }
+        freed
     }
 
     /// Waits until this hub has the event `resume` names, if it is of the newest epoch and

@@ -41,8 +41,8 @@ pub struct Subscription {
     replay: std::vec::IntoIter<Outgoing>,
     live: BroadcastStream<Outgoing>,
     metrics: Metrics,
-    /// Held, not used: dropping it gives the place back.
-    _slot: ClientSlot,
+    /// Its place: told of every event sent, and given back when the subscription is dropped.
+    slot: ClientSlot,
     ended: bool,
 }
 
@@ -59,7 +59,7 @@ impl Subscription {
             replay: replay.into_iter(),
             live: BroadcastStream::new(live_rx),
             metrics,
-            _slot: slot,
+            slot,
             ended: false,
         }
     }
@@ -82,6 +82,11 @@ impl Stream for Subscription {
         if this.ended {
             return Poll::Ready(None);
         }
+        if this.slot.is_freed() {
+            // It stalled so long that its place was given back: end it now it is polled again.
+            this.ended = true;
+            return Poll::Ready(None);
+        }
         let next = match this.next_replayed() {
             Some(outgoing) => Some(outgoing),
             None => match Pin::new(&mut this.live).poll_next(cx) {
@@ -98,9 +103,13 @@ impl Stream for Subscription {
         Poll::Ready(match next {
             Some(Outgoing::Event { event, delivered }) => {
                 delivered.inc();
+                this.slot.progressed();
                 Some(event)
             }
-            Some(Outgoing::Heartbeat(event)) => Some(event),
+            Some(Outgoing::Heartbeat(event)) => {
+                this.slot.progressed();
+                Some(event)
+            }
             None => {
                 this.ended = true;
                 None

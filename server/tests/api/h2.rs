@@ -213,6 +213,40 @@ async fn h2_a_stalled_stream_does_not_hold_back_streams_on_its_connection_or_oth
 }
 
 #[tokio::test]
+async fn h2_a_stream_whose_window_never_reopens_gives_its_place_back() {
+    // Heartbeats every 200 ms: a stream that takes nothing for 5 of them, and at least 5 s, is
+    // stalled.
+    let (app, cert) = spawn_with_cert(|config| config.interval_ms = 100).await;
+    let mut small_windows = h2::client::Builder::new();
+    small_windows.initial_window_size(1024);
+    let (mut shared, _shared_driver) = cert.connect_h2(app.port, &small_windows).await;
+    // Never read: its 1 KiB window fills within a second and is never released.
+    let stalled = h2_stream(&mut shared, app.port).await;
+    // Read all along, beside it on the same connection.
+    let beside = h2_pings(h2_stream(&mut shared, app.port).await);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let reader = tokio::spawn(beside.take_until(stop_rx).collect::<Vec<Received>>());
+    app.wait_for_clients(2, Duration::from_secs(2)).await;
+    let started = Instant::now();
+    app.wait_for_clients(1, Duration::from_secs(10)).await;
+    let freed_after = started.elapsed();
+    assert!(
+        freed_after >= Duration::from_secs(4),
+        "freed after {freed_after:?}: too soon"
+    );
+    assert_eq!(
+        app.metric("pingstream_stalled_streams_freed_total").await,
+        1
+    );
+    // The stream beside it kept its place and every ping.
+    let _ = stop_tx.send(());
+    let pings = reader.await.expect("the reader");
+    assert!(pings.len() >= 40, "only {} pings beside", pings.len());
+    assert_consecutive(&pings);
+    drop(stalled);
+}
+
+#[tokio::test]
 async fn accepted_connections_have_tcp_nodelay_so_h2_frames_are_not_held_back_by_nagle() {
     // Without TCP_NODELAY a small write waits for the ACK of the previous one, which the client
     // may delay by ~40 ms (actix-web issue 3841). Read from the server's own socket: it runs in
