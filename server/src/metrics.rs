@@ -76,6 +76,9 @@ fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str
 }
 
 impl Inner {
+    /// Every metric, registered with its help text. Longer than a function should be, and on
+    /// purpose: one registration per metric, in the order `/metrics` lists them, is a table that
+    /// a reader scans for a name; split up, the table would only be scattered.
     fn new() -> Self {
         let mut registry = Registry::with_prefix("pingstream");
         let r = &mut registry;

@@ -58,15 +58,9 @@ fn bind(config: &Config) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// The hub, the way into it for publishers, and the task that feeds it, which ends after
-/// `shutdown`: this process's own ticker, or with `--redis-url` the cluster's leader and reader
-/// loops.
-fn start_stream(
-    config: &Config,
-    metrics: &Metrics,
-    shutdown: &CancellationToken,
-) -> std::io::Result<(Hub, Publisher, JoinHandle<()>)> {
-    let settings = HubSettings {
+/// The hub's settings from the config (no catch-up: that is the cluster's).
+fn hub_settings(config: &Config) -> HubSettings {
+    HubSettings {
         history: HistoryLimits {
             events: usize::try_from(config.history).unwrap_or(usize::MAX),
             bytes: usize::try_from(config.history_bytes).unwrap_or(usize::MAX),
@@ -75,32 +69,45 @@ fn start_stream(
         max_clients: config.max_clients,
         timing: config.timing(),
         catch_up: Duration::ZERO,
+    }
+}
+
+/// The stream in this process: a hub under a fresh epoch, fed by this process's own ticker.
+fn start_memory_stream(
+    config: &Config,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> (Hub, Publisher, JoinHandle<()>) {
+    let hub = Hub::new(hub_settings(config), metrics.clone());
+    let epoch = epoch::draw();
+    tracing::info!(%epoch, "stream in memory");
+    let feed = tokio::spawn(ticker::run(
+        hub.clone(),
+        epoch,
+        config.interval(),
+        shutdown.child_token(),
+    ));
+    let publisher = Publisher::Memory {
+        hub: hub.clone(),
+        epoch,
     };
-    let Some(source) = config.redis_source() else {
-        let hub = Hub::new(settings, metrics.clone());
-        let epoch = epoch::draw();
-        tracing::info!(%epoch, "stream in memory");
-        let feed = tokio::spawn(ticker::run(
-            hub.clone(),
-            epoch,
-            config.interval(),
-            shutdown.child_token(),
-        ));
-        let publisher = Publisher::Memory {
-            hub: hub.clone(),
-            epoch,
-        };
-        return Ok((hub, publisher, feed));
+    (hub, publisher, feed)
+}
+
+/// The stream in Redis at `source`: a hub fed by the cluster's reader, which waits up to a lease
+/// for an id it has not read yet (a client may bring one another replica read a moment before
+/// this one; a lease is what a healthy replica can be behind).
+fn start_cluster_stream(
+    config: &Config,
+    source: cluster::RedisSource,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> std::io::Result<(Hub, Publisher, JoinHandle<()>)> {
+    let settings = HubSettings {
+        catch_up: config.lease(),
+        ..hub_settings(config)
     };
-    // A client may bring an id another replica has read a moment before this one; a lease is
-    // what a healthy replica can be behind, so that is how long it waits.
-    let hub = Hub::new(
-        HubSettings {
-            catch_up: config.lease(),
-            ..settings
-        },
-        metrics.clone(),
-    );
+    let hub = Hub::new(settings, metrics.clone());
     let cluster = ClusterSettings {
         source,
         interval: config.interval(),
@@ -117,6 +124,20 @@ fn start_stream(
     .map_err(std::io::Error::other)?;
     tracing::info!(lease_ms = config.lease_ms, "stream shared through Redis");
     Ok((hub, Publisher::Cluster(publisher), feed))
+}
+
+/// The hub, the way into it for publishers, and the task that feeds it, which ends after
+/// `shutdown`: this process's own ticker, or with `--redis-url`/`--redis-sentinel` the cluster's
+/// leader and reader loops.
+fn start_stream(
+    config: &Config,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> std::io::Result<(Hub, Publisher, JoinHandle<()>)> {
+    match config.redis_source() {
+        None => Ok(start_memory_stream(config, metrics, shutdown)),
+        Some(source) => start_cluster_stream(config, source, metrics, shutdown),
+    }
 }
 
 /// The certificate and key of `--tls-cert`/`--tls-key`, read and checked; `None` for plain

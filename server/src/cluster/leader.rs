@@ -104,11 +104,11 @@ impl Leader {
         tracing::debug!("cluster ticker stopped");
     }
 
-    /// Takes the lease if it is free, or renews it if it is ours.
-    async fn hold(&mut self, standing: &mut Standing) {
+    /// Renews the lease if `holding`, else takes it if it is free; whether this replica holds
+    /// it now.
+    async fn take_or_renew(&self, holding: bool) -> redis::RedisResult<bool> {
         let lease_ms = u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX);
-        let sent = Instant::now();
-        let result: redis::RedisResult<bool> = if standing.held_until.is_some() {
+        if holding {
             let renew = redis::cmd("EVAL")
                 .arg(RENEW)
                 .arg(1)
@@ -116,20 +116,23 @@ impl Leader {
                 .arg(&self.token)
                 .arg(lease_ms)
                 .clone();
-            self.link.query(&renew).await
-        } else {
-            let take = redis::cmd("SET")
-                .arg(keys::LEASE)
-                .arg(&self.token)
-                .arg("NX")
-                .arg("PX")
-                .arg(lease_ms)
-                .clone();
-            self.link
-                .query::<Option<String>>(&take)
-                .await
-                .map(|reply| reply.is_some())
-        };
+            return self.link.query(&renew).await;
+        }
+        let take = redis::cmd("SET")
+            .arg(keys::LEASE)
+            .arg(&self.token)
+            .arg("NX")
+            .arg("PX")
+            .arg(lease_ms)
+            .clone();
+        let reply: Option<String> = self.link.query(&take).await?;
+        Ok(reply.is_some())
+    }
+
+    /// Takes the lease if it is free, or renews it if it is ours.
+    async fn hold(&mut self, standing: &mut Standing) {
+        let sent = Instant::now();
+        let result = self.take_or_renew(standing.held_until.is_some()).await;
         self.metrics.observe_redis_round_trip(sent.elapsed());
         match result {
             Ok(held) => {

@@ -12,7 +12,7 @@ use std::{
 
 use actix_files::{Files, HttpRange};
 use actix_web::{
-    HttpMessage as _, HttpRequest, HttpResponse,
+    HttpMessage as _, HttpRequest, HttpResponse, HttpResponseBuilder,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
     guard,
@@ -179,48 +179,29 @@ fn if_range_holds(request: &HttpRequest, asset: &Asset) -> bool {
     }
 }
 
-/// One file of the build from memory: the encoding `Accept-Encoding` prefers, `304` when
-/// `If-None-Match` holds that encoding's ETag, a single byte range of the file as it is.
-async fn asset(request: HttpRequest, assets: web::Data<Assets>) -> HttpResponse {
-    let Some(asset) = assets.get(request.path()) else {
-        // The route's guard let only known paths in.
-        return HttpResponse::NotFound().finish();
-    };
-    let range = request
+/// The `Range` a request asks for, if it applies: a `GET`, a `bytes=` range, and no `If-Range`
+/// naming another version of the file.
+fn requested_range<'r>(request: &'r HttpRequest, asset: &Asset) -> Option<&'r str> {
+    request
         .headers()
         .get(header::RANGE)
         .filter(|_| request.method() == Method::GET)
         .and_then(|range| range.to_str().ok())
-        .filter(|range| if_range_holds(&request, asset) && range.starts_with("bytes="));
-    // A range is of the file as it is; otherwise the best encoding the client takes.
-    let coding = match range {
-        Some(_) => Coding::Identity,
-        None => asset.negotiate(request.get_header::<AcceptEncoding>().as_ref()),
-    };
-    let body = asset.body(coding).unwrap_or(&asset.identity).clone();
-    let etag = asset.etag(coding);
-    let mut response = HttpResponse::Ok();
-    response
-        .insert_header((header::CONTENT_TYPE, asset.content_type.clone()))
-        .insert_header(header::ETag(etag.clone()))
-        .insert_header((header::ACCEPT_RANGES, "bytes"));
-    if asset.has_encodings() {
-        response.insert_header((header::VARY, "accept-encoding"));
-    }
-    if coding != Coding::Identity {
-        response.insert_header((header::CONTENT_ENCODING, coding.token()));
-    }
-    let not_modified = match request.get_header::<IfNoneMatch>() {
+        .filter(|range| if_range_holds(request, asset) && range.starts_with("bytes="))
+}
+
+/// Whether `If-None-Match` holds `etag`, the client's copy is current.
+fn not_modified(request: &HttpRequest, etag: &header::EntityTag) -> bool {
+    match request.get_header::<IfNoneMatch>() {
         Some(IfNoneMatch::Any) => true,
-        Some(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(&etag)),
+        Some(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(etag)),
         None => false,
-    };
-    if not_modified {
-        return response.status(StatusCode::NOT_MODIFIED).finish();
     }
-    let Some(range) = range else {
-        return response.body(body);
-    };
+}
+
+/// `response` finished with the single byte `range` of `body`: `206` with its `Content-Range`,
+/// or `416` when the range lies outside the file.
+fn ranged(mut response: HttpResponseBuilder, body: &web::Bytes, range: &str) -> HttpResponse {
     let length = body.len() as u64;
     match HttpRange::parse(range, length)
         .ok()
@@ -243,6 +224,41 @@ async fn asset(request: HttpRequest, assets: web::Data<Assets>) -> HttpResponse 
             .status(StatusCode::RANGE_NOT_SATISFIABLE)
             .insert_header((header::CONTENT_RANGE, format!("bytes */{length}")))
             .finish(),
+    }
+}
+
+/// One file of the build from memory: the encoding `Accept-Encoding` prefers, `304` when
+/// `If-None-Match` holds that encoding's ETag, a single byte range of the file as it is.
+async fn asset(request: HttpRequest, assets: web::Data<Assets>) -> HttpResponse {
+    let Some(asset) = assets.get(request.path()) else {
+        // The route's guard let only known paths in.
+        return HttpResponse::NotFound().finish();
+    };
+    let range = requested_range(&request, asset);
+    // A range is of the file as it is; otherwise the best encoding the client takes.
+    let coding = match range {
+        Some(_) => Coding::Identity,
+        None => asset.negotiate(request.get_header::<AcceptEncoding>().as_ref()),
+    };
+    let body = asset.body(coding).unwrap_or(&asset.identity).clone();
+    let etag = asset.etag(coding);
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CONTENT_TYPE, asset.content_type.clone()))
+        .insert_header(header::ETag(etag.clone()))
+        .insert_header((header::ACCEPT_RANGES, "bytes"));
+    if asset.has_encodings() {
+        response.insert_header((header::VARY, "accept-encoding"));
+    }
+    if coding != Coding::Identity {
+        response.insert_header((header::CONTENT_ENCODING, coding.token()));
+    }
+    if not_modified(&request, &etag) {
+        return response.status(StatusCode::NOT_MODIFIED).finish();
+    }
+    match range {
+        Some(range) => ranged(response, &body, range),
+        None => response.body(body),
     }
 }
 
