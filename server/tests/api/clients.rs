@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 use crate::{
-    helpers::{Received, Transport, assert_consecutive, spawn_app, spawn_app_over},
+    helpers::{
+        Received, Transport, assert_consecutive, over_both_transports, spawn_app, spawn_app_over,
+    },
     support::raw_stream::{self, StreamClient, stream_request_over},
 };
 
@@ -115,10 +117,7 @@ async fn a_client_that_stops_reading_altogether_is_disconnected_after_the_stall_
     drop(stalled);
 }
 
-#[tokio::test]
-async fn one_client_over_the_limit_gets_503_with_retry_after_at_once() {
-    over_the_limit_503_with_retry_after(Transport::Http1).await;
-}
+over_both_transports! { one_client_over_the_limit_gets_503_with_retry_after_at_once => over_the_limit_503_with_retry_after }
 
 /// With the cap reached one more stream is refused at once, and a slot given back is taken again.
 pub async fn over_the_limit_503_with_retry_after(transport: Transport) {

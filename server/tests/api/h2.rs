@@ -1,7 +1,8 @@
 //! The stream over TLS with HTTP/2 negotiated by ALPN: every property of the HTTP/1.1 stream
-//! holds for h2 streams, which share connections. The checks that read the same over both run
-//! the HTTP/1.1 tests' own bodies with [`Transport::H2`]; the rest are h2's own: streams reset or
-//! stalled while their connection carries on, a connection closed under several streams.
+//! holds for h2 streams, which share connections. The checks that read the same over both are
+//! written once, with `over_both_transports!` beside their HTTP/1.1 siblings; these are h2's own:
+//! streams reset or stalled while their connection carries on, a connection closed under several
+//! streams.
 
 use std::time::{Duration, Instant};
 
@@ -12,9 +13,7 @@ use reqwest::Version;
 use shared::{Ping, STREAM_PATH, StreamEvent as _};
 
 use crate::{
-    clients,
-    helpers::{Received, TestApp, Transport, assert_consecutive, spawn_h2_app},
-    resume, shutdown, stream,
+    helpers::{Received, TestApp, assert_consecutive, spawn_h2_app},
     support::tls::TestCert,
 };
 
@@ -69,41 +68,6 @@ fn h2_pings(body: h2::RecvStream) -> impl Stream<Item = Received> {
                 .unwrap_or_else(|err| panic!("a malformed ping: {err}"))
         })
     })
-}
-
-#[tokio::test]
-async fn h2_stream_headers_say_event_stream_uncompressed_unbuffered() {
-    stream::headers_say_event_stream_uncompressed_unbuffered(Transport::H2).await;
-}
-
-#[tokio::test]
-async fn h2_the_stream_starts_with_a_jittered_retry_hint_then_the_heartbeat() {
-    stream::jittered_retry_hint_then_the_heartbeat(Transport::H2).await;
-}
-
-#[tokio::test]
-async fn h2_a_new_stream_gets_the_latest_ping_within_100_ms() {
-    stream::latest_ping_within_100_ms(Transport::H2).await;
-}
-
-#[tokio::test]
-async fn h2_reconnect_with_last_event_id_replays_only_missed_pings() {
-    resume::replays_only_missed_pings(Transport::H2).await;
-}
-
-#[tokio::test]
-async fn h2_idle_streams_get_a_heartbeat_each_period() {
-    stream::a_heartbeat_each_period(Transport::H2).await;
-}
-
-#[tokio::test]
-async fn h2_one_stream_over_the_limit_gets_503_with_retry_after_at_once() {
-    clients::over_the_limit_503_with_retry_after(Transport::H2).await;
-}
-
-#[tokio::test]
-async fn h2_shutdown_ends_every_stream_cleanly_within_a_second() {
-    shutdown::open_streams_end_and_the_server_returns_within_a_second(Transport::H2).await;
 }
 
 #[tokio::test]

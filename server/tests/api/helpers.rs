@@ -7,6 +7,26 @@ use tokio_util::sync::CancellationToken;
 use crate::support::tls::TestCert;
 pub use crate::support::{Received, ResumeFrom, TestApp, assert_consecutive, read_raw_until};
 
+/// One test body, run over both transports: `over_both_transports! { name => body }` makes the
+/// tests `name::http1` and `name::h2`, each awaiting `body(Transport::...)` (a function of the
+/// invoking module). A property of the stream is written once and holds for both.
+macro_rules! over_both_transports {
+    ($name:ident => $body:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn http1() {
+                super::$body($crate::helpers::Transport::Http1).await;
+            }
+
+            #[tokio::test]
+            async fn h2() {
+                super::$body($crate::helpers::Transport::H2).await;
+            }
+        }
+    };
+}
+pub(crate) use over_both_transports;
+
 /// How a test's client reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {

@@ -6,7 +6,8 @@ use std::time::Duration;
 use shared::{Epoch, EventId};
 
 use crate::helpers::{
-    Received, ResumeFrom, TestApp, Transport, assert_consecutive, spawn_app, spawn_app_over,
+    Received, ResumeFrom, TestApp, Transport, assert_consecutive, over_both_transports, spawn_app,
+    spawn_app_over,
 };
 
 /// Pings retained by the servers of the placement tests below.
@@ -75,10 +76,7 @@ fn assert_oldest_retained(what: &str, (before, first, after): (u64, Received, u6
     );
 }
 
-#[tokio::test]
-async fn reconnect_with_last_event_id_replays_only_missed_pings() {
-    replays_only_missed_pings(Transport::Http1).await;
-}
+over_both_transports! { reconnect_with_last_event_id_replays_only_missed_pings => replays_only_missed_pings }
 
 /// A client that comes back with the id of the last ping it saw (header or query) gets exactly
 /// the pings it missed, then live ones.

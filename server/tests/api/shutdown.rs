@@ -2,12 +2,9 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Transport, spawn_app, spawn_app_over};
+use crate::helpers::{Transport, over_both_transports, spawn_app, spawn_app_over};
 
-#[tokio::test]
-async fn shutdown_ends_open_streams_and_returns_within_a_second() {
-    open_streams_end_and_the_server_returns_within_a_second(Transport::Http1).await;
-}
+over_both_transports! { shutdown_ends_open_streams_and_returns_within_a_second => open_streams_end_and_the_server_returns_within_a_second }
 
 /// 200 open streams (over HTTP/2, all on one connection) end cleanly when the server stops, and
 /// it returns within a second.

@@ -7,13 +7,11 @@ use reqwest::Method;
 use shared::STREAM_PATH;
 
 use crate::helpers::{
-    TestApp, Transport, assert_consecutive, read_raw_until, spawn_app, spawn_app_over,
+    TestApp, Transport, assert_consecutive, over_both_transports, read_raw_until, spawn_app,
+    spawn_app_over,
 };
 
-#[tokio::test]
-async fn stream_headers_say_event_stream_uncompressed_unbuffered() {
-    headers_say_event_stream_uncompressed_unbuffered(Transport::Http1).await;
-}
+over_both_transports! { stream_headers_say_event_stream_uncompressed_unbuffered => headers_say_event_stream_uncompressed_unbuffered }
 
 /// The stream's headers; over HTTP/1.1 the connection closes with the stream, over HTTP/2 the
 /// stream has no connection-specific header (they are malformed there).
@@ -48,10 +46,7 @@ pub async fn headers_say_event_stream_uncompressed_unbuffered(transport: Transpo
     assert_eq!(header("connection").as_deref(), connection);
 }
 
-#[tokio::test]
-async fn a_new_client_gets_the_latest_ping_within_100_ms() {
-    latest_ping_within_100_ms(Transport::Http1).await;
-}
+over_both_transports! { a_new_client_gets_the_latest_ping_within_100_ms => latest_ping_within_100_ms }
 
 /// A new stream's first ping comes from history within 100 ms (over HTTP/2, on a connection
 /// that is already open).
@@ -122,10 +117,7 @@ async fn first_retry(app: &TestApp) -> (u64, String) {
     )
 }
 
-#[tokio::test]
-async fn the_stream_starts_with_a_jittered_retry_hint_then_the_heartbeat() {
-    jittered_retry_hint_then_the_heartbeat(Transport::Http1).await;
-}
+over_both_transports! { the_stream_starts_with_a_jittered_retry_hint_then_the_heartbeat => jittered_retry_hint_then_the_heartbeat }
 
 /// The first bytes of a stream: its own `retry:` hint, then the heartbeat greeting.
 pub async fn jittered_retry_hint_then_the_heartbeat(transport: Transport) {
@@ -166,10 +158,7 @@ async fn retry_hints_are_spread_across_streams_within_half_and_one_and_a_half_ti
     );
 }
 
-#[tokio::test]
-async fn idle_streams_get_a_heartbeat_each_period() {
-    a_heartbeat_each_period(Transport::Http1).await;
-}
+over_both_transports! { idle_streams_get_a_heartbeat_each_period => a_heartbeat_each_period }
 
 /// An idle stream gets a heartbeat after each period of silence.
 pub async fn a_heartbeat_each_period(transport: Transport) {
