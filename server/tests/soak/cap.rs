@@ -42,25 +42,26 @@ fn blocking_get_status(port: u16, path: &str) -> u16 {
 async fn a_burst_beyond_the_cap_admits_exactly_the_cap_and_refuses_the_rest_at_once() {
     let _turn = serial().await;
     let scale = Scale::get();
-    // `/healthz` within 100 ms is measured on a shared machine, where another process can hold
-    // both cores for that long: the quick run may try three times and passes if one burst meets
-    // it; the full run has one attempt. Everything else must hold in every attempt.
-    let attempts = scale.pick(3, 1);
-    for attempt in 1..=attempts {
-        let health_max_ms = run_burst(scale, attempt).await;
-        if health_max_ms <= 100.0 {
-            return;
-        }
-        assert!(
-            attempt < attempts,
-            "/healthz took {health_max_ms:.1} ms during the burst"
-        );
-    }
+    // What is counted (exactly the cap admitted, everyone else refused) must hold every time.
+    // What is timed is measured on a shared machine, where another process can hold both cores
+    // for a while: the quick run (in `just test`, a debug server) bounds it generously, so that
+    // it fails for a server that makes a refused client wait, never for a busy machine; the full
+    // run holds the release server to the figures of RELIABILITY.md.
+    let bounds = Bounds {
+        health_max_ms: scale.pick(1_000.0, 100.0),
+        refused_max_ms: scale.pick(2_000.0, 1_000.0),
+    };
+    run_burst(scale, &bounds).await;
 }
 
-/// One burst against a fresh server; checks everything but the `/healthz` bound, and returns
-/// the slowest `/healthz` answer during the burst, in milliseconds.
-async fn run_burst(scale: Scale, attempt: usize) -> f64 {
+/// The longest `/healthz` and a `503` may take during the burst, in milliseconds.
+struct Bounds {
+    health_max_ms: f64,
+    refused_max_ms: f64,
+}
+
+/// One burst against a fresh server, checked against `bounds`.
+async fn run_burst(scale: Scale, bounds: &Bounds) {
     let cap = scale.pick(200, 1_000);
     let burst = scale.pick(2_000, 10_000);
     let server = ServerProcess::start(
@@ -142,7 +143,7 @@ async fn run_burst(scale: Scale, attempt: usize) -> f64 {
     figure(
         "connection cap",
         &format!(
-            "attempt {attempt}: burst of {burst} ({in_flight} in flight) against --max-clients {cap} in {:.1} s: {} admitted, \
+            "burst of {burst} ({in_flight} in flight) against --max-clients {cap} in {:.1} s: {} admitted, \
              {refused} refused with 503 + Retry-After (answer p50 {:.1} ms, p99 {:.1} ms, max \
              {:.1} ms), {} other; /healthz polled {} times meanwhile: p50 {:.1} ms, max {:.1} ms",
             burst_took.as_secs_f64(),
@@ -161,11 +162,16 @@ async fn run_burst(scale: Scale, attempt: usize) -> f64 {
     assert_eq!(refused, burst - cap, "other answers: {other:?}");
     assert_eq!(rejected_metric, (burst - cap) as u64);
     // "At once": no refused client waits for a slot (none frees up while the admitted hold
-    // theirs); the bound is generous for a loaded machine and far below the 3 s it is told.
+    // theirs); the bound is far below the 3 s it is told to wait.
     assert!(
-        refused_ms.max_ms < 1000.0,
+        refused_ms.max_ms < bounds.refused_max_ms,
         "a 503 took {:.1} ms",
         refused_ms.max_ms
+    );
+    assert!(
+        health_ms.max_ms <= bounds.health_max_ms,
+        "/healthz took {:.1} ms during the burst",
+        health_ms.max_ms
     );
     // The admitted streams work.
     for client in admitted.iter_mut().take(10) {
@@ -176,5 +182,4 @@ async fn run_burst(scale: Scale, attempt: usize) -> f64 {
     }
     drop(admitted);
     app.wait_for_clients(0, Duration::from_secs(10)).await;
-    health_ms.max_ms
 }
