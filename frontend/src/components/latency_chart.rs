@@ -6,13 +6,11 @@ use std::fmt::Write as _;
 use yew::prelude::*;
 
 use crate::latency::Latencies;
-#[cfg(doc)]
-use crate::latency::WINDOW;
 
 /// The sparkline's height in its own units; its width is two units per ping.
 const HEIGHT: u64 = 40;
 
-/// The sparkline's box: [`WINDOW`] points two units apart, [`HEIGHT`] high.
+/// The sparkline's box: [`crate::latency::WINDOW`] points two units apart, [`HEIGHT`] high.
 const VIEW_BOX: &str = "0 0 198 40";
 
 /// The `points` of a polyline through `figures`, left to right, scaled to the largest: integers
