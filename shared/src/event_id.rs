@@ -47,6 +47,33 @@ impl fmt::Display for EventId {
     }
 }
 
+/// Texts that are not event ids, one for each way to miss the format (no dash, a bad epoch, a
+/// bad seq, a seq past `u64`, leading zeros or `+`, uppercase, control characters, spaces): the
+/// one table that this crate's parser tests, the server's `Last-Event-ID` tests (header and
+/// query) and its API tests (through `test-support`) all try. Each must be refused as
+/// [`ParseEventIdError::Malformed`]; none is longer than [`EventId::MAX_LEN`].
+#[doc(hidden)]
+pub const MALFORMED_EVENT_IDS: &[&str] = &[
+    "",
+    "-",
+    "42",
+    "abc-1",
+    "9f3c2a1b7d4e5f60",
+    "9f3c2a1b7d4e5f60-",
+    "9f3c2a1b7d4e5f60--1",
+    "9f3c2a1b7d4e5f60-+1",
+    "9f3c2a1b7d4e5f60-1.5",
+    "9F3C2A1B7D4E5F60-1",
+    "9f3c2a1b7d4e5f6g-1",
+    "9f3c2a1b7d4e5f60-18446744073709551616",
+    "9f3c2a1b7d4e5f60-1\r\n",
+    "9f3c2a1b7d4e5f60-1\0",
+    " 9f3c2a1b7d4e5f60-1",
+    "9f3c2a1b7d4e5f6-01",
+    "9f3c2a1b7d4e5f60-01",
+    "9f3c2a1b7d4e5f60-00",
+];
+
 /// Why a text is not an [`EventId`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParseEventIdError {
@@ -134,26 +161,8 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_rejected() {
-        for bad in [
-            "",
-            "-",
-            "42",
-            "abc-1",
-            "9f3c2a1b7d4e5f60",
-            "9f3c2a1b7d4e5f60-",
-            "9f3c2a1b7d4e5f60--1",
-            "9f3c2a1b7d4e5f60-+1",
-            "9f3c2a1b7d4e5f60-1.5",
-            "9F3C2A1B7D4E5F60-1",
-            "9f3c2a1b7d4e5f6g-1",
-            "9f3c2a1b7d4e5f60-18446744073709551616",
-            "9f3c2a1b7d4e5f60-1\r\n",
-            "9f3c2a1b7d4e5f60-1\0",
-            " 9f3c2a1b7d4e5f60-1",
-            "9f3c2a1b7d4e5f6-01",
-            "9f3c2a1b7d4e5f60-01",
-            "9f3c2a1b7d4e5f60-00",
-        ] {
+        for bad in MALFORMED_EVENT_IDS {
+            assert!(bad.len() <= EventId::MAX_LEN, "{bad:?}");
             assert_eq!(
                 bad.parse::<EventId>(),
                 Err(ParseEventIdError::Malformed),

@@ -48,7 +48,7 @@ mod timestamp;
 
 pub use app_event::AppEvent;
 pub use epoch::{Epoch, ParseEpochError};
-pub use event_id::{EventId, ParseEventIdError};
+pub use event_id::{EventId, MALFORMED_EVENT_IDS, ParseEventIdError};
 pub use heartbeat::Heartbeat;
 pub use notice::{InvalidDraft, Level, Notice, NoticeDraft};
 pub use ping::Ping;

@@ -186,6 +186,23 @@ mod tests {
                 "{value:?}"
             );
         }
+        // The contract's table of texts that are not ids, as a header and as the query
+        // parameter (percent-encoded where a URL needs it).
+        for bad in shared::MALFORMED_EVENT_IDS {
+            assert_eq!(
+                LastEventId::from_header(Some(bad.as_bytes())).0,
+                Resume::Latest,
+                "header {bad:?}"
+            );
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair(LAST_EVENT_ID_PARAM, bad)
+                .finish();
+            assert_eq!(
+                LastEventId::from_query(&query).0,
+                Resume::Latest,
+                "query {query:?}"
+            );
+        }
     }
 
     /// Cases per property: proptest's 256 unless `PROPTEST_CASES` says otherwise (`just soak`

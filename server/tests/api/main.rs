@@ -16,6 +16,5 @@ mod sentinel;
 mod shutdown;
 mod static_files;
 mod stream;
-#[path = "../support/mod.rs"]
-mod support;
 mod tls_files;
+use test_support as support;

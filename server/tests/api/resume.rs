@@ -9,6 +9,7 @@ use crate::helpers::{
     Received, ResumeFrom, TestApp, Transport, assert_consecutive, over_both_transports, spawn_app,
     spawn_app_over,
 };
+use crate::support;
 
 /// Pings retained by the servers of the placement tests below.
 const HISTORY: u64 = 10;
@@ -198,6 +199,13 @@ async fn unusable_ids_are_treated_as_a_new_client() {
             let bracket = first_ping_bracketed(&app, via.from(id)).await;
             assert_newest(&format!("{via:?} {:?}", &id[..id.len().min(40)]), bracket);
         }
+    }
+    // The contract's table of texts that are not ids, through the query (percent-encoded: some
+    // hold a space, a line break or a NUL, which a header cannot carry).
+    for bad in support::MALFORMED_EVENT_IDS {
+        let query: String = form_urlencoded::byte_serialize(bad.as_bytes()).collect();
+        let bracket = first_ping_bracketed(&app, ResumeFrom::Query(&query)).await;
+        assert_newest(&format!("query {bad:?}"), bracket);
     }
     // URL-encoded garbage that only the query can carry: not UTF-8, NUL, a lone `%`, an id cut
     // by an encoded line break, an encoded id with something after it.

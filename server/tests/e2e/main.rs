@@ -22,6 +22,5 @@ mod server;
 mod sharing;
 mod stalls;
 mod streaming;
-#[path = "../support/mod.rs"]
-mod support;
 mod transport;
+use test_support as support;

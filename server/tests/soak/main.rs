@@ -15,8 +15,7 @@ mod crowd;
 mod memory;
 mod shutdown_under_load;
 mod slow_clients;
-#[path = "../support/mod.rs"]
-mod support;
+use test_support as support;
 
 use std::{
     io::Write,

@@ -24,6 +24,24 @@ const START_DEADLINE: Duration = Duration::from_secs(20);
 /// Log lines kept for a failure message.
 const LOG_LINES: usize = 200;
 
+/// The `server` binary Cargo built for the running test binary: in the test binary's target
+/// folder (`target/<profile>/deps/<test>` → `target/<profile>/server`), where Cargo puts a
+/// package's binaries before it runs that package's integration tests (as assert_cmd finds them).
+pub fn server_binary() -> std::path::PathBuf {
+    let test = std::env::current_exe().expect("the test binary knows its path");
+    let folder = test
+        .parent()
+        .and_then(Path::parent)
+        .expect("a test binary lives in target/<profile>/deps");
+    let server = folder.join(format!("server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        server.is_file(),
+        "no server binary at {}: run the server's integration tests (cargo test -p server)",
+        server.display()
+    );
+    server
+}
+
 /// A port that was free a moment ago, for a server that must come back on the same port.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -37,6 +55,7 @@ pub struct ServerProcess {
     /// `None` once `terminate` has taken it to wait for it.
     child: Option<Child>,
     pid: u32,
+    /// The port it listens on.
     pub port: u16,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -46,7 +65,7 @@ impl ServerProcess {
     /// nothing else: no `PINGSTREAM_*` variable of this shell reaches it. Its stderr (the log) is
     /// piped, its stdout discarded.
     pub fn command(static_dir: &Path, port: u16, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        let mut command = Command::new(server_binary());
         command
             .arg("--addr")
             .arg(format!("127.0.0.1:{port}"))
@@ -129,6 +148,7 @@ impl ServerProcess {
             .join("\n")
     }
 
+    /// Its process id.
     pub fn pid(&self) -> u32 {
         self.pid
     }

@@ -76,7 +76,9 @@ pub fn status_code(head: &str) -> Option<u16> {
 /// One ping event as received.
 #[derive(Debug, Clone)]
 pub struct Event {
+    /// Its `id:` field, as sent.
     pub id: String,
+    /// Its `data:` field, as sent.
     pub data: String,
 }
 

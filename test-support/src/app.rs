@@ -325,7 +325,9 @@ type EventStream =
 /// One ping as a client received it.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// Its id.
     pub id: EventId,
+    /// The ping its data decodes to.
     pub ping: Ping,
 }
 
@@ -342,7 +344,9 @@ impl Received {
 /// One event of the app's set, of any name, as a client received it.
 #[derive(Debug, Clone)]
 pub struct ReceivedEvent {
+    /// Its id.
     pub id: EventId,
+    /// The event its name and data decode to.
     pub event: AppEvent,
 }
 

@@ -14,12 +14,21 @@ use tokio::task::JoinHandle;
 /// `key.pem` into a folder that lives as long as this value.
 pub struct TestCert {
     dir: tempfile::TempDir,
+    /// The certificate file (`cert.pem`).
     pub cert: PathBuf,
+    /// Its key's file (`key.pem`).
     pub key: PathBuf,
     pem: String,
 }
 
+impl Default for TestCert {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TestCert {
+    /// A new certificate, written to a fresh folder.
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let pair = SelfSigned::for_localhost().expect("a certificate");
