@@ -7,7 +7,7 @@ use std::{
 };
 
 use clap::{CommandFactory, FromArgMatches, Parser};
-use shared::Heartbeat;
+use shared::Timing;
 
 /// How one pingstream server runs. Every flag can also be set through the environment variable
 /// named beside it; a flag on the command line wins.
@@ -247,10 +247,10 @@ impl Config {
     /// The stream's timing, as every stream announces it: pings every interval, and a heartbeat
     /// after the keep-alive period of silence, at most two intervals (so a page that allows a
     /// few intervals of silence never mistakes a stream whose pings paused for a dead one).
-    pub fn timing(&self) -> Heartbeat {
+    pub fn timing(&self) -> Timing {
         let heartbeat = (self.keep_alive_s > 0)
             .then(|| Duration::from_secs(self.keep_alive_s).min(self.interval() * 2));
-        Heartbeat {
+        Timing {
             interval_ms: self.interval_ms,
             heartbeat_ms: heartbeat
                 .map(|period| u64::try_from(period.as_millis()).unwrap_or(u64::MAX)),
@@ -292,7 +292,7 @@ mod tests {
         assert_eq!(config.keep_alive_s, 15);
         assert_eq!(
             config.timing(),
-            Heartbeat {
+            Timing {
                 interval_ms: 1000,
                 heartbeat_ms: Some(2000)
             }

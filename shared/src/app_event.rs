@@ -15,7 +15,7 @@ event_set! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{EventSet, Heartbeat, StreamEvent};
+    use crate::{EventSet, StreamEvent, Timing};
 
     #[test]
     fn the_set_lists_each_name_once_and_not_the_heartbeat() {
@@ -23,7 +23,7 @@ mod tests {
         let mut names = AppEvent::NAMES.to_vec();
         names.dedup();
         assert_eq!(names.len(), AppEvent::NAMES.len());
-        assert!(!AppEvent::NAMES.contains(&Heartbeat::NAME));
+        assert!(!AppEvent::NAMES.contains(&Timing::NAME));
     }
 
     #[test]

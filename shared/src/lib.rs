@@ -1,7 +1,8 @@
 //! The wire contract between the pingstream server and its browser client, and nothing else.
 //!
 //! One Server-Sent Events stream lives at [`STREAM_PATH`]. It starts with a `retry:` line and a
-//! [`Heartbeat`], then carries the events of the [`AppEvent`] set, each like
+//! `heartbeat` event whose data is the stream's [`Timing`], then carries the events of the
+//! [`AppEvent`] set, each like
 //!
 //! ```text
 //! id: 9f3c2a1b7d4e5f60-42
@@ -37,7 +38,6 @@
 mod app_event;
 mod epoch;
 mod event_id;
-mod heartbeat;
 mod notice;
 mod ping;
 mod publishable;
@@ -45,15 +45,16 @@ mod publishable;
 pub mod sse;
 mod stream_event;
 mod timestamp;
+mod timing;
 
 pub use app_event::AppEvent;
 pub use epoch::{Epoch, ParseEpochError};
 pub use event_id::{EventId, MALFORMED_EVENT_IDS, ParseEventIdError};
-pub use heartbeat::Heartbeat;
 pub use notice::{InvalidDraft, Level, Notice, NoticeDraft};
 pub use ping::Ping;
 pub use publishable::Publishable;
 pub use stream_event::{DecodeError, EventSet, StreamEvent};
+pub use timing::Timing;
 
 /// For [`event_set!`]: the JSON library the generated code calls, whatever the caller imports.
 #[doc(hidden)]

@@ -11,7 +11,7 @@
 //! #     String::from_utf8(bytes.to_vec()).unwrap()
 //! # }
 //! use chrono::{TimeZone, Utc};
-//! use shared::{AppEvent, Epoch, EventId, EventSet, Heartbeat, Level, Notice, Ping, sse};
+//! use shared::{AppEvent, Epoch, EventId, EventSet, Timing, Level, Notice, Ping, sse};
 //!
 //! let time = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 42).unwrap();
 //! let epoch = Epoch(0x9f3c_2a1b_7d4e_5f60);
@@ -34,7 +34,7 @@
 //! );
 //!
 //! // A heartbeat has no `id:`, so the browser's `Last-Event-ID` stays the last event's.
-//! let heartbeat = sse::heartbeat_event(&Heartbeat { interval_ms: 1000, heartbeat_ms: Some(2000) });
+//! let heartbeat = sse::heartbeat_event(&Timing { interval_ms: 1000, heartbeat_ms: Some(2000) });
 //! assert_eq!(
 //!     wire(heartbeat.unwrap()),
 //!     "event: heartbeat\ndata: {\"interval_ms\":1000,\"heartbeat_ms\":2000}\n\n"
@@ -44,7 +44,7 @@
 pub use actix_web_lab::sse::Event;
 use actix_web_lab::sse::{self};
 
-use crate::{EventId, Heartbeat, StreamEvent};
+use crate::{EventId, StreamEvent, Timing};
 
 /// One event of the stream: `id:` the [`EventId`], `event:` `name`, `data:` `json` (one line:
 /// JSON as `serde_json` writes it has no newline).
@@ -55,12 +55,10 @@ pub fn event(id: EventId, name: &str, json: String) -> Event {
         .into()
 }
 
-/// One heartbeat: `event:` `heartbeat`, `data:` the [`Heartbeat`] as JSON, no `id:`.
+/// One heartbeat: `event:` `heartbeat`, `data:` the [`Timing`] as JSON, no `id:`.
 ///
 /// # Errors
-/// Only if the heartbeat cannot be serialized, which a [`Heartbeat`] always can.
-pub fn heartbeat_event(heartbeat: &Heartbeat) -> Result<Event, serde_json::Error> {
-    Ok(sse::Data::new_json(heartbeat)?
-        .event(Heartbeat::NAME)
-        .into())
+/// Only if the heartbeat cannot be serialized, which a [`Timing`] always can.
+pub fn heartbeat_event(heartbeat: &Timing) -> Result<Event, serde_json::Error> {
+    Ok(sse::Data::new_json(heartbeat)?.event(Timing::NAME).into())
 }

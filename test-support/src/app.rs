@@ -12,7 +12,7 @@ use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, RequestBuilder, Response};
 use shared::{
-    AppEvent, EventId, EventSet, Heartbeat, LAST_EVENT_ID_PARAM, Ping, STREAM_PATH, StreamEvent,
+    AppEvent, EventId, EventSet, LAST_EVENT_ID_PARAM, Ping, STREAM_PATH, StreamEvent, Timing,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -354,7 +354,7 @@ pub struct ReceivedEvent {
 pub struct SseClient {
     events: EventStream,
     /// Heartbeats read past so far, the greeting included.
-    pub heartbeats: Vec<Heartbeat>,
+    pub heartbeats: Vec<Timing>,
 }
 
 impl SseClient {
@@ -399,10 +399,10 @@ impl SseClient {
                 Ok(Some(Err(err))) => panic!("stream failed: {err}"),
                 Ok(Some(Ok(event))) => event,
             };
-            if event.event != Heartbeat::NAME {
+            if event.event != Timing::NAME {
                 break event;
             }
-            let heartbeat = serde_json::from_str(&event.data).expect("data is a Heartbeat");
+            let heartbeat = serde_json::from_str(&event.data).expect("data is a Timing");
             self.heartbeats.push(heartbeat);
         };
         Some(event)

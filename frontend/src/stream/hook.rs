@@ -16,7 +16,7 @@ use futures_util::{
 };
 use gloo_events::EventListener;
 use gloo_timers::future::TimeoutFuture;
-use shared::{EventSet, Heartbeat, StreamEvent as _};
+use shared::{EventSet, StreamEvent as _, Timing};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Event, EventSource, MessageEvent, PageTransitionEvent, RequestInit, Response};
@@ -187,13 +187,9 @@ impl Source {
                 })
             })
             .collect();
-        listeners.push(listen(
-            &source,
-            Heartbeat::NAME,
-            attempt,
-            inbox_tx,
-            |event| Some(SourceEvent::Heartbeat(message(event)?.0)),
-        ));
+        listeners.push(listen(&source, Timing::NAME, attempt, inbox_tx, |event| {
+            Some(SourceEvent::Heartbeat(message(event)?.0))
+        }));
         listeners.push(listen(&source, "open", attempt, inbox_tx, |_| {
             Some(SourceEvent::Open)
         }));

@@ -7,7 +7,7 @@
 //! tested without waiting. The rules compare the time of the last event with the time of the
 //! check, never count timer ticks: a background tab's timers may fire once a minute.
 
-use shared::Heartbeat;
+use shared::Timing;
 
 /// How many of the server's promised silences make a stall.
 pub const SILENCES: f64 = 3.0;
@@ -36,7 +36,7 @@ pub const LOOK_AGAIN_MS: f64 = 500.0;
 /// of the ping interval and the heartbeat period, at least [`MIN_BUDGET_MS`]. A healthy stream is
 /// never silent for longer than the heartbeat period, and with pings flowing, not for longer
 /// than the interval.
-pub fn budget_ms(timing: &Heartbeat) -> f64 {
+pub fn budget_ms(timing: &Timing) -> f64 {
     let promised = match timing.heartbeat_ms {
         Some(heartbeat_ms) => heartbeat_ms.min(timing.interval_ms),
         None => timing.interval_ms,
@@ -147,7 +147,7 @@ mod tests {
         }
     }
 
-    const DEFAULTS: Heartbeat = Heartbeat {
+    const DEFAULTS: Timing = Timing {
         interval_ms: 1_000,
         heartbeat_ms: Some(2_000),
     };
@@ -155,22 +155,22 @@ mod tests {
     #[wasm_bindgen_test(unsupported = test)]
     fn budget_is_three_of_the_shorter_period_with_a_floor() {
         assert_eq!(budget_ms(&DEFAULTS), 3_000.0, "the defaults: within 5 s");
-        let slow_pings = Heartbeat {
+        let slow_pings = Timing {
             interval_ms: 60_000,
             heartbeat_ms: Some(15_000),
         };
         assert_eq!(budget_ms(&slow_pings), 45_000.0);
-        let no_heartbeats = Heartbeat {
+        let no_heartbeats = Timing {
             interval_ms: 5_000,
             heartbeat_ms: None,
         };
         assert_eq!(budget_ms(&no_heartbeats), 15_000.0);
-        let fast = Heartbeat {
+        let fast = Timing {
             interval_ms: 100,
             heartbeat_ms: Some(200),
         };
         assert_eq!(budget_ms(&fast), MIN_BUDGET_MS);
-        let zero = Heartbeat {
+        let zero = Timing {
             interval_ms: 0,
             heartbeat_ms: Some(0),
         };

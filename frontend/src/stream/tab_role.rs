@@ -8,7 +8,7 @@
 
 use std::marker::PhantomData;
 
-use shared::{EventSet, Heartbeat, StreamEvent as _};
+use shared::{EventSet, StreamEvent as _, Timing};
 
 use crate::stream::{
     Connection, Feed,
@@ -207,7 +207,7 @@ impl<E: EventSet> TabRole<E> {
 
     /// Learns the stream's timing from a heartbeat's `data`; a malformed one is logged.
     fn apply_heartbeat(&mut self, data: String, io: &mut impl Io<E>) {
-        match serde_json::from_str::<Heartbeat>(&data) {
+        match serde_json::from_str::<Timing>(&data) {
             Ok(timing) => {
                 self.budget_ms = stall::budget_ms(&timing);
                 self.watch.set_budget(self.budget_ms);
@@ -215,8 +215,8 @@ impl<E: EventSet> TabRole<E> {
             }
             Err(_) => {
                 let shown: String = data.chars().take(LOGGED_DATA_CHARS).collect();
-                let text = format!("ignored malformed {} event: \"{shown}\"", Heartbeat::NAME);
-                self.log_once(Heartbeat::NAME, &text, io);
+                let text = format!("ignored malformed {} event: \"{shown}\"", Timing::NAME);
+                self.log_once(Timing::NAME, &text, io);
             }
         }
     }
@@ -482,7 +482,7 @@ mod tests {
     /// The data of a heartbeat for a ping a second and a heartbeat after 2 s of silence (the
     /// server's defaults): a 3 s budget.
     fn defaults() -> String {
-        let timing = Heartbeat {
+        let timing = Timing {
             interval_ms: 1000,
             heartbeat_ms: Some(2000),
         };

@@ -3,7 +3,7 @@
 //! the app can be told from another's by its source.
 
 use js_sys::{Array, Function, Reflect};
-use shared::{EventId, Heartbeat, Ping, StreamEvent as _};
+use shared::{EventId, Ping, StreamEvent as _, Timing};
 use wasm_bindgen::JsValue;
 
 /// Replaces `window.EventSource` with a fake that records every instance in
@@ -98,10 +98,10 @@ pub fn ping_with_id(source: &JsValue, count: u64, id: EventId) {
 
 /// A heartbeat announcing `interval_ms` for both periods.
 pub fn heartbeat(source: &JsValue, interval_ms: u64) {
-    let timing = Heartbeat {
+    let timing = Timing {
         interval_ms,
         heartbeat_ms: Some(interval_ms),
     };
     let data = serde_json::to_string(&timing).expect("a heartbeat serializes");
-    dispatch(source, Heartbeat::NAME, &data, "");
+    dispatch(source, Timing::NAME, &data, "");
 }

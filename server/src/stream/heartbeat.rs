@@ -26,7 +26,7 @@ mod tests {
     use std::time::Duration;
 
     use futures_util::{FutureExt, StreamExt};
-    use shared::{Epoch, Heartbeat};
+    use shared::{Epoch, Timing};
 
     use super::*;
     use crate::{
@@ -76,7 +76,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn with_heartbeats_off_the_timer_ends_at_once_and_sends_nothing() {
         let settings = HubSettings {
-            timing: Heartbeat {
+            timing: Timing {
                 interval_ms: 1000,
                 heartbeat_ms: None,
             },

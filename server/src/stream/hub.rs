@@ -15,7 +15,7 @@ use std::{
 };
 
 use actix_web_lab::sse;
-use shared::{Epoch, EventId, Heartbeat};
+use shared::{Epoch, EventId, Timing};
 use tokio::{
     sync::{Notify, broadcast},
     time::Instant,
@@ -54,7 +54,7 @@ pub struct HubSettings {
     pub max_clients: usize,
     /// The stream's timing: the first event of every stream, and the heartbeat sent to all
     /// streams whenever they were silent for its `heartbeat_ms`.
-    pub timing: Heartbeat,
+    pub timing: Timing,
     /// How long [`Hub::catch_up`] waits for an id this hub has not seen yet. Zero for the
     /// in-memory hub, which makes every id itself: one it has not seen was never sent. In a
     /// cluster, a lease: what a healthy replica can be behind another.
@@ -156,7 +156,7 @@ impl Hub {
     pub fn new(settings: HubSettings, metrics: Metrics) -> Self {
         let (live_tx, _) = broadcast::channel(settings.client_buffer.max(1));
         let heartbeat =
-            shared::sse::heartbeat_event(&settings.timing).expect("a Heartbeat always serializes");
+            shared::sse::heartbeat_event(&settings.timing).expect("a Timing always serializes");
         Self {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
@@ -385,7 +385,7 @@ impl HubSettings {
             },
             client_buffer: 8,
             max_clients,
-            timing: Heartbeat {
+            timing: Timing {
                 interval_ms: 1000,
                 heartbeat_ms: Some(2000),
             },

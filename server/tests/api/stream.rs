@@ -131,7 +131,7 @@ pub async fn jittered_retry_hint_then_the_heartbeat(transport: Transport) {
     assert!((1250..=3750).contains(&retry), "retry {retry} ms");
     let heartbeat = format!(
         "event: {}\ndata: {{\"interval_ms\":700,\"heartbeat_ms\":1400}}\n\n",
-        <shared::Heartbeat as shared::StreamEvent>::NAME
+        <shared::Timing as shared::StreamEvent>::NAME
     );
     assert!(rest.starts_with(&heartbeat), "{rest:?}");
 }
@@ -173,7 +173,7 @@ pub async fn a_heartbeat_each_period(transport: Transport) {
     let mut beats_at = Vec::new();
     let heartbeat = format!(
         "event: {}\ndata: {{\"interval_ms\":600000,\"heartbeat_ms\":1000}}\n\n",
-        <shared::Heartbeat as shared::StreamEvent>::NAME
+        <shared::Timing as shared::StreamEvent>::NAME
     );
     while beats_at.len() < 4 {
         let chunk = tokio::time::timeout(Duration::from_secs(3), body.next())
@@ -212,7 +212,7 @@ async fn a_busy_stream_gets_no_heartbeats_after_the_greeting() {
     stream.take_pings(12).await;
     assert_eq!(
         stream.heartbeats,
-        [shared::Heartbeat {
+        [shared::Timing {
             interval_ms: 200,
             heartbeat_ms: Some(400)
         }],

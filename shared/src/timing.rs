@@ -1,5 +1,6 @@
-//! The heartbeat: what a stream carries when it has nothing else to say, and what tells the page
-//! how often it must hear from the server.
+//! The stream's timing: what every `heartbeat` event carries (the stream sends one when it has
+//! nothing else to say), and what tells the page how often it must hear from the server. The
+//! type is named for what it holds, the event for what it does.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,18 +18,18 @@ use crate::StreamEvent;
 ///
 /// # Examples
 /// ```
-/// use shared::Heartbeat;
+/// use shared::Timing;
 ///
-/// let heartbeat = Heartbeat { interval_ms: 1000, heartbeat_ms: Some(2000) };
+/// let heartbeat = Timing { interval_ms: 1000, heartbeat_ms: Some(2000) };
 /// let json = serde_json::to_string(&heartbeat).unwrap();
 /// assert_eq!(json, r#"{"interval_ms":1000,"heartbeat_ms":2000}"#);
-/// assert_eq!(serde_json::from_str::<Heartbeat>(&json).unwrap(), heartbeat);
+/// assert_eq!(serde_json::from_str::<Timing>(&json).unwrap(), heartbeat);
 /// // Heartbeats turned off (`--keep-alive-s 0`): only the pings can be counted on.
-/// let off: Heartbeat = serde_json::from_str(r#"{"interval_ms":1000,"heartbeat_ms":null}"#).unwrap();
+/// let off: Timing = serde_json::from_str(r#"{"interval_ms":1000,"heartbeat_ms":null}"#).unwrap();
 /// assert_eq!(off.heartbeat_ms, None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Heartbeat {
+pub struct Timing {
     /// Milliseconds between two pings.
     pub interval_ms: u64,
     /// The longest a stream goes without an event before it is sent a heartbeat, in milliseconds;
@@ -38,6 +39,6 @@ pub struct Heartbeat {
 
 /// A heartbeat is an event of the stream but not of the app's [`crate::AppEvent`] set: it has no
 /// id, is never kept in history, and only tells the page how often to expect something.
-impl StreamEvent for Heartbeat {
+impl StreamEvent for Timing {
     const NAME: &'static str = "heartbeat";
 }
