@@ -312,6 +312,18 @@ async fn send(request: RequestBuilder) -> Response {
     request.send().await.expect("server answers")
 }
 
+/// The id a `202 Accepted` publish answered (`{"id": "<epoch>-<seq>"}`); panics on any other
+/// answer.
+pub async fn accepted_id(response: Response) -> EventId {
+    assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+    let body: serde_json::Value = response.json().await.expect("a JSON body");
+    body["id"]
+        .as_str()
+        .expect("an id")
+        .parse()
+        .expect("an EventId")
+}
+
 /// The value of metric `name` in the text `/metrics` answers: the number after `name ` on its
 /// line.
 pub fn metric_value(text: &str, name: &str) -> Option<u64> {

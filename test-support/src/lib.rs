@@ -20,7 +20,9 @@ pub use shared::MALFORMED_EVENT_IDS;
 
 // The names the suites use most, at the top.
 pub use {
-    app::{Received, ResumeFrom, SseClient, TestApp, assert_consecutive, read_raw_until},
+    app::{
+        Received, ResumeFrom, SseClient, TestApp, accepted_id, assert_consecutive, read_raw_until,
+    },
     server_process::{ServerProcess, free_port},
     wait::eventually,
 };

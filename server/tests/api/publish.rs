@@ -9,7 +9,7 @@ use shared::{AppEvent, EventId, Level, Notice, Ping, StreamEvent as _};
 
 use crate::{
     helpers::{TestApp, spawn_app},
-    support::{ServerProcess, eventually},
+    support::{ServerProcess, accepted_id, eventually},
 };
 
 const TOKEN: &str = "t0ken-for-tests";
@@ -48,17 +48,6 @@ async fn assert_refused(response: Response, status: StatusCode, code: &str) -> H
         "{body}"
     );
     headers
-}
-
-/// The id of an accepted publish.
-async fn accepted_id(response: Response) -> EventId {
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let body: Value = response.json().await.expect("a JSON body");
-    body["id"]
-        .as_str()
-        .expect("an id")
-        .parse()
-        .expect("an EventId")
 }
 
 #[tokio::test]

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use reqwest::{StatusCode, header};
 use rustix::process::Signal;
 use serde_json::{Value, json};
-use shared::{AppEvent, EventId};
+use shared::AppEvent;
 
 use super::redis::{RedisServer, Replica};
+use crate::support::accepted_id;
 
 const TOKEN: &str = "cluster-t0ken";
 
@@ -29,16 +30,6 @@ fn publishing_replica(redis: &RedisServer) -> Replica {
 
 fn notice(text: &str) -> Value {
     json!({ "text": text, "level": "info" })
-}
-
-async fn accepted_id(response: reqwest::Response) -> EventId {
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let body: Value = response.json().await.expect("JSON");
-    body["id"]
-        .as_str()
-        .expect("an id")
-        .parse()
-        .expect("an EventId")
 }
 
 #[tokio::test]
