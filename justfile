@@ -131,7 +131,7 @@ test-browser: (setup "browser")
 test-e2e: (setup "browser") build
     CHROMEDRIVER=$(command -v chromedriver) cargo test --release -p server --features e2e --test e2e
 
-# Load benchmark, not part of `test`: ours (HTTP/1.1, and HTTP/2 over TLS) vs the naive and floor baselines at 1k/5k/10k/15k clients (~8 min); `--quick`: 1k only; `--update`: rewrite BENCHMARKS.md.
+# Load benchmark, not part of `test`: ours (HTTP/1.1, and HTTP/2 over TLS) vs the naive and floor baselines at 1k/5k/10k/15k clients (~8 min); `--quick`: 1k only; `--update`: rewrite BENCHMARKS.md; `--notices K --notice-rate R`: publish notices while the clients listen; `--server NAME=PATH`: another build beside ours (BENCHMARKS.md).
 bench *ARGS:
     scripts/bench.sh {{ARGS}}
 

@@ -6,15 +6,26 @@
 #
 # Usage: scripts/bench.sh [--quick] [--update] [--clients "1000 5000 10000 15000"]
 #                         [--events 15] [--servers "ours ours-h2 naive floor"]
-#                         [--h2-streams 100]
+#                         [--h2-streams 100] [--server NAME=PATH] [--notices K]
+#                         [--notice-rate 100]
 #   --quick   1000 clients only, 5 events (a minute; no target is judged)
 #   --update  write the report into BENCHMARKS.md
 #   --keep    keep the results file (its path is printed) instead of deleting it
 #   --ours-args "..."  extra flags for our server (e.g. "--workers 1"), to compare settings
 #   --repeat R  run every server R times at each load (interleaved); the report keeps, for each,
 #               the run with the median p99 latency, so one burst of load from elsewhere on a
-#               shared machine does not decide a row
+#               shared machine does not decide a row; and it prints each round's ratios to the
+#               floor of that round, with their median
 #   --h2-streams S  streams per TLS connection for ours-h2 (N clients over N/S connections)
+#   --server NAME=PATH  also run the server binary PATH, under NAME, with the flags ours gets
+#               (e.g. a build of an older commit, to compare before and after in one session);
+#               NAME=ours replaces the freshly built server (ours-h2 then runs PATH too).
+#               Repeatable; list NAME in --servers.
+#   --notices K  while the pings are measured, loadgen publishes K notices (POST
+#               /events/notice, a bearer token made for the session) to ours and every --server
+#               (over plain HTTP: not to ours-h2, naive or floor, which run as usual), and reports
+#               their delivery latency, the POSTs' latency and delivered/expected
+#   --notice-rate R  notices per second (default 100)
 #
 # Every server runs alone: start it, load it with `loadgen --pid`, stop it, next. Results go to
 # a JSON-lines file that `bench-report` turns into the table.
@@ -30,6 +41,10 @@ keep=""
 ours_args=""
 repeat=1
 h2_streams=100
+notices=0
+notice_rate=100
+# --server NAME=PATH: the binary each of those servers runs.
+declare -A server_bin=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) clients="1000"; events=5; shift ;;
@@ -41,12 +56,35 @@ while [[ $# -gt 0 ]]; do
     --ours-args) ours_args="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
     --h2-streams) h2_streams="$2"; shift 2 ;;
+    --server)
+      name="${2%%=*}" path="${2#*=}"
+      if [[ "$name" == "$2" || -z "$name" || ! -x "$path" ]]; then
+        echo "--server wants NAME=PATH, PATH an executable: $2" >&2; exit 2
+      fi
+      case "$name" in
+        ours-h2 | naive | floor) echo "--server: $name is not a name to give a binary" >&2; exit 2 ;;
+      esac
+      server_bin[$name]="$path"; shift 2 ;;
+    --notices) notices="$2"; shift 2 ;;
+    --notice-rate) notice_rate="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 
-cargo build --release -q -p server -p bench
+# The server is built unless every server that runs it was given another binary; ours-h2 also
+# needs its self-signed-cert tool.
+packages=(-p bench)
+if [[ -z "${server_bin[ours]:-}" || " $servers " == *" ours-h2 "* ]]; then packages+=(-p server); fi
+cargo build --release -q "${packages[@]}"
 bin=target/release
+server_bin[ours]="${server_bin[ours]:-$bin/server}"
+server_bin[ours-h2]="${server_bin[ours]}"
+# A token for the session's publishers (loadgen) to publish with; both read it from the
+# environment, so it shows in no command line.
+if ((notices > 0)); then
+  PINGSTREAM_PUBLISH_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  export PINGSTREAM_PUBLISH_TOKEN
+fi
 results=$(mktemp "${TMPDIR:-/tmp}/pingstream-bench.XXXXXX.jsonl")
 # A self-signed certificate for ours-h2, trusted by the load tool (and nothing else); made only
 # when ours-h2 is among the servers, as no other server speaks TLS.
@@ -68,22 +106,34 @@ trap cleanup EXIT
 
 # One port per server so a socket of the previous run lingering in TIME_WAIT never matters.
 declare -A port=([ours]=18080 [naive]=18081 [floor]=18082 [ours-h2]=18083)
+next_port=18090
+for name in "${!server_bin[@]}"; do
+  if [[ -z "${port[$name]:-}" ]]; then port[$name]=$((next_port++)); fi
+done
 max=0
 for n in $clients; do ((n > max)) && max=$n; done
 
+# Whether loadgen publishes notices to this server: ours and every --server, over plain HTTP.
+publishes() {
+  ((notices > 0)) && [[ "$1" != ours-h2 && -n "${server_bin[$1]:-}" ]]
+}
+
 start_server() {
-  local name=$1 addr="127.0.0.1:${port[$1]}"
+  local name=$1 addr="127.0.0.1:${port[$1]:-}"
   case "$name" in
-    ours | ours-h2)
-      local tls_args=()
-      [[ "$name" == ours-h2 ]] && tls_args=(--tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem")
-      # shellcheck disable=SC2086 # $ours_args is a list of words, split on purpose
-      RUST_LOG=error "$bin/server" --addr "$addr" --interval-ms "$interval_ms" \
-        --max-clients $((max + 1000)) --static-dir /nonexistent "${tls_args[@]}" $ours_args >/dev/null &
-      ;;
     naive) "$bin/naive-server" --addr "$addr" --interval-ms "$interval_ms" >/dev/null & ;;
     floor) "$bin/floor-server" --addr "$addr" --interval-ms "$interval_ms" >/dev/null & ;;
-    *) echo "unknown server: $name" >&2; exit 2 ;;
+    *)
+      if [[ -z "${server_bin[$name]:-}" ]]; then echo "unknown server: $name" >&2; exit 2; fi
+      local extra_args=()
+      [[ "$name" == ours-h2 ]] && extra_args=(--tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem")
+      # The token comes from the environment (PINGSTREAM_PUBLISH_TOKEN); a rate and burst of
+      # twice the notices' rate, so that no publish is refused for it.
+      publishes "$name" && extra_args+=(--publish-rate $((2 * notice_rate)) --publish-burst $((2 * notice_rate)))
+      # shellcheck disable=SC2086 # $ours_args is a list of words, split on purpose
+      RUST_LOG=error "${server_bin[$name]}" --addr "$addr" --interval-ms "$interval_ms" \
+        --max-clients $((max + 1000)) --static-dir /nonexistent "${extra_args[@]}" $ours_args >/dev/null &
+      ;;
   esac
   server_pid=$!
 }
@@ -102,12 +152,13 @@ for n in $clients; do
     # Let the server settle (and tick once) before the "before" RSS sample.
     sleep 1.5
     url="http://127.0.0.1:${port[$name]}/sse"
-    h2_args=()
+    load_args=()
     if [[ "$name" == ours-h2 ]]; then
       url="https://127.0.0.1:${port[$name]}/sse"
-      h2_args=(--ca "$tls/cert.pem" --connections $(((n + h2_streams - 1) / h2_streams)))
+      load_args=(--ca "$tls/cert.pem" --connections $(((n + h2_streams - 1) / h2_streams)))
     fi
-    "$bin/loadgen" --url "$url" "${h2_args[@]}" --clients "$n" \
+    publishes "$name" && load_args+=(--notices "$notices" --notice-rate "$notice_rate")
+    "$bin/loadgen" --url "$url" "${load_args[@]}" --clients "$n" \
       --events "$events" --interval-ms "$interval_ms" --pid "$server_pid" --label "$name" \
       --out "$results" >/dev/null ||
       echo "loadgen failed for $name at $n clients" >&2

@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use shared::{EventId, Ping, StreamEvent as _};
+use shared::{AppEvent, EventId, EventSet as _, StreamEvent as _, Timing};
 use thiserror::Error;
 use tokio::{
     net::{TcpSocket, TcpStream},
@@ -21,7 +21,7 @@ use tokio::{
 };
 
 use crate::{
-    tally::{self, Received},
+    tally::{ClientTally, Seen},
     wire::{Event, WireError},
 };
 
@@ -105,13 +105,12 @@ pub(crate) fn wall_clock_micros() -> i64 {
 /// What one client has seen so far.
 #[derive(Debug, Default)]
 struct Slot {
-    events: Vec<Received>,
-    /// Highest count received (0 before the first event).
-    last_count: u64,
+    /// Gaps, duplicates and deliveries, judged by seq as the events arrive.
+    tally: ClientTally,
     /// When the first event arrived, since the run started.
     first_event_at: Option<Duration>,
     error: Option<ClientError>,
-    /// Ping events whose data or id could not be read.
+    /// Events whose id, name or data could not be read.
     bad_events: u64,
 }
 
@@ -121,35 +120,41 @@ impl Slot {
     }
 }
 
-/// A ping's id must be `<epoch>-<seq>` with the count its data carries as its seq: true of a
-/// stream that carries only pings, as every server does while it is measured.
-fn id_matches(id: &[u8], count: u64) -> bool {
-    std::str::from_utf8(id)
-        .ok()
-        .and_then(|id| id.parse::<EventId>().ok())
-        .is_some_and(|id| id.seq == count)
+/// An event of the set with its place in the stream, or `None` if any of it is unreadable: an
+/// id that is not `<epoch>-<seq>`, a name outside [`AppEvent`], data that is not that event.
+fn read_event(event: &Event<'_>) -> Option<(u64, AppEvent)> {
+    let id: EventId = std::str::from_utf8(event.id).ok()?.parse().ok()?;
+    let name = std::str::from_utf8(event.event).ok()?;
+    let data = std::str::from_utf8(event.data).ok()?;
+    let decoded = AppEvent::decode(name, data).ok()?;
+    Some((id.seq, decoded))
 }
 
-/// What the slots of a board add up to over the measured counts.
+/// What the slots of a board add up to over the measured seqs.
 #[derive(Debug, Default)]
 pub(crate) struct Totals {
     /// Clients that got their first event.
     pub(crate) connected: usize,
     /// When the last of them got it, since the run started.
     pub(crate) last_first_event: Duration,
-    /// Distinct measured events received, over all clients.
+    /// Distinct measured events received (of every name), over all clients.
     pub(crate) delivered: u64,
-    /// Measured events missing from connected clients' streams.
+    /// Measured seqs missing from connected clients' streams.
     pub(crate) gaps: u64,
     /// Events received again or out of order.
     pub(crate) dups: u64,
-    /// The latency of every delivered measured event, in microseconds.
-    pub(crate) latencies_us: Vec<i64>,
+    /// The latency of every delivered measured ping, in microseconds.
+    pub(crate) ping_latencies_us: Vec<i64>,
+    /// The latency of every delivered measured notice (arrival minus its `time`), in
+    /// microseconds.
+    pub(crate) notice_latencies_us: Vec<i64>,
+    /// How many clients received each measured notice, by its seq.
+    pub(crate) notices_by_seq: BTreeMap<u64, u64>,
     /// Failed clients and unreadable events, by kind.
     pub(crate) error_kinds: BTreeMap<String, u64>,
 }
 
-/// Every client's slot and the counters the driver waits on.
+/// Every client's slot, the counters the driver waits on, and the measured events' latencies.
 #[derive(Debug)]
 pub(crate) struct Board {
     slots: Vec<Slot>,
@@ -157,43 +162,69 @@ pub(crate) struct Board {
     /// Clients that got their first event or failed before it.
     settled: usize,
     connected: usize,
-    max_count: u64,
+    /// The highest seq any client received.
+    max_seq: u64,
+    /// The highest `Ping.count` any client received: how the driver counts ticks.
+    max_ping_count: u64,
+    /// The measured seqs are `(from, to]`; `from` is `u64::MAX` until measuring starts, `to`
+    /// until the window's end is known.
+    from: u64,
+    to: u64,
+    ping_latencies_us: Vec<i64>,
+    notice_latencies_us: Vec<i64>,
+    notices_by_seq: BTreeMap<u64, u64>,
 }
 
 impl Board {
     /// A slot for each of `clients` clients, none heard from yet; first events are timed from
-    /// `started`.
+    /// `started`. Nothing is measured until [`Board::measure_from`].
     pub(crate) fn new(clients: usize, started: Instant) -> Self {
         Self {
             slots: (0..clients).map(|_| Slot::default()).collect(),
             started,
             settled: 0,
             connected: 0,
-            max_count: 0,
+            max_seq: 0,
+            max_ping_count: 0,
+            from: u64::MAX,
+            to: u64::MAX,
+            ping_latencies_us: Vec::new(),
+            notice_latencies_us: Vec::new(),
+            notices_by_seq: BTreeMap::new(),
         }
     }
 
-    /// Client `index` received `event` at `received_us` (the wall clock); only pings count.
+    /// Client `index` received `event` at `received_us` (the wall clock). Events of the set are
+    /// judged by their id's seq; heartbeats, which have none, are skipped.
     pub(crate) fn record(&mut self, index: usize, event: Event<'_>, received_us: i64) {
-        if event.event != Ping::NAME.as_bytes() {
+        if event.event == Timing::NAME.as_bytes() {
             return;
         }
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
-        let ping = match serde_json::from_slice::<Ping>(event.data) {
-            Ok(ping) if id_matches(event.id, ping.count) => ping,
-            _ => {
-                slot.bad_events += 1;
-                return;
-            }
+        let Some((seq, decoded)) = read_event(&event) else {
+            slot.bad_events += 1;
+            return;
         };
-        slot.events.push(Received {
-            count: ping.count,
-            latency_us: received_us - ping.time.timestamp_micros(),
-        });
-        slot.last_count = slot.last_count.max(ping.count);
-        self.max_count = self.max_count.max(ping.count);
+        let measured = slot.tally.observe(seq, self.from, self.to) == Seen::Measured;
+        match decoded {
+            AppEvent::Ping(ping) => {
+                self.max_ping_count = self.max_ping_count.max(ping.count);
+                if measured {
+                    self.ping_latencies_us
+                        .push(received_us - ping.time.timestamp_micros());
+                }
+            }
+            AppEvent::Notice(notice) => {
+                if measured {
+                    self.notice_latencies_us
+                        .push(received_us - notice.time.timestamp_micros());
+                    *self.notices_by_seq.entry(seq).or_default() += 1;
+                }
+            }
+        }
+        self.max_seq = self.max_seq.max(seq);
         if slot.first_event_at.is_none() {
             slot.first_event_at = Some(self.started.elapsed());
             self.connected += 1;
@@ -233,32 +264,55 @@ impl Board {
         self.settled
     }
 
-    /// The highest count any client received.
-    pub(crate) fn max_count(&self) -> u64 {
-        self.max_count
+    /// The highest seq any client received (0 before any event).
+    pub(crate) fn max_seq(&self) -> u64 {
+        self.max_seq
     }
 
-    /// Every client still following the stream has received `count` or later.
-    pub(crate) fn all_reached(&self, count: u64) -> bool {
+    /// The highest ping count any client received (0 before any ping).
+    pub(crate) fn max_ping_count(&self) -> u64 {
+        self.max_ping_count
+    }
+
+    /// Measures the events after seq `from` from now on. Every event recorded so far is at or
+    /// below it when `from` is [`Board::max_seq`].
+    pub(crate) fn measure_from(&mut self, from: u64) {
+        self.from = from;
+    }
+
+    /// Ends the window at seq `to`: later events are ignored. No event recorded so far is above
+    /// it when `to` is at least [`Board::max_seq`].
+    pub(crate) fn measure_to(&mut self, to: u64) {
+        self.to = to;
+    }
+
+    /// Every client still following the stream has received `seq` or later.
+    pub(crate) fn all_reached(&self, seq: u64) -> bool {
         self.slots
             .iter()
             .filter(|slot| slot.is_following())
-            .all(|slot| slot.last_count >= count)
+            .all(|slot| slot.tally.last().is_some_and(|last| last >= seq))
     }
 
-    /// What the clients received adds up to, the counts `(from, to]` measured.
-    pub(crate) fn totals(&self, from: u64, to: u64) -> Totals {
+    /// What the clients received adds up to over the window, closed at its end; the latencies
+    /// move out of the board.
+    pub(crate) fn totals(&mut self) -> Totals {
+        let to = if self.to == u64::MAX {
+            self.max_seq
+        } else {
+            self.to
+        };
         let mut totals = Totals {
             connected: self.connected,
-            latencies_us: Vec::with_capacity(
-                self.connected * usize::try_from(to - from).unwrap_or(0),
-            ),
+            ping_latencies_us: std::mem::take(&mut self.ping_latencies_us),
+            notice_latencies_us: std::mem::take(&mut self.notice_latencies_us),
+            notices_by_seq: std::mem::take(&mut self.notices_by_seq),
             ..Totals::default()
         };
         for slot in &self.slots {
             if let Some(at) = slot.first_event_at {
                 totals.last_first_event = totals.last_first_event.max(at);
-                let tally = tally::tally_client(&slot.events, from, to, &mut totals.latencies_us);
+                let tally = slot.tally.close(to);
                 totals.gaps += tally.gaps;
                 totals.dups += tally.dups;
                 totals.delivered += tally.delivered;
@@ -269,7 +323,7 @@ impl Board {
             if slot.bad_events > 0 {
                 *totals
                     .error_kinds
-                    .entry("unreadable ping event".into())
+                    .entry("unreadable event".into())
                     .or_default() += slot.bad_events;
             }
         }

@@ -1,5 +1,7 @@
 //! One load run: open N SSE clients on one thread, wait until every one has its first event,
-//! then follow E more events while sampling the server's memory and CPU from `/proc`.
+//! then follow E more pings while sampling the server's memory and CPU from `/proc`; with
+//! notices to publish, a [`crate::publish`] thread posts them meanwhile, and the window lasts
+//! until every client has had the last of them too.
 //!
 //! The clients share one current-thread Tokio runtime: a task per client with a raw
 //! `TcpStream` and the hand-rolled [`crate::wire`] decoder (over HTTPS, a task per HTTP/2
@@ -10,7 +12,7 @@
 
 use std::{
     cell::RefCell,
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     io,
     net::SocketAddr,
     rc::Rc,
@@ -27,9 +29,10 @@ use tokio::{
 };
 
 use crate::{
-    board::{Board, ClientError, Run, connect_tcp, wait_for, wall_clock_micros},
+    board::{Board, ClientError, Run, Totals, connect_tcp, wait_for, wall_clock_micros},
     h2load::{self, H2Settings},
     procfs::{self, CpuTime, Pid},
+    publish::{self, NoticeLoad, PublishReport},
     tally::{self, Latency},
     target::{Target, source_addr},
     wire::{Progress, ResponseDecoder},
@@ -47,7 +50,8 @@ pub struct LoadConfig {
     pub target: Target,
     /// How many clients to open.
     pub clients: usize,
-    /// How many events to measure once all clients are connected.
+    /// How many pings to measure once all clients are connected (the window holds every event
+    /// of the stream from the first of them to the last).
     pub events: u64,
     /// The server's ping period: bounds how long to wait for those events.
     pub interval: Duration,
@@ -66,6 +70,9 @@ pub struct LoadConfig {
     pub label: String,
     /// For an `https://` target: how the clients' HTTP/2 streams share TLS connections.
     pub h2: Option<H2Settings>,
+    /// Notices to publish through the server's publish API while the pings are measured
+    /// (`http://` targets only).
+    pub notices: Option<NoticeLoad>,
 }
 
 /// Why a run could not be carried out at all (client failures are results, not errors).
@@ -80,6 +87,12 @@ pub enum LoadError {
     /// The server process exited.
     #[error("server process {0} is not running")]
     ServerGone(u32),
+    /// Notices were asked for over `https://`: the publisher speaks HTTP/1.1 in the clear only.
+    #[error("notices are published over http:// only")]
+    NoticesOverTls,
+    /// The publisher's thread could not be started, or died without a report.
+    #[error("the notice publisher failed")]
+    Publisher(#[source] io::Error),
     /// `/proc` could not be read for the server.
     #[error("could not read /proc for process {pid}")]
     Proc {
@@ -105,15 +118,18 @@ pub struct RunResult {
     /// Milliseconds from the first `connect()` until the last client had its first event;
     /// `None` if not all of them did.
     pub connect_ms: Option<f64>,
-    /// Events measured per client.
+    /// Pings measured per client.
     pub events: u64,
     /// The server's ping period in milliseconds.
     pub interval_ms: u64,
-    /// The measured counts are `from_count + 1 ..= from_count + events`.
-    pub from_count: u64,
+    /// The measured events are those of seq `from_seq + 1 ..= to_seq` (ids' seq, every event
+    /// of the stream: pings and notices).
+    pub from_seq: u64,
+    /// The last measured seq.
+    pub to_seq: u64,
     /// Distinct measured events received, over all clients.
     pub delivered: u64,
-    /// `connected × events`.
+    /// `connected × (to_seq - from_seq)`.
     pub expected: u64,
     /// Length of the measurement window in milliseconds.
     pub window_ms: f64,
@@ -131,8 +147,11 @@ pub struct RunResult {
     pub cpu_us_per_event: Option<f64>,
     /// The load tool's own CPU over the window per delivered event, in microseconds.
     pub tool_cpu_us_per_event: Option<f64>,
-    /// Tick-to-receive latency of the measured events.
+    /// Tick-to-receive latency of the measured pings.
     pub latency: Option<Latency>,
+    /// What the notices published during the window did; `None` when none were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notices: Option<NoticeRun>,
     /// Events missing from connected clients' streams (from their first event to the window's end).
     pub gaps: u64,
     /// Events received again or out of order.
@@ -141,6 +160,29 @@ pub struct RunResult {
     pub errors: u64,
     /// `errors` by kind.
     pub error_kinds: BTreeMap<String, u64>,
+}
+
+/// The notices of a run: how publishing went, and how they reached the clients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoticeRun {
+    /// Notices the publisher tried to publish.
+    pub requested: u64,
+    /// At this rate, per second.
+    pub rate: u32,
+    /// Notices the server accepted (202 with an id).
+    pub published: u64,
+    /// Publishes that failed, by why.
+    pub failures: BTreeMap<String, u64>,
+    /// Round trip of each accepted `POST`, request written to answer read.
+    pub publish_latency: Option<Latency>,
+    /// Arrival at a client minus the notice's `time` (set by the server when it accepted the
+    /// notice; millisecond precision, so up to 1 ms high), over every delivery.
+    pub delivery_latency: Option<Latency>,
+    /// Deliveries of accepted notices, over all clients (each client's first copy only).
+    pub delivered: u64,
+    /// `connected × published`: every connected client got every accepted notice when
+    /// `delivered` equals it.
+    pub expected: u64,
 }
 
 /// Carries out one run on a current-thread runtime of its own and returns what it measured.
@@ -154,6 +196,9 @@ pub fn run(config: &LoadConfig) -> Result<RunResult, LoadError> {
 }
 
 async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
+    if config.notices.is_some() && config.target.tls {
+        return Err(LoadError::NoticesOverTls);
+    }
     let target = config.target.socket_addr();
     wait_until_ready(target, config.server_pid).await?;
     let server = config.server_pid;
@@ -199,22 +244,56 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
     }
 
     // Phase 2: let the newest event reach everyone, so the window holds whole ticks only.
-    let from = run.board.borrow().max_count();
+    let (from, from_ping) = {
+        let mut board = run.board.borrow_mut();
+        let from = board.max_seq();
+        board.measure_from(from);
+        (from, board.max_ping_count())
+    };
     wait_for(
         Instant::now() + 2 * config.interval + Duration::from_secs(1),
         || run.board.borrow().all_reached(from),
     )
     .await;
 
-    // Phase 3: the measured events.
-    let to = from + config.events;
+    // Phase 3: the measured events: E more pings, and the notices if any, until every client
+    // has had the last of them.
     let server_cpu_before = sample_cpu(server)?;
     let tool_cpu_before = procfs::cpu_time(Pid::Myself).ok();
     let window_start = Instant::now();
+    let publishing = config
+        .notices
+        .as_ref()
+        .filter(|_| from > 0)
+        .map(|notices| publish::start(notices, target))
+        .transpose()
+        .map_err(LoadError::Publisher)?;
     let window_limit = config.interval * u32::try_from(config.events + 2).unwrap_or(u32::MAX)
         + Duration::from_secs(2);
     if from > 0 {
         wait_for(window_start + window_limit, || {
+            run.board.borrow().max_ping_count() >= from_ping + config.events
+        })
+        .await;
+    }
+    let published = match publishing {
+        Some(publishing) => Some(publishing.finish().await.ok_or_else(|| {
+            LoadError::Publisher(io::Error::other("its thread ended without a report"))
+        })?),
+        None => None,
+    };
+    let to = {
+        let mut board = run.board.borrow_mut();
+        let last_published = published
+            .as_ref()
+            .and_then(|report| report.seqs.iter().copied().max());
+        let to = board.max_seq().max(last_published.unwrap_or(0));
+        board.measure_to(to);
+        to
+    };
+    if from > 0 {
+        let settle = Instant::now() + 2 * config.interval + Duration::from_secs(5);
+        wait_for((window_start + window_limit).max(settle), || {
             run.board.borrow().all_reached(to)
         })
         .await;
@@ -229,8 +308,15 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
         return Err(LoadError::ServerGone(pid));
     }
 
-    let mut totals = run.board.borrow().totals(from, to);
+    let mut totals = run.board.borrow_mut().totals();
     let (connected, delivered) = (totals.connected, totals.delivered);
+    let notices = published.map(|report| {
+        notice_run(
+            report,
+            config.notices.as_ref().map_or(0, |load| load.rate),
+            &mut totals,
+        )
+    });
     let per_event = |micros: u64| (delivered > 0).then(|| micros as f64 / delivered as f64);
     let server_cpu_us = server_cpu_before
         .zip(server_cpu_after)
@@ -243,9 +329,10 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
         connect_ms: (connected == config.clients).then(|| millis(totals.last_first_event)),
         events: config.events,
         interval_ms: u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX),
-        from_count: from,
+        from_seq: from,
+        to_seq: to,
         delivered,
-        expected: connected as u64 * config.events,
+        expected: connected as u64 * to.saturating_sub(from),
         window_ms: millis(window),
         rss_before_kib: rss_before,
         rss_connected_kib: rss_connected,
@@ -259,12 +346,40 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
         tool_cpu_us_per_event: tool_cpu_before
             .zip(tool_cpu_after)
             .and_then(|(before, after)| per_event(after.micros_since(&before))),
-        latency: tally::latency(&mut totals.latencies_us),
+        latency: tally::latency(&mut totals.ping_latencies_us),
+        notices,
         gaps: totals.gaps,
         dups: totals.dups,
         errors: totals.error_kinds.values().sum(),
         error_kinds: totals.error_kinds,
     })
+}
+
+/// What the publisher's report and the clients' notices add up to. A notice that some client
+/// received but the publisher never had accepted goes into the run's errors.
+fn notice_run(mut report: PublishReport, rate: u32, totals: &mut Totals) -> NoticeRun {
+    let accepted: BTreeSet<u64> = report.seqs.iter().copied().collect();
+    let mut delivered = 0;
+    for (seq, clients) in &totals.notices_by_seq {
+        if accepted.contains(seq) {
+            delivered += clients;
+        } else {
+            *totals
+                .error_kinds
+                .entry("a notice whose publish was not answered 202".into())
+                .or_default() += clients;
+        }
+    }
+    NoticeRun {
+        requested: report.requested,
+        rate,
+        published: accepted.len() as u64,
+        failures: report.failures,
+        publish_latency: tally::latency(&mut report.latencies_us),
+        delivery_latency: tally::latency(&mut totals.notice_latencies_us),
+        delivered,
+        expected: totals.connected as u64 * accepted.len() as u64,
+    }
 }
 
 fn millis(duration: Duration) -> f64 {

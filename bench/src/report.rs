@@ -5,7 +5,7 @@ use std::{collections::BTreeSet, fmt::Write as _, fs, io, path::Path};
 
 use thiserror::Error;
 
-use crate::load::RunResult;
+use crate::load::{NoticeRun, RunResult};
 
 /// The real server's label in the results.
 pub const OURS: &str = "ours";
@@ -392,6 +392,7 @@ pub fn render(runs: &[RunResult], machine: &Machine) -> String {
     }
 
     render_h2(runs, &loads, &mut out);
+    render_notices(runs, &mut out);
 
     out.push_str("\nTargets for our server:\n\n| target | measured | verdict |\n|---|---|---|\n");
     for check in check_targets(runs) {
@@ -465,6 +466,149 @@ fn render_h2(runs: &[RunResult], loads: &BTreeSet<usize>, out: &mut String) {
     }
 }
 
+/// The runs that published notices: how publishing went and how fast the notices reached the
+/// clients.
+fn render_notices(runs: &[RunResult], out: &mut String) {
+    let with_notices: Vec<(&RunResult, &NoticeRun)> = runs
+        .iter()
+        .filter_map(|run| Some((run, run.notices.as_ref()?)))
+        .collect();
+    if with_notices.is_empty() {
+        return;
+    }
+    out.push_str(
+        "\nNotices published (`POST /events/notice`) while the clients listened; delivery is arrival minus the notice's `time`, publish the POST's round trip:\n\n",
+    );
+    out.push_str("| server | clients | notices/s | published | delivery p50 ms | p99 ms | max ms | publish p50 ms | p99 ms | max ms | delivered / expected |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (run, notices) in with_notices {
+        let delivery = notices.delivery_latency;
+        let publish = notices.publish_latency;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} of {} | {} | {} | {} | {} | {} | {} | {} / {} |",
+            run.server,
+            run.clients,
+            notices.rate,
+            notices.published,
+            notices.requested,
+            cell(delivery.map(|lat| lat.p50_ms), 1),
+            cell(delivery.map(|lat| lat.p99_ms), 1),
+            cell(delivery.map(|lat| lat.max_ms), 1),
+            cell(publish.map(|lat| lat.p50_ms), 1),
+            cell(publish.map(|lat| lat.p99_ms), 1),
+            cell(publish.map(|lat| lat.max_ms), 1),
+            notices.delivered,
+            notices.expected,
+        );
+    }
+    let failures: Vec<String> = runs
+        .iter()
+        .filter_map(|run| Some((run, run.notices.as_ref()?)))
+        .filter(|(_, notices)| !notices.failures.is_empty())
+        .map(|(run, notices)| {
+            let kinds: Vec<String> = notices
+                .failures
+                .iter()
+                .map(|(kind, count)| format!("{count}× {kind}"))
+                .collect();
+            format!("- {} at {}: {}", run.server, run.clients, kinds.join(", "))
+        })
+        .collect();
+    if !failures.is_empty() {
+        out.push_str("\nFailed publishes:\n\n");
+        out.push_str(&failures.join("\n"));
+        out.push('\n');
+    }
+}
+
+/// Every round of a session that repeated its runs, each server's figures set against the floor
+/// of the same round (the k-th run of a server at a load with the k-th floor run at that load:
+/// `scripts/bench.sh` runs them in that order), and the median over the rounds. On a machine
+/// whose speed drifts from one minute to the next, a ratio within one round is what holds; the
+/// median of the ratios keeps one disturbed round from deciding. Empty when nothing was repeated
+/// beside a floor.
+pub fn render_rounds(all: &[RunResult]) -> String {
+    let mut out = String::new();
+    let loads: BTreeSet<usize> = all.iter().map(|run| run.clients).collect();
+    let mut rows = String::new();
+    for &clients in &loads {
+        let at_load = |server: &str| -> Vec<&RunResult> {
+            all.iter()
+                .filter(|run| run.server == server && run.clients == clients)
+                .collect()
+        };
+        let floors = at_load(FLOOR);
+        if floors.is_empty() {
+            continue;
+        }
+        let mut servers: Vec<&str> = Vec::new();
+        for run in all.iter().filter(|run| run.clients == clients) {
+            if run.server != FLOOR && !servers.contains(&run.server.as_str()) {
+                servers.push(&run.server);
+            }
+        }
+        for server in servers {
+            let runs = at_load(server);
+            if runs.len() < 2 {
+                continue;
+            }
+            let per_round = |value: fn(&RunResult) -> Option<f64>| -> Vec<Option<f64>> {
+                runs.iter()
+                    .enumerate()
+                    .map(|(round, run)| {
+                        ratio(value(run), floors.get(round).and_then(|floor| value(floor)))
+                    })
+                    .collect()
+            };
+            let cpu = per_round(|run| run.cpu_us_per_event);
+            let p99 = per_round(|run| run.latency.map(|lat| lat.p99_ms));
+            let kib: Vec<Option<f64>> = runs.iter().map(|run| run.kib_per_client).collect();
+            let _ = writeln!(
+                rows,
+                "| {server} | {clients} | {} | {} | {} | {} | {} | {} | {} |",
+                runs.len(),
+                list(&cpu, |value| format!("{value:.2}")),
+                times(median(&cpu)),
+                list(&kib, |value| format!("{value:.1}")),
+                cell(median(&kib), 1),
+                list(&p99, |value| format!("{value:.2}")),
+                times(median(&p99)),
+            );
+        }
+    }
+    if rows.is_empty() {
+        return out;
+    }
+    out.push_str(
+        "Round by round, each run against the floor of its round (median of the rounds):\n\n",
+    );
+    out.push_str("| server | clients | rounds | CPU/event ×floor by round | median | KiB/client by round | median | p99 ×floor by round | median |\n");
+    out.push_str("|---|---:|---:|---|---:|---|---:|---|---:|\n");
+    out.push_str(&rows);
+    out
+}
+
+/// The median of the values that are there (the mean of the middle two for an even count).
+fn median(values: &[Option<f64>]) -> Option<f64> {
+    let mut present: Vec<f64> = values.iter().flatten().copied().collect();
+    present.sort_by(f64::total_cmp);
+    let middle = present.len() / 2;
+    match present.len() {
+        0 => None,
+        len if len % 2 == 1 => Some(present[middle]),
+        _ => Some((present[middle - 1] + present[middle]) / 2.0),
+    }
+}
+
+fn list(values: &[Option<f64>], show: impl Fn(f64) -> String) -> String {
+    values
+        .iter()
+        .map(|value| value.map_or_else(|| "—".to_owned(), &show))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Replaces the generated section of `document` (between the markers) with `report`.
 pub fn replace_section(document: &str, report: &str, name: &str) -> Result<String, ReportError> {
     let missing = || ReportError::NoMarkers(name.to_owned());
@@ -486,6 +630,9 @@ pub fn all_clean(runs: &[RunResult]) -> bool {
             && run.gaps == 0
             && run.dups == 0
             && run.delivered == run.expected
+            && run.notices.as_ref().is_none_or(|notices| {
+                notices.published == notices.requested && notices.delivered == notices.expected
+            })
     })
 }
 
@@ -505,7 +652,8 @@ mod tests {
             connect_ms: Some(connect),
             events: 15,
             interval_ms: 1000,
-            from_count: 3,
+            from_seq: 3,
+            to_seq: 18,
             delivered: clients as u64 * 15,
             expected: clients as u64 * 15,
             window_ms: 15_000.0,
@@ -521,6 +669,7 @@ mod tests {
                 p99_ms: p99,
                 max_ms: p99 * 2.0,
             }),
+            notices: None,
             gaps: 0,
             dups: 0,
             errors: 0,
@@ -631,6 +780,90 @@ mod tests {
             (kept[1].server.as_str(), kept[1].cpu_us_per_event),
             (FLOOR, Some(2.0))
         );
+    }
+
+    #[test]
+    fn notices_get_a_table_of_their_own_and_a_missed_one_is_not_clean() {
+        let mut ours = run(OURS, 1000, 3.0, 10.0, 6.0, 100.0);
+        let notices = NoticeRun {
+            requested: 100,
+            rate: 50,
+            published: 100,
+            failures: BTreeMap::new(),
+            publish_latency: Some(Latency {
+                p50_ms: 1.0,
+                p99_ms: 4.0,
+                max_ms: 9.0,
+            }),
+            delivery_latency: Some(Latency {
+                p50_ms: 12.0,
+                p99_ms: 40.0,
+                max_ms: 55.0,
+            }),
+            delivered: 100_000,
+            expected: 100_000,
+        };
+        ours.notices = Some(notices.clone());
+        let report = render(std::slice::from_ref(&ours), &machine());
+        assert!(
+            report.contains(
+                "| ours | 1000 | 50 | 100 of 100 | 12.0 | 40.0 | 55.0 | 1.0 | 4.0 | 9.0 | 100000 / 100000 |"
+            ),
+            "{report}"
+        );
+        assert!(all_clean(std::slice::from_ref(&ours)));
+        ours.notices = Some(NoticeRun {
+            delivered: 99_999,
+            ..notices.clone()
+        });
+        assert!(!all_clean(std::slice::from_ref(&ours)));
+        ours.notices = Some(NoticeRun {
+            published: 99,
+            failures: BTreeMap::from([("HTTP status 429".to_owned(), 1)]),
+            ..notices
+        });
+        assert!(!all_clean(std::slice::from_ref(&ours)));
+        let report = render(std::slice::from_ref(&ours), &machine());
+        assert!(
+            report.contains("- ours at 1000: 1× HTTP status 429"),
+            "{report}"
+        );
+        let without = render(&[run(OURS, 1000, 3.0, 10.0, 6.0, 100.0)], &machine());
+        assert!(!without.contains("Notices published"), "{without}");
+    }
+
+    #[test]
+    fn rounds_set_each_run_against_the_floor_of_its_round() {
+        let runs = vec![
+            run("ours-before", 1000, 3.0, 10.0, 4.0, 100.0),
+            run(OURS, 1000, 3.3, 10.0, 5.0, 100.0),
+            run(FLOOR, 1000, 3.0, 10.0, 0.0, 100.0),
+            // The machine is slower in round 2: every figure doubles, the ratios do not.
+            run("ours-before", 1000, 6.0, 20.0, 4.2, 100.0),
+            run(OURS, 1000, 6.6, 20.0, 5.0, 100.0),
+            run(FLOOR, 1000, 6.0, 20.0, 0.0, 100.0),
+            run("ours-before", 1000, 1.5, 5.0, 4.4, 100.0),
+            run(OURS, 1000, 3.0, 20.0, 4.0, 100.0),
+            run(FLOOR, 1000, 1.5, 5.0, 0.0, 100.0),
+        ];
+        let rounds = render_rounds(&runs);
+        assert!(
+            rounds.contains("| ours-before | 1000 | 3 | 1.00, 1.00, 1.00 | 1.00× | 4.0, 4.2, 4.4 | 4.2 | 1.00, 1.00, 1.00 | 1.00× |"),
+            "{rounds}"
+        );
+        assert!(
+            rounds.contains("| ours | 1000 | 3 | 1.10, 1.10, 2.00 | 1.10× | 5.0, 5.0, 4.0 | 5.0 | 1.00, 1.00, 4.00 | 1.00× |"),
+            "{rounds}"
+        );
+        assert!(render_rounds(&runs[..3]).is_empty());
+        let without_floor: Vec<RunResult> = runs
+            .iter()
+            .filter(|run| run.server != FLOOR)
+            .cloned()
+            .collect();
+        assert!(render_rounds(&without_floor).is_empty());
+        assert_eq!(median(&[Some(1.0), None, Some(3.0)]), Some(2.0));
+        assert_eq!(median(&[]), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The load tool against both baseline servers, in-process on port 0: every client connects,
 //! every event arrives once, and the numbers come out; over HTTP/1.1, and over HTTP/2 with TLS
-//! (streams sharing a few connections).
+//! (streams sharing a few connections). And against the real server with notices published
+//! while the clients listen: every client gets every notice, judged by the ids' seq.
 
 use std::{
     net::{SocketAddr, TcpListener},
@@ -13,6 +14,7 @@ use bench::{
     h2load::H2Settings,
     load::{self, LoadConfig, RunResult},
     naive::{self, TickClock},
+    publish::NoticeLoad,
     target::Target,
 };
 
@@ -40,6 +42,7 @@ fn load_over(url: &str, h2: Option<H2Settings>, label: &str) -> RunResult {
         server_pid: Some(std::process::id()),
         label: label.into(),
         h2,
+        notices: None,
     };
     load::run(&config).expect("a run")
 }
@@ -202,4 +205,116 @@ fn h2_streams_without_a_first_event_fail_at_the_handshake_timeout() {
 #[test]
 fn only_loopback_targets_are_accepted() {
     assert!(Target::parse("http://192.168.1.1:80/sse").is_err());
+}
+
+/// The real server in-process on a thread of its own (a multi-thread runtime of two workers, as
+/// the server's API tests run it), accepting `token` for publishing; its address, the token that
+/// stops it, and its thread.
+fn pingstream(
+    token: &str,
+) -> (
+    SocketAddr,
+    tokio_util::sync::CancellationToken,
+    std::thread::JoinHandle<()>,
+) {
+    let mut config = server::config::Config::for_tests();
+    config.workers = 2;
+    config.interval_ms = u64::try_from(PERIOD.as_millis()).expect("a short period");
+    config.static_dir = "/nonexistent-pingstream-dist".into();
+    config.publish_tokens = vec![token.parse().expect("a token")];
+    config.publish_rate = 10_000;
+    config.publish_burst = 10_000;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (started_tx, started_rx) = mpsc::channel();
+    let thread = std::thread::spawn({
+        let shutdown = shutdown.clone();
+        move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let application = server::startup::Application::build(config, shutdown)
+                    .await
+                    .expect("the server builds");
+                started_tx.send(application.port()).expect("the test waits");
+                application
+                    .run_until_stopped()
+                    .await
+                    .expect("the server ran");
+            });
+        }
+    });
+    let port = started_rx.recv().expect("the server started");
+    (SocketAddr::from(([127, 0, 0, 1], port)), shutdown, thread)
+}
+
+#[test]
+fn notices_published_while_clients_listen_reach_every_client_once() {
+    const TOKEN: &str = "bench-smoke-token";
+    const CLIENTS: usize = 50;
+    const NOTICES: u64 = 20;
+    let (addr, shutdown, thread) = pingstream(TOKEN);
+    let config = LoadConfig {
+        target: Target::parse(&format!("http://{addr}/sse")).expect("loopback URL"),
+        clients: CLIENTS,
+        events: EVENTS,
+        interval: PERIOD,
+        source_spread: 4,
+        connect_concurrency: 16,
+        handshake_timeout: Duration::from_secs(5),
+        connect_timeout: CONNECT_TIMEOUT,
+        server_pid: Some(std::process::id()),
+        label: "ours".into(),
+        h2: None,
+        // 20 notices at 50/s: 0.4 s, beside 3 pings at 100 ms.
+        notices: Some(NoticeLoad {
+            count: NOTICES,
+            rate: 50,
+            token: TOKEN.into(),
+        }),
+    };
+    let result = load::run(&config).expect("a run");
+    shutdown.cancel();
+    thread.join().expect("the server's thread");
+
+    // The window holds every notice and at least the pings asked for, each event of it
+    // delivered once to every client, judged by seq.
+    assert_eq!(result.connected, CLIENTS, "{result:#?}");
+    assert_eq!(
+        (result.errors, result.gaps, result.dups),
+        (0, 0, 0),
+        "{result:#?}"
+    );
+    assert!(
+        result.to_seq - result.from_seq >= NOTICES + EVENTS,
+        "{result:#?}"
+    );
+    assert_eq!(
+        result.delivered,
+        CLIENTS as u64 * (result.to_seq - result.from_seq),
+        "{result:#?}"
+    );
+    assert_eq!(result.delivered, result.expected, "{result:#?}");
+    let notices = result.notices.as_ref().expect("the notices' figures");
+    assert_eq!(notices.requested, NOTICES, "{notices:#?}");
+    assert_eq!(notices.published, NOTICES, "{notices:#?}");
+    assert!(notices.failures.is_empty(), "{notices:#?}");
+    assert_eq!(notices.expected, CLIENTS as u64 * NOTICES, "{notices:#?}");
+    assert_eq!(notices.delivered, notices.expected, "{notices:#?}");
+    for latency in [
+        result.latency.expect("ping latencies"),
+        notices.delivery_latency.expect("delivery latencies"),
+        notices.publish_latency.expect("publish latencies"),
+    ] {
+        assert!(
+            0.0 <= latency.p50_ms
+                && latency.p50_ms <= latency.p99_ms
+                && latency.p99_ms <= latency.max_ms
+                && latency.max_ms < 2000.0,
+            "{latency:?}"
+        );
+    }
+    assert!(bench::report::all_clean(std::slice::from_ref(&result)));
 }

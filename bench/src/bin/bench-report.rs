@@ -32,7 +32,12 @@ fn main() -> anyhow::Result<()> {
             runs.len()
         );
     }
-    let text = report::render(&runs, &Machine::this_one());
+    let mut text = report::render(&runs, &Machine::this_one());
+    let rounds = report::render_rounds(&all);
+    if !rounds.is_empty() {
+        text.push('\n');
+        text.push_str(&rounds);
+    }
     println!("{text}");
     if let Some(path) = &args.update {
         let document =

@@ -1,6 +1,6 @@
 //! `loadgen`: open N SSE clients against a loopback server (over `https://`, N HTTP/2 streams
-//! over `--connections` TLS connections), measure E events, print one JSON result line (and
-//! append it to `--out`).
+//! over `--connections` TLS connections), measure E pings (and, with `--notices`, notices it
+//! publishes meanwhile), print one JSON result line (and append it to `--out`).
 
 use std::{fs::OpenOptions, io::Write as _, path::PathBuf, time::Duration};
 
@@ -9,6 +9,7 @@ use bench::{
     h2load::H2Settings,
     load::{self, LoadConfig},
     procfs,
+    publish::NoticeLoad,
     target::Target,
 };
 use clap::Parser;
@@ -34,7 +35,7 @@ struct Args {
     /// PEM certificate to trust for an https:// URL (the server's self-signed one).
     #[arg(long, value_name = "PATH")]
     ca: Option<PathBuf>,
-    /// Events to measure once all are connected.
+    /// Pings to measure once all are connected.
     #[arg(long, default_value_t = 15)]
     events: u64,
     /// The server's ping period in milliseconds (bounds the waits).
@@ -61,6 +62,17 @@ struct Args {
     /// Also append the JSON result line to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Notices to publish with POST /events/notice while the pings are measured (0: none); the
+    /// window then lasts until every client has had the last one. http:// only; needs
+    /// --publish-token.
+    #[arg(long, default_value_t = 0)]
+    notices: u64,
+    /// Notices per second (the schedule is kept whether or not earlier ones were answered).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    notice_rate: u32,
+    /// A bearer token the server accepts for publishing (its --publish-token).
+    #[arg(long, env = "PINGSTREAM_PUBLISH_TOKEN", hide_env_values = true)]
+    publish_token: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,6 +85,16 @@ fn main() -> anyhow::Result<()> {
         }
         (None, true) => anyhow::bail!("an https:// URL needs --ca (the certificate to trust)"),
         (_, false) => None,
+    };
+    let notices = match (args.notices, args.publish_token) {
+        (0, _) => None,
+        (_, None) => anyhow::bail!("--notices needs --publish-token (or PINGSTREAM_PUBLISH_TOKEN)"),
+        (_, Some(_)) if target.tls => anyhow::bail!("--notices is for http:// URLs only"),
+        (count, Some(token)) => Some(NoticeLoad {
+            count,
+            rate: args.notice_rate,
+            token,
+        }),
     };
     let limit = procfs::raise_open_files_limit().context("raising the open files limit")?;
     anyhow::ensure!(
@@ -92,6 +114,7 @@ fn main() -> anyhow::Result<()> {
         server_pid: args.pid,
         label: args.label,
         h2,
+        notices,
     };
     let result = load::run(&config)?;
     let line = serde_json::to_string(&result)?;
