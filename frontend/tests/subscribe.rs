@@ -2,8 +2,10 @@
 //! (`subscribe/notice_board.rs`), compiled, run against a scripted stream, and checked to be what
 //! the README shows.
 
-#[path = "subscribe/notice_board.rs"]
-mod notice_board;
+/// The example, word for word as the README shows it (the same file `include_str!` reads below).
+mod notice_board {
+    include!("subscribe/notice_board.rs");
+}
 mod support;
 
 use notice_board::NoticeBoard;
