@@ -195,28 +195,30 @@ pub fn run(config: &LoadConfig) -> Result<RunResult, LoadError> {
     LocalSet::new().block_on(&runtime, drive(config))
 }
 
-async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
-    if config.notices.is_some() && config.target.tls {
-        return Err(LoadError::NoticesOverTls);
-    }
-    let target = config.target.socket_addr();
-    wait_until_ready(target, config.server_pid).await?;
-    let server = config.server_pid;
-    let rss_before = sample_rss(server)?;
+/// What a run samples around its window, for [`run_result`].
+struct Samples {
+    connections: Option<usize>,
+    rss_before: Option<u64>,
+    rss_connected: Option<u64>,
+    rss_end: Option<u64>,
+    /// Server CPU over the window, in microseconds.
+    server_cpu_us: Option<u64>,
+    /// This tool's CPU over the window, in microseconds.
+    tool_cpu_us: Option<u64>,
+    window: Duration,
+    /// The measured events: seqs `(from, to]`.
+    from: u64,
+    to: u64,
+    published: Option<PublishReport>,
+}
 
-    let started = Instant::now();
-    let run = Rc::new(Run {
-        board: RefCell::new(Board::new(config.clients, started)),
-        handshakes: Semaphore::new(config.connect_concurrency.max(1)),
-        target,
-        request: config.target.request(),
-        spread: config.source_spread,
-        handshake_timeout: config.handshake_timeout,
-    });
-    let connections = match &config.h2 {
+/// Starts one client task per client (HTTP/1.1), or the HTTP/2 connections that carry them;
+/// the number of connections for HTTP/2.
+fn spawn_clients(config: &LoadConfig, run: &Rc<Run>) -> Option<usize> {
+    match &config.h2 {
         None => {
             for index in 0..config.clients {
-                tokio::task::spawn_local(client(index, Rc::clone(&run)));
+                tokio::task::spawn_local(client(index, Rc::clone(run)));
             }
             None
         }
@@ -224,26 +226,29 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
             h2,
             &config.target,
             config.clients,
-            &run,
+            run,
         )),
-    };
+    }
+}
 
-    // Phase 1: every client connected and got its first event.
+/// Phase 1: waits until every client connected and got its first event (or the connect
+/// timeout); those that did not are failed as not connected.
+async fn connect_phase(config: &LoadConfig, run: &Run, started: Instant) {
     wait_for(started + config.connect_timeout, || {
         run.board.borrow().settled() == config.clients
     })
     .await;
-    let rss_connected = sample_rss(server)?;
-    {
-        let mut board = run.board.borrow_mut();
-        for index in 0..config.clients {
-            if !board.is_connected(index) {
-                board.fail(index, ClientError::NotConnected);
-            }
+    let mut board = run.board.borrow_mut();
+    for index in 0..config.clients {
+        if !board.is_connected(index) {
+            board.fail(index, ClientError::NotConnected);
         }
     }
+}
 
-    // Phase 2: let the newest event reach everyone, so the window holds whole ticks only.
+/// Phase 2: starts the window at the newest event and lets it reach everyone, so the window
+/// holds whole ticks only; its seq and the newest ping's count.
+async fn open_window(config: &LoadConfig, run: &Run) -> (u64, u64) {
     let (from, from_ping) = {
         let mut board = run.board.borrow_mut();
         let from = board.max_seq();
@@ -255,17 +260,22 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
         || run.board.borrow().all_reached(from),
     )
     .await;
+    (from, from_ping)
+}
 
-    // Phase 3: the measured events: E more pings, and the notices if any, until every client
-    // has had the last of them.
-    let server_cpu_before = sample_cpu(server)?;
-    let tool_cpu_before = procfs::cpu_time(Pid::Myself).ok();
-    let window_start = Instant::now();
+/// Phase 3: the measured events, E more pings and the notices if any, until every client has
+/// had the last of them; the window's last seq and the publisher's report.
+async fn measure_window(
+    config: &LoadConfig,
+    run: &Run,
+    (from, from_ping): (u64, u64),
+    window_start: Instant,
+) -> Result<(u64, Option<PublishReport>), LoadError> {
     let publishing = config
         .notices
         .as_ref()
         .filter(|_| from > 0)
-        .map(|notices| publish::start(notices, target))
+        .map(|notices| publish::start(notices, run.target))
         .transpose()
         .map_err(LoadError::Publisher)?;
     let window_limit = config.interval * u32::try_from(config.events + 2).unwrap_or(u32::MAX)
@@ -298,6 +308,82 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
         })
         .await;
     }
+    Ok((to, published))
+}
+
+/// The run's result from the board's totals and the samples. Long, and on purpose: one line per
+/// field of [`RunResult`].
+fn run_result(config: &LoadConfig, run: &Run, samples: Samples) -> RunResult {
+    let mut totals = run.board.borrow_mut().totals();
+    let (connected, delivered) = (totals.connected, totals.delivered);
+    let notices = samples.published.map(|report| {
+        notice_run(
+            report,
+            config.notices.as_ref().map_or(0, |load| load.rate),
+            &mut totals,
+        )
+    });
+    let per_event = |micros: u64| (delivered > 0).then(|| micros as f64 / delivered as f64);
+    RunResult {
+        server: config.label.clone(),
+        clients: config.clients,
+        connections: samples.connections,
+        connected,
+        connect_ms: (connected == config.clients).then(|| millis(totals.last_first_event)),
+        events: config.events,
+        interval_ms: u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX),
+        from_seq: samples.from,
+        to_seq: samples.to,
+        delivered,
+        expected: connected as u64 * samples.to.saturating_sub(samples.from),
+        window_ms: millis(samples.window),
+        rss_before_kib: samples.rss_before,
+        rss_connected_kib: samples.rss_connected,
+        rss_end_kib: samples.rss_end,
+        kib_per_client: samples
+            .rss_before
+            .zip(samples.rss_connected)
+            .filter(|_| connected > 0)
+            .map(|(before, after)| (after as f64 - before as f64) / connected as f64),
+        cpu_ms: samples.server_cpu_us.map(|micros| micros as f64 / 1000.0),
+        cpu_us_per_event: samples.server_cpu_us.and_then(per_event),
+        tool_cpu_us_per_event: samples.tool_cpu_us.and_then(per_event),
+        latency: tally::latency(&mut totals.ping_latencies_us),
+        notices,
+        gaps: totals.gaps,
+        dups: totals.dups,
+        errors: totals.error_kinds.values().sum(),
+        error_kinds: totals.error_kinds,
+    }
+}
+
+/// One run: the clients connect (phase 1), the window opens at the newest event (2), the
+/// measured events go by while CPU and memory are sampled around them (3).
+async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
+    if config.notices.is_some() && config.target.tls {
+        return Err(LoadError::NoticesOverTls);
+    }
+    let target = config.target.socket_addr();
+    wait_until_ready(target, config.server_pid).await?;
+    let server = config.server_pid;
+    let rss_before = sample_rss(server)?;
+    let started = Instant::now();
+    let run = Rc::new(Run {
+        board: RefCell::new(Board::new(config.clients, started)),
+        handshakes: Semaphore::new(config.connect_concurrency.max(1)),
+        target,
+        request: config.target.request(),
+        spread: config.source_spread,
+        handshake_timeout: config.handshake_timeout,
+    });
+    let connections = spawn_clients(config, &run);
+    connect_phase(config, &run, started).await;
+    let rss_connected = sample_rss(server)?;
+    let start = open_window(config, &run).await;
+    let server_cpu_before = sample_cpu(server)?;
+    let tool_cpu_before = procfs::cpu_time(Pid::Myself).ok();
+    let window_start = Instant::now();
+    let (to, published) = measure_window(config, &run, start, window_start).await?;
     let window = window_start.elapsed();
     let server_cpu_after = sample_cpu(server)?;
     let tool_cpu_after = procfs::cpu_time(Pid::Myself).ok();
@@ -307,52 +393,23 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
     {
         return Err(LoadError::ServerGone(pid));
     }
-
-    let mut totals = run.board.borrow_mut().totals();
-    let (connected, delivered) = (totals.connected, totals.delivered);
-    let notices = published.map(|report| {
-        notice_run(
-            report,
-            config.notices.as_ref().map_or(0, |load| load.rate),
-            &mut totals,
-        )
-    });
-    let per_event = |micros: u64| (delivered > 0).then(|| micros as f64 / delivered as f64);
-    let server_cpu_us = server_cpu_before
-        .zip(server_cpu_after)
-        .map(|(before, after)| after.micros_since(&before));
-    Ok(RunResult {
-        server: config.label.clone(),
-        clients: config.clients,
+    let samples = Samples {
         connections,
-        connected,
-        connect_ms: (connected == config.clients).then(|| millis(totals.last_first_event)),
-        events: config.events,
-        interval_ms: u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX),
-        from_seq: from,
-        to_seq: to,
-        delivered,
-        expected: connected as u64 * to.saturating_sub(from),
-        window_ms: millis(window),
-        rss_before_kib: rss_before,
-        rss_connected_kib: rss_connected,
-        rss_end_kib: rss_end,
-        kib_per_client: rss_before
-            .zip(rss_connected)
-            .filter(|_| connected > 0)
-            .map(|(before, after)| (after as f64 - before as f64) / connected as f64),
-        cpu_ms: server_cpu_us.map(|micros| micros as f64 / 1000.0),
-        cpu_us_per_event: server_cpu_us.and_then(per_event),
-        tool_cpu_us_per_event: tool_cpu_before
+        rss_before,
+        rss_connected,
+        rss_end,
+        server_cpu_us: server_cpu_before
+            .zip(server_cpu_after)
+            .map(|(before, after)| after.micros_since(&before)),
+        tool_cpu_us: tool_cpu_before
             .zip(tool_cpu_after)
-            .and_then(|(before, after)| per_event(after.micros_since(&before))),
-        latency: tally::latency(&mut totals.ping_latencies_us),
-        notices,
-        gaps: totals.gaps,
-        dups: totals.dups,
-        errors: totals.error_kinds.values().sum(),
-        error_kinds: totals.error_kinds,
-    })
+            .map(|(before, after)| after.micros_since(&before)),
+        window,
+        from: start.0,
+        to,
+        published,
+    };
+    Ok(run_result(config, &run, samples))
 }
 
 /// What the publisher's report and the clients' notices add up to. A notice that some client
