@@ -199,101 +199,116 @@ fn ratio(value: Option<f64>, base: Option<f64>) -> Option<f64> {
     }
 }
 
-/// Judges the real server against the targets.
+/// What a target check says when the runs it needs are missing.
+fn not_measured(target: &'static str, why: String) -> TargetCheck {
+    TargetCheck {
+        target,
+        measured: why,
+        verdict: Verdict::NotMeasured,
+    }
+}
+
+/// ≥15,000 clients, every one connected, no error, no gap.
+fn capacity_check(ours_cap: Option<&RunResult>) -> TargetCheck {
+    const TARGET: &str = "≥15,000 concurrent clients, 0 errors, 0 gaps";
+    let Some(run) = ours_cap else {
+        return not_measured(TARGET, format!("no run at {CAPACITY_CLIENTS} clients"));
+    };
+    TargetCheck {
+        target: TARGET,
+        measured: format!(
+            "{} of {} connected, {} errors, {} gaps",
+            run.connected, run.clients, run.errors, run.gaps
+        ),
+        verdict: Verdict::of(run.connected == run.clients && run.errors == 0 && run.gaps == 0),
+    }
+}
+
+/// ≤8 KiB of server memory per connected client.
+fn memory_check(ours_cap: Option<&RunResult>) -> TargetCheck {
+    const TARGET: &str = "≤8 KiB RSS per connected client";
+    match ours_cap.and_then(|run| run.kib_per_client) {
+        Some(kib) => TargetCheck {
+            target: TARGET,
+            measured: format!("{kib:.1} KiB/client at {CAPACITY_CLIENTS}"),
+            verdict: Verdict::of(kib <= 8.0),
+        },
+        None => not_measured(
+            TARGET,
+            format!("no RSS sample at {CAPACITY_CLIENTS} clients"),
+        ),
+    }
+}
+
+/// CPU per delivered event within 1.15× the floor's.
+fn cpu_check(ours_ref: Option<&RunResult>, floor_ref: Option<&RunResult>) -> TargetCheck {
+    const TARGET: &str = "CPU per delivered event ≤1.15× floor";
+    let ours = ours_ref.and_then(|run| run.cpu_us_per_event);
+    let floor = floor_ref.and_then(|run| run.cpu_us_per_event);
+    match (ours, floor, ratio(ours, floor)) {
+        (Some(ours), Some(floor), Some(cpu_ratio)) => TargetCheck {
+            target: TARGET,
+            measured: format!(
+                "{ours:.2} vs {floor:.2} µs/event = {cpu_ratio:.2}× floor at {REFERENCE_CLIENTS}"
+            ),
+            verdict: Verdict::of(cpu_ratio <= 1.15),
+        },
+        _ => not_measured(
+            TARGET,
+            format!("no CPU samples of ours and floor at {REFERENCE_CLIENTS}"),
+        ),
+    }
+}
+
+/// p99 latency no worse than the floor's.
+fn latency_check(ours_ref: Option<&RunResult>, floor_ref: Option<&RunResult>) -> TargetCheck {
+    const TARGET: &str = "p99 tick-to-client latency at 10,000 clients ≤ floor";
+    let p99 = |run: Option<&RunResult>| run.and_then(|run| run.latency).map(|lat| lat.p99_ms);
+    match (p99(ours_ref), p99(floor_ref)) {
+        (Some(ours), Some(floor)) => TargetCheck {
+            target: TARGET,
+            measured: format!("p99 {ours:.1} ms vs floor {floor:.1} ms at {REFERENCE_CLIENTS}"),
+            verdict: Verdict::of(ours <= floor),
+        },
+        _ => not_measured(
+            TARGET,
+            format!("no latency of ours and floor at {REFERENCE_CLIENTS}"),
+        ),
+    }
+}
+
+/// 10,000 clients connected within a second.
+fn connect_check(ours_ref: Option<&RunResult>) -> TargetCheck {
+    const TARGET: &str = "10,000 clients connected in ≤1 s";
+    match ours_ref {
+        Some(RunResult {
+            connect_ms: Some(ms),
+            ..
+        }) => TargetCheck {
+            target: TARGET,
+            measured: format!("{ms:.0} ms for {REFERENCE_CLIENTS}"),
+            verdict: Verdict::of(*ms <= 1000.0),
+        },
+        Some(run) => TargetCheck {
+            target: TARGET,
+            measured: format!("only {} of {} connected", run.connected, REFERENCE_CLIENTS),
+            verdict: Verdict::Missed,
+        },
+        None => not_measured(TARGET, format!("no run at {REFERENCE_CLIENTS} clients")),
+    }
+}
+
+/// Judges the real server against its targets, one check each.
 pub fn check_targets(runs: &[RunResult]) -> Vec<TargetCheck> {
     let ours_cap = find(runs, OURS, CAPACITY_CLIENTS);
     let ours_ref = find(runs, OURS, REFERENCE_CLIENTS);
     let floor_ref = find(runs, FLOOR, REFERENCE_CLIENTS);
-    let not_measured = |what: String| (what, Verdict::NotMeasured);
-
-    let (capacity, capacity_verdict) = ours_cap.map_or_else(
-        || not_measured(format!("no run at {CAPACITY_CLIENTS} clients")),
-        |run| {
-            (
-                format!(
-                    "{} of {} connected, {} errors, {} gaps",
-                    run.connected, run.clients, run.errors, run.gaps
-                ),
-                Verdict::of(run.connected == run.clients && run.errors == 0 && run.gaps == 0),
-            )
-        },
-    );
-    let (memory, memory_verdict) = match ours_cap.and_then(|run| run.kib_per_client) {
-        Some(kib) => (
-            format!("{kib:.1} KiB/client at {CAPACITY_CLIENTS}"),
-            Verdict::of(kib <= 8.0),
-        ),
-        None => not_measured(format!("no RSS sample at {CAPACITY_CLIENTS} clients")),
-    };
-    let cpu_ratio = ratio(
-        ours_ref.and_then(|run| run.cpu_us_per_event),
-        floor_ref.and_then(|run| run.cpu_us_per_event),
-    );
-    let (cpu, cpu_verdict) = match cpu_ratio {
-        Some(cpu_ratio) => (
-            format!(
-                "{:.2} vs {:.2} µs/event = {cpu_ratio:.2}× floor at {REFERENCE_CLIENTS}",
-                ours_ref.and_then(|run| run.cpu_us_per_event).unwrap_or(0.0),
-                floor_ref
-                    .and_then(|run| run.cpu_us_per_event)
-                    .unwrap_or(0.0),
-            ),
-            Verdict::of(cpu_ratio <= 1.15),
-        ),
-        None => not_measured(format!(
-            "no CPU samples of ours and floor at {REFERENCE_CLIENTS}"
-        )),
-    };
-    let p99 = |run: Option<&RunResult>| run.and_then(|run| run.latency).map(|lat| lat.p99_ms);
-    let (latency, latency_verdict) = match (p99(ours_ref), p99(floor_ref)) {
-        (Some(ours), Some(floor)) => (
-            format!("p99 {ours:.1} ms vs floor {floor:.1} ms at {REFERENCE_CLIENTS}"),
-            Verdict::of(ours <= floor),
-        ),
-        _ => not_measured(format!(
-            "no latency of ours and floor at {REFERENCE_CLIENTS}"
-        )),
-    };
-    let (connect, connect_verdict) = match ours_ref {
-        Some(RunResult {
-            connect_ms: Some(ms),
-            ..
-        }) => (
-            format!("{ms:.0} ms for {REFERENCE_CLIENTS}"),
-            Verdict::of(*ms <= 1000.0),
-        ),
-        Some(run) => (
-            format!("only {} of {} connected", run.connected, REFERENCE_CLIENTS),
-            Verdict::Missed,
-        ),
-        None => not_measured(format!("no run at {REFERENCE_CLIENTS} clients")),
-    };
     vec![
-        TargetCheck {
-            target: "≥15,000 concurrent clients, 0 errors, 0 gaps",
-            measured: capacity,
-            verdict: capacity_verdict,
-        },
-        TargetCheck {
-            target: "≤8 KiB RSS per connected client",
-            measured: memory,
-            verdict: memory_verdict,
-        },
-        TargetCheck {
-            target: "CPU per delivered event ≤1.15× floor",
-            measured: cpu,
-            verdict: cpu_verdict,
-        },
-        TargetCheck {
-            target: "p99 tick-to-client latency at 10,000 clients ≤ floor",
-            measured: latency,
-            verdict: latency_verdict,
-        },
-        TargetCheck {
-            target: "10,000 clients connected in ≤1 s",
-            measured: connect,
-            verdict: connect_verdict,
-        },
+        capacity_check(ours_cap),
+        memory_check(ours_cap),
+        cpu_check(ours_ref, floor_ref),
+        latency_check(ours_ref, floor_ref),
+        connect_check(ours_ref),
     ]
 }
 
@@ -305,27 +320,13 @@ fn times(value: Option<f64>) -> String {
     value.map_or_else(|| "—".to_owned(), |value| format!("{value:.2}×"))
 }
 
-/// The whole report: runs table, ratios, targets, machine.
-pub fn render(runs: &[RunResult], machine: &Machine) -> String {
-    let mut out = String::new();
-    let first = runs.first();
-    let _ = writeln!(
-        out,
-        "Measured {} on {} × {} ({}, kernel {}), over loopback; {} events per client at a {} ms period.\n",
-        machine.date,
-        machine.cpus,
-        machine.cpu_model,
-        machine.memory,
-        machine.kernel,
-        first.map_or(0, |run| run.events),
-        first.map_or(0, |run| run.interval_ms),
-    );
+/// The runs table: one row a run, grouped by load, with CPU and p99 against that load's floor.
+fn render_runs(runs: &[RunResult], loads: &BTreeSet<usize>, out: &mut String) {
     out.push_str(
         "| server | clients | connect | KiB/client | µs CPU/event | CPU ×floor | p50 ms | p99 ms | max ms | p99 ×floor | gaps | dups | errors | tool µs/event |\n",
     );
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    let loads: BTreeSet<usize> = runs.iter().map(|run| run.clients).collect();
-    for &clients in &loads {
+    for &clients in loads {
         let floor = find(runs, FLOOR, clients);
         for run in runs.iter().filter(|run| run.clients == clients) {
             let latency = run.latency;
@@ -359,11 +360,14 @@ pub fn render(runs: &[RunResult], machine: &Machine) -> String {
             );
         }
     }
+}
 
+/// Ours against the naive and floor baselines, a row a load.
+fn render_ratios(runs: &[RunResult], loads: &BTreeSet<usize>, out: &mut String) {
     out.push_str("\nOurs relative to the baselines (below 1 is better than the baseline):\n\n");
     out.push_str("| clients | CPU/event ×naive | CPU/event ×floor | p99 ×naive | p99 ×floor | KiB/client ×naive | KiB/client ×floor | connect ×naive | connect ×floor |\n");
     out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for &clients in &loads {
+    for &clients in loads {
         let Some(ours) = find(runs, OURS, clients) else {
             continue;
         };
@@ -390,10 +394,10 @@ pub fn render(runs: &[RunResult], machine: &Machine) -> String {
             against(FLOOR, connect),
         );
     }
+}
 
-    render_h2(runs, &loads, &mut out);
-    render_notices(runs, &mut out);
-
+/// The targets table, then the runs' errors by kind, if any.
+fn render_targets_and_errors(runs: &[RunResult], out: &mut String) {
     out.push_str("\nTargets for our server:\n\n| target | measured | verdict |\n|---|---|---|\n");
     for check in check_targets(runs) {
         let _ = writeln!(
@@ -421,6 +425,29 @@ pub fn render(runs: &[RunResult], machine: &Machine) -> String {
         out.push_str(&failures.join("\n"));
         out.push('\n');
     }
+}
+
+/// The whole report: machine, runs table, ratios, HTTP/2, notices, targets.
+pub fn render(runs: &[RunResult], machine: &Machine) -> String {
+    let mut out = String::new();
+    let first = runs.first();
+    let _ = writeln!(
+        out,
+        "Measured {} on {} × {} ({}, kernel {}), over loopback; {} events per client at a {} ms period.\n",
+        machine.date,
+        machine.cpus,
+        machine.cpu_model,
+        machine.memory,
+        machine.kernel,
+        first.map_or(0, |run| run.events),
+        first.map_or(0, |run| run.interval_ms),
+    );
+    let loads: BTreeSet<usize> = runs.iter().map(|run| run.clients).collect();
+    render_runs(runs, &loads, &mut out);
+    render_ratios(runs, &loads, &mut out);
+    render_h2(runs, &loads, &mut out);
+    render_notices(runs, &mut out);
+    render_targets_and_errors(runs, &mut out);
     out
 }
 
