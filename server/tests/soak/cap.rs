@@ -60,48 +60,39 @@ struct Bounds {
     refused_max_ms: f64,
 }
 
-/// One burst against a fresh server, checked against `bounds`.
-async fn run_burst(scale: Scale, bounds: &Bounds) {
-    let cap = scale.pick(200, 1_000);
-    let burst = scale.pick(2_000, 10_000);
-    let server = ServerProcess::start(
-        0,
-        &[
-            "--max-clients",
-            &cap.to_string(),
-            "--retry-ms",
-            "3000",
-            "--workers",
-            "2",
-        ],
-    );
-    let port = server.port;
-    let app = server.app();
+/// Requests in flight at once during the burst: the queue a `/healthz` request waits behind.
+/// The quick run's server is a debug build, several times slower per request, so its queue is
+/// shorter.
+fn in_flight(scale: Scale) -> usize {
+    scale.pick(100, 500)
+}
 
-    // A monitor polling /healthz on a fresh connection every 10 ms through the burst, on a
-    // thread of its own with blocking sockets, so that what it measures is the server, not this
-    // test's scheduling of the burst.
-    let stop = Arc::new(AtomicBool::new(false));
-    let monitor = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut latencies = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let asked = Instant::now();
-                let status = blocking_get_status(port, "/healthz");
-                assert_eq!(status, 200, "healthz during the burst");
-                latencies.push(asked.elapsed().as_micros() as i64);
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            latencies
-        })
-    };
+/// A monitor polling `/healthz` on a fresh connection every 10 ms until `stop`, on a thread of
+/// its own with blocking sockets, so that what it measures is the server, not this test's
+/// scheduling of the burst; it returns every answer's time, in microseconds.
+fn monitor_health(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<i64>> {
+    std::thread::spawn(move || {
+        let mut latencies = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            let asked = Instant::now();
+            let status = blocking_get_status(port, "/healthz");
+            assert_eq!(status, 200, "healthz during the burst");
+            latencies.push(asked.elapsed().as_micros() as i64);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        latencies
+    })
+}
 
-    // Requests in flight at once: the queue a /healthz request waits behind. The quick run's
-    // server is a debug build, several times slower per request, so its queue is shorter.
-    let in_flight = scale.pick(100, 500);
-    let in_flight_permits = Arc::new(Semaphore::new(in_flight));
-    let started = Instant::now();
+/// `burst` stream requests, [`in_flight`] at a time, each from its own source address: the
+/// admitted streams, the time each `503` took (in microseconds; each checked for its
+/// `Retry-After: 3`), and any other status.
+async fn burst_of_streams(
+    scale: Scale,
+    port: u16,
+    burst: usize,
+) -> (Vec<StreamClient>, Vec<i64>, Vec<u16>) {
+    let in_flight_permits = Arc::new(Semaphore::new(in_flight(scale)));
     let tasks: Vec<_> = (0..burst)
         .map(|i| {
             let in_flight_permits = Arc::clone(&in_flight_permits);
@@ -131,6 +122,32 @@ async fn run_burst(scale: Scale, bounds: &Bounds) {
             status => other.push(status),
         }
     }
+    (admitted, refused_us, other)
+}
+
+/// One burst against a fresh server, checked against `bounds`.
+async fn run_burst(scale: Scale, bounds: &Bounds) {
+    let cap = scale.pick(200, 1_000);
+    let burst = scale.pick(2_000, 10_000);
+    let server = ServerProcess::start(
+        0,
+        &[
+            "--max-clients",
+            &cap.to_string(),
+            "--retry-ms",
+            "3000",
+            "--workers",
+            "2",
+        ],
+    );
+    let port = server.port;
+    let app = server.app();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let monitor = monitor_health(port, Arc::clone(&stop));
+
+    let started = Instant::now();
+    let (mut admitted, mut refused_us, other) = burst_of_streams(scale, port, burst).await;
     let burst_took = started.elapsed();
     let counted = app.connected_clients().await;
     stop.store(true, Ordering::Relaxed);
@@ -143,9 +160,10 @@ async fn run_burst(scale: Scale, bounds: &Bounds) {
     figure(
         "connection cap",
         &format!(
-            "burst of {burst} ({in_flight} in flight) against --max-clients {cap} in {:.1} s: {} admitted, \
+            "burst of {burst} ({} in flight) against --max-clients {cap} in {:.1} s: {} admitted, \
              {refused} refused with 503 + Retry-After (answer p50 {:.1} ms, p99 {:.1} ms, max \
              {:.1} ms), {} other; /healthz polled {} times meanwhile: p50 {:.1} ms, max {:.1} ms",
+            in_flight(scale),
             burst_took.as_secs_f64(),
             admitted.len(),
             refused_ms.p50_ms,
