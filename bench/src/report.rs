@@ -549,6 +549,54 @@ fn render_notices(runs: &[RunResult], out: &mut String) {
     }
 }
 
+/// The rows of [`render_rounds`] at one load: every server but the floor that ran at least two
+/// rounds there, each round set against the floor of the same round.
+fn round_rows(all: &[RunResult], clients: usize, rows: &mut String) {
+    let at_load = |server: &str| -> Vec<&RunResult> {
+        all.iter()
+            .filter(|run| run.server == server && run.clients == clients)
+            .collect()
+    };
+    let floors = at_load(FLOOR);
+    if floors.is_empty() {
+        return;
+    }
+    let mut servers: Vec<&str> = Vec::new();
+    for run in all.iter().filter(|run| run.clients == clients) {
+        if run.server != FLOOR && !servers.contains(&run.server.as_str()) {
+            servers.push(&run.server);
+        }
+    }
+    for server in servers {
+        let runs = at_load(server);
+        if runs.len() < 2 {
+            continue;
+        }
+        let per_round = |value: fn(&RunResult) -> Option<f64>| -> Vec<Option<f64>> {
+            runs.iter()
+                .enumerate()
+                .map(|(round, run)| {
+                    ratio(value(run), floors.get(round).and_then(|floor| value(floor)))
+                })
+                .collect()
+        };
+        let cpu = per_round(|run| run.cpu_us_per_event);
+        let p99 = per_round(|run| run.latency.map(|lat| lat.p99_ms));
+        let kib: Vec<Option<f64>> = runs.iter().map(|run| run.kib_per_client).collect();
+        let _ = writeln!(
+            rows,
+            "| {server} | {clients} | {} | {} | {} | {} | {} | {} | {} |",
+            runs.len(),
+            list(&cpu, |value| format!("{value:.2}")),
+            times(median(&cpu)),
+            list(&kib, |value| format!("{value:.1}")),
+            cell(median(&kib), 1),
+            list(&p99, |value| format!("{value:.2}")),
+            times(median(&p99)),
+        );
+    }
+}
+
 /// Every round of a session that repeated its runs, each server's figures set against the floor
 /// of the same round (the k-th run of a server at a load with the k-th floor run at that load:
 /// `scripts/bench.sh` runs them in that order), and the median over the rounds. On a machine
@@ -556,58 +604,15 @@ fn render_notices(runs: &[RunResult], out: &mut String) {
 /// median of the ratios keeps one disturbed round from deciding. Empty when nothing was repeated
 /// beside a floor.
 pub fn render_rounds(all: &[RunResult]) -> String {
-    let mut out = String::new();
     let loads: BTreeSet<usize> = all.iter().map(|run| run.clients).collect();
     let mut rows = String::new();
     for &clients in &loads {
-        let at_load = |server: &str| -> Vec<&RunResult> {
-            all.iter()
-                .filter(|run| run.server == server && run.clients == clients)
-                .collect()
-        };
-        let floors = at_load(FLOOR);
-        if floors.is_empty() {
-            continue;
-        }
-        let mut servers: Vec<&str> = Vec::new();
-        for run in all.iter().filter(|run| run.clients == clients) {
-            if run.server != FLOOR && !servers.contains(&run.server.as_str()) {
-                servers.push(&run.server);
-            }
-        }
-        for server in servers {
-            let runs = at_load(server);
-            if runs.len() < 2 {
-                continue;
-            }
-            let per_round = |value: fn(&RunResult) -> Option<f64>| -> Vec<Option<f64>> {
-                runs.iter()
-                    .enumerate()
-                    .map(|(round, run)| {
-                        ratio(value(run), floors.get(round).and_then(|floor| value(floor)))
-                    })
-                    .collect()
-            };
-            let cpu = per_round(|run| run.cpu_us_per_event);
-            let p99 = per_round(|run| run.latency.map(|lat| lat.p99_ms));
-            let kib: Vec<Option<f64>> = runs.iter().map(|run| run.kib_per_client).collect();
-            let _ = writeln!(
-                rows,
-                "| {server} | {clients} | {} | {} | {} | {} | {} | {} | {} |",
-                runs.len(),
-                list(&cpu, |value| format!("{value:.2}")),
-                times(median(&cpu)),
-                list(&kib, |value| format!("{value:.1}")),
-                cell(median(&kib), 1),
-                list(&p99, |value| format!("{value:.2}")),
-                times(median(&p99)),
-            );
-        }
+        round_rows(all, clients, &mut rows);
     }
     if rows.is_empty() {
-        return out;
+        return String::new();
     }
-    out.push_str(
+    let mut out = String::from(
         "Round by round, each run against the floor of its round (median of the rounds):\n\n",
     );
     out.push_str("| server | clients | rounds | CPU/event ×floor by round | median | KiB/client by round | median | p99 ×floor by round | median |\n");
