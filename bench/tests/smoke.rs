@@ -28,8 +28,10 @@ fn load(addr: SocketAddr, label: &str) -> RunResult {
     load_over(&format!("http://{addr}/sse"), None, label)
 }
 
-fn load_over(url: &str, h2: Option<H2Settings>, label: &str) -> RunResult {
-    let config = LoadConfig {
+/// The smoke tests' load on `url`: [`CLIENTS`] clients, [`EVENTS`] events at [`PERIOD`], over
+/// `h2` when given, no notices.
+fn load_config(url: &str, h2: Option<H2Settings>, label: &str) -> LoadConfig {
+    LoadConfig {
         target: Target::parse(url).expect("loopback URL"),
         clients: CLIENTS,
         events: EVENTS,
@@ -43,8 +45,11 @@ fn load_over(url: &str, h2: Option<H2Settings>, label: &str) -> RunResult {
         label: label.into(),
         h2,
         notices: None,
-    };
-    load::run(&config).expect("a run")
+    }
+}
+
+fn load_over(url: &str, h2: Option<H2Settings>, label: &str) -> RunResult {
+    load::run(&load_config(url, h2, label)).expect("a run")
 }
 
 fn assert_clean(result: &RunResult) {
@@ -261,23 +266,14 @@ fn notices_published_while_clients_listen_reach_every_client_once() {
     const NOTICES: u64 = 20;
     let (addr, shutdown, thread) = pingstream(TOKEN);
     let config = LoadConfig {
-        target: Target::parse(&format!("http://{addr}/sse")).expect("loopback URL"),
         clients: CLIENTS,
-        events: EVENTS,
-        interval: PERIOD,
-        source_spread: 4,
-        connect_concurrency: 16,
-        handshake_timeout: Duration::from_secs(5),
-        connect_timeout: CONNECT_TIMEOUT,
-        server_pid: Some(std::process::id()),
-        label: "ours".into(),
-        h2: None,
         // 20 notices at 50/s: 0.4 s, beside 3 pings at 100 ms.
         notices: Some(NoticeLoad {
             count: NOTICES,
             rate: 50,
             token: TOKEN.into(),
         }),
+        ..load_config(&format!("http://{addr}/sse"), None, "ours")
     };
     let result = load::run(&config).expect("a run");
     shutdown.cancel();

@@ -16,7 +16,7 @@ use shared::EventId;
 use tempfile::TempDir;
 
 use super::redis::{RedisServer, Replica};
-use crate::support::{SseClient, TestApp, eventually, free_port};
+use crate::support::{SseClient, TestApp, accepted_id, eventually, free_port};
 
 const MASTER_NAME: &str = "pingstream";
 const TOKEN: &str = "sentinel-t0ken";
@@ -226,14 +226,10 @@ fn publish_notices(
             let response = app
                 .publish("notice", TOKEN, &json!({"text": text, "level": "info"}))
                 .await;
+            // Refusals (503 while no master is writable) are expected here; only accepted ones
+            // are kept.
             if response.status() == reqwest::StatusCode::ACCEPTED {
-                let body: serde_json::Value = response.json().await.expect("JSON");
-                let id = body["id"]
-                    .as_str()
-                    .expect("an id")
-                    .parse()
-                    .expect("an EventId");
-                accepted.push((id, text));
+                accepted.push((accepted_id(response).await, text));
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
