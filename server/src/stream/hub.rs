@@ -27,7 +27,7 @@ use super::{
     payload::Payload,
     subscription::{Outgoing, Subscription},
 };
-use crate::metrics::Metrics;
+use crate::metrics::{Counter, Metrics};
 
 /// Heartbeat periods a stream may send nothing before its place is given back
 /// ([`Hub::free_stalled`]): 10 s with the default 2 s heartbeat.
@@ -134,13 +134,11 @@ impl Shared {
 
 impl State {
     /// Appends the event to the history and sends it to every open stream, in one step under
-    /// the hub's lock.
-    fn append(&mut self, id: EventId, payload: &Payload, metrics: &Metrics) {
+    /// the hub's lock. `delivered` is its name's delivery counter, looked up by the caller
+    /// before taking the lock.
+    fn append(&mut self, id: EventId, payload: &Payload, delivered: Counter) {
         let event = shared::sse::event(id, &payload.name, payload.data.clone());
-        let outgoing = Outgoing::Event {
-            event,
-            delivered: metrics.delivered(&payload.name),
-        };
+        let outgoing = Outgoing::Event { event, delivered };
         if let Some(live_tx) = &self.live_tx {
             // An error only means that no stream is open right now.
             let _ = live_tx.send(outgoing.clone());
@@ -180,6 +178,8 @@ impl Hub {
     /// the in-memory stream's one way in, whoever publishes (the ticker, the publish route).
     /// Refused once the hub is closed.
     pub fn publish(&self, epoch: Epoch, payload: &Payload) -> Result<EventId, PublishClosed> {
+        // A registry lookup (a lock and an allocation of its own): done before the hub's lock.
+        let delivered = self.shared.metrics.delivered(&payload.name);
         let mut state = self.shared.lock();
         if state.live_tx.is_none() {
             return Err(PublishClosed);
@@ -189,7 +189,7 @@ impl Hub {
             _ => 1,
         };
         let id = EventId { epoch, seq };
-        state.append(id, payload, &self.shared.metrics);
+        state.append(id, payload, delivered);
         self.after_append(state, &payload.name);
         Ok(id)
     }
@@ -198,6 +198,7 @@ impl Hub {
     /// it to every open stream. Within an epoch ids must increase: an id that does not is
     /// ignored (returns false), so that no stream ever sees an id twice.
     pub fn relay(&self, id: EventId, payload: &Payload) -> bool {
+        let delivered = self.shared.metrics.delivered(&payload.name);
         let mut state = self.shared.lock();
         if state
             .last_id
@@ -205,7 +206,7 @@ impl Hub {
         {
             return false;
         }
-        state.append(id, payload, &self.shared.metrics);
+        state.append(id, payload, delivered);
         self.after_append(state, &payload.name);
         true
     }
