@@ -8,11 +8,19 @@ mod publish;
 mod static_files;
 mod stream;
 
+use std::time::Duration;
+
 use actix_web::web;
 
 pub use publish::{PublishGate, Rejection};
 pub use static_files::StaticSite;
 pub use stream::StreamSettings;
+
+/// `Retry-After` for a wait: whole seconds (the header has no fractions), rounded up, at least
+/// one. Every refusal that asks a client to come back later says it this way.
+fn retry_after_seconds(wait: Duration) -> String {
+    wait.as_millis().div_ceil(1000).max(1).to_string()
+}
 
 /// Registers every route. Expects [`crate::stream::Hub`], [`crate::metrics::Metrics`],
 /// [`StreamSettings`], [`PublishGate`] and [`crate::publisher::Publisher`] as app data.

@@ -331,8 +331,7 @@ impl ResponseError for Rejection {
             _ => {}
         }
         if let Some(wait) = self.retry_after() {
-            let seconds = wait.as_millis().div_ceil(1000).max(1);
-            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+            response.insert_header((header::RETRY_AFTER, super::retry_after_seconds(wait)));
         }
         response.json(serde_json::json!({ "error": self.code(), "detail": self.to_string() }))
     }

@@ -121,10 +121,9 @@ impl ResponseError for StreamError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        // Whole seconds, at least one: `Retry-After` has no fractions.
-        let seconds = self.retry_after.as_millis().div_ceil(1000).max(1);
+        let seconds = super::retry_after_seconds(self.retry_after);
         HttpResponse::ServiceUnavailable()
-            .insert_header((header::RETRY_AFTER, seconds.to_string()))
+            .insert_header((header::RETRY_AFTER, seconds.clone()))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .body(format!("{}; retry in {seconds} s\n", self.err))
     }
