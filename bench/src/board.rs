@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use shared::{AppEvent, EventId, EventSet as _, StreamEvent as _, Timing};
+use shared::{AppEvent, EventId, EventSet as _, EventStamp, StreamEvent as _, Timing};
 use thiserror::Error;
 use tokio::{
     net::{TcpSocket, TcpStream},
@@ -121,9 +121,9 @@ impl Slot {
 }
 
 /// An event of the set with its place in the stream, or `None` if any of it is unreadable: an
-/// id that is not `<epoch>-<seq>`, a name outside [`AppEvent`], data that is not that event.
+/// id that is not `<epoch>-<seq>[:<topic>:<topic seq>]`, a name outside [`AppEvent`], data that is not that event.
 fn read_event(event: &Event<'_>) -> Option<(u64, AppEvent)> {
-    let id: EventId = std::str::from_utf8(event.id).ok()?.parse().ok()?;
+    let id: EventId = EventStamp::cursor(std::str::from_utf8(event.id).ok()?).ok()?;
     let name = std::str::from_utf8(event.event).ok()?;
     let data = std::str::from_utf8(event.data).ok()?;
     let decoded = AppEvent::decode(name, data).ok()?;

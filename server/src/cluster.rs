@@ -54,6 +54,8 @@ mod keys {
     pub(super) const STREAM: &str = "{pingstream}:stream";
     /// The replication id of the master that last wrote (behind sentinels): the failover fence.
     pub(super) const WRITER: &str = "{pingstream}:writer";
+    /// Each topic's newest number in this epoch: a hash, topic → count.
+    pub(super) const TOPICS: &str = "{pingstream}:topics";
 }
 
 /// Longest a publish waits for Redis before it is answered as failed (`503`): a slow Redis

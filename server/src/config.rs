@@ -254,6 +254,7 @@ impl Config {
             interval_ms: self.interval_ms,
             heartbeat_ms: heartbeat
                 .map(|period| u64::try_from(period.as_millis()).unwrap_or(u64::MAX)),
+            start: None,
         }
     }
 
@@ -294,7 +295,8 @@ mod tests {
             config.timing(),
             Timing {
                 interval_ms: 1000,
-                heartbeat_ms: Some(2000)
+                heartbeat_ms: Some(2000),
+                start: None,
             }
         );
         assert_eq!(config.history, 1000);

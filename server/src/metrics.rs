@@ -16,6 +16,7 @@ use prometheus_client::{
     },
     registry::{Metric, Registry},
 };
+use shared::SelectionKind;
 
 /// A monotonic counter; clones count into the same number.
 pub type Counter = prometheus_client::metrics::counter::Counter;
@@ -38,6 +39,13 @@ struct AddressLabel {
     address: String,
 }
 
+/// The `selection` label of open streams: `all`, `exact` or `pattern` (never a topic: topics are
+/// unbounded).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SelectionLabel {
+    selection: &'static str,
+}
+
 /// The `reason` label of a refused publish.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
@@ -48,6 +56,11 @@ struct Inner {
     registry: Registry,
     /// Open `/sse` streams.
     connected_clients: Gauge,
+    /// Open streams by what they subscribed to; the three gauges of `streams_family`, looked up
+    /// once (all, exact, pattern).
+    streams: [Gauge; 3],
+    topic_index_topics: Gauge,
+    topic_index_patterns: Gauge,
     events_published: Family<EventLabel, Counter>,
     events_delivered: Family<EventLabel, Counter>,
     events_replayed: Counter,
@@ -82,11 +95,41 @@ impl Inner {
     fn new() -> Self {
         let mut registry = Registry::with_prefix("pingstream");
         let r = &mut registry;
+        let streams: Family<SelectionLabel, Gauge> = registered(
+            r,
+            "streams",
+            "Open event streams by what they subscribed to: every topic (all), exact topics only (exact), or at least one pattern (pattern)",
+            Family::default(),
+        );
         Self {
             connected_clients: registered(
                 r,
                 "connected_clients",
                 "Open event streams",
+                Gauge::default(),
+            ),
+            streams: [
+                SelectionKind::All,
+                SelectionKind::Exact,
+                SelectionKind::Pattern,
+            ]
+            .map(|kind| {
+                streams
+                    .get_or_create(&SelectionLabel {
+                        selection: kind.as_str(),
+                    })
+                    .clone()
+            }),
+            topic_index_topics: registered(
+                r,
+                "topic_index_topics",
+                "Exact topics that open streams subscribed to (entries of the fan-out index)",
+                Gauge::default(),
+            ),
+            topic_index_patterns: registered(
+                r,
+                "topic_index_patterns",
+                "Distinct topic patterns that open streams subscribed to, each matched once per event",
                 Gauge::default(),
             ),
             events_published: registered(
@@ -205,6 +248,23 @@ impl Metrics {
         self.inner
             .connected_clients
             .set(i64::try_from(clients).unwrap_or(i64::MAX));
+    }
+
+    /// Adds `change` (1 or -1) to the open streams of `kind`.
+    pub fn add_stream(&self, kind: SelectionKind, change: i64) {
+        let at = match kind {
+            SelectionKind::All => 0,
+            SelectionKind::Exact => 1,
+            SelectionKind::Pattern => 2,
+        };
+        self.inner.streams[at].inc_by(change);
+    }
+
+    /// Sets the size of the topic index: exact topics and distinct patterns listed.
+    pub fn set_topic_index(&self, topics: usize, patterns: usize) {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.inner.topic_index_topics.set(gauge(topics));
+        self.inner.topic_index_patterns.set(gauge(patterns));
     }
 
     /// Counts one event named `name` entering the stream.
@@ -352,6 +412,8 @@ pub(crate) mod tests {
     fn render_lists_every_metric_with_its_value() {
         let metrics = Metrics::new();
         metrics.set_connected_clients(3);
+        metrics.add_stream(SelectionKind::Pattern, 1);
+        metrics.set_topic_index(7, 2);
         metrics.count_published("notice");
         metrics.delivered("ping").inc_by(5);
         metrics.count_replayed(2);
@@ -371,6 +433,10 @@ pub(crate) mod tests {
         let text = metrics.render();
         for line in [
             "pingstream_connected_clients 3",
+            "pingstream_streams{selection=\"all\"} 0",
+            "pingstream_streams{selection=\"pattern\"} 1",
+            "pingstream_topic_index_topics 7",
+            "pingstream_topic_index_patterns 2",
             "pingstream_events_published_total{event=\"notice\"} 1",
             "pingstream_events_delivered_total{event=\"ping\"} 5",
             "pingstream_events_replayed_total 2",

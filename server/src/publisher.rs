@@ -2,7 +2,7 @@
 //! alone, the cluster's shared Redis stream with `--redis-url` (whose reader then relays it to
 //! every replica's hub, this one's included).
 
-use shared::{Epoch, EventId};
+use shared::{Epoch, EventStamp};
 
 use crate::{
     cluster::ClusterPublisher,
@@ -35,9 +35,9 @@ pub enum PublishError {
 }
 
 impl Publisher {
-    /// Puts `payload` into the stream and returns its id once it is there (in a cluster: once
-    /// Redis has it).
-    pub async fn publish(&self, payload: &Payload) -> Result<EventId, PublishError> {
+    /// Puts `payload` into the stream and returns its id and topic number once it is there (in
+    /// a cluster: once Redis has it).
+    pub async fn publish(&self, payload: &Payload) -> Result<EventStamp, PublishError> {
         match self {
             Self::Memory { hub, epoch } => hub
                 .publish(*epoch, payload)

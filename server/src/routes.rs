@@ -5,6 +5,7 @@ mod health;
 mod last_event_id;
 mod metrics;
 mod publish;
+mod selection;
 mod static_files;
 mod stream;
 

@@ -12,8 +12,10 @@ pub mod epoch;
 pub mod heartbeat;
 pub mod history;
 pub mod hub;
+pub mod inbox;
 pub mod payload;
 pub mod subscription;
+pub mod topic_index;
 
 pub use history::Resume;
 pub use hub::{Hub, HubSettings, HubStatus, PublishClosed, SubscribeError, Upstream};

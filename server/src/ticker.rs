@@ -4,19 +4,23 @@
 use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
-use shared::{AppEvent, Epoch, Ping};
+use shared::{AppEvent, Epoch, Ping, StreamEvent as _};
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 
 use crate::stream::{Hub, Payload};
 
-/// The event of tick `count`: ping `count`, stamped now (to the millisecond, as sent).
+/// The event of tick `count`: ping `count` on the pings' topic, stamped now (to the
+/// millisecond, as sent).
 pub fn ping(count: u64) -> Payload {
     let ping = Ping {
         count,
         time: Utc::now().trunc_subsecs(3),
     };
-    Payload::encode(&AppEvent::from(ping)).expect("a Ping always serializes")
+    let topic = Ping::DEFAULT_TOPIC
+        .parse()
+        .expect("the contract's tests check every default topic");
+    Payload::encode(&AppEvent::from(ping), topic).expect("a Ping always serializes")
 }
 
 /// Publishes ping 1 at once, then one more every `period`, into `hub` under `epoch`, until
@@ -149,10 +153,13 @@ mod tests {
             shutdown.clone(),
         ));
         let mut subscription = hub
-            .subscribe(Resume::After(EventId {
-                epoch: Epoch(7),
-                seq: 0,
-            }))
+            .subscribe(
+                Resume::After(EventId {
+                    epoch: Epoch(7),
+                    seq: 0,
+                }),
+                shared::Selection::all(),
+            )
             .unwrap();
         tokio::time::sleep(Duration::from_millis(95)).await;
         shutdown.cancel();

@@ -27,6 +27,26 @@ mod tests {
     }
 
     #[test]
+    fn every_event_s_default_topic_is_a_topic() {
+        let time = chrono::DateTime::UNIX_EPOCH;
+        let events = [
+            AppEvent::from(Ping { count: 1, time }),
+            AppEvent::from(Notice {
+                text: "hi".into(),
+                level: crate::Level::Info,
+                time,
+            }),
+        ];
+        assert_eq!(events.len(), AppEvent::NAMES.len());
+        for event in events {
+            let topic = event.default_topic();
+            assert!(topic.parse::<crate::Topic>().is_ok(), "{topic:?}");
+        }
+        assert_eq!(Ping::DEFAULT_TOPIC, "ping");
+        assert_eq!(Notice::DEFAULT_TOPIC, "notices");
+    }
+
+    #[test]
     fn the_fingerprint_changes_with_the_set() {
         event_set! {
             enum OnlyPings { Ping }

@@ -1,22 +1,24 @@
 //! The wire contract between the pingstream server and its browser client, and nothing else.
 //!
 //! One Server-Sent Events stream lives at [`STREAM_PATH`]. It starts with a `retry:` line and a
-//! `heartbeat` event whose data is the stream's [`Timing`], then carries the events of the
-//! [`AppEvent`] set, each like
+//! `heartbeat` event whose data is the stream's [`Timing`] and how the stream starts ([`Start`]),
+//! then carries the events of the [`AppEvent`] set, each like
 //!
 //! ```text
-//! id: 9f3c2a1b7d4e5f60-42
+//! id: 9f3c2a1b7d4e5f60-42:ping:40
 //! event: ping
-//! data: {"count":42,"time":"2026-11-25T09:00:00.123Z"}
+//! data: {"count":40,"time":"2026-11-25T09:00:00.123Z"}
 //!
-//! id: 9f3c2a1b7d4e5f60-43
+//! id: 9f3c2a1b7d4e5f60-43:orders/42:7
 //! event: notice
 //! data: {"text":"Deploy at 18:00","level":"warning","time":"2026-11-25T09:00:00.456Z"}
 //! ```
 //!
-//! where `event` is the event's [`StreamEvent::NAME`], `data` its JSON and `id` an [`EventId`]:
-//! one sequence over events of every name. Whenever the stream has been silent for a while it
-//! carries a heartbeat, which has no id:
+//! where `event` is the event's [`StreamEvent::NAME`], `data` its JSON and `id` an
+//! [`EventStamp`]: the event's [`EventId`] (one sequence over events of every topic and name),
+//! its [`Topic`] and that topic's own number. A stream carries the topics its `?topic=`
+//! selectors ([`TOPIC_PARAM`], [`Selection`]) ask for, every topic without any. Whenever the
+//! stream has been silent for a while it carries a heartbeat, which has no id:
 //!
 //! ```text
 //! event: heartbeat
@@ -25,7 +27,7 @@
 //!
 //! A client resumes after the last id it saw with the `Last-Event-ID` header (browsers send it
 //! when they reconnect by themselves) or, from a new `EventSource`, which cannot set headers, with
-//! `?lastEventId=<id>` ([`LAST_EVENT_ID_PARAM`], [`resume_url`]). Both sides import these items;
+//! `?lastEventId=<id>` ([`LAST_EVENT_ID_PARAM`], [`stream_url`]). Both sides import these items;
 //! neither writes the literals itself. With the `sse` feature, [`sse`] builds the events as the
 //! server sends them (its examples pin their exact bytes).
 //!
@@ -38,23 +40,31 @@
 mod app_event;
 mod epoch;
 mod event_id;
+mod event_stamp;
 mod notice;
 mod ping;
 mod publishable;
+mod selector;
 #[cfg(feature = "sse")]
 pub mod sse;
+mod start;
 mod stream_event;
 mod timestamp;
 mod timing;
+mod topic;
 
 pub use app_event::AppEvent;
 pub use epoch::{Epoch, ParseEpochError};
 pub use event_id::{EventId, MALFORMED_EVENT_IDS, ParseEventIdError};
+pub use event_stamp::EventStamp;
 pub use notice::{InvalidDraft, Level, Notice, NoticeDraft};
 pub use ping::Ping;
 pub use publishable::Publishable;
+pub use selector::{Selection, SelectionError, SelectionKind, Selector};
+pub use start::Start;
 pub use stream_event::{DecodeError, EventSet, StreamEvent};
 pub use timing::Timing;
+pub use topic::{Topic, TopicError};
 
 /// For [`event_set!`]: the JSON library the generated code calls, whatever the caller imports.
 #[doc(hidden)]
@@ -62,10 +72,15 @@ pub use serde_json;
 
 /// The version of this contract beyond its event names: raise it when an event's JSON or the
 /// id format changes in a way old pages cannot read. Part of [`EventSet::fingerprint`].
-pub const CONTRACT_VERSION: u32 = 2;
+pub const CONTRACT_VERSION: u32 = 3;
 
 /// The path of the Server-Sent Events stream.
 pub const STREAM_PATH: &str = "/sse";
+
+/// The query parameter that names a topic: on the stream, one selector (repeatable: the stream
+/// carries the topics any of them matches); on a publish, the event's topic. Mercure uses the
+/// same name.
+pub const TOPIC_PARAM: &str = "topic";
 
 /// The path under which publishers `POST` events: `/events/{name}`, see [`publish_path`].
 pub const PUBLISH_PATH_PREFIX: &str = "/events/";
@@ -88,20 +103,39 @@ pub fn publish_path<E: StreamEvent>() -> String {
 }
 
 /// The stream's URL under `base` (a path such as [`STREAM_PATH`], or an absolute URL without a
-/// query), resuming after `last` when given. An [`EventId`] is made of hex digits, a dash and
-/// decimal digits, so it needs no escaping in a URL.
+/// query) for `selection`, resuming after `last` when given. An [`EventId`] is made of hex
+/// digits, a dash and decimal digits, so it needs no escaping in a URL.
 ///
 /// # Examples
 /// ```
-/// use shared::{Epoch, EventId, STREAM_PATH, resume_url};
+/// use shared::{Epoch, EventId, STREAM_PATH, Selection, stream_url};
 ///
-/// assert_eq!(resume_url(STREAM_PATH, None), "/sse");
+/// let all = Selection::all();
+/// assert_eq!(stream_url(STREAM_PATH, &all, None), "/sse");
 /// let last = EventId { epoch: Epoch(0x9f3c_2a1b_7d4e_5f60), seq: 42 };
-/// assert_eq!(resume_url(STREAM_PATH, Some(last)), "/sse?lastEventId=9f3c2a1b7d4e5f60-42");
+/// assert_eq!(stream_url(STREAM_PATH, &all, Some(last)), "/sse?lastEventId=9f3c2a1b7d4e5f60-42");
+/// let orders = Selection::parse(["orders/*"]).unwrap();
+/// assert_eq!(
+///     stream_url(STREAM_PATH, &orders, Some(last)),
+///     "/sse?topic=orders%2F*&lastEventId=9f3c2a1b7d4e5f60-42"
+/// );
 /// ```
-pub fn resume_url(base: &str, last: Option<EventId>) -> String {
-    match last {
-        Some(id) => format!("{base}?{LAST_EVENT_ID_PARAM}={id}"),
-        None => base.to_owned(),
+pub fn stream_url(base: &str, selection: &Selection, last: Option<EventId>) -> String {
+    let mut query = selection.query();
+    if let Some(id) = last {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&format!("{LAST_EVENT_ID_PARAM}={id}"));
     }
+    if query.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{query}")
+    }
+}
+
+/// [`stream_url`] for every topic.
+pub fn resume_url(base: &str, last: Option<EventId>) -> String {
+    stream_url(base, &Selection::all(), last)
 }

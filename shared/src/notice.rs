@@ -52,6 +52,7 @@ impl Notice {
 
 impl StreamEvent for Notice {
     const NAME: &'static str = "notice";
+    const DEFAULT_TOPIC: &'static str = "notices";
 }
 
 /// What a publisher sends to publish a [`Notice`]: the notice without its `time`. Any other

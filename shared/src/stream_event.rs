@@ -18,6 +18,11 @@ use serde::{Serialize, de::DeserializeOwned};
 pub trait StreamEvent: Serialize + DeserializeOwned {
     /// The SSE `event:` name.
     const NAME: &'static str;
+
+    /// The topic an event of this type goes on when its publisher names none: the event's name
+    /// unless the type says otherwise. Must be a valid [`crate::Topic`] (the contract's tests
+    /// check every event of the app's set).
+    const DEFAULT_TOPIC: &'static str = Self::NAME;
 }
 
 /// A closed list of [`StreamEvent`]s, as one enum with a variant per event: what the stream can
@@ -31,6 +36,10 @@ pub trait EventSet: Sized {
 
     /// The SSE name of this event.
     fn name(&self) -> &'static str;
+
+    /// The topic this event goes on when its publisher names none
+    /// ([`StreamEvent::DEFAULT_TOPIC`]).
+    fn default_topic(&self) -> &'static str;
 
     /// This event's `data:` as JSON.
     ///
@@ -121,6 +130,12 @@ macro_rules! event_set {
             fn name(&self) -> &'static str {
                 match self {
                     $(Self::$event(_) => <$event as $crate::StreamEvent>::NAME,)+
+                }
+            }
+
+            fn default_topic(&self) -> &'static str {
+                match self {
+                    $(Self::$event(_) => <$event as $crate::StreamEvent>::DEFAULT_TOPIC,)+
                 }
             }
 

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::StreamEvent;
+use crate::{Start, StreamEvent};
 
 /// The stream's timing, sent as the data of every `heartbeat` event: first on every
 /// stream (right after its `retry:` line), then whenever the stream has been silent for
@@ -18,12 +18,18 @@ use crate::StreamEvent;
 ///
 /// # Examples
 /// ```
-/// use shared::Timing;
+/// use shared::{Start, Timing};
 ///
-/// let heartbeat = Timing { interval_ms: 1000, heartbeat_ms: Some(2000) };
+/// let heartbeat = Timing { interval_ms: 1000, heartbeat_ms: Some(2000), start: None };
 /// let json = serde_json::to_string(&heartbeat).unwrap();
 /// assert_eq!(json, r#"{"interval_ms":1000,"heartbeat_ms":2000}"#);
 /// assert_eq!(serde_json::from_str::<Timing>(&json).unwrap(), heartbeat);
+/// // The first heartbeat of a stream also says how it starts.
+/// let opening = Timing { start: Some(Start::Exact), ..heartbeat };
+/// assert_eq!(
+///     serde_json::to_string(&opening).unwrap(),
+///     r#"{"interval_ms":1000,"heartbeat_ms":2000,"start":"exact"}"#
+/// );
 /// // Heartbeats turned off (`--keep-alive-s 0`): only the pings can be counted on.
 /// let off: Timing = serde_json::from_str(r#"{"interval_ms":1000,"heartbeat_ms":null}"#).unwrap();
 /// assert_eq!(off.heartbeat_ms, None);
@@ -35,6 +41,10 @@ pub struct Timing {
     /// The longest a stream goes without an event before it is sent a heartbeat, in milliseconds;
     /// `None` when heartbeats are off.
     pub heartbeat_ms: Option<u64>,
+    /// Only in the first heartbeat of a stream: how it starts ([`Start`]); `None` (and absent
+    /// from the JSON) in every later one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Start>,
 }
 
 /// A heartbeat is an event of the stream but not of the app's [`crate::AppEvent`] set: it has no

@@ -12,7 +12,8 @@ use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, RequestBuilder, Response};
 use shared::{
-    AppEvent, EventId, EventSet, LAST_EVENT_ID_PARAM, Ping, STREAM_PATH, StreamEvent, Timing,
+    AppEvent, EventId, EventSet, EventStamp, LAST_EVENT_ID_PARAM, Ping, STREAM_PATH, StreamEvent,
+    Timing,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -93,9 +94,15 @@ impl TestApp {
     /// The same server, serving TLS with `cert`, reached by a client that trusts `cert` and
     /// speaks HTTP/2 to it (ALPN).
     pub fn over_h2(self, cert: &TestCert) -> Self {
+        self.over_h2_with(cert.client())
+    }
+
+    /// The same server, serving TLS, reached by `client` (one that trusts the server's
+    /// certificate, as [`client_trusting`](super::tls::client_trusting) makes) over HTTP/2.
+    pub fn over_h2_with(self, client: reqwest::Client) -> Self {
         Self {
             address: format!("https://localhost:{}", self.port),
-            client: cert.client(),
+            client,
             version: reqwest::Version::HTTP_2,
             ..self
         }
@@ -167,6 +174,53 @@ impl TestApp {
             events: Box::pin(response.bytes_stream().eventsource()),
             heartbeats: Vec::new(),
         }
+    }
+
+    /// `GET /sse` for the topics `selectors` pick (none: every topic), after `last` when given
+    /// (`?lastEventId=`), and whatever it answers. The selectors go into the URL as they are.
+    pub async fn get_topics(&self, selectors: &[&str], last: Option<EventId>) -> Response {
+        let mut query: Vec<String> = selectors
+            .iter()
+            .map(|selector| format!("{}={selector}", shared::TOPIC_PARAM))
+            .collect();
+        if let Some(id) = last {
+            query.push(format!("{LAST_EVENT_ID_PARAM}={id}"));
+        }
+        let path = format!("{STREAM_PATH}?{}", query.join("&"));
+        let response = send(self.request(Method::GET, &path)).await;
+        assert_eq!(response.version(), self.version, "the HTTP version");
+        response
+    }
+
+    /// [`TestApp::get_topics`], as a stream; panics unless the answer is 200.
+    pub async fn open_topics(&self, selectors: &[&str], last: Option<EventId>) -> SseClient {
+        let response = self.get_topics(selectors, last).await;
+        assert_eq!(response.status(), 200, "stream refused: {selectors:?}");
+        SseClient {
+            events: Box::pin(response.bytes_stream().eventsource()),
+            heartbeats: Vec::new(),
+        }
+    }
+
+    /// `POST /events/{name}?topic=<topic>` with `Authorization: Bearer <token>` and `body`.
+    pub async fn publish_on(
+        &self,
+        name: &str,
+        topic: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> Response {
+        let path = format!(
+            "{}{name}?{}={topic}",
+            shared::PUBLISH_PATH_PREFIX,
+            shared::TOPIC_PARAM
+        );
+        send(
+            self.request(Method::POST, &path)
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
     }
 
     /// `POST /events/{name}` with `Authorization: Bearer <token>` and `body` as JSON.
@@ -324,6 +378,26 @@ pub async fn accepted_id(response: Response) -> EventId {
         .expect("an EventId")
 }
 
+/// The stamp a `202 Accepted` publish answered (`{"id": "<epoch>-<seq>", "topic": …,
+/// "topic_seq": …}`); panics on any other answer.
+pub async fn accepted_stamp(response: Response) -> EventStamp {
+    assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+    let body: serde_json::Value = response.json().await.expect("a JSON body");
+    EventStamp {
+        id: body["id"]
+            .as_str()
+            .expect("an id")
+            .parse()
+            .expect("an EventId"),
+        topic: body["topic"]
+            .as_str()
+            .expect("a topic")
+            .parse()
+            .expect("a Topic"),
+        topic_seq: body["topic_seq"].as_u64().expect("a topic_seq"),
+    }
+}
+
 /// The value of metric `name` in the text `/metrics` answers: the number after `name ` on its
 /// line.
 pub fn metric_value(text: &str, name: &str) -> Option<u64> {
@@ -337,27 +411,35 @@ type EventStream =
 /// One ping as a client received it.
 #[derive(Debug, Clone)]
 pub struct Received {
-    /// Its id.
+    /// Its id: its place in the run.
     pub id: EventId,
+    /// Its whole `id:`: the id, its topic and the topic's number.
+    pub stamp: EventStamp,
     /// The ping its data decodes to.
     pub ping: Ping,
 }
 
 impl Received {
     /// The ping event with fields `id` and `data`, checked: the data a [`Ping`], the id an
-    /// [`EventId`]. Every stream reader of the suites decodes pings with it.
+    /// [`EventStamp`]. Every stream reader of the suites decodes pings with it.
     pub fn parse(id: &str, data: &str) -> Result<Self, String> {
         let ping: Ping = serde_json::from_str(data).map_err(|err| format!("not a Ping: {err}"))?;
-        let id: EventId = id.parse().map_err(|err| format!("id {id:?}: {err}"))?;
-        Ok(Self { id, ping })
+        let stamp: EventStamp = id.parse().map_err(|err| format!("id {id:?}: {err}"))?;
+        Ok(Self {
+            id: stamp.id,
+            stamp,
+            ping,
+        })
     }
 }
 
 /// One event of the app's set, of any name, as a client received it.
 #[derive(Debug, Clone)]
 pub struct ReceivedEvent {
-    /// Its id.
+    /// Its id: its place in the run.
     pub id: EventId,
+    /// Its whole `id:`: the id, its topic and the topic's number.
+    pub stamp: EventStamp,
     /// The event its name and data decode to.
     pub event: AppEvent,
 }
@@ -394,10 +476,40 @@ impl SseClient {
             .next_raw_within(Duration::from_secs(5))
             .await
             .expect("an event within 5 s");
+        let stamp: EventStamp = event.id.parse().expect("an event stamp");
         ReceivedEvent {
-            id: event.id.parse().expect("an event id"),
+            id: stamp.id,
+            stamp,
             event: AppEvent::decode(&event.event, &event.data).expect("an event of the set"),
         }
+    }
+
+    /// The next event of any name, or `None` if none arrives within `wait`.
+    pub async fn next_event_within(&mut self, wait: Duration) -> Option<ReceivedEvent> {
+        let event = self.next_raw_within(wait).await?;
+        let stamp: EventStamp = event.id.parse().expect("an event stamp");
+        Some(ReceivedEvent {
+            id: stamp.id,
+            stamp,
+            event: AppEvent::decode(&event.event, &event.data).expect("an event of the set"),
+        })
+    }
+
+    /// How the stream started, as its opening heartbeat said: waits up to 5 s for it.
+    pub async fn start(&mut self) -> shared::Start {
+        if self.heartbeats.is_empty() {
+            let event = tokio::time::timeout(Duration::from_secs(5), self.events.next())
+                .await
+                .expect("the opening within 5 s")
+                .expect("the stream is open")
+                .expect("the stream reads");
+            assert_eq!(event.event, Timing::NAME, "the first event is the opening");
+            let opening = serde_json::from_str(&event.data).expect("data is a Timing");
+            self.heartbeats.push(opening);
+        }
+        self.heartbeats[0]
+            .start
+            .expect("the opening says how the stream starts")
     }
 
     /// The next event that is not a heartbeat, as the parser gave it, or `None` if none

@@ -178,7 +178,7 @@ impl Leader {
         match result {
             Ok(Some(id)) => {
                 self.reachable(standing);
-                tracing::trace!(%id, "published a tick");
+                tracing::trace!(id = %id.id, "published a tick");
             }
             Ok(None) => {
                 self.reachable(standing);
@@ -192,7 +192,7 @@ impl Leader {
     }
 
     /// Numbers the next tick and appends its event; `None` if the lease is someone else's.
-    async fn publish_tick(&mut self) -> redis::RedisResult<Option<shared::EventId>> {
+    async fn publish_tick(&mut self) -> redis::RedisResult<Option<shared::EventStamp>> {
         let next_tick = redis::cmd("EVAL")
             .arg(NEXT_TICK)
             .arg(2)

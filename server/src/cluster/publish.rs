@@ -1,14 +1,15 @@
 //! The one way into the shared stream: an atomic script that gives an event the cluster's next
 //! seq and appends it, whichever replica calls it and however many call it at once.
 //!
-//! Redis runs a script without interleaving any other command, so `INCR` of the seq and the
-//! `XADD` of the entry `<seq>-0` happen as one step: two replicas publishing at once get two
-//! consecutive seqs, never the same one and never a hole. The entry carries the event's name
-//! and JSON as they are; the readers relay them without decoding.
+//! Redis runs a script without interleaving any other command, so `INCR` of the seq, `HINCRBY`
+//! of the event's topic's number and the `XADD` of the entry `<seq>-0` happen as one step: two
+//! replicas publishing at once get two consecutive seqs (and, on one topic, two consecutive
+//! topic numbers), never the same one and never a hole. The entry carries the event's name,
+//! topic and JSON as they are; the readers relay them without decoding.
 
 use std::time::Duration;
 
-use shared::{Epoch, EventId};
+use shared::{Epoch, EventId, EventStamp};
 use tokio::time::Instant;
 
 use super::{keys, link::MasterLink};
@@ -17,11 +18,12 @@ use crate::{
     stream::{Payload, epoch},
 };
 
-/// Appends one event: the next seq of the cluster's epoch, as entry `<seq>-0` with fields
-/// `epoch`, `event` (the name), `data` (the JSON) and `ms` (when the publishing replica sent
-/// it, in Unix milliseconds: what the readers measure their lag by), trimmed to about the history. The first
-/// publish, or the first after Redis lost its data, draws the epoch (ARGV[1]) and starts the seq
-/// and the stream afresh. Replies `{epoch, seq}`.
+/// Appends one event: the next seq of the cluster's epoch and the next number of its topic
+/// (ARGV[7]), as entry `<seq>-0` with fields `epoch`, `event` (the name), `data` (the JSON),
+/// `ms` (when the publishing replica sent it, in Unix milliseconds: what the readers measure
+/// their lag by), `topic` and `tseq` (the topic's number), trimmed to about the history. The
+/// first publish, or the first after Redis lost its data, draws the epoch (ARGV[1]) and starts
+/// the seq, the topics' numbers and the stream afresh. Replies `{epoch, seq, tseq}`.
 ///
 /// With ARGV[6] = `1` (behind sentinels) the script also fences failovers: Redis replicates
 /// asynchronously, so a promoted replica may lack the newest entries the old master took, and
@@ -36,7 +38,7 @@ local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch)
-  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[5])
 end
 if ARGV[6] == '1' then
   local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)')
@@ -45,13 +47,15 @@ if ARGV[6] == '1' then
     if writer then
       epoch = ARGV[1]
       redis.call('SET', KEYS[1], epoch)
+      redis.call('DEL', KEYS[5])
     end
     redis.call('SET', KEYS[4], replid)
   end
 end
 local seq = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'epoch', epoch, 'event', ARGV[2], 'data', ARGV[3], 'ms', ARGV[5])
-return {epoch, seq}";
+local tseq = redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'epoch', epoch, 'event', ARGV[2], 'data', ARGV[3], 'ms', ARGV[5], 'topic', ARGV[7], 'tseq', tseq)
+return {epoch, seq, tseq}";
 
 /// Why an event did not get into the shared stream.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +71,7 @@ pub(super) async fn append(
     link: &MasterLink,
     payload: &Payload,
     history: u64,
-) -> redis::RedisResult<EventId> {
+) -> redis::RedisResult<EventStamp> {
     append_fenced(link, payload, history, link.follows_failovers()).await
 }
 
@@ -77,23 +81,25 @@ async fn append_fenced(
     payload: &Payload,
     history: u64,
     fenced: bool,
-) -> redis::RedisResult<EventId> {
+) -> redis::RedisResult<EventStamp> {
     let fence = if fenced { "1" } else { "0" };
     let publish = redis::cmd("EVAL")
         .arg(PUBLISH)
-        .arg(4)
+        .arg(5)
         .arg(keys::EPOCH)
         .arg(keys::SEQ)
         .arg(keys::STREAM)
         .arg(keys::WRITER)
+        .arg(keys::TOPICS)
         .arg(epoch::draw().to_string())
         .arg(payload.name.as_ref())
         .arg(&payload.data)
         .arg(history)
         .arg(chrono::Utc::now().timestamp_millis())
         .arg(fence)
+        .arg(payload.topic.as_str())
         .clone();
-    let (epoch, seq): (String, u64) = link.query(&publish).await?;
+    let (epoch, seq, topic_seq): (String, u64, u64) = link.query(&publish).await?;
     let epoch: Epoch = epoch.parse().map_err(|_| {
         redis::RedisError::from((
             redis::ErrorKind::Parse,
@@ -101,7 +107,11 @@ async fn append_fenced(
             epoch,
         ))
     })?;
-    Ok(EventId { epoch, seq })
+    Ok(EventStamp {
+        id: EventId { epoch, seq },
+        topic: payload.topic.clone(),
+        topic_seq,
+    })
 }
 
 /// Publishes events from any replica into the shared stream (the publish route's way in, in a
@@ -118,7 +128,7 @@ pub struct ClusterPublisher {
 impl ClusterPublisher {
     /// Appends `payload` to the shared stream and returns its id once Redis has it. Every
     /// replica's reader then relays it to its clients.
-    pub async fn publish(&self, payload: &Payload) -> Result<EventId, ClusterPublishError> {
+    pub async fn publish(&self, payload: &Payload) -> Result<EventStamp, ClusterPublishError> {
         let sent = Instant::now();
         let result =
             tokio::time::timeout(self.timeout, append(&self.link, payload, self.history)).await;
@@ -201,6 +211,33 @@ mod tests {
         append_fenced(&redis.link(), &Payload::for_tests(n), 100, fenced)
             .await
             .expect("Redis takes the event")
+            .id
+    }
+
+    #[tokio::test]
+    async fn each_topic_is_numbered_from_one_without_a_hole_beside_the_run_s_seq() {
+        let redis = Redis::start(&[]).await;
+        let link = redis.link();
+        let mut stamps = Vec::new();
+        for (n, topic) in ["a", "b", "a", "a/x", "b", "a"].into_iter().enumerate() {
+            let payload = Payload::for_tests_on(n as u64, topic);
+            stamps.push(append_fenced(&link, &payload, 100, false).await.unwrap());
+        }
+        let numbered: Vec<_> = stamps
+            .iter()
+            .map(|s| (s.id.seq, s.topic.as_str(), s.topic_seq))
+            .collect();
+        assert_eq!(
+            numbered,
+            [
+                (1, "a", 1),
+                (2, "b", 1),
+                (3, "a", 2),
+                (4, "a/x", 1),
+                (5, "b", 2),
+                (6, "a", 3)
+            ]
+        );
     }
 
     /// Waits until `replica` has the stream up to `seq`.

@@ -6,7 +6,9 @@
 //! skipping it would leave a hole in every client's seq, which they would show as lost events,
 //! and a page that has no listener for a name ignores it anyway. Only an entry that is not an
 //! event at all (a field missing, a line break in its name or JSON) is skipped, with a warning
-//! and a count (`pingstream_redis_entries_skipped_total`); its seq then shows clients a gap.
+//! and a count (`pingstream_redis_entries_skipped_total`). An entry without a topic (written by
+//! a build from before topics, during a rolling upgrade) is such an entry: upgrade every replica
+//! before publishing from the new ones, or let the old ones' events be skipped.
 //!
 //! It starts from the beginning of what Redis retains, so the local history mirrors the stream
 //! and a client resuming here with another replica's id is answered from it. It reads one entry
@@ -17,7 +19,7 @@ use std::time::Duration;
 use std::borrow::Cow;
 
 use redis::streams::{StreamId, StreamReadReply};
-use shared::{Epoch, EventId};
+use shared::{Epoch, EventId, EventStamp};
 use tokio_util::sync::CancellationToken;
 
 use super::{backoff::Backoff, keys, link::MasterLink};
@@ -151,11 +153,12 @@ fn feed(hub: &Hub, metrics: &Metrics, cursor: &mut Cursor, entries: Vec<StreamId
     let mut newest_ms = None;
     for entry in entries {
         cursor.entry.clone_from(&entry.id);
-        let Some((id, payload)) = parse_entry(&entry) else {
+        let Some((stamp, payload)) = parse_entry(&entry) else {
             tracing::warn!(entry = %entry.id, "skipping a stream entry that is not an event");
             metrics.count_redis_entry_skipped();
             continue;
         };
+        let id = stamp.id;
         if cursor.only.is_some_and(|only| only != id.epoch) {
             // Another run than the one being read from its start.
             continue;
@@ -178,7 +181,7 @@ fn feed(hub: &Hub, metrics: &Metrics, cursor: &mut Cursor, entries: Vec<StreamId
         // The run read from its start has begun: later runs are read as they come.
         cursor.only = None;
         newest_ms = entry.get::<i64>("ms").or(newest_ms);
-        hub.relay(id, &payload);
+        hub.relay(stamp, &payload);
     }
     if let Some(ms) = newest_ms {
         // `ms` is when the publishing replica sent the entry, by its clock; the lag is how long
@@ -188,18 +191,25 @@ fn feed(hub: &Hub, metrics: &Metrics, cursor: &mut Cursor, entries: Vec<StreamId
     }
 }
 
-/// The id and payload of a stream entry `<seq>-0` with fields `epoch` (16 hex digits), `event`
-/// (the name) and `data` (the JSON); `None` for anything else.
-fn parse_entry(entry: &StreamId) -> Option<(EventId, Payload)> {
+/// The stamp and payload of a stream entry `<seq>-0` with fields `epoch` (16 hex digits),
+/// `event` (the name), `data` (the JSON), `topic` and `tseq` (the topic's number); `None` for
+/// anything else.
+fn parse_entry(entry: &StreamId) -> Option<(EventStamp, Payload)> {
     let seq: u64 = entry.id.strip_suffix("-0")?.parse().ok()?;
     let epoch: Epoch = entry.get::<String>("epoch")?.parse().ok()?;
+    let topic: shared::Topic = entry.get::<String>("topic")?.parse().ok()?;
+    let topic_seq: u64 = entry.get::<String>("tseq")?.parse().ok()?;
     let payload = Payload {
         name: Cow::Owned(entry.get("event")?),
+        topic: topic.clone(),
         data: entry.get("data")?,
     };
-    payload
-        .is_well_formed()
-        .then_some((EventId { epoch, seq }, payload))
+    let stamp = EventStamp {
+        id: EventId { epoch, seq },
+        topic,
+        topic_seq,
+    };
+    payload.is_well_formed().then_some((stamp, payload))
 }
 
 #[cfg(test)]
@@ -234,10 +244,12 @@ mod tests {
                 ("event", "notice"),
                 ("data", r#"{"text":"hi"}"#),
                 ("ms", "1700000000123"),
+                ("topic", "orders/42"),
+                ("tseq", "7"),
             ],
         ))
         .unwrap();
-        assert_eq!(parsed.0.to_string(), "9f3c2a1b7d4e5f60-42");
+        assert_eq!(parsed.0.to_string(), "9f3c2a1b7d4e5f60-42:orders/42:7");
         assert_eq!(parsed.1.name, "notice");
         assert_eq!(parsed.1.data, r#"{"text":"hi"}"#);
     }
@@ -250,6 +262,8 @@ mod tests {
                 ("epoch", EPOCH),
                 ("event", "from-a-newer-replica"),
                 ("data", "[1]"),
+                ("topic", "t"),
+                ("tseq", "1"),
             ],
         ))
         .unwrap();
@@ -258,7 +272,13 @@ mod tests {
 
     #[test]
     fn entries_that_are_not_events_are_refused() {
-        let good = [("epoch", EPOCH), ("event", "ping"), ("data", "{}")];
+        let good = [
+            ("epoch", EPOCH),
+            ("event", "ping"),
+            ("data", "{}"),
+            ("topic", "ping"),
+            ("tseq", "3"),
+        ];
         let with = |field: &str, value: &'static str| {
             good.iter()
                 .map(|&(key, old)| (key, if key == field { value } else { old }))
@@ -281,6 +301,10 @@ mod tests {
             ("42-0", without("epoch")),
             ("42-0", without("event")),
             ("42-0", without("data")),
+            ("42-0", without("topic")),
+            ("42-0", without("tseq")),
+            ("42-0", with("topic", "a//b")),
+            ("42-0", with("tseq", "x")),
         ] {
             let bad = entry(id, &fields);
             assert_eq!(parse_entry(&bad), None, "{bad:?}");
@@ -302,6 +326,8 @@ mod tests {
                     ("epoch", "00000000000000ab"),
                     ("event", "ping"),
                     ("data", "{}"),
+                    ("topic", "ping"),
+                    ("tseq", "1"),
                 ],
             )
         };
@@ -349,8 +375,18 @@ mod tests {
             Metrics::new(),
         );
         let metrics = Metrics::new();
-        let event =
-            |id: &str, epoch: &str| entry(id, &[("epoch", epoch), ("event", "e"), ("data", "{}")]);
+        let event = |id: &str, epoch: &str| {
+            entry(
+                id,
+                &[
+                    ("epoch", epoch),
+                    ("event", "e"),
+                    ("data", "{}"),
+                    ("topic", "t"),
+                    ("tseq", "1"),
+                ],
+            )
+        };
         let (old, new) = ("00000000000000aa", "00000000000000bb");
         let mut cursor = Cursor::start();
         // The old master: 1-5, all relayed.
@@ -366,17 +402,21 @@ mod tests {
             .collect();
         feed(&hub, &metrics, &mut cursor, promoted);
         let mut subscription = hub
-            .subscribe(crate::stream::Resume::After(EventId {
-                epoch: Epoch(0xcc),
-                seq: 0,
-            }))
+            .subscribe(
+                crate::stream::Resume::After(EventId {
+                    epoch: Epoch(0xcc),
+                    seq: 0,
+                }),
+                shared::Selection::all(),
+            )
             .unwrap();
         let mut relayed = Vec::new();
         use futures_util::{FutureExt as _, StreamExt as _};
         while let Some(Some(event)) = subscription.next().now_or_never() {
             let text = crate::stream::hub::wire_text(event);
             if let Some(id) = text.lines().find_map(|line| line.strip_prefix("id: ")) {
-                relayed.push(id.to_owned());
+                let stamp: EventStamp = id.parse().unwrap();
+                relayed.push(stamp.id.to_string());
             }
         }
         assert_eq!(

@@ -4,7 +4,7 @@
 use std::future::{Ready, ready};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
-use shared::{EventId, LAST_EVENT_ID_PARAM};
+use shared::{EventStamp, LAST_EVENT_ID_PARAM};
 
 use crate::stream::Resume;
 
@@ -55,8 +55,9 @@ impl LastEventId {
         }
     }
 
+    /// An event's whole `id:` (what browsers send back) or a bare [`shared::EventId`].
     fn from_text(text: &str) -> Self {
-        match text.parse::<EventId>() {
+        match EventStamp::cursor(text) {
             Ok(id) => Self(Resume::After(id)),
             Err(err) => {
                 tracing::debug!(%err, "unusable last event id; starting from the newest event");
@@ -81,7 +82,7 @@ impl FromRequest for LastEventId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::Epoch;
+    use shared::{Epoch, EventId};
 
     #[test]
     fn a_valid_id_resumes_after_it() {

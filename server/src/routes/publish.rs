@@ -4,8 +4,9 @@
 //! Each request is checked in the order that costs least first, and refused with the first
 //! rule it breaks, always as JSON `{"error": <code>, "detail": <why>}`:
 //! publishing off (404) → credentials missing or malformed (401) or wrong (403) → the token's
-//! rate (429) → the event's name (404) → content type (415) → size (413) → JSON (400) → the
-//! event's own rules (422) → the stream takes it (202 `{"id": …}`), or Redis does not (503).
+//! rate (429) → the event's name (404) → its `?topic=` (400) → content type (415) → size (413)
+//! → JSON (400) → the event's own rules (422) → the stream takes it (202
+//! `{"id": …, "topic": …, "topic_seq": …}`), or Redis does not (503).
 //! Tokens are compared as SHA-256 digests in constant time ([`subtle::ConstantTimeEq`]), and
 //! neither a token nor the `Authorization` header is ever logged or put in a metric.
 
@@ -20,7 +21,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::StreamExt as _;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter, clock::Clock as _};
 use sha2::{Digest, Sha256};
-use shared::{AppEvent, EventId, Notice, Publishable};
+use shared::{AppEvent, EventStamp, Notice, Publishable, TOPIC_PARAM, Topic};
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
@@ -31,17 +32,20 @@ use crate::{
     stream::Payload,
 };
 
-/// Turns a publisher's JSON into the event's payload, or says what is wrong with it.
-type Accept = fn(serde_json::Value, DateTime<Utc>) -> Result<Payload, Rejection>;
+/// Turns a publisher's JSON into the event's payload on the topic it named (the event's default
+/// topic if none), or says what is wrong with it.
+type Accept = fn(serde_json::Value, DateTime<Utc>, Option<Topic>) -> Result<Payload, Rejection>;
 
 /// The events publishers may send, by name: one line per [`Publishable`] event of the set.
 /// Pings are the server's own and are not listed.
 const PUBLISHABLE: &[(&str, Accept)] = &[(<Notice as shared::StreamEvent>::NAME, accept::<Notice>)];
 
-/// Reads `json` as `E`'s draft and completes it into an event accepted at `time`.
+/// Reads `json` as `E`'s draft and completes it into an event accepted at `time`, on `topic` or
+/// else `E`'s default topic.
 fn accept<E: Publishable>(
     json: serde_json::Value,
     time: DateTime<Utc>,
+    topic: Option<Topic>,
 ) -> Result<Payload, Rejection>
 where
     AppEvent: From<E>,
@@ -53,7 +57,33 @@ where
     let draft: E::Draft =
         serde_json::from_value(json).map_err(|err| Rejection::Invalid(err.to_string()))?;
     let event = E::from_draft(draft, time).map_err(|err| Rejection::Invalid(err.0))?;
-    Payload::encode(&AppEvent::from(event)).map_err(|err| Rejection::Invalid(err.to_string()))
+    let topic = match topic {
+        Some(topic) => topic,
+        None => E::DEFAULT_TOPIC
+            .parse()
+            .map_err(|err| Rejection::InvalidTopic(format!("the default topic: {err}")))?,
+    };
+    Payload::encode(&AppEvent::from(event), topic)
+        .map_err(|err| Rejection::Invalid(err.to_string()))
+}
+
+/// The topic `?topic=` names, if any: at most one, a valid [`Topic`].
+fn requested_topic(request: &HttpRequest) -> Result<Option<Topic>, Rejection> {
+    let mut named = form_urlencoded::parse(request.query_string().as_bytes())
+        .filter(|(name, _)| name == TOPIC_PARAM)
+        .map(|(_, value)| value);
+    let Some(first) = named.next() else {
+        return Ok(None);
+    };
+    if named.next().is_some() {
+        return Err(Rejection::InvalidTopic(
+            "an event goes on one topic: give `topic` once".into(),
+        ));
+    }
+    first
+        .parse()
+        .map(Some)
+        .map_err(|err: shared::TopicError| Rejection::InvalidTopic(err.to_string()))
 }
 
 /// Who may publish, how much, and how often: built once from the config.
@@ -159,7 +189,7 @@ async fn handle(
     gate: &PublishGate,
     publisher: &Publisher,
     metrics: &Metrics,
-) -> Result<EventId, Rejection> {
+) -> Result<EventStamp, Rejection> {
     if gate.tokens.is_empty() {
         return Err(Rejection::Off);
     }
@@ -173,12 +203,13 @@ async fn handle(
         .iter()
         .find_map(|(publishable, accept)| (*publishable == name).then_some(*accept))
         .ok_or_else(|| Rejection::UnknownEvent(name.to_owned()))?;
+    let topic = requested_topic(request)?;
     require_json(request)?;
     let body = read_body(request, body, gate.max_bytes).await?;
     let json: serde_json::Value =
         serde_json::from_slice(&body).map_err(|err| Rejection::MalformedJson(err.to_string()))?;
     let started = Instant::now();
-    let payload = accept(json, Utc::now().trunc_subsecs(3))?;
+    let payload = accept(json, Utc::now().trunc_subsecs(3), topic)?;
     let id = publisher.publish(&payload).await.map_err(|err| match err {
         PublishError::Closed => Rejection::Unavailable(err.to_string()),
         PublishError::Unavailable(why) => Rejection::Unavailable(why),
@@ -187,8 +218,9 @@ async fn handle(
     Ok(id)
 }
 
-/// `POST /events/{name}`: puts one event into the stream, answered `202 {"id": "<epoch>-<seq>"}`
-/// once it is there (in a cluster: once Redis has it), or refused as the module doc says.
+/// `POST /events/{name}[?topic=<topic>]`: puts one event into the stream, answered
+/// `202 {"id": "<epoch>-<seq>", "topic": "<topic>", "topic_seq": <n>}` once it is there (in a
+/// cluster: once Redis has it), or refused as the module doc says.
 pub async fn publish(
     request: HttpRequest,
     name: web::Path<String>,
@@ -198,11 +230,15 @@ pub async fn publish(
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, Rejection> {
     match handle(&request, &name, body, &gate, &publisher, &metrics).await {
-        Ok(id) => {
-            tracing::debug!(%id, event = %name, "published");
+        Ok(stamp) => {
+            tracing::debug!(id = %stamp.id, event = %name, "published");
             Ok(HttpResponse::Accepted()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
-                .json(serde_json::json!({ "id": id.to_string() })))
+                .json(serde_json::json!({
+                    "id": stamp.id.to_string(),
+                    "topic": stamp.topic.as_str(),
+                    "topic_seq": stamp.topic_seq,
+                })))
         }
         Err(rejection) => {
             // What was refused and why, never who asked: no header is logged.
@@ -245,6 +281,9 @@ pub enum Rejection {
     /// No publishable event has this name.
     #[error("no publishable event is named {0:?}")]
     UnknownEvent(String),
+    /// `?topic=` is not one topic.
+    #[error("not a topic: {0}")]
+    InvalidTopic(String),
     /// Not `Content-Type: application/json`.
     #[error("the body must be sent as Content-Type: application/json")]
     UnsupportedMediaType,
@@ -276,6 +315,7 @@ impl Rejection {
             Self::Off | Self::UnknownEvent(_) => "not_found",
             Self::Unauthenticated(_) => "unauthorized",
             Self::Forbidden => "forbidden",
+            Self::InvalidTopic(_) => "invalid_topic",
             Self::RateLimited(_) => "rate_limited",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooLarge(_) => "payload_too_large",
@@ -305,7 +345,7 @@ impl ResponseError for Rejection {
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedJson(_) | Self::InvalidTopic(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -398,9 +438,21 @@ mod tests {
     #[test]
     fn a_notice_draft_is_completed_with_the_time_and_refused_when_invalid() {
         let time = DateTime::<Utc>::UNIX_EPOCH;
-        let payload =
-            accept::<Notice>(serde_json::json!({"text": "hi", "level": "info"}), time).unwrap();
+        let payload = accept::<Notice>(
+            serde_json::json!({"text": "hi", "level": "info"}),
+            time,
+            None,
+        )
+        .unwrap();
         assert_eq!(payload.name, "notice");
+        assert_eq!(payload.topic.as_str(), "notices");
+        let on_order = accept::<Notice>(
+            serde_json::json!({"text": "hi", "level": "info"}),
+            time,
+            Some("orders/42".parse().unwrap()),
+        )
+        .unwrap();
+        assert_eq!(on_order.topic.as_str(), "orders/42");
         assert_eq!(
             payload.data,
             r#"{"text":"hi","level":"info","time":"1970-01-01T00:00:00.000Z"}"#
@@ -414,7 +466,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    accept::<Notice>(bad.clone(), time),
+                    accept::<Notice>(bad.clone(), time, None),
                     Err(Rejection::Invalid(_))
                 ),
                 "{bad}"

@@ -11,7 +11,7 @@ use actix_web_lab::sse::Sse;
 
 use crate::stream::{Hub, SubscribeError};
 
-use super::last_event_id::LastEventId;
+use super::{last_event_id::LastEventId, selection::Topics};
 
 /// The headers of every stream answer, `GET` and `HEAD` alike: the SSE content type, never
 /// cached, never compressed (a compressing proxy or middleware would buffer it), and never
@@ -61,8 +61,9 @@ impl StreamSettings {
     }
 }
 
-/// Opens a stream: the heartbeat, the replay `Last-Event-ID` (or `?lastEventId=`) asks for, then
-/// live pings.
+/// Opens a stream on the topics `?topic=` selects (every topic without one): the opening
+/// heartbeat (which says how the stream starts), the replay `Last-Event-ID` (or `?lastEventId=`)
+/// asks for, then the matching events as they are published.
 ///
 /// actix-web-lab's `Sse` responder writes this stream's jittered `retry:` hint, then the hub's
 /// events (each one's JSON serialized once by the hub, whatever the number of streams);
@@ -74,13 +75,16 @@ pub async fn stream(
     hub: web::Data<Hub>,
     settings: web::Data<StreamSettings>,
     LastEventId(resume): LastEventId,
+    Topics(selection): Topics,
 ) -> Result<HttpResponse, StreamError> {
     // In a cluster the client may come from a replica that is a moment ahead of this one.
     hub.catch_up(resume).await;
-    let subscription = hub.subscribe(resume).map_err(|err| StreamError {
-        err,
-        retry_after: settings.retry,
-    })?;
+    let subscription = hub
+        .subscribe(resume, selection)
+        .map_err(|err| StreamError {
+            err,
+            retry_after: settings.retry,
+        })?;
     let mut response = Sse::from_infallible_stream(subscription)
         .with_retry_duration(settings.jittered_retry(fastrand::f64()))
         .respond_to(&request);

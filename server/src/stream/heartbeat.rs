@@ -47,13 +47,18 @@ mod tests {
         let settings = HubSettings::for_tests(100, 10);
         let hub = Hub::new(settings, Metrics::new());
         let heartbeat = wire_text(shared::sse::heartbeat_event(&settings.timing).unwrap());
-        let shutdown = CancellationToken::new();
-        let mut subscription = hub.subscribe(Resume::Latest).unwrap();
-        assert_eq!(
-            ready(&mut subscription),
-            [heartbeat.as_str()],
-            "the greeting"
+        let opening = wire_text(
+            shared::sse::heartbeat_event(&Timing {
+                start: Some(shared::Start::Fresh),
+                ..settings.timing
+            })
+            .unwrap(),
         );
+        let shutdown = CancellationToken::new();
+        let mut subscription = hub
+            .subscribe(Resume::Latest, shared::Selection::all())
+            .unwrap();
+        assert_eq!(ready(&mut subscription), [opening.as_str()], "the greeting");
         let task = tokio::spawn(run(hub.clone(), shutdown.clone()));
         // The tests' heartbeat period is 2 s.
         tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -79,11 +84,14 @@ mod tests {
             timing: Timing {
                 interval_ms: 1000,
                 heartbeat_ms: None,
+                start: None,
             },
             ..HubSettings::for_tests(100, 10)
         };
         let hub = Hub::new(settings, Metrics::new());
-        let mut subscription = hub.subscribe(Resume::Latest).unwrap();
+        let mut subscription = hub
+            .subscribe(Resume::Latest, shared::Selection::all())
+            .unwrap();
         assert_eq!(
             ready(&mut subscription).len(),
             1,

@@ -1,19 +1,22 @@
-//! The hub's bounded history: the newest events of one run of the stream, and where a client
-//! that resumes starts in it. Bounded by count and by bytes, so that a burst of large events
-//! cannot grow memory past the configured limit.
+//! The hub's bounded history: the newest events of one run of the stream, every topic in one
+//! sequence, and where a client that resumes starts in it and whether that start is exact.
+//! Bounded by count and by bytes, so that a burst of large events cannot grow memory past the
+//! configured limit. One history for all topics (not one per topic): a resume is answered from
+//! one place whatever the subscription, and a topic's events stay as long as the window holds
+//! them, however rarely it is published to.
 
 use std::collections::VecDeque;
 
-use shared::EventId;
+use shared::{EventId, Start, Topic};
 
 /// Where a new subscription starts, from the client's `Last-Event-ID`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resume {
-    /// A new client, or one whose id could not be read: the newest event, then live.
+    /// A new client, or one whose id could not be read: the newest matching event, then live.
     Latest,
     /// Everything after this event, then live. An id the history cannot place (another run,
     /// older than the history) starts at the oldest retained event; one from the future starts at
-    /// the newest. Either way the ids' `seq` show the client the discontinuity.
+    /// the newest. Either way the stream's opening says [`Start::Reset`].
     After(EventId),
 }
 
@@ -36,9 +39,10 @@ pub struct History<T> {
     bytes: usize,
 }
 
-/// An event with the id it was published under and its weight.
+/// An event with the id and topic it was published under, and its weight.
 struct Stamped<T> {
     id: EventId,
+    topic: Topic,
     item: T,
     weight: usize,
 }
@@ -53,11 +57,11 @@ impl<T> History<T> {
         }
     }
 
-    /// Appends `item`, published as `id` and weighing `weight` bytes, then drops the oldest
+    /// Appends `item`, published as `id` on `topic` and weighing `weight` bytes, then drops the oldest
     /// events while either limit is exceeded. Within an epoch, ids must increase from one call
     /// to the next; an id of a new epoch (a cluster's shared stream was lost and started again)
     /// drops the previous epoch's events, so that the history always holds one run.
-    pub fn push(&mut self, id: EventId, item: T, weight: usize) {
+    pub fn push(&mut self, id: EventId, topic: Topic, item: T, weight: usize) {
         if self
             .entries
             .back()
@@ -66,7 +70,12 @@ impl<T> History<T> {
             self.entries.clear();
             self.bytes = 0;
         }
-        self.entries.push_back(Stamped { id, item, weight });
+        self.entries.push_back(Stamped {
+            id,
+            topic,
+            item,
+            weight,
+        });
         self.bytes += weight;
         while self.entries.len() > 1
             && (self.entries.len() > self.limits.events || self.bytes > self.limits.bytes)
@@ -87,33 +96,56 @@ impl<T> History<T> {
         self.bytes
     }
 
-    /// The events a client that asks for `resume` is owed from the history, oldest first.
-    pub fn replay(&self, resume: Resume) -> impl ExactSizeIterator<Item = &T> {
-        self.entries
-            .range(self.replay_start(resume)..)
-            .map(|stamped| &stamped.item)
-    }
-
-    /// Index of the first entry to replay for `resume`.
-    fn replay_start(&self, resume: Resume) -> usize {
-        let Some(newest) = self.newest() else {
-            return 0;
+    /// How a stream that asks for `resume` starts, and the events on the topics it `wants` that
+    /// it is owed from the history, oldest first:
+    /// - no cursor: [`Start::Fresh`] and the newest matching event;
+    /// - a cursor of this run no older than the history: [`Start::Exact`] and every matching
+    ///   event after it (none was dropped since the cursor: the history holds the event right
+    ///   after it, or the cursor is the newest);
+    /// - a cursor older than the history or of another run: [`Start::Reset`] and every
+    ///   matching event kept;
+    /// - a cursor ahead of the newest event (never sent by this run, or not read yet by this
+    ///   replica): [`Start::Reset`] and the newest matching event.
+    pub fn replay(&self, resume: Resume, wants: impl Fn(&Topic) -> bool) -> (Start, Vec<&T>) {
+        let newest_matching = || {
+            self.entries
+                .iter()
+                .rev()
+                .find(|stamped| wants(&stamped.topic))
+                .map(|stamped| &stamped.item)
+                .into_iter()
+                .collect()
+        };
+        let matching_from = |start: usize| {
+            self.entries
+                .range(start..)
+                .filter(|stamped| wants(&stamped.topic))
+                .map(|stamped| &stamped.item)
+                .collect()
         };
         let Resume::After(after) = resume else {
-            return self.entries.len() - 1;
+            return (Start::Fresh, newest_matching());
         };
-        if after.epoch != newest.epoch {
+        let (Some(oldest), Some(newest)) = (self.entries.front(), self.entries.back()) else {
+            // Nothing of this run yet: whatever the cursor names, it cannot be vouched for.
+            return (Start::Reset, Vec::new());
+        };
+        if after.epoch != newest.id.epoch {
             // From another run of the stream: everything this run still has.
-            return 0;
+            return (Start::Reset, matching_from(0));
         }
-        if after.seq > newest.seq {
-            // Not an id we ever sent: treat like a new client.
-            return self.entries.len() - 1;
+        if after.seq > newest.id.seq {
+            return (Start::Reset, newest_matching());
         }
-        // Seqs increase, so the events after `after` start where seqs exceed it. An id older
-        // than the history gives 0: the oldest retained event.
-        self.entries
-            .partition_point(|stamped| stamped.id.seq <= after.seq)
+        if after.seq < oldest.id.seq.saturating_sub(1) {
+            // Events between the cursor and the oldest kept one were dropped.
+            return (Start::Reset, matching_from(0));
+        }
+        // Seqs increase, so the events after `after` start where seqs exceed it.
+        let start = self
+            .entries
+            .partition_point(|stamped| stamped.id.seq <= after.seq);
+        (Start::Exact, matching_from(start))
     }
 }
 
@@ -131,7 +163,50 @@ mod tests {
     }
 
     fn kept(history: &History<u64>) -> Vec<u64> {
-        history.replay(Resume::After(id(0))).copied().collect()
+        history
+            .replay(Resume::After(id(0)), |_| true)
+            .1
+            .into_iter()
+            .copied()
+            .collect()
+    }
+
+    fn topic(text: &str) -> Topic {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_start_is_exact_only_when_nothing_after_the_cursor_was_dropped() {
+        let mut history = History::new(HistoryLimits {
+            events: 4,
+            bytes: usize::MAX,
+        });
+        for seq in 1..=6 {
+            let on = if seq % 2 == 0 { "even" } else { "odd" };
+            history.push(id(seq), topic(on), seq, 1);
+        }
+        // Kept: 3, 4, 5, 6.
+        let even = |t: &Topic| t.as_str() == "even";
+        let replay = |resume| {
+            let (start, items) = history.replay(resume, even);
+            (start, items.into_iter().copied().collect::<Vec<_>>())
+        };
+        assert_eq!(replay(Resume::After(id(2))), (Start::Exact, vec![4, 6]));
+        assert_eq!(replay(Resume::After(id(4))), (Start::Exact, vec![6]));
+        assert_eq!(replay(Resume::After(id(6))), (Start::Exact, vec![]));
+        assert_eq!(replay(Resume::After(id(1))), (Start::Reset, vec![4, 6]));
+        assert_eq!(replay(Resume::After(id(9))), (Start::Reset, vec![6]));
+        assert_eq!(replay(Resume::Latest), (Start::Fresh, vec![6]));
+        let other_run = EventId {
+            epoch: Epoch(8),
+            seq: 5,
+        };
+        assert_eq!(replay(Resume::After(other_run)), (Start::Reset, vec![4, 6]));
+        let nothing = |_: &Topic| false;
+        assert_eq!(history.replay(Resume::Latest, nothing).1.len(), 0);
+        let empty = History::<u64>::new(history.limits);
+        assert_eq!(empty.replay(Resume::After(id(1)), |_| true).0, Start::Reset);
+        assert_eq!(empty.replay(Resume::Latest, |_| true).0, Start::Fresh);
     }
 
     #[test]
@@ -141,15 +216,15 @@ mod tests {
             bytes: 1000,
         });
         for seq in 1..=10 {
-            history.push(id(seq), seq, 300);
+            history.push(id(seq), topic("t"), seq, 300);
             assert!(history.bytes() <= 1000, "{}", history.bytes());
         }
         assert_eq!(kept(&history), [8, 9, 10]);
         assert_eq!(history.bytes(), 900);
-        history.push(id(11), 11, 5000);
+        history.push(id(11), topic("t"), 11, 5000);
         assert_eq!(kept(&history), [11]);
         assert_eq!(history.bytes(), 5000);
-        history.push(id(12), 12, 10);
+        history.push(id(12), topic("t"), 12, 10);
         assert_eq!(kept(&history), [12]);
         assert_eq!(history.bytes(), 10);
     }
@@ -160,7 +235,7 @@ mod tests {
             events: 3,
             bytes: usize::MAX,
         });
-        (1..=5).for_each(|seq| history.push(id(seq), seq, 1));
+        (1..=5).for_each(|seq| history.push(id(seq), topic("t"), seq, 1));
         assert_eq!(kept(&history), [3, 4, 5]);
         assert_eq!(history.bytes(), 3);
     }
@@ -171,12 +246,12 @@ mod tests {
             events: 10,
             bytes: 100,
         });
-        (1..=3).for_each(|seq| history.push(id(seq), seq, 20));
+        (1..=3).for_each(|seq| history.push(id(seq), topic("t"), seq, 20));
         let next = EventId {
             epoch: Epoch(8),
             seq: 1,
         };
-        history.push(next, 99, 20);
+        history.push(next, topic("t"), 99, 20);
         assert_eq!(history.newest(), Some(next));
         assert_eq!(history.bytes(), 20);
     }

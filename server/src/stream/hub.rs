@@ -1,12 +1,18 @@
-//! The hub: gives every event its id (one sequence over events of every name), fans it out to
-//! all open streams and keeps a bounded history so a reconnecting client is answered with
-//! exactly the events it missed.
+//! The hub: gives every event its id (one sequence over events of every topic and name) and its
+//! topic's number, fans it out to the open streams that want it and keeps a bounded history so
+//! a reconnecting client is answered with exactly the events it missed.
 //!
 //! The two operations that must not interleave, "append to history and send live" and "snapshot
 //! history and start receiving live", each happen under the one lock. That is what makes a resume
-//! gap-free and duplicate-free even when a tick lands while a client subscribes.
+//! gap-free and duplicate-free even when an event lands while a client subscribes.
+//!
+//! Streams on every topic (no `?topic=`) share one broadcast channel: an event is written once
+//! and each of them reads it. Streams on some topics are listed in the [`TopicIndex`] and get
+//! an event in their own inbox only when they selected its topic, so publishing to one user's
+//! topic costs one stream, not all of them.
 
 use std::{
+    collections::HashMap,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicU8, Ordering},
@@ -15,7 +21,7 @@ use std::{
 };
 
 use actix_web_lab::sse;
-use shared::{Epoch, EventId, Timing};
+use shared::{Epoch, EventId, EventStamp, Selection, SelectionKind, Start, Timing, Topic};
 use tokio::{
     sync::{Notify, broadcast},
     time::Instant,
@@ -24,8 +30,10 @@ use tokio::{
 use super::{
     client_slot::ClientSlots,
     history::{History, HistoryLimits, Resume},
+    inbox::Inbox,
     payload::Payload,
-    subscription::{Outgoing, Subscription},
+    subscription::{Live, Outgoing, Subscription},
+    topic_index::{self, Membership, SharedIndex, TopicIndex},
 };
 use crate::metrics::{Counter, Metrics};
 
@@ -52,8 +60,8 @@ pub struct HubSettings {
     pub client_buffer: usize,
     /// Streams open at once.
     pub max_clients: usize,
-    /// The stream's timing: the first event of every stream, and the heartbeat sent to all
-    /// streams whenever they were silent for its `heartbeat_ms`.
+    /// The stream's timing: the first event of every stream (with how it starts), and the
+    /// heartbeat sent to a stream whenever it was silent for its `heartbeat_ms`.
     pub timing: Timing,
     /// How long [`Hub::catch_up`] waits for an id this hub has not seen yet. Zero for the
     /// in-memory hub, which makes every id itself: one it has not seen was never sent. In a
@@ -63,11 +71,16 @@ pub struct HubSettings {
 
 struct Shared {
     state: Mutex<State>,
+    /// The topic streams. Locked only under `state` (publish, subscribe, heartbeats) or alone
+    /// (a stream taking itself off), never the other way round.
+    index: SharedIndex,
     settings: HubSettings,
     slots: ClientSlots,
     metrics: Metrics,
     /// The heartbeat, serialized once for every stream.
     heartbeat: sse::Event,
+    /// The first event of a stream, one per [`Start`], serialized once.
+    openings: [sse::Event; 3],
     /// Woken on every publish, for [`Hub::catch_up`].
     published: Notify,
     /// One bit per [`Upstream`] part that is in trouble; any bit set makes the hub degraded.
@@ -79,10 +92,16 @@ struct State {
     /// The newest event's id, which the next [`Hub::publish`] follows. Kept apart from the
     /// history so that the sequence never depends on what the history still holds.
     last_id: Option<EventId>,
-    /// Live fan-out of events; `None` once the hub is closed, which ends every stream.
+    /// Each topic's newest number in the run of `last_id` ([`Hub::publish`] numbers topics; a
+    /// cluster's events come numbered). One entry per topic published to in the run.
+    topic_seqs: HashMap<Topic, u64>,
+    /// Live fan-out of events to the every-topic streams; `None` once the hub is closed, which
+    /// ends every stream.
     live_tx: Option<broadcast::Sender<Outgoing>>,
-    /// When the streams were last sent anything (an event or a heartbeat).
+    /// When the every-topic streams were last sent anything (an event or a heartbeat).
     last_sent: Instant,
+    /// When the topic streams are next visited for heartbeats.
+    next_topic_beat: Instant,
 }
 
 /// Why a subscription was refused.
@@ -130,21 +149,46 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// The opening event of a stream that starts as `start` says.
+    fn opening(&self, start: Start) -> sse::Event {
+        let at = match start {
+            Start::Fresh => 0,
+            Start::Exact => 1,
+            Start::Reset => 2,
+        };
+        self.openings[at].clone()
+    }
 }
 
 impl State {
-    /// Appends the event to the history and sends it to every open stream, in one step under
-    /// the hub's lock. `delivered` is its name's delivery counter, looked up by the caller
-    /// before taking the lock.
-    fn append(&mut self, id: EventId, payload: &Payload, delivered: Counter) {
-        let event = shared::sse::event(id, &payload.name, payload.data.clone());
+    /// Appends the event to the history and sends it to every open stream that wants it, in one
+    /// step under the hub's lock. `delivered` is its name's delivery counter, looked up by the
+    /// caller before taking the lock.
+    fn append(
+        &mut self,
+        stamp: EventStamp,
+        payload: &Payload,
+        index: &SharedIndex,
+        delivered: Counter,
+    ) {
+        let event = shared::sse::event(&stamp, &payload.name, payload.data.clone());
         let outgoing = Outgoing::Event { event, delivered };
         if let Some(live_tx) = &self.live_tx {
-            // An error only means that no stream is open right now.
+            // An error only means that no every-topic stream is open right now.
             let _ = live_tx.send(outgoing.clone());
         }
-        self.history.push(id, outgoing, payload.weight());
-        self.last_id = Some(id);
+        topic_index::lock(index).deliver(stamp.id, &stamp.topic, &outgoing);
+        if self
+            .last_id
+            .is_some_and(|last| last.epoch != stamp.id.epoch)
+        {
+            self.topic_seqs.clear();
+        }
+        self.topic_seqs.insert(stamp.topic.clone(), stamp.topic_seq);
+        self.history
+            .push(stamp.id, stamp.topic, outgoing, payload.weight());
+        self.last_id = Some(stamp.id);
         self.last_sent = Instant::now();
     }
 }
@@ -153,20 +197,30 @@ impl Hub {
     /// Creates an empty hub.
     pub fn new(settings: HubSettings, metrics: Metrics) -> Self {
         let (live_tx, _) = broadcast::channel(settings.client_buffer.max(1));
-        let heartbeat =
-            shared::sse::heartbeat_event(&settings.timing).expect("a Timing always serializes");
+        let heartbeat_of = |start| {
+            shared::sse::heartbeat_event(&Timing {
+                start,
+                ..settings.timing
+            })
+            .expect("a Timing always serializes")
+        };
+        let now = Instant::now();
         Self {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     history: History::new(settings.history),
                     last_id: None,
+                    topic_seqs: HashMap::new(),
                     live_tx: Some(live_tx),
-                    last_sent: Instant::now(),
+                    last_sent: now,
+                    next_topic_beat: now,
                 }),
+                index: Arc::new(Mutex::new(TopicIndex::default())),
                 settings,
                 slots: ClientSlots::new(settings.max_clients, metrics.clone()),
                 metrics,
-                heartbeat,
+                heartbeat: heartbeat_of(None),
+                openings: [Start::Fresh, Start::Exact, Start::Reset].map(|s| heartbeat_of(Some(s))),
                 published: Notify::new(),
                 degraded: AtomicU8::new(0),
             }),
@@ -174,39 +228,48 @@ impl Hub {
     }
 
     /// Gives `payload` the next id of the run `epoch` (seq 1 for the run's first event, then
-    /// one more than the newest), appends it to the history and sends it to every open stream:
-    /// the in-memory stream's one way in, whoever publishes (the ticker, the publish route).
-    /// Refused once the hub is closed.
-    pub fn publish(&self, epoch: Epoch, payload: &Payload) -> Result<EventId, PublishClosed> {
+    /// one more than the newest) and the next number of its topic (1 for the topic's first
+    /// event in the run), appends it to the history and sends it to every open stream that
+    /// wants it: the in-memory stream's one way in, whoever publishes (the ticker, the publish
+    /// route). Refused once the hub is closed.
+    pub fn publish(&self, epoch: Epoch, payload: &Payload) -> Result<EventStamp, PublishClosed> {
         // A registry lookup (a lock and an allocation of its own): done before the hub's lock.
         let delivered = self.shared.metrics.delivered(&payload.name);
         let mut state = self.shared.lock();
         if state.live_tx.is_none() {
             return Err(PublishClosed);
         }
-        let seq = match state.last_id {
-            Some(last) if last.epoch == epoch => last.seq + 1,
-            _ => 1,
+        let (seq, topic_seq) = match state.last_id {
+            Some(last) if last.epoch == epoch => (
+                last.seq + 1,
+                state.topic_seqs.get(&payload.topic).map_or(1, |n| n + 1),
+            ),
+            _ => (1, 1),
         };
-        let id = EventId { epoch, seq };
-        state.append(id, payload, delivered);
+        let stamp = EventStamp {
+            id: EventId { epoch, seq },
+            topic: payload.topic.clone(),
+            topic_seq,
+        };
+        state.append(stamp.clone(), payload, &self.shared.index, delivered);
         self.after_append(state, &payload.name);
-        Ok(id)
+        Ok(stamp)
     }
 
-    /// Appends an event whose id was given elsewhere (the cluster's shared stream) and sends
-    /// it to every open stream. Within an epoch ids must increase: an id that does not is
-    /// ignored (returns false), so that no stream ever sees an id twice.
-    pub fn relay(&self, id: EventId, payload: &Payload) -> bool {
+    /// Appends an event whose id and topic number were given elsewhere (the cluster's shared
+    /// stream) and sends it to every open stream that wants it. Within an epoch ids must
+    /// increase: an id that does not is ignored (returns false), so that no stream ever sees an
+    /// id twice.
+    pub fn relay(&self, stamp: EventStamp, payload: &Payload) -> bool {
         let delivered = self.shared.metrics.delivered(&payload.name);
         let mut state = self.shared.lock();
         if state
             .last_id
-            .is_some_and(|last| last.epoch == id.epoch && last.seq >= id.seq)
+            .is_some_and(|last| last.epoch == stamp.id.epoch && last.seq >= stamp.id.seq)
         {
             return false;
         }
-        state.append(id, payload, delivered);
+        state.append(stamp, payload, &self.shared.index, delivered);
         self.after_append(state, &payload.name);
         true
     }
@@ -220,10 +283,11 @@ impl Hub {
         self.shared.metrics.set_history_bytes(bytes);
     }
 
-    /// Sends every open stream the heartbeat if nothing was sent to them for the heartbeat
-    /// period; returns when the next one will be due, or `None` when heartbeats are off. One
-    /// timer for all streams (the heartbeat task's), instead of one per stream. Heartbeats are
-    /// not kept in the history.
+    /// Sends the every-topic streams the heartbeat if nothing was sent to them for the heartbeat
+    /// period, and every half period sends it to each topic stream that was sent nothing since
+    /// the last such round; returns when the next one will be due, or `None` when heartbeats are
+    /// off. One timer for all streams (the heartbeat task's), instead of one per stream.
+    /// Heartbeats are not kept in the history.
     pub fn beat_if_idle(&self) -> Option<Instant> {
         let idle = Duration::from_millis(self.shared.settings.timing.heartbeat_ms?);
         let mut state = self.shared.lock();
@@ -234,7 +298,15 @@ impl Hub {
             }
             state.last_sent = now;
         }
-        Some(state.last_sent + idle)
+        let mut index = topic_index::lock(&self.shared.index);
+        if index.is_empty() {
+            return Some(state.last_sent + idle);
+        }
+        if now >= state.next_topic_beat {
+            index.beat(&self.shared.heartbeat);
+            state.next_topic_beat = now + idle / 2;
+        }
+        Some((state.last_sent + idle).min(state.next_topic_beat))
     }
 
     /// Gives back the places of streams that sent nothing for [`STALLED_AFTER_HEARTBEATS`]
@@ -306,10 +378,15 @@ impl Hub {
         }
     }
 
-    /// Opens a stream that starts with the heartbeat (the stream's timing), then yields the
-    /// events `resume` asks for, then every event published from now on, with nothing lost and
-    /// nothing repeated in between.
-    pub fn subscribe(&self, resume: Resume) -> Result<Subscription, SubscribeError> {
+    /// Opens a stream on the topics of `selection` that starts with the opening heartbeat (the
+    /// stream's timing, and whether the replay is exact, fresh or a reset), then yields the
+    /// matching events `resume` asks for, then every matching event published from now on, with
+    /// nothing lost and nothing repeated in between.
+    pub fn subscribe(
+        &self,
+        resume: Resume,
+        selection: Selection,
+    ) -> Result<Subscription, SubscribeError> {
         let state = self.shared.lock();
         let Some(live_tx) = &state.live_tx else {
             drop(state);
@@ -321,18 +398,30 @@ impl Hub {
             self.shared.metrics.count_rejected();
             return Err(SubscribeError::Full(self.shared.slots.max()));
         };
-        let live_rx = live_tx.subscribe();
-        let missed = state.history.replay(resume);
+        let (start, missed) = state
+            .history
+            .replay(resume, |topic| selection.matches(topic));
         let mut replay = Vec::with_capacity(1 + missed.len());
-        replay.push(Outgoing::Heartbeat(self.shared.heartbeat.clone()));
-        replay.extend(missed.cloned());
+        replay.push(Outgoing::Heartbeat(self.shared.opening(start)));
+        replay.extend(missed.into_iter().cloned());
+        let kind = selection.kind();
+        let live = match kind {
+            SelectionKind::All => Live::all(live_tx.subscribe()),
+            SelectionKind::Exact | SelectionKind::Pattern => Live::Topics(Membership::join(
+                &self.shared.index,
+                selection,
+                Inbox::new(self.shared.settings.client_buffer),
+                self.shared.metrics.clone(),
+            )),
+        };
         drop(state);
         if resume != Resume::Latest {
             self.shared.metrics.count_replayed(replay.len() as u64 - 1);
         }
         Ok(Subscription::new(
             replay,
-            live_rx,
+            live,
+            kind,
             slot,
             self.shared.metrics.clone(),
         ))
@@ -340,7 +429,9 @@ impl Hub {
 
     /// Ends every open stream (each first drains what it was already sent) and refuses new ones.
     pub fn close(&self) {
-        self.shared.lock().live_tx = None;
+        let mut state = self.shared.lock();
+        state.live_tx = None;
+        topic_index::lock(&self.shared.index).close();
     }
 
     /// Returns once every stream has been dropped. After [`Hub::close`], that is when the last
@@ -389,6 +480,7 @@ impl HubSettings {
             timing: Timing {
                 interval_ms: 1000,
                 heartbeat_ms: Some(2000),
+                start: None,
             },
             catch_up: Duration::ZERO,
         }
@@ -408,11 +500,23 @@ mod tests {
 
     /// Publishes the test event numbered `n`, checking that it gets seq `n`.
     fn publish(hub: &Hub, n: u64) {
-        assert_eq!(hub.publish(EPOCH, &Payload::for_tests(n)), Ok(id(n)));
+        assert_eq!(
+            hub.publish(EPOCH, &Payload::for_tests(n)).map(|s| s.id),
+            Ok(id(n))
+        );
     }
 
     fn id(seq: u64) -> EventId {
         EventId { epoch: EPOCH, seq }
+    }
+
+    /// The stamp of an event on the tests' topic that is also the topic's `seq`th.
+    fn stamp(id: EventId) -> EventStamp {
+        EventStamp {
+            id,
+            topic: "test".parse().unwrap(),
+            topic_seq: id.seq,
+        }
     }
 
     /// The wire text of one event.
@@ -420,18 +524,185 @@ mod tests {
         wire_text(event)
     }
 
-    /// The heartbeat every stream starts with, as the tests' hubs send it.
-    fn heartbeat_text() -> String {
-        let timing = HubSettings::for_tests(1, 1).timing;
+    /// The heartbeat a stream starts with, as the tests' hubs send it (`start` set), or sends
+    /// later (`None`).
+    fn heartbeat_text(start: Option<Start>) -> String {
+        let timing = Timing {
+            start,
+            ..HubSettings::for_tests(1, 1).timing
+        };
         text(shared::sse::heartbeat_event(&timing).unwrap())
     }
 
-    /// Subscribes, checking that the stream starts with the heartbeat.
+    /// Subscribes to `selection`, checking that the stream starts with an opening heartbeat,
+    /// and says how it starts.
+    fn subscribe_to(hub: &Hub, resume: Resume, selection: &[&str]) -> (Start, Subscription) {
+        let selection = Selection::parse(selection.iter().copied()).unwrap();
+        let mut subscription = hub.subscribe(resume, selection).unwrap();
+        let first = text(subscription.next().now_or_never().flatten().unwrap());
+        let start = [Start::Fresh, Start::Exact, Start::Reset]
+            .into_iter()
+            .find(|start| first == heartbeat_text(Some(*start)))
+            .unwrap_or_else(|| panic!("not an opening: {first:?}"));
+        (start, subscription)
+    }
+
+    /// Subscribes to every topic, checking that the stream starts with the opening heartbeat
+    /// for `resume`: fresh for a new client, exact or reset for one that resumes.
     fn subscribe(hub: &Hub, resume: Resume) -> Subscription {
-        let mut subscription = hub.subscribe(resume).unwrap();
-        let first = subscription.next().now_or_never().flatten().unwrap();
-        assert_eq!(text(first), heartbeat_text());
-        subscription
+        subscribe_to(hub, resume, &[]).1
+    }
+
+    /// The (topic, topic seq) of the events a subscription yields without waiting.
+    fn ready_topics(subscription: &mut Subscription) -> Vec<(String, u64)> {
+        let mut topics = Vec::new();
+        while let Some(Some(event)) = subscription.next().now_or_never() {
+            let text = text(event);
+            if text.starts_with("event: heartbeat") {
+                topics.push(("heartbeat".into(), 0));
+                continue;
+            }
+            let (stamp, _) = Payload::parse_stamped_test_event(&text);
+            topics.push((stamp.topic.to_string(), stamp.topic_seq));
+        }
+        topics
+    }
+
+    fn on(topic: &str, topic_seq: u64) -> (String, u64) {
+        (topic.to_owned(), topic_seq)
+    }
+
+    /// Publishes test event `n` on `topic`.
+    fn publish_on(hub: &Hub, n: u64, topic: &str) -> EventStamp {
+        hub.publish(EPOCH, &Payload::for_tests_on(n, topic))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_topic_stream_gets_only_what_its_selectors_match_each_once() {
+        let hub = hub(100, 10);
+        let (_, mut one) = subscribe_to(&hub, Resume::Latest, &["orders/1"]);
+        let (_, mut star) = subscribe_to(&hub, Resume::Latest, &["orders/*", "orders/1"]);
+        let (_, mut deep) = subscribe_to(&hub, Resume::Latest, &["builds/**"]);
+        let mut all = subscribe(&hub, Resume::Latest);
+        for (n, topic) in [
+            "orders/1",
+            "orders/2",
+            "orders/1/items",
+            "ordersx/1",
+            "builds/7",
+            "builds/7/log",
+            "orders/1",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            publish_on(&hub, n as u64, topic);
+        }
+        assert_eq!(
+            ready_topics(&mut one),
+            [on("orders/1", 1), on("orders/1", 2)]
+        );
+        assert_eq!(
+            ready_topics(&mut star),
+            [on("orders/1", 1), on("orders/2", 1), on("orders/1", 2)]
+        );
+        assert_eq!(
+            ready_topics(&mut deep),
+            [on("builds/7", 1), on("builds/7/log", 1)]
+        );
+        assert_eq!(ready_topics(&mut all).len(), 7);
+        let metrics = hub.shared.metrics.render();
+        for line in [
+            "pingstream_streams{selection=\"all\"} 1",
+            "pingstream_streams{selection=\"exact\"} 1",
+            "pingstream_streams{selection=\"pattern\"} 2",
+            "pingstream_topic_index_topics 1",
+            "pingstream_topic_index_patterns 2",
+        ] {
+            assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+        }
+        drop((one, star, deep));
+        let metrics = hub.shared.metrics.render();
+        assert!(
+            metrics.contains("pingstream_topic_index_topics 0"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("pingstream_streams{selection=\"pattern\"} 0"));
+    }
+
+    #[test]
+    fn a_topic_resume_replays_only_matching_events_and_says_whether_it_is_exact() {
+        let hub = hub(6, 10);
+        for n in 1..=6 {
+            publish_on(&hub, n, if n % 2 == 0 { "even" } else { "odd" });
+        }
+        let (start, mut even) = subscribe_to(&hub, Resume::After(id(1)), &["even"]);
+        assert_eq!(start, Start::Exact);
+        assert_eq!(
+            ready_topics(&mut even),
+            [on("even", 1), on("even", 2), on("even", 3)]
+        );
+        publish_on(&hub, 7, "odd");
+        publish_on(&hub, 8, "even");
+        assert_eq!(ready_topics(&mut even), [on("even", 4)]);
+        // Kept now: 3..=8; a cursor at 1 lost event 2.
+        let (start, mut late) = subscribe_to(&hub, Resume::After(id(1)), &["even"]);
+        assert_eq!(start, Start::Reset);
+        assert_eq!(
+            ready_topics(&mut late),
+            [on("even", 2), on("even", 3), on("even", 4)]
+        );
+        let (start, mut fresh) = subscribe_to(&hub, Resume::Latest, &["odd"]);
+        assert_eq!(start, Start::Fresh);
+        assert_eq!(
+            ready_topics(&mut fresh),
+            [on("odd", 4)],
+            "the newest matching"
+        );
+        let (start, mut none) = subscribe_to(&hub, Resume::Latest, &["never"]);
+        assert_eq!(start, Start::Fresh);
+        assert_eq!(ready_topics(&mut none), []);
+    }
+
+    #[test]
+    fn a_topic_stream_that_falls_behind_is_ended_and_close_ends_the_others() {
+        let hub = hub(100, 10);
+        let (_, mut slow) = subscribe_to(&hub, Resume::Latest, &["t"]);
+        let (_, mut idle) = subscribe_to(&hub, Resume::Latest, &["quiet/*"]);
+        (1..=20).for_each(|n| {
+            publish_on(&hub, n, "t");
+        });
+        assert_eq!(ready_topics(&mut slow), []);
+        assert!(is_ended(&mut slow));
+        assert!(!is_ended(&mut idle));
+        hub.close();
+        assert!(is_ended(&mut idle));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn topic_streams_fed_nothing_get_heartbeats_while_every_topic_streams_are_busy() {
+        let hub = hub(100, 10);
+        let (_, mut quiet) = subscribe_to(&hub, Resume::Latest, &["quiet"]);
+        let (_, mut busy) = subscribe_to(&hub, Resume::Latest, &["busy"]);
+        // Pings every 500 ms on "busy" keep the every-topic streams from ever being idle.
+        for round in 0..8 {
+            publish_on(&hub, round, "busy");
+            let due = hub.beat_if_idle().unwrap();
+            tokio::time::sleep_until(
+                due.min(tokio::time::Instant::now() + Duration::from_millis(500)),
+            )
+            .await;
+        }
+        let quiet_beats = ready_topics(&mut quiet);
+        assert!(quiet_beats.len() >= 3, "{quiet_beats:?}");
+        assert!(quiet_beats.iter().all(|(topic, _)| topic == "heartbeat"));
+        assert!(
+            ready_topics(&mut busy)
+                .iter()
+                .all(|(topic, _)| topic == "busy"),
+            "a fed stream needs no heartbeat"
+        );
     }
 
     /// The seqs a subscription yields without waiting, checking that each event is the test
@@ -473,7 +744,8 @@ mod tests {
     fn resume_replays_exactly_the_missed_events_then_live() {
         let hub = hub(10, 10);
         (1..=7).for_each(|n| publish(&hub, n));
-        let mut subscription = subscribe(&hub, Resume::After(id(4)));
+        let (start, mut subscription) = subscribe_to(&hub, Resume::After(id(4)), &[]);
+        assert_eq!(start, Start::Exact);
         publish(&hub, 8);
         assert_eq!(ready_seqs(&mut subscription), [5, 6, 7, 8]);
     }
@@ -490,7 +762,8 @@ mod tests {
     fn ids_older_than_the_history_start_at_the_oldest_retained() {
         let hub = hub(3, 10);
         (1..=10).for_each(|n| publish(&hub, n));
-        let mut subscription = subscribe(&hub, Resume::After(id(2)));
+        let (start, mut subscription) = subscribe_to(&hub, Resume::After(id(2)), &[]);
+        assert_eq!(start, Start::Reset);
         assert_eq!(ready_seqs(&mut subscription), [8, 9, 10]);
     }
 
@@ -502,7 +775,8 @@ mod tests {
             epoch: Epoch(EPOCH.0 + 1),
             seq: 1,
         };
-        let mut subscription = subscribe(&hub, Resume::After(foreign));
+        let (start, mut subscription) = subscribe_to(&hub, Resume::After(foreign), &[]);
+        assert_eq!(start, Start::Reset);
         assert_eq!(ready_seqs(&mut subscription), [1, 2]);
     }
 
@@ -510,7 +784,8 @@ mod tests {
     fn ids_from_the_future_start_at_the_newest() {
         let hub = hub(3, 10);
         (1..=3).for_each(|n| publish(&hub, n));
-        let mut subscription = subscribe(&hub, Resume::After(id(99)));
+        let (start, mut subscription) = subscribe_to(&hub, Resume::After(id(99)), &[]);
+        assert_eq!(start, Start::Reset);
         assert_eq!(ready_seqs(&mut subscription), [3]);
     }
 
@@ -528,13 +803,17 @@ mod tests {
         let first = subscribe(&hub, Resume::Latest);
         let _second = subscribe(&hub, Resume::Latest);
         assert_eq!(
-            hub.subscribe(Resume::Latest).err(),
+            hub.subscribe(Resume::Latest, shared::Selection::all())
+                .err(),
             Some(SubscribeError::Full(2))
         );
         assert_eq!(hub.status().clients, 2);
         drop(first);
         assert_eq!(hub.status().clients, 1);
-        assert!(hub.subscribe(Resume::Latest).is_ok());
+        assert!(
+            hub.subscribe(Resume::Latest, shared::Selection::all())
+                .is_ok()
+        );
     }
 
     #[test]
@@ -563,7 +842,8 @@ mod tests {
         assert_eq!(ready_seqs(&mut subscription), [1]);
         assert!(is_ended(&mut subscription));
         assert_eq!(
-            hub.subscribe(Resume::Latest).err(),
+            hub.subscribe(Resume::Latest, shared::Selection::all())
+                .err(),
             Some(SubscribeError::Closed)
         );
         assert!(hub.status().closed);
@@ -577,10 +857,13 @@ mod tests {
             epoch: Epoch(EPOCH.0 + 1),
             seq: 1,
         };
-        assert!(hub.relay(next_run, &Payload::for_tests(1)));
+        assert!(hub.relay(stamp(next_run), &Payload::for_tests(1)));
         let mut subscription = subscribe(&hub, Resume::After(id(1)));
         let text = text(subscription.next().now_or_never().flatten().unwrap());
-        assert!(text.contains(&format!("id: {next_run}\n")), "{text}");
+        assert!(
+            text.contains(&format!("id: {}\n", stamp(next_run))),
+            "{text}"
+        );
         assert!(subscription.next().now_or_never().is_none());
     }
 
@@ -643,18 +926,24 @@ mod tests {
         let hub = hub(10, 10);
         let named = |name: &'static str| Payload {
             name: name.into(),
+            topic: name.parse().unwrap(),
             data: "{}".into(),
         };
-        assert_eq!(hub.publish(EPOCH, &named("a")), Ok(id(1)));
-        assert_eq!(hub.publish(EPOCH, &named("b")), Ok(id(2)));
-        assert_eq!(hub.publish(EPOCH, &named("a")), Ok(id(3)));
+        let numbers = |stamp: EventStamp| (stamp.id, stamp.topic_seq);
+        assert_eq!(hub.publish(EPOCH, &named("a")).map(numbers), Ok((id(1), 1)));
+        assert_eq!(hub.publish(EPOCH, &named("b")).map(numbers), Ok((id(2), 1)));
+        assert_eq!(hub.publish(EPOCH, &named("a")).map(numbers), Ok((id(3), 2)));
         let next = Epoch(EPOCH.0 + 1);
         assert_eq!(
-            hub.publish(next, &named("b")),
-            Ok(EventId {
-                epoch: next,
-                seq: 1
-            })
+            hub.publish(next, &named("a")).map(numbers),
+            Ok((
+                EventId {
+                    epoch: next,
+                    seq: 1
+                },
+                1
+            )),
+            "a new run numbers every topic from one"
         );
         hub.close();
         assert_eq!(hub.publish(next, &named("a")), Err(PublishClosed));
@@ -663,11 +952,11 @@ mod tests {
     #[test]
     fn a_relayed_id_that_does_not_advance_is_ignored() {
         let hub = hub(10, 10);
-        assert!(hub.relay(id(5), &Payload::for_tests(5)));
-        assert!(!hub.relay(id(5), &Payload::for_tests(5)));
-        assert!(!hub.relay(id(3), &Payload::for_tests(3)));
+        assert!(hub.relay(stamp(id(5)), &Payload::for_tests(5)));
+        assert!(!hub.relay(stamp(id(5)), &Payload::for_tests(5)));
+        assert!(!hub.relay(stamp(id(3)), &Payload::for_tests(3)));
         // A hole is relayed as it is: the clients' ids show it.
-        assert!(hub.relay(id(9), &Payload::for_tests(9)));
+        assert!(hub.relay(stamp(id(9)), &Payload::for_tests(9)));
         let mut subscription = subscribe(&hub, Resume::After(id(0)));
         assert_eq!(ready_seqs(&mut subscription), [5, 9]);
     }
@@ -687,12 +976,15 @@ mod tests {
         );
         let big = Payload {
             name: "big".into(),
+            topic: "big".parse().unwrap(),
             data: format!("\"{}\"", "x".repeat(16 * 1024)),
         };
         for _ in 0..100 {
             hub.publish(EPOCH, &big).unwrap();
         }
-        let replayed = hub.subscribe(Resume::After(id(0))).unwrap();
+        let replayed = hub
+            .subscribe(Resume::After(id(0)), shared::Selection::all())
+            .unwrap();
         drop(replayed);
         let bytes = crate::metrics::tests::value(&metrics.render(), "pingstream_history_bytes");
         assert!(bytes <= 64.0 * 1024.0, "{bytes}");
@@ -703,7 +995,7 @@ mod tests {
         use super::*;
         use eventsource_stream::Eventsource;
         use proptest::prelude::*;
-        use shared::{AppEvent, Level, Notice, Ping};
+        use shared::{AppEvent, EventSet as _, Level, Notice, Ping};
 
         /// A ping (true) or a notice (false), as the app publishes them.
         fn app_event(is_ping: bool, n: u64) -> Payload {
@@ -717,7 +1009,8 @@ mod tests {
                     time,
                 })
             };
-            Payload::encode(&event).unwrap()
+            let topic = event.default_topic().parse().unwrap();
+            Payload::encode(&event, topic).unwrap()
         }
 
         /// Every event a subscription yields without waiting, as (seq, name, data).
@@ -731,8 +1024,8 @@ mod tests {
                         .unwrap()
                         .to_owned()
                 };
-                let id: EventId = field("id: ").parse().unwrap();
-                events.push((id.seq, field("event: "), field("data: ")));
+                let stamp: EventStamp = field("id: ").parse().unwrap();
+                events.push((stamp.id.seq, field("event: "), field("data: ")));
             }
             events
         }
@@ -750,8 +1043,8 @@ mod tests {
                 let mut published = Vec::new();
                 for (n, is_ping) in (1..).zip(&kinds) {
                     let payload = app_event(*is_ping, n);
-                    let id = hub.publish(EPOCH, &payload).unwrap();
-                    published.push((id.seq, payload.name.into_owned(), payload.data));
+                    let stamp = hub.publish(EPOCH, &payload).unwrap();
+                    published.push((stamp.id.seq, payload.name.into_owned(), payload.data));
                 }
                 let seqs: Vec<u64> = published.iter().map(|event| event.0).collect();
                 prop_assert_eq!(seqs, (1..=kinds.len() as u64).collect::<Vec<_>>());
@@ -760,6 +1053,52 @@ mod tests {
                 let replayed = ready_events(&mut subscription);
                 let suffix = published[usize::try_from(after).unwrap()..].to_vec();
                 prop_assert_eq!(replayed, suffix);
+            }
+
+            /// Random publishes on random topics, a random subscription and resume point: the
+            /// stream replays exactly the matching events after the cursor, says `exact`, then
+            /// gets exactly the matching events published after it subscribed; every topic's
+            /// numbers go 1, 2, 3, … without a hole.
+            #[test]
+            fn any_subscription_gets_exactly_the_matching_suffix_and_topics_have_no_holes(
+                before in proptest::collection::vec(0..6usize, 0..40),
+                after in proptest::collection::vec(0..6usize, 0..20),
+                selectors in proptest::collection::vec(0..7usize, 0..3),
+                resume_at in any::<proptest::sample::Index>(),
+            ) {
+                const TOPICS: [&str; 6] = ["a", "b", "a/1", "a/2", "b/1/x", "c"];
+                const SELECTORS: [&str; 7] = ["a", "b", "a/*", "b/**", "*", "a/1", "c"];
+                // A buffer that holds everything published after the subscription.
+                let hub = Hub::new(
+                    HubSettings { client_buffer: 64, ..HubSettings::for_tests(100, 10) },
+                    Metrics::new(),
+                );
+                let mut published: Vec<EventStamp> = Vec::new();
+                for (n, topic) in before.iter().enumerate() {
+                    published.push(publish_on(&hub, n as u64, TOPICS[*topic]));
+                }
+                let texts: Vec<&str> = selectors.iter().map(|i| SELECTORS[*i]).collect();
+                let selection = Selection::parse(texts.iter().copied()).unwrap();
+                let cursor = resume_at.index(published.len() + 1) as u64;
+                let (start, mut subscription) = subscribe_to(&hub, Resume::After(id(cursor)), &texts);
+                // A hub that has published nothing cannot vouch for any cursor.
+                let vouched = if published.is_empty() { Start::Reset } else { Start::Exact };
+                prop_assert_eq!(start, vouched);
+                for (n, topic) in after.iter().enumerate() {
+                    published.push(publish_on(&hub, (before.len() + n) as u64, TOPICS[*topic]));
+                }
+                let expected: Vec<(String, u64)> = published
+                    .iter()
+                    .filter(|stamp| stamp.id.seq > cursor && selection.matches(&stamp.topic))
+                    .map(|stamp| (stamp.topic.to_string(), stamp.topic_seq))
+                    .collect();
+                prop_assert_eq!(ready_topics(&mut subscription), expected);
+                let mut numbers: HashMap<&str, u64> = HashMap::new();
+                for stamp in &published {
+                    let last = numbers.entry(stamp.topic.as_str()).or_default();
+                    prop_assert_eq!(stamp.topic_seq, *last + 1, "{}", stamp);
+                    *last += 1;
+                }
             }
 
             /// Payload → hub → SSE bytes → a spec-following parser gives back the same name, id
@@ -773,8 +1112,10 @@ mod tests {
             ) {
                 let hub = hub(4, 4);
                 let id = EventId { epoch: Epoch(epoch), seq };
-                let payload = Payload { name: name.clone().into(), data: serde_json::to_string(&text).unwrap() };
-                prop_assert!(hub.relay(id, &payload));
+                let payload = Payload { name: name.clone().into(), topic: "t".parse().unwrap(), data: serde_json::to_string(&text).unwrap() };
+                let stamp = EventStamp { id, topic: payload.topic.clone(), topic_seq: seq };
+                let relayed = hub.relay(stamp, &payload);
+                prop_assert!(relayed);
                 let mut subscription = subscribe(&hub, Resume::Latest);
                 let event = subscription.next().now_or_never().flatten().unwrap();
                 let text = super::text(event);
@@ -783,7 +1124,7 @@ mod tests {
                 prop_assert_eq!(parsed.len(), 1);
                 let parsed = parsed.into_iter().next().unwrap().unwrap();
                 prop_assert_eq!(parsed.event, name);
-                prop_assert_eq!(parsed.id.parse::<EventId>(), Ok(id));
+                prop_assert_eq!(EventStamp::cursor(&parsed.id), Ok(id));
                 prop_assert_eq!(parsed.data, payload.data);
             }
         }

@@ -1,5 +1,6 @@
-//! One client's view of the hub: its replay, then the live events, as the stream of events that
-//! the `/sse` route's `Sse` responder writes out.
+//! One client's view of the hub: its replay, then the live events (every topic's from the hub's
+//! broadcast channel, or its own topics' from its inbox in the topic index), as the stream of
+//! events that the `/sse` route's `Sse` responder writes out.
 
 use std::{
     pin::Pin,
@@ -11,7 +12,9 @@ use futures_util::Stream;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 
-use super::client_slot::ClientSlot;
+use shared::SelectionKind;
+
+use super::{client_slot::ClientSlot, inbox::End, topic_index::Membership};
 use crate::metrics::{Counter, Metrics};
 
 /// What the hub sends a stream: an event of the stream (counted as delivered, by its name) or a
@@ -39,25 +42,60 @@ pub struct Subscription {
     /// What is left of the replay; its buffer is freed once the last of it is sent, since a
     /// stream may stay open for hours after a long replay.
     replay: std::vec::IntoIter<Outgoing>,
-    live: BroadcastStream<Outgoing>,
+    live: Live,
+    /// What it subscribed to, for the open-streams gauge.
+    kind: SelectionKind,
     metrics: Metrics,
     /// Its place: told of every event sent, and given back when the subscription is dropped.
     slot: ClientSlot,
     ended: bool,
 }
 
+/// Where a subscription's live events come from.
+pub enum Live {
+    /// Every topic: the hub's broadcast channel.
+    All(BroadcastStream<Outgoing>),
+    /// Some topics: its own inbox, listed in the topic index.
+    Topics(Membership),
+}
+
+impl Live {
+    /// Every topic's events, as `live_rx` receives them.
+    pub fn all(live_rx: broadcast::Receiver<Outgoing>) -> Self {
+        Self::All(BroadcastStream::new(live_rx))
+    }
+
+    /// The next live item; `Err(true)` when the stream fell behind, `Err(false)` when it ended.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Outgoing, End>> {
+        match self {
+            Self::All(live) => Pin::new(live).poll_next(cx).map(|next| match next {
+                Some(Ok(outgoing)) => Ok(outgoing),
+                Some(Err(BroadcastStreamRecvError::Lagged(missed))) => {
+                    tracing::debug!(missed, "client fell behind its buffer; ending its stream");
+                    Err(End::Lagged)
+                }
+                None => Err(End::Closed),
+            }),
+            Self::Topics(membership) => membership.inbox().poll_next(cx),
+        }
+    }
+}
+
 impl Subscription {
-    /// A stream that yields `replay`, then what `live_rx` receives, holding `slot` until it is
-    /// dropped.
+    /// A stream of `kind` that yields `replay`, then what `live` brings, holding `slot` until
+    /// it is dropped.
     pub fn new(
         replay: Vec<Outgoing>,
-        live_rx: broadcast::Receiver<Outgoing>,
+        live: Live,
+        kind: SelectionKind,
         slot: ClientSlot,
         metrics: Metrics,
     ) -> Self {
+        metrics.add_stream(kind, 1);
         Self {
             replay: replay.into_iter(),
-            live: BroadcastStream::new(live_rx),
+            live,
+            kind,
             metrics,
             slot,
             ended: false,
@@ -89,15 +127,14 @@ impl Stream for Subscription {
         }
         let next = match this.next_replayed() {
             Some(outgoing) => Some(outgoing),
-            None => match Pin::new(&mut this.live).poll_next(cx) {
+            None => match this.live.poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(outgoing))) => Some(outgoing),
-                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
-                    tracing::debug!(missed, "client fell behind its buffer; ending its stream");
+                Poll::Ready(Ok(outgoing)) => Some(outgoing),
+                Poll::Ready(Err(End::Lagged)) => {
                     this.metrics.count_slow_client_dropped();
                     None
                 }
-                Poll::Ready(None) => None,
+                Poll::Ready(Err(End::Closed)) => None,
             },
         };
         Poll::Ready(match next {
@@ -115,5 +152,11 @@ impl Stream for Subscription {
                 None
             }
         })
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.metrics.add_stream(self.kind, -1);
     }
 }

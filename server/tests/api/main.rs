@@ -17,4 +17,5 @@ mod shutdown;
 mod static_files;
 mod stream;
 mod tls_files;
+mod topics;
 use test_support as support;

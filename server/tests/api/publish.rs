@@ -245,7 +245,7 @@ async fn a_published_notice_is_the_next_event_of_the_stream() {
         .await;
     let text = crate::helpers::read_raw_until(raw, "critical", Duration::from_secs(5)).await;
     assert!(
-        text.contains(&format!("id: {id}\nevent: notice\ndata: {{\"text\":\"Deploy at 18:00\",\"level\":\"critical\",\"time\":\"")),
+        text.contains(&format!("id: {id}:notices:1\nevent: notice\ndata: {{\"text\":\"Deploy at 18:00\",\"level\":\"critical\",\"time\":\"")),
         "{text}"
     );
 }

@@ -73,3 +73,53 @@ async fn the_readme_publish_example_works() {
         "{received:?}"
     );
 }
+
+#[tokio::test]
+async fn the_readme_topics_example_works() {
+    let token = "readme-t0pics";
+    let app = spawn_app(|config| {
+        config.publish_tokens = vec![token.parse().expect("a token")];
+        config.interval_ms = 60_000;
+    })
+    .await;
+    let subscribe = block_after("<!-- topics-subscribe");
+    let publish = block_after("<!-- topics-publish");
+    for block in [&subscribe, &publish] {
+        assert!(block.contains("http://127.0.0.1:8080/"), "{block}");
+    }
+    // The README's follower, as a reader would paste it, against this test's server; it is
+    // stopped after a few seconds, and what it printed is read then.
+    let follow = subscribe.replace("http://127.0.0.1:8080", &app.address);
+    let follower = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("{follow} --max-time 4"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("bash and curl run");
+    app.wait_for_clients(1, Duration::from_secs(5)).await;
+    let command = publish.replace("http://127.0.0.1:8080", &app.address);
+    let output = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(command)
+        .env("PINGSTREAM_PUBLISH_TOKEN", token)
+        .output()
+        .await
+        .expect("bash and curl run");
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("a JSON answer");
+    assert_eq!(answer["topic"], "orders/42", "{answer}");
+    assert_eq!(answer["topic_seq"], 1, "{answer}");
+    let seen = follower.wait_with_output().await.expect("curl ends");
+    let seen = String::from_utf8_lossy(&seen.stdout);
+    let id = answer["id"].as_str().expect("an id");
+    assert!(
+        seen.contains(&format!(
+            "id: {id}:orders/42:1\nevent: notice\ndata: {{\"text\":\"Order 42 shipped\""
+        )),
+        "{seen}"
+    );
+    assert!(
+        !seen.contains("event: ping"),
+        "a stream on orders/* carries no ping: {seen}"
+    );
+    assert!(seen.contains("\"start\":\"fresh\""), "{seen}");
+}

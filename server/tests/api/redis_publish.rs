@@ -130,3 +130,84 @@ async fn a_publish_while_redis_is_stuck_or_down_is_answered_503_within_its_timeo
         2
     );
 }
+
+#[tokio::test]
+async fn an_order_published_on_one_replica_reaches_a_pattern_stream_on_the_other_with_its_numbers()
+{
+    let redis = RedisServer::start();
+    let (a, b) = (publishing_replica(&redis), publishing_replica(&redis));
+    let mut orders_on_b = b.app.open_topics(&["orders/*"], None).await;
+    assert_eq!(orders_on_b.start().await, shared::Start::Fresh);
+    a.app
+        .publish_on("notice", "users/7", TOKEN, &notice("not an order"))
+        .await;
+    let stamp = crate::support::accepted_stamp(
+        a.app
+            .publish_on("notice", "orders/42", TOKEN, &notice("order 42"))
+            .await,
+    )
+    .await;
+    assert_eq!((stamp.topic.as_str(), stamp.topic_seq), ("orders/42", 1));
+    let received = orders_on_b.next_event().await;
+    assert_eq!(received.stamp, stamp, "the same id and topic number on B");
+    assert!(
+        matches!(&received.event, AppEvent::Notice(notice) if notice.text == "order 42"),
+        "{received:?}"
+    );
+    // Resumed on A from before the order, with B's id: exactly the order.
+    let mut resumed = a
+        .app
+        .open_topics(
+            &["orders/*"],
+            Some(shared::EventId {
+                seq: stamp.id.seq - 1,
+                ..stamp.id
+            }),
+        )
+        .await;
+    assert_eq!(resumed.start().await, shared::Start::Exact);
+    assert_eq!(resumed.next_event().await.stamp, stamp);
+    assert!(
+        resumed
+            .next_event_within(Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn concurrent_publishes_on_both_replicas_and_four_topics_number_every_topic_without_a_hole() {
+    let redis = RedisServer::start();
+    let (a, b) = (publishing_replica(&redis), publishing_replica(&redis));
+    let topics = ["t/0", "t/1", "t/2", "t/3"];
+    let publishes = (0..400).map(|n| {
+        let replica = if n % 2 == 0 { &a } else { &b };
+        async move {
+            crate::support::accepted_stamp(
+                replica
+                    .app
+                    .publish_on("notice", topics[(n / 2) % 4], TOKEN, &notice("n"))
+                    .await,
+            )
+            .await
+        }
+    });
+    let stamps = futures_util::future::join_all(publishes).await;
+    let mut by_topic: std::collections::HashMap<String, Vec<u64>> = Default::default();
+    for stamp in &stamps {
+        by_topic
+            .entry(stamp.topic.to_string())
+            .or_default()
+            .push(stamp.topic_seq);
+    }
+    assert_eq!(by_topic.len(), 4);
+    for (topic, mut numbers) in by_topic {
+        numbers.sort_unstable();
+        let count = numbers.len() as u64;
+        assert_eq!(numbers, (1..=count).collect::<Vec<_>>(), "{topic}");
+    }
+    let mut ids: Vec<u64> = stamps.iter().map(|stamp| stamp.id.seq).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 400, "no id names two events");
+}

@@ -199,7 +199,7 @@ fn follow(mut client: SseClient, stop: Instant) -> tokio::task::JoinHandle<Vec<S
                 continue;
             };
             seen.push(Seen {
-                id: event.id.parse().expect("an event id"),
+                id: shared::EventStamp::cursor(&event.id).expect("an event id"),
                 name: event.event,
                 data: event.data,
                 at: Instant::now(),

@@ -119,7 +119,8 @@ async fn first_retry(app: &TestApp) -> (u64, String) {
 
 over_both_transports! { the_stream_starts_with_a_jittered_retry_hint_then_the_heartbeat => jittered_retry_hint_then_the_heartbeat }
 
-/// The first bytes of a stream: its own `retry:` hint, then the heartbeat greeting.
+/// The first bytes of a stream: its own `retry:` hint, then the heartbeat greeting, which says
+/// how the stream starts (a new client: `fresh`).
 pub async fn jittered_retry_hint_then_the_heartbeat(transport: Transport) {
     let app = spawn_app_over(transport, |config| {
         config.retry_ms = 2500;
@@ -130,7 +131,7 @@ pub async fn jittered_retry_hint_then_the_heartbeat(transport: Transport) {
     let (retry, rest) = first_retry(&app).await;
     assert!((1250..=3750).contains(&retry), "retry {retry} ms");
     let heartbeat = format!(
-        "event: {}\ndata: {{\"interval_ms\":700,\"heartbeat_ms\":1400}}\n\n",
+        "event: {}\ndata: {{\"interval_ms\":700,\"heartbeat_ms\":1400,\"start\":\"fresh\"}}\n\n",
         <shared::Timing as shared::StreamEvent>::NAME
     );
     assert!(rest.starts_with(&heartbeat), "{rest:?}");
@@ -214,7 +215,8 @@ async fn a_busy_stream_gets_no_heartbeats_after_the_greeting() {
         stream.heartbeats,
         [shared::Timing {
             interval_ms: 200,
-            heartbeat_ms: Some(400)
+            heartbeat_ms: Some(400),
+            start: Some(shared::Start::Fresh),
         }],
         "only the greeting: pings every 200 ms never leave the stream silent for 400 ms"
     );

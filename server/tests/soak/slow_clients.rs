@@ -76,7 +76,7 @@ async fn read_for(port: u16, i: usize, duration: Duration) -> Result<Reader, Str
                 Err(end) => return Err(format!("stream broke: {end:?}")),
             };
             let arrived = chrono::Utc::now();
-            let Received { id, ping } = event.ping()?;
+            let Received { id, ping, .. } = event.ping()?;
             if let Some(last) = last
                 && id
                     != (EventId {

@@ -1,0 +1,223 @@
+//! One topic stream's queue: what the hub hands a stream that subscribed by topic, so that an
+//! event is given only to the streams that want it (the broadcast channel of the every-topic
+//! streams hands every event to every receiver).
+//!
+//! Bounded like the broadcast channel: a stream that falls more than its buffer behind is ended
+//! (the browser resumes from history), never skipped silently. An event that reaches one stream
+//! through two of its selectors is queued once.
+
+use std::{
+    collections::VecDeque,
+    sync::{Mutex, MutexGuard, PoisonError},
+    task::{Context, Poll, Waker},
+};
+
+use actix_web_lab::sse;
+use shared::EventId;
+
+use super::subscription::Outgoing;
+
+/// A topic stream's queue, shared by the hub (which fills it) and the stream (which drains it).
+pub struct Inbox {
+    state: Mutex<State>,
+}
+
+struct State {
+    /// Queued, oldest first. Empty (and unallocated) for an idle stream.
+    queue: VecDeque<Outgoing>,
+    /// Most events queued at once before the stream is ended.
+    capacity: usize,
+    /// The newest event queued, so that one reached through two selectors is queued once.
+    last: Option<EventId>,
+    /// The heartbeat round this inbox last took part in (a stream listed under several
+    /// selectors is visited once per round).
+    round: u64,
+    /// Whether anything was queued since the last heartbeat round.
+    fed: bool,
+    /// Why it ends, once it does.
+    end: Option<End>,
+    /// The stream's task, waiting for the next event.
+    waker: Option<Waker>,
+}
+
+/// Why an inbox ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The hub closed (shutdown): what was queued is still sent.
+    Closed,
+    /// The stream fell more than its buffer behind: ended at once.
+    Lagged,
+}
+
+impl State {
+    /// Queues `outgoing` unless the inbox has ended; ends it if the buffer is full. Returns the
+    /// waker to wake once the lock is released.
+    fn queue(&mut self, outgoing: Outgoing) -> Option<Waker> {
+        if self.end.is_some() {
+            return None;
+        }
+        if self.queue.len() >= self.capacity {
+            self.queue = VecDeque::new();
+            self.end = Some(End::Lagged);
+        } else {
+            self.queue.push_back(outgoing);
+        }
+        self.waker.take()
+    }
+}
+
+impl Inbox {
+    /// An empty inbox that holds at most `capacity` events (at least one).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                capacity: capacity.max(1),
+                last: None,
+                round: 0,
+                fed: false,
+                end: None,
+                waker: None,
+            }),
+        }
+    }
+
+    /// The lock; nothing panics while holding it, so a poisoned one is used as it is.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues the event `id` unless it was queued already (ids increase within a run).
+    pub fn deliver(&self, id: EventId, outgoing: &Outgoing) {
+        let mut state = self.lock();
+        if state
+            .last
+            .is_some_and(|last| last.epoch == id.epoch && last.seq >= id.seq)
+        {
+            return;
+        }
+        state.last = Some(id);
+        state.fed = true;
+        let waker = state.queue(outgoing.clone());
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Heartbeat round `round`: queues `heartbeat` if nothing was queued since the last round,
+    /// once per round however many selectors list this inbox.
+    pub fn beat(&self, round: u64, heartbeat: &sse::Event) {
+        let mut state = self.lock();
+        if state.round == round {
+            return;
+        }
+        state.round = round;
+        let waker = if state.fed {
+            None
+        } else {
+            state.queue(Outgoing::Heartbeat(heartbeat.clone()))
+        };
+        state.fed = false;
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Ends the inbox once what is queued has been taken.
+    pub fn close(&self) {
+        let mut state = self.lock();
+        state.end.get_or_insert(End::Closed);
+        let waker = state.waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// The next queued item, or why the inbox ended, or pending (the task is woken when either
+    /// comes).
+    pub fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Result<Outgoing, End>> {
+        let mut state = self.lock();
+        if let Some(next) = state.queue.pop_front() {
+            if state.queue.is_empty() {
+                // A burst's buffer is not kept for the rest of a long-lived stream.
+                state.queue = VecDeque::new();
+            }
+            return Poll::Ready(Ok(next));
+        }
+        if let Some(end) = state.end {
+            return Poll::Ready(Err(end));
+        }
+        state.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::task::noop_waker_ref;
+    use shared::Epoch;
+
+    use super::*;
+
+    fn id(seq: u64) -> EventId {
+        EventId {
+            epoch: Epoch(1),
+            seq,
+        }
+    }
+
+    fn heartbeat() -> sse::Event {
+        sse::Event::Comment("beat".into())
+    }
+
+    fn next(inbox: &Inbox) -> Poll<Result<Outgoing, End>> {
+        inbox.poll_next(&mut Context::from_waker(noop_waker_ref()))
+    }
+
+    fn is_heartbeat(poll: Poll<Result<Outgoing, End>>) -> bool {
+        matches!(poll, Poll::Ready(Ok(Outgoing::Heartbeat(_))))
+    }
+
+    #[test]
+    fn an_event_is_queued_once_and_a_full_inbox_ends_at_once() {
+        let inbox = Inbox::new(2);
+        let beat = Outgoing::Heartbeat(heartbeat());
+        inbox.deliver(id(1), &beat);
+        inbox.deliver(id(1), &beat);
+        assert!(is_heartbeat(next(&inbox)));
+        assert!(next(&inbox).is_pending());
+        for seq in 2..=4 {
+            inbox.deliver(id(seq), &beat);
+        }
+        assert!(matches!(next(&inbox), Poll::Ready(Err(End::Lagged))));
+    }
+
+    #[test]
+    fn heartbeats_go_only_to_inboxes_fed_nothing_since_the_last_round() {
+        let inbox = Inbox::new(8);
+        inbox.beat(1, &heartbeat());
+        inbox.beat(1, &heartbeat());
+        assert!(is_heartbeat(next(&inbox)));
+        assert!(next(&inbox).is_pending(), "one beat per round");
+        inbox.deliver(id(1), &Outgoing::Heartbeat(heartbeat()));
+        assert!(next(&inbox).is_ready());
+        inbox.beat(2, &heartbeat());
+        assert!(next(&inbox).is_pending(), "fed since the last round");
+        inbox.beat(3, &heartbeat());
+        assert!(is_heartbeat(next(&inbox)));
+    }
+
+    #[test]
+    fn a_closed_inbox_hands_out_what_it_holds_then_ends() {
+        let inbox = Inbox::new(8);
+        inbox.deliver(id(1), &Outgoing::Heartbeat(heartbeat()));
+        inbox.close();
+        assert!(is_heartbeat(next(&inbox)));
+        assert!(matches!(next(&inbox), Poll::Ready(Err(End::Closed))));
+        inbox.deliver(id(2), &Outgoing::Heartbeat(heartbeat()));
+        assert!(matches!(next(&inbox), Poll::Ready(Err(End::Closed))));
+    }
+}
