@@ -103,7 +103,6 @@ impl FromStr for EventStamp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Epoch;
 
     #[test]
     fn near_misses_are_malformed() {
@@ -133,6 +132,7 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     mod properties {
         use super::*;
+        use crate::Epoch;
         use proptest::prelude::*;
 
         proptest! {
