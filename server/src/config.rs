@@ -134,15 +134,65 @@ pub struct Config {
 
     /// Bearer tokens that may publish events with `POST /events/{name}`; separate several with
     /// commas (to rotate one: add the new token, move publishers over, remove the old one).
-    /// Without any, publishing is off and the route answers 404.
+    /// `TOKEN=SELECTOR|SELECTOR` limits a token to the topics those selectors match (e.g.
+    /// `s3cret=orders/**`); a token alone may publish on any topic. Without any, publishing is
+    /// off and the route answers 404.
     #[arg(
         long = "publish-token",
         env = "PINGSTREAM_PUBLISH_TOKEN",
         value_delimiter = ',',
-        value_name = "TOKEN",
+        value_name = "TOKEN[=SCOPES]",
         hide_env_values = true
     )]
-    pub publish_tokens: Vec<Secret>,
+    pub publish_tokens: Vec<PublishToken>,
+
+    /// Topics whose events reach only streams with a subscriber token that grants them
+    /// (selectors, comma-separated, e.g. `users/**,orders/**`). None by default: every topic is
+    /// public.
+    #[arg(
+        long = "private-topics",
+        env = "PINGSTREAM_PRIVATE_TOPICS",
+        value_delimiter = ',',
+        value_name = "SELECTOR"
+    )]
+    pub private_topics: Vec<shared::Selector>,
+
+    /// Shared keys (at least 32 bytes; comma-separated, to rotate) that subscriber tokens may be
+    /// signed with, HS256.
+    #[arg(
+        long = "subscribe-key",
+        env = "PINGSTREAM_SUBSCRIBE_KEY",
+        value_delimiter = ',',
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub subscribe_keys: Vec<Secret>,
+
+    /// PEM files of public keys (EC P-256 for ES256, Ed25519 for EdDSA; comma-separated) that
+    /// subscriber tokens may be signed with, so an auth service can sign without sharing a
+    /// secret.
+    #[arg(
+        long = "subscribe-public-key",
+        env = "PINGSTREAM_SUBSCRIBE_PUBLIC_KEY",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    pub subscribe_public_keys: Vec<PathBuf>,
+
+    /// The `aud` a subscriber token must carry; without it, `aud` is not checked.
+    #[arg(long, env = "PINGSTREAM_SUBSCRIBE_AUDIENCE", value_name = "AUD")]
+    pub subscribe_audience: Option<String>,
+
+    /// Development only: `POST /session/dev` signs anyone in under the name they type (a
+    /// 15-minute token for `users/<name>/**`), for the page's "sign in as" box. Needs a
+    /// `--subscribe-key`; refused with TLS or on a non-loopback address unless
+    /// `--dev-login-force`.
+    #[arg(long, env = "PINGSTREAM_DEV_LOGIN")]
+    pub dev_login: bool,
+
+    /// Allows `--dev-login` with TLS or on a non-loopback address.
+    #[arg(long, env = "PINGSTREAM_DEV_LOGIN_FORCE", requires = "dev_login")]
+    pub dev_login_force: bool,
 
     /// Largest body `POST /events/{name}` accepts, in bytes; a larger one is answered 413.
     #[arg(long, env = "PINGSTREAM_PUBLISH_MAX_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(64..=1 << 20))]
@@ -192,6 +242,46 @@ impl std::str::FromStr for Secret {
             return Err("a token cannot be empty");
         }
         Ok(Self(text.to_owned()))
+    }
+}
+
+/// A publish token and the topics it may publish on (`TOKEN` or `TOKEN=SELECTOR|SELECTOR`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishToken {
+    /// The token.
+    pub secret: Secret,
+    /// The topics it may publish on; `None`: any.
+    pub scopes: Option<shared::Selection>,
+}
+
+impl std::str::FromStr for PublishToken {
+    type Err = String;
+
+    /// `TOKEN` or `TOKEN=SCOPES`, split at the last `=` when what follows it is a list of
+    /// selectors (so a base64 token's `=` padding stays part of the token). The token must be
+    /// an RFC 6750 token68 (`A-Za-z0-9-._~+/` and trailing `=`), or no `Bearer` header could
+    /// ever carry it.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let (token, scopes) = match text.rsplit_once('=') {
+            Some((token, scopes)) if !scopes.is_empty() && !token.is_empty() => {
+                let selection = shared::Selection::parse(scopes.split('|'))
+                    .map_err(|err| format!("the token's scopes: {err}"))?;
+                (token, Some(selection))
+            }
+            _ => (text, None),
+        };
+        let body = token.trim_end_matches('=');
+        let token68 = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte);
+        if body.is_empty() || !body.bytes().all(token68) {
+            return Err(
+                "a publish token is made of A-Z a-z 0-9 - . _ ~ + / (and = at its end)".into(),
+            );
+        }
+        Ok(Self {
+            secret: token.parse().map_err(|err: &str| err.to_owned())?,
+            scopes,
+        })
     }
 }
 
@@ -382,11 +472,39 @@ mod tests {
     fn several_publish_tokens_are_read_and_never_printed() {
         let config =
             Config::try_parse_from(["server", "--publish-token", "s3cret-one,s3cret-two"]).unwrap();
-        let tokens: Vec<&str> = config.publish_tokens.iter().map(Secret::expose).collect();
+        let tokens: Vec<&str> = config
+            .publish_tokens
+            .iter()
+            .map(|token| token.secret.expose())
+            .collect();
         assert_eq!(tokens, ["s3cret-one", "s3cret-two"]);
         assert!(!format!("{config:?}").contains("s3cret"));
         assert!(Config::try_parse_from(["server", "--publish-token", ""]).is_err());
         assert!(Config::try_parse_from(["server", "--publish-token", "a,,b"]).is_err());
+    }
+
+    #[test]
+    fn a_publish_token_may_be_scoped_and_must_be_a_token68() {
+        let token = |text: &str| text.parse::<PublishToken>();
+        let scoped = token("s3cret=orders/**|notices").unwrap();
+        assert_eq!(scoped.secret.expose(), "s3cret");
+        let scopes = scoped.scopes.unwrap();
+        assert!(scopes.matches(&"orders/1".parse().unwrap()));
+        assert!(!scopes.matches(&"users/alice".parse().unwrap()));
+        let padded = token("YWJj==").unwrap();
+        assert_eq!((padded.secret.expose(), padded.scopes), ("YWJj==", None));
+        // A padded token takes one more `=` before its scopes.
+        assert_eq!(token("YWJj===orders/*").unwrap().secret.expose(), "YWJj==");
+        for bad in [
+            "tok en",
+            "tök",
+            "a\"b",
+            "s3cret=a//b",
+            "=orders/*",
+            "tok,en",
+        ] {
+            assert!(token(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

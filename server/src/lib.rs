@@ -12,6 +12,7 @@
 //! into one Redis stream (one replica, elected by a lease, ticks), and every replica's hub
 //! relays it.
 
+pub mod access;
 pub mod assets;
 pub mod cluster;
 pub mod config;

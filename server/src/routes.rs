@@ -1,13 +1,16 @@
 //! The one route table: the stream, the publish API and the operations endpoints first, the
 //! frontend's files last.
 
+mod bearer;
 mod health;
 mod last_event_id;
 mod metrics;
 mod publish;
 mod selection;
+mod session;
 mod static_files;
 mod stream;
+mod subscriber;
 
 use std::time::Duration;
 
@@ -36,6 +39,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, site: Option<&StaticSite>) {
             .route(web::post().to(publish::publish))
             .default_service(web::to(publish::other_method)),
     )
+    .service(
+        web::resource("/session")
+            .route(web::get().to(session::current))
+            .route(web::post().to(session::sign_in))
+            .route(web::delete().to(session::sign_out)),
+    )
+    .service(web::resource("/session/dev").route(web::post().to(session::dev_sign_in)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/metrics").route(web::get().to(metrics::metrics)));
     static_files::configure(cfg, site);

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    access::{Access, PrivateTopics, Verifier},
     cluster::{self, ClusterSettings},
     config::Config,
     cors::AllowedOrigins,
@@ -69,6 +70,7 @@ fn hub_settings(config: &Config) -> HubSettings {
         max_clients: config.max_clients,
         timing: config.timing(),
         catch_up: Duration::ZERO,
+        private: PrivateTopics::new(config.private_topics.clone()),
     }
 }
 
@@ -184,6 +186,47 @@ fn publish_gate(config: &Config) -> PublishGate {
     )
 }
 
+/// Who reads what: the subscriber-token verifier from `--subscribe-key`,
+/// `--subscribe-public-key` and `--subscribe-audience`, the private topics, and `--dev-login`
+/// (refused with TLS or on a non-loopback address unless `--dev-login-force`; without a
+/// `--subscribe-key` it signs with a key drawn for this run).
+fn access(config: &Config, tls: bool) -> std::io::Result<Access> {
+    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
+    if config.dev_login && !config.dev_login_force && (tls || !config.addr.ip().is_loopback()) {
+        return Err(invalid(
+            "--dev-login signs anyone in: refused with TLS or on a non-loopback address (--dev-login-force to insist)".into(),
+        ));
+    }
+    let mut keys = config.subscribe_keys.clone();
+    if config.dev_login && keys.is_empty() {
+        let drawn: String = (0..4)
+            .map(|_| format!("{:016x}", fastrand::u64(..)))
+            .collect();
+        keys.push(drawn.parse().map_err(|err: &str| invalid(err.into()))?);
+        tracing::warn!(
+            "--dev-login without --subscribe-key: signing with a key drawn for this run"
+        );
+    }
+    let verifier = Verifier::new(
+        &keys,
+        &config.subscribe_public_keys,
+        config.subscribe_audience.clone(),
+    )
+    .map_err(|err| invalid(err.to_string()))?;
+    if !config.private_topics.is_empty() && !verifier.is_on() {
+        tracing::warn!("--private-topics without a subscriber key: no stream can read them");
+    }
+    if config.dev_login {
+        tracing::warn!("--dev-login is on: POST /session/dev signs anyone in (development only)");
+    }
+    Ok(Access {
+        verifier,
+        private: PrivateTopics::new(config.private_topics.clone()),
+        secure_cookie: tls,
+        dev_login: config.dev_login,
+    })
+}
+
 /// The HTTP server on `listener`: the one route table over `hub` and `site`, behind the CORS
 /// check and the headers every response carries; over TLS when `tls` is given (ALPN offers `h2`
 /// and `http/1.1`), plain HTTP/1.1 otherwise. Not started until the returned server is polled.
@@ -198,6 +241,7 @@ pub fn run(
 ) -> std::io::Result<Server> {
     let settings = StreamSettings::new(config.retry());
     let gate = web::Data::new(publish_gate(config));
+    let access = web::Data::new(access(config, tls.is_some())?);
     let publisher = web::Data::new(publisher);
     let origins = AllowedOrigins::new(&config.allow_origins);
     let server = HttpServer::new(move || {
@@ -207,6 +251,7 @@ pub fn run(
             .app_data(web::Data::new(metrics.clone()))
             .app_data(web::Data::new(settings.clone()))
             .app_data(gate.clone())
+            .app_data(access.clone())
             .app_data(publisher.clone())
             .wrap(from_fn(move |req, next| {
                 origins.clone().middleware(req, next)

@@ -18,5 +18,5 @@ pub mod subscription;
 pub mod topic_index;
 
 pub use history::Resume;
-pub use hub::{Hub, HubSettings, HubStatus, PublishClosed, SubscribeError, Upstream};
+pub use hub::{Hub, HubSettings, HubStatus, PublishClosed, Reader, SubscribeError, Upstream};
 pub use payload::Payload;

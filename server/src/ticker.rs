@@ -159,6 +159,7 @@ mod tests {
                     seq: 0,
                 }),
                 shared::Selection::all(),
+                crate::stream::Reader::anonymous(),
             )
             .unwrap();
         tokio::time::sleep(Duration::from_millis(95)).await;

@@ -80,6 +80,52 @@ impl Pattern {
 }
 
 impl Selector {
+    /// The selector's segments as pattern parts, and whether it ends with `**` (an exact topic
+    /// is all literals without `**`).
+    fn parts(&self) -> (Vec<Part>, bool) {
+        match &self.pattern {
+            Some(pattern) => (pattern.parts.to_vec(), pattern.rest),
+            None => (
+                self.text
+                    .split('/')
+                    .map(|s| Part::Literal(s.into()))
+                    .collect(),
+                false,
+            ),
+        }
+    }
+
+    /// Whether every topic this selector matches, `wider` matches too: `users/alice/**` is
+    /// within `users/**` and `users/*/**`; `users/*` is not within `users/alice/**`. Linear in
+    /// the selectors' lengths.
+    ///
+    /// # Examples
+    /// ```
+    /// use shared::Selector;
+    ///
+    /// let s = |text: &str| text.parse::<Selector>().unwrap();
+    /// assert!(s("users/alice/**").is_within(&s("users/**")));
+    /// assert!(s("users/alice/notes").is_within(&s("users/alice/**")));
+    /// assert!(!s("users/*").is_within(&s("users/alice/**")));
+    /// assert!(!s("users/**").is_within(&s("users/*")));
+    /// ```
+    pub fn is_within(&self, wider: &Selector) -> bool {
+        let (narrow, narrow_rest) = self.parts();
+        let (wide, wide_rest) = wider.parts();
+        let lengths_fit = if wide_rest {
+            // `wide` matches topics longer than its parts; every topic of `narrow` must be.
+            narrow.len() > wide.len() || (narrow_rest && narrow.len() == wide.len())
+        } else {
+            !narrow_rest && narrow.len() == wide.len()
+        };
+        lengths_fit
+            && wide.iter().zip(&narrow).all(|pair| match pair {
+                (Part::One, _) => true,
+                (Part::Literal(wide), Part::Literal(narrow)) => wide == narrow,
+                (Part::Literal(_), Part::One) => false,
+            })
+    }
+
     /// Whether `topic` is one this selector picks.
     pub fn matches(&self, topic: &Topic) -> bool {
         match &self.pattern {
@@ -254,6 +300,12 @@ impl Selection {
         &self.selectors
     }
 
+    /// Whether every topic `selector` matches is matched by one of this selection's selectors
+    /// (checked one selector at a time: a selector covered only by two together is not).
+    pub fn includes(&self, selector: &Selector) -> bool {
+        self.selectors.iter().any(|wider| selector.is_within(wider))
+    }
+
     /// Whether the stream wants events on `topic`.
     pub fn matches(&self, topic: &Topic) -> bool {
         self.selectors.is_empty() || self.selectors.iter().any(|s| s.matches(topic))
@@ -345,6 +397,37 @@ mod tests {
     }
 
     #[test]
+    fn within_is_the_subset_of_matched_topics() {
+        let within = |narrow: &str, wide: &str| selector(narrow).is_within(&selector(wide));
+        for (narrow, wide) in [
+            ("users/alice", "users/alice"),
+            ("users/alice", "users/*"),
+            ("users/alice", "users/**"),
+            ("users/alice/x/y", "users/**"),
+            ("users/*", "users/**"),
+            ("users/*/**", "users/**"),
+            ("users/**", "users/**"),
+            ("users/alice/**", "users/*/**"),
+            ("a/b", "*/*"),
+            ("a", "*"),
+        ] {
+            assert!(within(narrow, wide), "{narrow} within {wide}");
+        }
+        for (narrow, wide) in [
+            ("users/*", "users/alice/**"),
+            ("users/**", "users/*"),
+            ("users", "users/**"),
+            ("users/**", "users/alice/**"),
+            ("users/alice", "users/bob"),
+            ("*", "a"),
+            ("a/b", "a"),
+            ("**", "*"),
+        ] {
+            assert!(!within(narrow, wide), "{narrow} not within {wide}");
+        }
+    }
+
+    #[test]
     fn malformed_selectors_say_why() {
         for (bad, why) in [
             ("", TopicError::Empty),
@@ -424,6 +507,35 @@ mod tests {
                 let topic_refs: Vec<&str> = topic_parts.iter().map(String::as_str).collect();
                 let topic: Topic = topic_refs.join("/").parse().unwrap();
                 prop_assert_eq!(selector.matches(&topic), reference(&parts, &topic_refs));
+            }
+
+            /// `is_within` never claims more than is true: whenever it says yes, every topic the
+            /// narrow selector matches (of a small alphabet) the wide one matches too.
+            #[test]
+            fn within_agrees_with_matching(
+                narrow in "(a|b|\\*)(/(a|b|\\*)){0,2}(/\\*\\*)?",
+                wide in "(a|b|\\*)(/(a|b|\\*)){0,2}(/\\*\\*)?",
+            ) {
+                let (narrow, wide): (Selector, Selector) = (narrow.parse().unwrap(), wide.parse().unwrap());
+                let mut counterexample = None;
+                for length in 1..=5u32 {
+                    for bits in 0..(1u32 << length) {
+                        let topic: String = (0..length)
+                            .map(|i| if bits >> i & 1 == 1 { "a" } else { "b" })
+                            .collect::<Vec<_>>()
+                            .join("/");
+                        let topic: Topic = topic.parse().unwrap();
+                        if narrow.matches(&topic) && !wide.matches(&topic) {
+                            counterexample = Some(topic);
+                        }
+                    }
+                }
+                if narrow.is_within(&wide) {
+                    prop_assert!(counterexample.is_none(), "{:?}", counterexample);
+                } else if narrow.parts().0.len() < 4 && wide.parts().0.len() < 4 {
+                    // Short enough that topics up to 5 segments show every difference.
+                    prop_assert!(counterexample.is_some(), "{narrow:?} vs {wide:?}");
+                }
             }
 
             #[test]

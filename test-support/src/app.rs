@@ -196,10 +196,20 @@ impl TestApp {
     pub async fn open_topics(&self, selectors: &[&str], last: Option<EventId>) -> SseClient {
         let response = self.get_topics(selectors, last).await;
         assert_eq!(response.status(), 200, "stream refused: {selectors:?}");
-        SseClient {
-            events: Box::pin(response.bytes_stream().eventsource()),
-            heartbeats: Vec::new(),
+        SseClient::from_response(response)
+    }
+
+    /// A `GET /sse` for the topics `selectors` pick, after `last` when given, for a test to
+    /// complete (a token in a header or a cookie) and send.
+    pub fn topics_request(&self, selectors: &[&str], last: Option<EventId>) -> RequestBuilder {
+        let mut query: Vec<String> = selectors
+            .iter()
+            .map(|selector| format!("{}={selector}", shared::TOPIC_PARAM))
+            .collect();
+        if let Some(id) = last {
+            query.push(format!("{LAST_EVENT_ID_PARAM}={id}"));
         }
+        self.request(Method::GET, &format!("{STREAM_PATH}?{}", query.join("&")))
     }
 
     /// `POST /events/{name}?topic=<topic>` with `Authorization: Bearer <token>` and `body`.
@@ -452,6 +462,14 @@ pub struct SseClient {
 }
 
 impl SseClient {
+    /// The stream of a `200` answer to a stream request.
+    pub fn from_response(response: Response) -> Self {
+        Self {
+            events: Box::pin(response.bytes_stream().eventsource()),
+            heartbeats: Vec::new(),
+        }
+    }
+
     /// The next ping, checking that the event is well-formed; panics after 5 s.
     pub async fn next_ping(&mut self) -> Received {
         self.next_ping_within(Duration::from_secs(5))

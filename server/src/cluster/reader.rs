@@ -408,6 +408,7 @@ mod tests {
                     seq: 0,
                 }),
                 shared::Selection::all(),
+                crate::stream::Reader::anonymous(),
             )
             .unwrap();
         let mut relayed = Vec::new();

@@ -5,7 +5,7 @@
 //! rule it breaks, always as JSON `{"error": <code>, "detail": <why>}`:
 //! publishing off (404) → credentials missing or malformed (401) or wrong (403) → the token's
 //! rate (429) → the event's name (404) → its `?topic=` (400) → content type (415) → size (413)
-//! → JSON (400) → the event's own rules (422) → the stream takes it (202
+//! → JSON (400) → the event's own rules (422) → the token's topic scope (403) → the stream takes it (202
 //! `{"id": …, "topic": …, "topic_seq": …}`), or Redis does not (503).
 //! Tokens are compared as SHA-256 digests in constant time ([`subtle::ConstantTimeEq`]), and
 //! neither a token nor the `Authorization` header is ever logged or put in a metric.
@@ -21,12 +21,12 @@ use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::StreamExt as _;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter, clock::Clock as _};
 use sha2::{Digest, Sha256};
-use shared::{AppEvent, EventStamp, Notice, Publishable, TOPIC_PARAM, Topic};
+use shared::{AppEvent, EventStamp, Notice, Publishable, Selection, TOPIC_PARAM, Topic};
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
 use crate::{
-    config::Secret,
+    config::PublishToken,
     metrics::Metrics,
     publisher::{PublishError, Publisher},
     stream::Payload,
@@ -92,23 +92,32 @@ pub struct PublishGate {
     max_bytes: usize,
 }
 
-/// One accepted token: only its digest is kept, and its own rate.
+/// One accepted token: only its digest is kept, its own rate, and the topics it may publish
+/// on.
 struct Token {
     digest: [u8; 32],
     rate: DefaultDirectRateLimiter,
+    /// `None`: any topic.
+    scopes: Option<Selection>,
 }
 
 impl PublishGate {
     /// A gate that lets `tokens` publish bodies of at most `max_bytes`, each token at `rate`
     /// events per second with `burst` at once. No tokens: publishing is off.
-    pub fn new(tokens: &[Secret], max_bytes: usize, rate: NonZeroU32, burst: NonZeroU32) -> Self {
+    pub fn new(
+        tokens: &[PublishToken],
+        max_bytes: usize,
+        rate: NonZeroU32,
+        burst: NonZeroU32,
+    ) -> Self {
         let quota = Quota::per_second(rate).allow_burst(burst);
         Self {
             tokens: tokens
                 .iter()
                 .map(|token| Token {
-                    digest: Sha256::digest(token.expose().as_bytes()).into(),
+                    digest: Sha256::digest(token.secret.expose().as_bytes()).into(),
                     rate: RateLimiter::direct(quota),
+                    scopes: token.scopes.clone(),
                 })
                 .collect(),
             max_bytes,
@@ -131,21 +140,11 @@ impl PublishGate {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header (RFC 6750: the scheme in any case,
-/// one space, a token68).
+/// The token of an `Authorization: Bearer <token>` header ([`super::bearer::token`]).
 fn bearer_token(request: &HttpRequest) -> Result<&str, Rejection> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or(Rejection::Unauthenticated("no Authorization header"))?;
-    let malformed = Rejection::Unauthenticated("the Authorization header is not `Bearer <token>`");
-    let value = value.to_str().map_err(|_| malformed.clone())?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(|| malformed.clone())?;
-    let token68 = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~+/=".contains(&byte);
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || !token.bytes().all(token68) {
-        return Err(malformed);
-    }
-    Ok(token)
+    super::bearer::token(request)
+        .map_err(Rejection::Unauthenticated)?
+        .ok_or(Rejection::Unauthenticated("no Authorization header"))
 }
 
 /// Checks that the body is declared as JSON.
@@ -210,6 +209,13 @@ async fn handle(
         serde_json::from_slice(&body).map_err(|err| Rejection::MalformedJson(err.to_string()))?;
     let started = Instant::now();
     let payload = accept(json, Utc::now().trunc_subsecs(3), topic)?;
+    if token
+        .scopes
+        .as_ref()
+        .is_some_and(|scopes| !scopes.matches(&payload.topic))
+    {
+        return Err(Rejection::OutOfScope);
+    }
     let id = publisher.publish(&payload).await.map_err(|err| match err {
         PublishError::Closed => Rejection::Unavailable(err.to_string()),
         PublishError::Unavailable(why) => Rejection::Unavailable(why),
@@ -275,6 +281,9 @@ pub enum Rejection {
     /// A well-formed token that is not one of the server's.
     #[error("the token is not one this server accepts")]
     Forbidden,
+    /// The token may not publish on the event's topic.
+    #[error("this token may not publish on this topic")]
+    OutOfScope,
     /// The token published faster than its rate; may try again after this long.
     #[error("this token publishes faster than its rate; retry later")]
     RateLimited(Duration),
@@ -316,6 +325,7 @@ impl Rejection {
             Self::Unauthenticated(_) => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::InvalidTopic(_) => "invalid_topic",
+            Self::OutOfScope => "forbidden_topic",
             Self::RateLimited(_) => "rate_limited",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooLarge(_) => "payload_too_large",
@@ -341,7 +351,7 @@ impl ResponseError for Rejection {
         match self {
             Self::Off | Self::UnknownEvent(_) => StatusCode::NOT_FOUND,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::OutOfScope => StatusCode::FORBIDDEN,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -419,7 +429,7 @@ mod tests {
 
     #[test]
     fn every_configured_token_is_accepted_and_no_other() {
-        let tokens: Vec<Secret> = ["first", "second"]
+        let tokens: Vec<PublishToken> = ["first", "second"]
             .iter()
             .map(|t| t.parse().unwrap())
             .collect();

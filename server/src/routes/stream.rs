@@ -9,9 +9,14 @@ use actix_web::{
 };
 use actix_web_lab::sse::Sse;
 
-use crate::stream::{Hub, SubscribeError};
+use shared::Selection;
 
-use super::{last_event_id::LastEventId, selection::Topics};
+use crate::{
+    access::{Access, Grant},
+    stream::{Hub, Reader, SubscribeError},
+};
+
+use super::{last_event_id::LastEventId, selection::Topics, subscriber::Subscriber};
 
 /// The headers of every stream answer, `GET` and `HEAD` alike: the SSE content type, never
 /// cached, never compressed (a compressing proxy or middleware would buffer it), and never
@@ -61,7 +66,8 @@ impl StreamSettings {
     }
 }
 
-/// Opens a stream on the topics `?topic=` selects (every topic without one): the opening
+/// Opens a stream on the topics `?topic=` selects (every topic without one) that the request's
+/// subscriber token lets it read (public topics without one), until the token expires: the opening
 /// heartbeat (which says how the stream starts), the replay `Last-Event-ID` (or `?lastEventId=`)
 /// asks for, then the matching events as they are published.
 ///
@@ -76,11 +82,23 @@ pub async fn stream(
     settings: web::Data<StreamSettings>,
     LastEventId(resume): LastEventId,
     Topics(selection): Topics,
-) -> Result<HttpResponse, StreamError> {
+    Subscriber(grant): Subscriber,
+    access: Option<web::Data<Access>>,
+) -> Result<HttpResponse, actix_web::Error> {
+    if let (Some(grant), Some(access)) = (&grant, &access) {
+        not_granted(&selection, grant, access)?;
+    }
+    let reader = match grant {
+        Some(grant) => Reader {
+            expires_in: Some(grant.remaining()),
+            grants: Some(grant.topics),
+        },
+        None => Reader::anonymous(),
+    };
     // In a cluster the client may come from a replica that is a moment ahead of this one.
     hub.catch_up(resume).await;
     let subscription = hub
-        .subscribe(resume, selection)
+        .subscribe(resume, selection, reader)
         .map_err(|err| StreamError {
             err,
             retry_after: settings.retry,
@@ -102,6 +120,38 @@ pub async fn stream(
         response.head_mut().no_chunking(true);
     }
     Ok(response)
+}
+
+/// Refuses a token holder's selector that names only private topics its grant does not cover
+/// (alice, granted `users/alice/**`, asking for `users/*`): a `403`, since the token can never
+/// read what was asked. Selectors that mix public and private topics are filtered instead, as
+/// every stream is.
+fn not_granted(selection: &Selection, grant: &Grant, access: &Access) -> Result<(), Forbidden> {
+    match selection
+        .selectors()
+        .iter()
+        .find(|selector| access.private.covers(selector) && !grant.topics.includes(selector))
+    {
+        Some(selector) => Err(Forbidden(selector.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// A private selector the token does not grant: `403` JSON.
+#[derive(Debug, thiserror::Error)]
+#[error("the token does not grant the private topics of {0:?}")]
+pub struct Forbidden(String);
+
+impl ResponseError for Forbidden {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::FORBIDDEN
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::Forbidden()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({ "error": "forbidden_topic", "detail": self.to_string() }))
+    }
 }
 
 /// `HEAD /sse`: the stream's headers without opening a stream (no client slot is taken).

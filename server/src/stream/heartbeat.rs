@@ -45,7 +45,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn heartbeats_go_out_only_after_a_silent_period() {
         let settings = HubSettings::for_tests(100, 10);
-        let hub = Hub::new(settings, Metrics::new());
+        let hub = Hub::new(settings.clone(), Metrics::new());
         let heartbeat = wire_text(shared::sse::heartbeat_event(&settings.timing).unwrap());
         let opening = wire_text(
             shared::sse::heartbeat_event(&Timing {
@@ -56,7 +56,7 @@ mod tests {
         );
         let shutdown = CancellationToken::new();
         let mut subscription = hub
-            .subscribe(Resume::Latest, shared::Selection::all())
+            .subscribe(Resume::Latest, shared::Selection::all(), crate::stream::Reader::anonymous())
             .unwrap();
         assert_eq!(ready(&mut subscription), [opening.as_str()], "the greeting");
         let task = tokio::spawn(run(hub.clone(), shutdown.clone()));
@@ -90,7 +90,7 @@ mod tests {
         };
         let hub = Hub::new(settings, Metrics::new());
         let mut subscription = hub
-            .subscribe(Resume::Latest, shared::Selection::all())
+            .subscribe(Resume::Latest, shared::Selection::all(), crate::stream::Reader::anonymous())
             .unwrap();
         assert_eq!(
             ready(&mut subscription).len(),

@@ -32,22 +32,23 @@ pub struct HistoryLimits {
 
 /// The newest events of one run, oldest first, within [`HistoryLimits`]. Generic over what is
 /// kept per event (the hub keeps the encoded event, ready to send).
-pub struct History<T> {
-    entries: VecDeque<Stamped<T>>,
+pub struct History<T, K = Topic> {
+    entries: VecDeque<Stamped<T, K>>,
     limits: HistoryLimits,
     /// The sum of the entries' weights.
     bytes: usize,
 }
 
-/// An event with the id and topic it was published under, and its weight.
-struct Stamped<T> {
+/// An event with the id and topic it was published under (with what else a replay filters by:
+/// the hub keeps whether the topic is private), and its weight.
+struct Stamped<T, K> {
     id: EventId,
-    topic: Topic,
+    topic: K,
     item: T,
     weight: usize,
 }
 
-impl<T> History<T> {
+impl<T, K> History<T, K> {
     /// An empty history within `limits`.
     pub fn new(limits: HistoryLimits) -> Self {
         Self {
@@ -61,7 +62,7 @@ impl<T> History<T> {
     /// events while either limit is exceeded. Within an epoch, ids must increase from one call
     /// to the next; an id of a new epoch (a cluster's shared stream was lost and started again)
     /// drops the previous epoch's events, so that the history always holds one run.
-    pub fn push(&mut self, id: EventId, topic: Topic, item: T, weight: usize) {
+    pub fn push(&mut self, id: EventId, topic: K, item: T, weight: usize) {
         if self
             .entries
             .back()
@@ -106,7 +107,7 @@ impl<T> History<T> {
     ///   matching event kept;
     /// - a cursor ahead of the newest event (never sent by this run, or not read yet by this
     ///   replica): [`Start::Reset`] and the newest matching event.
-    pub fn replay(&self, resume: Resume, wants: impl Fn(&Topic) -> bool) -> (Start, Vec<&T>) {
+    pub fn replay(&self, resume: Resume, wants: impl Fn(&K) -> bool) -> (Start, Vec<&T>) {
         let newest_matching = || {
             self.entries
                 .iter()

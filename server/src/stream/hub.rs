@@ -28,6 +28,7 @@ use tokio::{
 };
 
 use super::{
+    super::access::PrivateTopics,
     client_slot::ClientSlots,
     history::{History, HistoryLimits, Resume},
     inbox::Inbox,
@@ -51,8 +52,8 @@ pub struct Hub {
     shared: Arc<Shared>,
 }
 
-/// How big a hub is and what it tells its streams.
-#[derive(Debug, Clone, Copy)]
+/// How big a hub is, what it tells its streams, and which topics are private.
+#[derive(Debug, Clone)]
 pub struct HubSettings {
     /// Events kept to answer `Last-Event-ID`, by count and by bytes.
     pub history: HistoryLimits,
@@ -67,6 +68,30 @@ pub struct HubSettings {
     /// in-memory hub, which makes every id itself: one it has not seen was never sent. In a
     /// cluster, a lease: what a healthy replica can be behind another.
     pub catch_up: Duration,
+    /// Topics whose events only streams granted them receive.
+    pub private: PrivateTopics,
+}
+
+/// Who a stream is for: the private topics it may read, and when it must end.
+#[derive(Debug, Clone, Default)]
+pub struct Reader {
+    /// The selectors of the private topics it may read (its token's grant); `None`: it has no
+    /// token and reads public topics only.
+    pub grants: Option<Selection>,
+    /// How long it may stay open (until its token expires); `None`: as long as it likes.
+    pub expires_in: Option<Duration>,
+}
+
+impl Reader {
+    /// A stream without a token: public topics only, no end.
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+
+    /// Whether this reader may receive an event on `topic`, `private` or not.
+    fn may_read(&self, topic: &Topic, private: bool) -> bool {
+        !private || self.grants.as_ref().is_some_and(|g| g.matches(topic))
+    }
 }
 
 struct Shared {
@@ -88,7 +113,8 @@ struct Shared {
 }
 
 struct State {
-    history: History<Outgoing>,
+    /// Every event with its topic and whether that topic is private.
+    history: History<Outgoing, (Topic, bool)>,
     /// The newest event's id, which the next [`Hub::publish`] follows. Kept apart from the
     /// history so that the sequence never depends on what the history still holds.
     last_id: Option<EventId>,
@@ -162,23 +188,27 @@ impl Shared {
 }
 
 impl State {
-    /// Appends the event to the history and sends it to every open stream that wants it, in one
-    /// step under the hub's lock. `delivered` is its name's delivery counter, looked up by the
-    /// caller before taking the lock.
+    /// Appends the event to the history and sends it to every open stream that wants it (and,
+    /// when it is `private`, may read it), in one step under the hub's lock. `delivered` is its
+    /// name's delivery counter, looked up by the caller before taking the lock.
     fn append(
         &mut self,
         stamp: EventStamp,
+        private: bool,
         payload: &Payload,
         index: &SharedIndex,
         delivered: Counter,
     ) {
         let event = shared::sse::event(&stamp, &payload.name, payload.data.clone());
         let outgoing = Outgoing::Event { event, delivered };
-        if let Some(live_tx) = &self.live_tx {
-            // An error only means that no every-topic stream is open right now.
+        if let Some(live_tx) = &self.live_tx
+            && !private
+        {
+            // The every-topic streams without a token: public events only. An error only means
+            // that none is open right now.
             let _ = live_tx.send(outgoing.clone());
         }
-        topic_index::lock(index).deliver(stamp.id, &stamp.topic, &outgoing);
+        topic_index::lock(index).deliver(stamp.id, &stamp.topic, private, &outgoing);
         if self
             .last_id
             .is_some_and(|last| last.epoch != stamp.id.epoch)
@@ -187,7 +217,7 @@ impl State {
         }
         self.topic_seqs.insert(stamp.topic.clone(), stamp.topic_seq);
         self.history
-            .push(stamp.id, stamp.topic, outgoing, payload.weight());
+            .push(stamp.id, (stamp.topic, private), outgoing, payload.weight());
         self.last_id = Some(stamp.id);
         self.last_sent = Instant::now();
     }
@@ -197,6 +227,7 @@ impl Hub {
     /// Creates an empty hub.
     pub fn new(settings: HubSettings, metrics: Metrics) -> Self {
         let (live_tx, _) = broadcast::channel(settings.client_buffer.max(1));
+        let slots = ClientSlots::new(settings.max_clients, metrics.clone());
         let heartbeat_of = |start| {
             shared::sse::heartbeat_event(&Timing {
                 start,
@@ -216,11 +247,11 @@ impl Hub {
                     next_topic_beat: now,
                 }),
                 index: Arc::new(Mutex::new(TopicIndex::default())),
-                settings,
-                slots: ClientSlots::new(settings.max_clients, metrics.clone()),
-                metrics,
                 heartbeat: heartbeat_of(None),
                 openings: [Start::Fresh, Start::Exact, Start::Reset].map(|s| heartbeat_of(Some(s))),
+                settings,
+                slots,
+                metrics,
                 published: Notify::new(),
                 degraded: AtomicU8::new(0),
             }),
@@ -233,8 +264,10 @@ impl Hub {
     /// wants it: the in-memory stream's one way in, whoever publishes (the ticker, the publish
     /// route). Refused once the hub is closed.
     pub fn publish(&self, epoch: Epoch, payload: &Payload) -> Result<EventStamp, PublishClosed> {
-        // A registry lookup (a lock and an allocation of its own): done before the hub's lock.
+        // A registry lookup (a lock and an allocation of its own) and the privacy of the topic:
+        // done before the hub's lock.
         let delivered = self.shared.metrics.delivered(&payload.name);
+        let private = self.shared.settings.private.contains(&payload.topic);
         let mut state = self.shared.lock();
         if state.live_tx.is_none() {
             return Err(PublishClosed);
@@ -251,7 +284,13 @@ impl Hub {
             topic: payload.topic.clone(),
             topic_seq,
         };
-        state.append(stamp.clone(), payload, &self.shared.index, delivered);
+        state.append(
+            stamp.clone(),
+            private,
+            payload,
+            &self.shared.index,
+            delivered,
+        );
         self.after_append(state, &payload.name);
         Ok(stamp)
     }
@@ -262,6 +301,7 @@ impl Hub {
     /// id twice.
     pub fn relay(&self, stamp: EventStamp, payload: &Payload) -> bool {
         let delivered = self.shared.metrics.delivered(&payload.name);
+        let private = self.shared.settings.private.contains(&payload.topic);
         let mut state = self.shared.lock();
         if state
             .last_id
@@ -269,7 +309,7 @@ impl Hub {
         {
             return false;
         }
-        state.append(stamp, payload, &self.shared.index, delivered);
+        state.append(stamp, private, payload, &self.shared.index, delivered);
         self.after_append(state, &payload.name);
         true
     }
@@ -378,14 +418,17 @@ impl Hub {
         }
     }
 
-    /// Opens a stream on the topics of `selection` that starts with the opening heartbeat (the
-    /// stream's timing, and whether the replay is exact, fresh or a reset), then yields the
-    /// matching events `resume` asks for, then every matching event published from now on, with
-    /// nothing lost and nothing repeated in between.
+    /// Opens a stream on the topics of `selection` that `reader` may read, which starts with the
+    /// opening heartbeat (the stream's timing, and whether the replay is exact, fresh or a
+    /// reset), then yields the matching events `resume` asks for, then every matching event
+    /// published from now on, with nothing lost and nothing repeated in between, until the
+    /// reader's token expires. A private event reaches only a reader granted its topic, live
+    /// and replayed alike.
     pub fn subscribe(
         &self,
         resume: Resume,
         selection: Selection,
+        reader: Reader,
     ) -> Result<Subscription, SubscribeError> {
         let state = self.shared.lock();
         let Some(live_tx) = &state.live_tx else {
@@ -398,33 +441,38 @@ impl Hub {
             self.shared.metrics.count_rejected();
             return Err(SubscribeError::Full(self.shared.slots.max()));
         };
-        let (start, missed) = state
-            .history
-            .replay(resume, |topic| selection.matches(topic));
+        let (start, missed) = state.history.replay(resume, |(topic, private)| {
+            selection.matches(topic) && reader.may_read(topic, *private)
+        });
         let mut replay = Vec::with_capacity(1 + missed.len());
         replay.push(Outgoing::Heartbeat(self.shared.opening(start)));
         replay.extend(missed.into_iter().cloned());
         let kind = selection.kind();
-        let live = match kind {
-            SelectionKind::All => Live::all(live_tx.subscribe()),
-            SelectionKind::Exact | SelectionKind::Pattern => Live::Topics(Membership::join(
+        let live = if kind == SelectionKind::All && reader.grants.is_none() {
+            Live::all(live_tx.subscribe())
+        } else {
+            // A token holder's every-topic stream takes private events the broadcast does not
+            // carry: it is listed under `**` (every topic) and its inbox checks the grant.
+            let listed = if kind == SelectionKind::All {
+                Selection::parse(["**"]).expect("`**` is a selector")
+            } else {
+                selection
+            };
+            Live::Topics(Membership::join(
                 &self.shared.index,
-                selection,
-                Inbox::new(self.shared.settings.client_buffer),
+                listed,
+                Inbox::new(self.shared.settings.client_buffer, reader.grants),
                 self.shared.metrics.clone(),
-            )),
+            ))
         };
         drop(state);
         if resume != Resume::Latest {
             self.shared.metrics.count_replayed(replay.len() as u64 - 1);
         }
-        Ok(Subscription::new(
-            replay,
-            live,
-            kind,
-            slot,
-            self.shared.metrics.clone(),
-        ))
+        Ok(
+            Subscription::new(replay, live, kind, slot, self.shared.metrics.clone())
+                .ending_in(reader.expires_in),
+        )
     }
 
     /// Ends every open stream (each first drains what it was already sent) and refuses new ones.
@@ -483,6 +531,7 @@ impl HubSettings {
                 start: None,
             },
             catch_up: Duration::ZERO,
+            private: PrivateTopics::default(),
         }
     }
 }
@@ -538,7 +587,7 @@ mod tests {
     /// and says how it starts.
     fn subscribe_to(hub: &Hub, resume: Resume, selection: &[&str]) -> (Start, Subscription) {
         let selection = Selection::parse(selection.iter().copied()).unwrap();
-        let mut subscription = hub.subscribe(resume, selection).unwrap();
+        let mut subscription = hub.subscribe(resume, selection, Reader::anonymous()).unwrap();
         let first = text(subscription.next().now_or_never().flatten().unwrap());
         let start = [Start::Fresh, Start::Exact, Start::Reset]
             .into_iter()
@@ -803,7 +852,7 @@ mod tests {
         let first = subscribe(&hub, Resume::Latest);
         let _second = subscribe(&hub, Resume::Latest);
         assert_eq!(
-            hub.subscribe(Resume::Latest, shared::Selection::all())
+            hub.subscribe(Resume::Latest, shared::Selection::all(), Reader::anonymous())
                 .err(),
             Some(SubscribeError::Full(2))
         );
@@ -811,7 +860,7 @@ mod tests {
         drop(first);
         assert_eq!(hub.status().clients, 1);
         assert!(
-            hub.subscribe(Resume::Latest, shared::Selection::all())
+            hub.subscribe(Resume::Latest, shared::Selection::all(), Reader::anonymous())
                 .is_ok()
         );
     }
@@ -842,7 +891,7 @@ mod tests {
         assert_eq!(ready_seqs(&mut subscription), [1]);
         assert!(is_ended(&mut subscription));
         assert_eq!(
-            hub.subscribe(Resume::Latest, shared::Selection::all())
+            hub.subscribe(Resume::Latest, shared::Selection::all(), Reader::anonymous())
                 .err(),
             Some(SubscribeError::Closed)
         );
@@ -983,7 +1032,7 @@ mod tests {
             hub.publish(EPOCH, &big).unwrap();
         }
         let replayed = hub
-            .subscribe(Resume::After(id(0)), shared::Selection::all())
+            .subscribe(Resume::After(id(0)), shared::Selection::all(), Reader::anonymous())
             .unwrap();
         drop(replayed);
         let bytes = crate::metrics::tests::value(&metrics.render(), "pingstream_history_bytes");
@@ -996,6 +1045,8 @@ mod tests {
         use eventsource_stream::Eventsource;
         use proptest::prelude::*;
         use shared::{AppEvent, EventSet as _, Level, Notice, Ping};
+
+        use crate::access::PrivateTopics;
 
         /// A ping (true) or a notice (false), as the app publishes them.
         fn app_event(is_ping: bool, n: u64) -> Payload {
@@ -1099,6 +1150,53 @@ mod tests {
                     prop_assert_eq!(stamp.topic_seq, *last + 1, "{}", stamp);
                     *last += 1;
                 }
+            }
+
+            /// Random grants × random selections × random events on public and private topics:
+            /// every event a stream is handed, replayed or live, matches both its selection and
+            /// (when private) its grant, and it is handed every such event.
+            #[test]
+            fn a_delivered_event_always_matches_the_selection_and_the_grant(
+                before in proptest::collection::vec(0..6usize, 0..30),
+                after in proptest::collection::vec(0..6usize, 0..30),
+                selectors in proptest::collection::vec(0..5usize, 0..3),
+                grants in proptest::option::of(proptest::collection::vec(0..4usize, 0..3)),
+            ) {
+                const TOPICS: [&str; 6] = ["news", "users/a", "users/a/x", "users/b", "users/b/x", "orders/1"];
+                const SELECTORS: [&str; 5] = ["news", "users/*", "users/a/**", "**", "orders/*"];
+                const GRANTS: [&str; 4] = ["users/a/**", "users/b", "users/*", "users/a"];
+                let private = PrivateTopics::new(vec!["users/**".parse().unwrap()]);
+                let hub = Hub::new(
+                    HubSettings {
+                        client_buffer: 64,
+                        private: private.clone(),
+                        ..HubSettings::for_tests(100, 10)
+                    },
+                    Metrics::new(),
+                );
+                let mut published: Vec<EventStamp> = Vec::new();
+                for (n, topic) in before.iter().enumerate() {
+                    published.push(publish_on(&hub, n as u64, TOPICS[*topic]));
+                }
+                let selection = Selection::parse(selectors.iter().map(|i| SELECTORS[*i])).unwrap();
+                let grants = grants.map(|g| Selection::parse(g.iter().map(|i| GRANTS[*i])).unwrap());
+                let reader = Reader { grants: grants.clone(), expires_in: None };
+                let mut subscription = hub.subscribe(Resume::After(id(0)), selection.clone(), reader).unwrap();
+                let opening = subscription.next().now_or_never().flatten().unwrap();
+                prop_assert!(text(opening).starts_with("event: heartbeat"));
+                for (n, topic) in after.iter().enumerate() {
+                    published.push(publish_on(&hub, (before.len() + n) as u64, TOPICS[*topic]));
+                }
+                let may = |topic: &Topic| {
+                    selection.matches(topic)
+                        && (!private.contains(topic) || grants.as_ref().is_some_and(|g| g.matches(topic)))
+                };
+                let expected: Vec<(String, u64)> = published
+                    .iter()
+                    .filter(|stamp| may(&stamp.topic))
+                    .map(|stamp| (stamp.topic.to_string(), stamp.topic_seq))
+                    .collect();
+                prop_assert_eq!(ready_topics(&mut subscription), expected);
             }
 
             /// Payload → hub → SSE bytes → a spec-following parser gives back the same name, id

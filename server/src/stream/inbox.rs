@@ -13,13 +13,15 @@ use std::{
 };
 
 use actix_web_lab::sse;
-use shared::EventId;
+use shared::{EventId, Selection, Topic};
 
 use super::subscription::Outgoing;
 
 /// A topic stream's queue, shared by the hub (which fills it) and the stream (which drains it).
 pub struct Inbox {
     state: Mutex<State>,
+    /// The private topics this stream may read (its token's grant); `None`: none.
+    grants: Option<Selection>,
 }
 
 struct State {
@@ -67,9 +69,11 @@ impl State {
 }
 
 impl Inbox {
-    /// An empty inbox that holds at most `capacity` events (at least one).
-    pub fn new(capacity: usize) -> Self {
+    /// An empty inbox that holds at most `capacity` events (at least one), of a stream that may
+    /// read the private topics `grants` match (none without).
+    pub fn new(capacity: usize, grants: Option<Selection>) -> Self {
         Self {
+            grants,
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 capacity: capacity.max(1),
@@ -87,8 +91,12 @@ impl Inbox {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues the event `id` unless it was queued already (ids increase within a run).
-    pub fn deliver(&self, id: EventId, outgoing: &Outgoing) {
+    /// Queues the event `id` on `topic` unless it was queued already (ids increase within a
+    /// run), or it is `private` and this stream's grant does not cover its topic.
+    pub fn deliver(&self, id: EventId, topic: &Topic, private: bool, outgoing: &Outgoing) {
+        if private && !self.grants.as_ref().is_some_and(|g| g.matches(topic)) {
+            return;
+        }
         let mut state = self.lock();
         if state
             .last
@@ -169,6 +177,10 @@ mod tests {
         }
     }
 
+    fn topic() -> Topic {
+        "t".parse().unwrap()
+    }
+
     fn heartbeat() -> sse::Event {
         sse::Event::Comment("beat".into())
     }
@@ -183,26 +195,26 @@ mod tests {
 
     #[test]
     fn an_event_is_queued_once_and_a_full_inbox_ends_at_once() {
-        let inbox = Inbox::new(2);
+        let inbox = Inbox::new(2, None);
         let beat = Outgoing::Heartbeat(heartbeat());
-        inbox.deliver(id(1), &beat);
-        inbox.deliver(id(1), &beat);
+        inbox.deliver(id(1), &topic(), false, &beat);
+        inbox.deliver(id(1), &topic(), false, &beat);
         assert!(is_heartbeat(next(&inbox)));
         assert!(next(&inbox).is_pending());
         for seq in 2..=4 {
-            inbox.deliver(id(seq), &beat);
+            inbox.deliver(id(seq), &topic(), false, &beat);
         }
         assert!(matches!(next(&inbox), Poll::Ready(Err(End::Lagged))));
     }
 
     #[test]
     fn heartbeats_go_only_to_inboxes_fed_nothing_since_the_last_round() {
-        let inbox = Inbox::new(8);
+        let inbox = Inbox::new(8, None);
         inbox.beat(1, &heartbeat());
         inbox.beat(1, &heartbeat());
         assert!(is_heartbeat(next(&inbox)));
         assert!(next(&inbox).is_pending(), "one beat per round");
-        inbox.deliver(id(1), &Outgoing::Heartbeat(heartbeat()));
+        inbox.deliver(id(1), &topic(), false, &Outgoing::Heartbeat(heartbeat()));
         assert!(next(&inbox).is_ready());
         inbox.beat(2, &heartbeat());
         assert!(next(&inbox).is_pending(), "fed since the last round");
@@ -211,13 +223,33 @@ mod tests {
     }
 
     #[test]
+    fn a_private_event_is_queued_only_when_the_grant_covers_its_topic() {
+        let alice = Inbox::new(8, Some(Selection::parse(["users/alice/**"]).unwrap()));
+        let anonymous = Inbox::new(8, None);
+        let beat = Outgoing::Heartbeat(heartbeat());
+        for (seq, topic) in [(1, "users/alice/x"), (2, "users/bob/x")] {
+            let topic: Topic = topic.parse().unwrap();
+            alice.deliver(id(seq), &topic, true, &beat);
+            anonymous.deliver(id(seq), &topic, true, &beat);
+        }
+        assert!(is_heartbeat(next(&alice)));
+        assert!(next(&alice).is_pending(), "bob's is not alice's");
+        assert!(next(&anonymous).is_pending());
+        anonymous.deliver(id(3), &topic(), false, &beat);
+        assert!(
+            is_heartbeat(next(&anonymous)),
+            "public events reach everyone"
+        );
+    }
+
+    #[test]
     fn a_closed_inbox_hands_out_what_it_holds_then_ends() {
-        let inbox = Inbox::new(8);
-        inbox.deliver(id(1), &Outgoing::Heartbeat(heartbeat()));
+        let inbox = Inbox::new(8, None);
+        inbox.deliver(id(1), &topic(), false, &Outgoing::Heartbeat(heartbeat()));
         inbox.close();
         assert!(is_heartbeat(next(&inbox)));
         assert!(matches!(next(&inbox), Poll::Ready(Err(End::Closed))));
-        inbox.deliver(id(2), &Outgoing::Heartbeat(heartbeat()));
+        inbox.deliver(id(2), &topic(), false, &Outgoing::Heartbeat(heartbeat()));
         assert!(matches!(next(&inbox), Poll::Ready(Err(End::Closed))));
     }
 }

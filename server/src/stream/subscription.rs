@@ -3,8 +3,10 @@
 //! events that the `/sse` route's `Sse` responder writes out.
 
 use std::{
+    future::Future as _,
     pin::Pin,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use actix_web_lab::sse;
@@ -48,6 +50,9 @@ pub struct Subscription {
     metrics: Metrics,
     /// Its place: told of every event sent, and given back when the subscription is dropped.
     slot: ClientSlot,
+    /// When it ends whatever happens (its reader's token expires); boxed, since most streams have
+    /// none and an idle stream's size is what 10,000 of them cost.
+    expiry: Option<Pin<Box<tokio::time::Sleep>>>,
     ended: bool,
 }
 
@@ -98,8 +103,16 @@ impl Subscription {
             kind,
             metrics,
             slot,
+            expiry: None,
             ended: false,
         }
+    }
+
+    /// The same stream, ending `after` this long if given (the browser then reconnects with a
+    /// fresh token, or without one).
+    pub fn ending_in(mut self, after: Option<Duration>) -> Self {
+        self.expiry = after.map(|after| Box::pin(tokio::time::sleep(after)));
+        self
     }
 
     /// The next replayed event; taking the last one frees the replay's buffer.
@@ -118,6 +131,13 @@ impl Stream for Subscription {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         if this.ended {
+            return Poll::Ready(None);
+        }
+        if let Some(expiry) = &mut this.expiry
+            && expiry.as_mut().poll(cx).is_ready()
+        {
+            // Its token expired: no event it is sent may outlive the grant.
+            this.ended = true;
             return Poll::Ready(None);
         }
         if this.slot.is_freed() {

@@ -70,14 +70,16 @@ impl TopicIndex {
         }
     }
 
-    /// Queues the event `id` on `topic` for every stream that selected it.
-    pub fn deliver(&self, id: EventId, topic: &Topic, outgoing: &Outgoing) {
+    /// Queues the event `id` on `topic` for every stream that selected it (and, when it is
+    /// `private`, holds a grant for it).
+    pub fn deliver(&self, id: EventId, topic: &Topic, private: bool, outgoing: &Outgoing) {
+        let hand = |inbox: &Arc<Inbox>| inbox.deliver(id, topic, private, outgoing);
         if let Some(streams) = self.exact.get(topic) {
-            streams.iter().for_each(|inbox| inbox.deliver(id, outgoing));
+            streams.iter().for_each(hand);
         }
         for (selector, streams) in &self.patterns {
             if selector.matches(topic) {
-                streams.iter().for_each(|inbox| inbox.deliver(id, outgoing));
+                streams.iter().for_each(hand);
             }
         }
     }
@@ -176,7 +178,12 @@ mod tests {
         let index: SharedIndex = SharedIndex::default();
         let metrics = Metrics::new();
         let join = |texts: &[&str]| {
-            Membership::join(&index, selection(texts), Inbox::new(8), metrics.clone())
+            Membership::join(
+                &index,
+                selection(texts),
+                Inbox::new(8, None),
+                metrics.clone(),
+            )
         };
         let one = join(&["orders/1"]);
         let both = join(&["orders/1", "orders/*"]);
@@ -187,7 +194,7 @@ mod tests {
             epoch: Epoch(1),
             seq: 1,
         };
-        lock(&index).deliver(id, &"orders/1".parse().unwrap(), &event);
+        lock(&index).deliver(id, &"orders/1".parse().unwrap(), false, &event);
         assert_eq!(
             [&one, &both, &pattern, &other].map(|m| queued(m.inbox())),
             [1, 1, 1, 0]

@@ -211,3 +211,61 @@ async fn concurrent_publishes_on_both_replicas_and_four_topics_number_every_topi
     ids.dedup();
     assert_eq!(ids.len(), 400, "no id names two events");
 }
+
+#[tokio::test]
+async fn a_private_event_published_on_one_replica_reaches_only_its_grantee_on_the_other() {
+    const KEY: &str = "cluster-subscribe-key-of-32-bytes!!!";
+    let redis = RedisServer::start();
+    let private = [
+        "--publish-token",
+        TOKEN,
+        "--private-topics",
+        "users/**",
+        "--subscribe-key",
+        KEY,
+    ];
+    let (a, b) = (
+        Replica::start_with(&redis, &private),
+        Replica::start_with(&redis, &private),
+    );
+    let alice_token = {
+        let key = jsonwebtoken::EncodingKey::from_secret(KEY.as_bytes()).expect("a key");
+        let claims = json!({"sub": "alice", "exp": server::access::now_unix() + 600, "topics": ["users/alice/**"]});
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).expect("signs")
+    };
+    let open = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.expect("B answers");
+        assert_eq!(response.status(), StatusCode::OK);
+        crate::support::SseClient::from_response(response)
+    };
+    let mut alice_on_b = open(
+        b.app
+            .topics_request(&["users/alice/**", "news"], None)
+            .bearer_auth(&alice_token),
+    )
+    .await;
+    let mut anonymous_on_b = open(b.app.topics_request(&["users/alice/**", "news"], None)).await;
+    let private_stamp = crate::support::accepted_stamp(
+        a.app
+            .publish_on("notice", "users/alice/inbox", TOKEN, &notice("for alice"))
+            .await,
+    )
+    .await;
+    let public_stamp = crate::support::accepted_stamp(
+        a.app.publish_on("notice", "news", TOKEN, &notice("for all")).await,
+    )
+    .await;
+    assert_eq!(alice_on_b.next_event().await.stamp, private_stamp);
+    assert_eq!(alice_on_b.next_event().await.stamp, public_stamp);
+    assert_eq!(
+        anonymous_on_b.next_event().await.stamp,
+        public_stamp,
+        "the private one never reaches the anonymous stream"
+    );
+    assert!(
+        anonymous_on_b
+            .next_event_within(Duration::from_millis(500))
+            .await
+            .is_none()
+    );
+}
