@@ -1,11 +1,12 @@
-//! The page: a header with the status badge, the notices, the counters, the latency sparkline and
-//! the list of recent pings.
+//! The page: a header with the status badge, the notices, the counters, the topics box and the
+//! notices on the topics it follows, the latency sparkline and the list of recent pings.
 
-use shared::AppEvent;
+use shared::{AppEvent, Selection};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::{
-    components::{latency_chart, notice_list, ping_list, status_badge, stream_stats},
+    components::{latency_chart, notice_list, ping_list, status_badge, stream_stats, topic_list},
     state::{PageAction, PageState},
     stream::use_event_stream,
 };
@@ -26,13 +27,33 @@ impl Default for AppProps {
     }
 }
 
-/// The whole page.
+/// The whole page. Its stream carries every topic; while the topics box names some, a second
+/// stream carries those alone, and the page lists the notices on them. Both in this one
+/// component, whose reducer takes both feeds: a component that would hold the second stream
+/// costs the page about a kilobyte.
 #[component]
 pub fn App(props: &AppProps) -> Html {
     let page = use_reducer(PageState::default);
-    let on_feed = Callback::from(page.dispatcher()).reform(PageAction::Feed);
-    let stream = use_event_stream::<AppEvent>(props.stream_url.clone(), on_feed);
-    let on_dismiss = Callback::from(page.dispatcher()).reform(PageAction::Dismiss);
+    let dispatch = || Callback::from(page.dispatcher());
+    let url = props.stream_url.clone();
+    let stream = use_event_stream::<AppEvent>(
+        url.clone(),
+        Selection::all(),
+        dispatch().reform(PageAction::Feed),
+    );
+    let followed = page.followed.clone().filter(|s| !s.selectors().is_empty());
+    // An empty URL: no second stream while the box names no topic.
+    let topics_url = followed.as_ref().map(|_| url).unwrap_or_default();
+    let topics = use_event_stream::<AppEvent>(
+        topics_url,
+        followed.clone().unwrap_or_default(),
+        dispatch().reform(PageAction::TopicFeed),
+    );
+    let on_dismiss = dispatch().reform(PageAction::Dismiss);
+    let on_topics = dispatch().reform(|event: Event| {
+        let input: HtmlInputElement = event.target_unchecked_into();
+        PageAction::Follow(input.value())
+    });
     html! {
         <main class="app">
             <header class="app__header">
@@ -41,6 +62,11 @@ pub fn App(props: &AppProps) -> Html {
             </header>
             { notice_list(&page.notices, page.alert.as_ref(), &on_dismiss) }
             { stream_stats(page.received, stream.malformed) }
+            <input id="topics" placeholder="follow topics: orders/*" aria-label="Follow topics"
+                aria-invalid={page.followed.is_none().then_some("true")} onchange={on_topics} />
+            if followed.is_some() {
+                { topic_list(&page.notices, topics.name(), &on_dismiss) }
+            }
             { latency_chart(&page.latencies) }
             { ping_list(&page.entries) }
         </main>

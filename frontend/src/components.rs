@@ -13,14 +13,16 @@ mod ping_list;
 mod reset_mark;
 mod status_badge;
 mod stream_stats;
+mod topic_list;
 
 pub use gap_mark::gap_mark;
 pub use latency_chart::{latency_chart, points};
 pub use local_time::local_time;
 pub use notice_item::{level_name, notice_item};
-pub use notice_list::notice_list;
-pub use ping_item::{PingItem, PingItemProps};
+pub use notice_list::{notice_items, notice_list};
+pub use ping_item::ping_item;
 pub use ping_list::ping_list;
 pub use reset_mark::reset_mark;
 pub use status_badge::status_badge;
 pub use stream_stats::stream_stats;
+pub use topic_list::topic_list;

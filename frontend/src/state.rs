@@ -1,9 +1,10 @@
-//! The page's state as a pure reducer over the stream's typed feed: the list of recent pings with
-//! their latencies and the marks between them, the notices, and the counters.
+//! The page's state as a pure reducer over the streams' typed feeds: the list of recent pings with
+//! their latencies and the marks between them, the notices, the counters; and the topics typed
+//! into the topics box with the notices on them, from a stream of those topics alone.
 
 use std::{collections::VecDeque, rc::Rc};
 
-use shared::{AppEvent, Level, Notice, Ping};
+use shared::{AppEvent, EventStamp, Level, Notice, Ping, Selection, Topic};
 use yew::Reducible;
 
 use crate::{latency::Latencies, stream::Feed};
@@ -50,6 +51,11 @@ pub struct ShownNotice {
     pub key: u64,
     /// The notice.
     pub notice: Notice,
+    /// Its topic; `None` if its id named none.
+    pub topic: Option<Topic>,
+    /// Whether it came on the stream of the followed topics (and is listed with them) rather
+    /// than the page's own.
+    pub followed: bool,
 }
 
 /// Everything that changes the page.
@@ -59,14 +65,19 @@ pub enum PageAction {
     Feed(Feed<AppEvent>),
     /// The person dismissed the notice with this key.
     Dismiss(u64),
+    /// The person typed this into the topics box.
+    Follow(String),
+    /// The next item of the stream of the followed topics.
+    TopicFeed(Feed<AppEvent>),
 }
 
 /// The state behind the page.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PageState {
     /// Newest first, at most [`MAX_ENTRIES`].
     pub entries: VecDeque<Entry>,
-    /// Newest first, at most [`MAX_NOTICES`]; dismissed ones are gone.
+    /// Newest first, at most [`MAX_NOTICES`] from each stream (the page's own, and the followed
+    /// topics'); dismissed ones are gone, and the followed topics' go when others are followed.
     pub notices: VecDeque<ShownNotice>,
     /// The newest critical notice that arrived, dismissed or not: what screen readers were told.
     pub alert: Option<ShownNotice>,
@@ -74,13 +85,54 @@ pub struct PageState {
     pub received: u64,
     /// The newest pings' latencies.
     pub latencies: Latencies,
+    /// The topics typed into the topics box ([`typed_selection`]): none at first; `None` when
+    /// what was typed is not a selection.
+    pub followed: Option<Selection>,
     next_key: u64,
+}
+
+impl Default for PageState {
+    fn default() -> Self {
+        Self {
+            entries: VecDeque::new(),
+            notices: VecDeque::new(),
+            alert: None,
+            received: 0,
+            latencies: Latencies::default(),
+            followed: Some(Selection::all()),
+            next_key: 0,
+        }
+    }
+}
+
+/// The selection typed into the topics box: its selectors, separated by spaces; `None` when one
+/// is not a valid selector (or there are too many).
+pub fn typed_selection(text: &str) -> Option<Selection> {
+    Selection::parse(text.split(' ').filter(|part| !part.is_empty())).ok()
 }
 
 impl PageState {
     fn key(&mut self) -> u64 {
         self.next_key += 1;
         self.next_key
+    }
+
+    /// Shows `notice`, stamped `stamp`, from the followed topics' stream or the page's own; keeps
+    /// the newest [`MAX_NOTICES`] of that stream.
+    fn show(&mut self, notice: Notice, stamp: Option<EventStamp>, followed: bool) -> ShownNotice {
+        let shown = ShownNotice {
+            key: self.key(),
+            notice,
+            topic: stamp.map(|stamp| stamp.topic),
+            followed,
+        };
+        self.notices.push_front(shown.clone());
+        let mut kept = 0;
+        self.notices.retain(|other| {
+            kept += usize::from(other.followed == followed);
+            other.followed != followed || kept <= MAX_NOTICES
+        });
+        shown
     }
 
     fn push(&mut self, kind: EntryKind) {
@@ -104,17 +156,13 @@ impl PageState {
             }
             Feed::Event {
                 event: AppEvent::Notice(notice),
+                stamp,
                 ..
             } => {
-                let shown = ShownNotice {
-                    key: self.key(),
-                    notice,
-                };
+                let shown = self.show(notice, stamp, false);
                 if shown.notice.level == Level::Critical {
-                    self.alert = Some(shown.clone());
+                    self.alert = Some(shown);
                 }
-                self.notices.push_front(shown);
-                self.notices.truncate(MAX_NOTICES);
             }
             Feed::Gap { missed } => self.push(EntryKind::Gap { missed }),
             Feed::Reset => self.push(EntryKind::Reset),
@@ -129,6 +177,19 @@ impl Reducible for PageState {
         let mut next = (*self).clone();
         match action {
             PageAction::Feed(item) => next.feed(item),
+            PageAction::Follow(text) => {
+                next.followed = typed_selection(&text);
+                next.notices.retain(|shown| !shown.followed);
+            }
+            PageAction::TopicFeed(Feed::Event {
+                event: AppEvent::Notice(notice),
+                stamp,
+                ..
+            }) => {
+                next.show(notice, stamp, true);
+            }
+            // Pings are the main list's; the marks of the topics' stream are not shown.
+            PageAction::TopicFeed(_) => return self,
             PageAction::Dismiss(key) => {
                 next.notices.retain(|shown| shown.key != key);
                 if next.notices.len() == self.notices.len() {
@@ -154,7 +215,7 @@ mod tests {
         let time = DateTime::<Utc>::from_timestamp_millis(SENT_MS).expect("a valid time");
         PageAction::Feed(Feed::Event {
             event: AppEvent::Ping(Ping { count, time }),
-            id: None,
+            stamp: None,
             arrived: (SENT_MS + delay_ms) as f64,
         })
     }
@@ -167,7 +228,7 @@ mod tests {
         };
         PageAction::Feed(Feed::Event {
             event: AppEvent::Notice(notice),
-            id: None,
+            stamp: None,
             arrived: 0.0,
         })
     }
@@ -241,6 +302,35 @@ mod tests {
         );
         let unchanged = PageState::reduce(Rc::clone(&state), PageAction::Dismiss(999));
         assert!(Rc::ptr_eq(&state, &unchanged), "nothing to re-render");
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn notices_keep_their_topic() {
+        let PageAction::Feed(Feed::Event { event, arrived, .. }) = notice("paid", Level::Info)
+        else {
+            unreachable!("a notice")
+        };
+        let stamp = "00000000000000aa-1:orders/42:1".parse().ok();
+        let state = run([PageAction::Feed(Feed::Event {
+            event,
+            stamp,
+            arrived,
+        })]);
+        let topic = state.notices[0].topic.as_ref().map(Topic::as_str);
+        assert_eq!(topic, Some("orders/42"));
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn what_is_typed_into_the_topics_box_is_followed_if_it_is_a_selection() {
+        let follow = |text: &str| run([PageAction::Follow(text.to_owned())]).followed.clone();
+        assert_eq!(PageState::default().followed, Some(Selection::all()));
+        assert_eq!(follow(""), Some(Selection::all()));
+        assert_eq!(follow("  "), Some(Selection::all()));
+        let both = Selection::parse(["orders/*", "users/7"]).ok();
+        assert_eq!(follow("orders/* users/7"), both);
+        assert_eq!(follow(" orders/*  users/7 "), both);
+        assert_eq!(follow("orders//*"), None);
+        assert_eq!(follow("orders/*,users/7"), None, "a comma is no separator");
     }
 
     #[wasm_bindgen_test(unsupported = test)]

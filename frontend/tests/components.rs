@@ -32,7 +32,7 @@ fn received_after(count: u64, sent: &str, delay_ms: i64) -> PageAction {
     let time = time(sent);
     PageAction::Feed(Feed::Event {
         event: AppEvent::Ping(Ping { count, time }),
-        id: None,
+        stamp: None,
         arrived: (time.timestamp_millis() + delay_ms) as f64,
     })
 }
@@ -52,7 +52,7 @@ fn notice(text: &str, level: Level) -> PageAction {
             level,
             time: time("2026-11-25T09:08:07.000Z"),
         }),
-        id: None,
+        stamp: None,
         arrived: 0.0,
     })
 }

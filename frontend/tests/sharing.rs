@@ -1,8 +1,9 @@
 //! `use_event_stream` against a scripted `EventSource` ([`support::fake`]): stall detection, and
 //! two tabs' worth of the app in one page sharing one stream (they share it exactly as two tabs
 //! do: a Web Lock and a `BroadcastChannel` of the same origin), or not, when their builds' event
-//! sets differ; and the tabs' channel on its own. Every test of the app in this binary follows
-//! its own URL, so the lock and channel names differ between tests.
+//! sets or their topics differ; the page's topics box; and the tabs' channel on its own. Every
+//! test of the app in this binary follows its own URL, so the lock and channel names differ
+//! between tests.
 
 mod support;
 
@@ -13,12 +14,12 @@ use frontend::{
     stream::{Feed, tab_channel::TabChannel, tab_message::TabMessage, use_event_stream},
 };
 use js_sys::{ArrayBuffer, Function, WebAssembly};
-use shared::{AppEvent, Epoch, EventId, EventSet, Ping, event_set};
+use shared::{AppEvent, Epoch, EventId, EventSet, Ping, Selection, event_set};
 use support::{
     all, attr, eventually,
     fake::{
-        dispatch, drop_connection, heartbeat, install_fake_event_source, open, ping_with_id,
-        ready_state, sources, url_of,
+        dispatch, drop_connection, heartbeat, install_fake_event_source, notice_on, open,
+        ping_with_id, ready_state, sources, stamp, url_of,
     },
     root, rows, text,
 };
@@ -212,7 +213,7 @@ async fn a_second_app_follows_the_first_ones_stream_and_takes_it_over_where_it_s
     // Any event of the set is relayed: a notice, the stream's fifth event.
     let notice =
         r#"{"text":"Deploy at 18:00","level":"warning","time":"2026-11-25T09:00:00.000Z"}"#;
-    dispatch(&stream, "notice", notice, &id(5).to_string());
+    dispatch(&stream, "notice", notice, &stamp(id(5), "notices", 1));
     for root in [&leader_root, &follower_root] {
         eventually(root, "the notice", || text(root, "#notices .notice__text")).await;
         assert_eq!(
@@ -357,6 +358,9 @@ impl Reducible for Fed {
 #[derive(Properties, PartialEq)]
 struct ProbeProps {
     url: AttrValue,
+    /// Every topic unless given.
+    #[prop_or_default]
+    selection: Selection,
 }
 
 /// A page of a build whose event set is `E`: `data-fed` counts the feed's items, `data-status` is
@@ -365,7 +369,7 @@ struct ProbeProps {
 fn Probe<E: EventSet + 'static>(props: &ProbeProps) -> Html {
     let fed = use_reducer(Fed::default);
     let on_feed = Callback::from(fed.dispatcher()).reform(|_: Feed<E>| ());
-    let status = use_event_stream::<E>(props.url.clone(), on_feed);
+    let status = use_event_stream::<E>(props.url.clone(), props.selection.clone(), on_feed);
     html! {
         <p data-fed={fed.0.to_string()} data-status={format!("{:?}", status.connection)} />
     }
@@ -386,7 +390,10 @@ async fn tabs_of_builds_with_different_event_sets_ignore_each_other_and_hold_a_s
     let older_root = root();
     let older = Renderer::<Probe<OlderSet>>::with_root_and_props(
         older_root.clone(),
-        ProbeProps { url: url.clone() },
+        ProbeProps {
+            url: url.clone(),
+            selection: Selection::all(),
+        },
     )
     .render();
     let older_stream = wait_for_sources(&older_root, before + 1).await[before].clone();
@@ -401,7 +408,10 @@ async fn tabs_of_builds_with_different_event_sets_ignore_each_other_and_hold_a_s
     let newer_root = root();
     let newer = Renderer::<Probe<AppEvent>>::with_root_and_props(
         newer_root.clone(),
-        ProbeProps { url: url.clone() },
+        ProbeProps {
+            url: url.clone(),
+            selection: Selection::all(),
+        },
     )
     .render();
     let newer_stream = wait_for_sources(&newer_root, before + 2).await[before + 1].clone();
@@ -426,6 +436,176 @@ async fn tabs_of_builds_with_different_event_sets_ignore_each_other_and_hold_a_s
     assert_eq!(sources().len(), before + 2);
     older.destroy();
     newer.destroy();
+}
+
+/// The selection of `texts`.
+fn selection(texts: &[&str]) -> Selection {
+    Selection::parse(texts.iter().copied()).expect("valid selectors")
+}
+
+#[wasm_bindgen_test]
+async fn tabs_following_the_same_topics_share_a_stream_and_other_topics_get_their_own() {
+    install_fake_event_source();
+    let before = sources().len();
+    let url = AttrValue::Static("/fake/topics");
+    let fed = |root: &web_sys::Element| attr(root, "[data-fed]", "data-fed");
+    let probe = |selection: Selection| {
+        let root = root();
+        let probe = Renderer::<Probe<AppEvent>>::with_root_and_props(
+            root.clone(),
+            ProbeProps {
+                url: url.clone(),
+                selection,
+            },
+        )
+        .render();
+        (root, probe)
+    };
+    let (orders_root, orders) = probe(selection(&["orders/*"]));
+    let orders_stream = wait_for_sources(&orders_root, before + 1).await[before].clone();
+    assert_eq!(url_of(&orders_stream), "/fake/topics?topic=orders%2F*");
+    open(&orders_stream);
+    notice_on(&orders_stream, "paid", "info", id(3), "orders/1", 1);
+    eventually(&orders_root, "the first tab's notice", || {
+        fed(&orders_root).filter(|fed| fed == "1")
+    })
+    .await;
+
+    // A second tab on the same topics follows the first one's stream.
+    let (same_root, same) = probe(selection(&["orders/*"]));
+    eventually(&same_root, "the leader's recent notice", || {
+        fed(&same_root).filter(|fed| fed == "1")
+    })
+    .await;
+    // Tabs on other topics, and on every topic, hold a stream each.
+    let (users_root, users) = probe(selection(&["users/*"]));
+    let (all_root, all_topics) = probe(Selection::all());
+    let streams = wait_for_sources(&all_root, before + 3).await[before + 1..].to_vec();
+    // In the order their tabs were refused the lock, which the browser decides.
+    let on = |url: &str| {
+        streams
+            .iter()
+            .find(|stream| url_of(stream) == url)
+            .unwrap_or_else(|| panic!("no stream at {url}"))
+            .clone()
+    };
+    let (users_stream, all_stream) = (on("/fake/topics?topic=users%2F*"), on("/fake/topics"));
+    for stream in &streams {
+        open(stream);
+    }
+    notice_on(&users_stream, "signed up", "info", id(4), "users/7", 1);
+    ping(&all_stream, 5);
+    notice_on(&orders_stream, "shipped", "info", id(6), "orders/1", 2);
+    eventually(&same_root, "the relayed second notice", || {
+        fed(&same_root).filter(|fed| fed == "2")
+    })
+    .await;
+    eventually(&users_root, "the users' notice", || {
+        fed(&users_root).filter(|fed| fed == "1")
+    })
+    .await;
+    eventually(&all_root, "the ping", || {
+        fed(&all_root).filter(|fed| fed == "1")
+    })
+    .await;
+    // Nobody was relayed another subscription's events.
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    for (root, expected) in [
+        (&orders_root, "2"),
+        (&same_root, "2"),
+        (&users_root, "1"),
+        (&all_root, "1"),
+    ] {
+        assert_eq!(fed(root).as_deref(), Some(expected));
+    }
+    assert_eq!(
+        sources().len(),
+        before + 3,
+        "three subscriptions, three streams"
+    );
+    for probe in [orders, same, users, all_topics] {
+        probe.destroy();
+    }
+}
+
+/// Types `text` into the page's topics box under `root`, as a person does, then leaves it.
+fn follow_topics(root: &web_sys::Element, text: &str) {
+    Function::new_with_args(
+        "root, text",
+        "const input = root.querySelector('#topics');
+        input.value = text;
+        input.dispatchEvent(new Event('change', { bubbles: true }));",
+    )
+    .call2(&JsValue::NULL, root, &text.into())
+    .expect("the topics box takes the text");
+}
+
+#[wasm_bindgen_test]
+async fn the_topics_box_follows_the_typed_topics_on_a_stream_of_their_own() {
+    install_fake_event_source();
+    let before = sources().len();
+    let root = root();
+    let props = AppProps {
+        stream_url: AttrValue::Static("/fake/box"),
+    };
+    let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
+    let everything = wait_for_sources(&root, before + 1).await[before].clone();
+    open(&everything);
+    assert_eq!(all(&root, "#topic-feed").len(), 0, "nothing followed yet");
+
+    follow_topics(&root, "orders/*");
+    let orders = wait_for_sources(&root, before + 2).await[before + 1].clone();
+    assert_eq!(url_of(&orders), "/fake/box?topic=orders%2F*");
+    open(&orders);
+    notice_on(&orders, "Order 42 paid", "warning", id(7), "orders/42", 3);
+    // The page's own stream carries it too: every topic.
+    notice_on(
+        &everything,
+        "Order 42 paid",
+        "warning",
+        id(7),
+        "orders/42",
+        3,
+    );
+    let row = eventually(&root, "the notice on its topic", || {
+        text(&root, "#topic-feed .notice__text[data-topic='orders/42']")
+    })
+    .await;
+    assert_eq!(
+        row, "Order 42 paid",
+        "the topic is written before it by the style sheet"
+    );
+    assert_eq!(
+        attr(&root, "#topic-feed", "data-status").as_deref(),
+        Some("live")
+    );
+    eventually(&root, "the notice in the main list", || {
+        text(&root, "#notices .notice__text")
+    })
+    .await;
+
+    // Something that is not a selector: marked, and nothing followed.
+    follow_topics(&root, "orders//*");
+    eventually(&root, "the box marked invalid", || {
+        attr(&root, "#topics", "aria-invalid").filter(|invalid| invalid == "true")
+    })
+    .await;
+    assert_eq!(all(&root, "#topic-feed").len(), 0);
+    assert_eq!(ready_state(&orders), 2, "its stream is closed");
+
+    // Two selectors, separated by a space.
+    follow_topics(&root, "users/7 orders/*");
+    let both = wait_for_sources(&root, before + 3).await[before + 2].clone();
+    assert_eq!(url_of(&both), "/fake/box?topic=users%2F7&topic=orders%2F*");
+    assert_eq!(attr(&root, "#topics", "aria-invalid"), None, "valid again");
+    follow_topics(&root, "");
+    eventually(&root, "nothing followed", || {
+        Some(()).filter(|()| all(&root, "#topic-feed").is_empty())
+    })
+    .await;
+    assert_eq!(ready_state(&both), 2);
+    assert_eq!(ready_state(&everything), 1, "the page's own stream stays");
+    app.destroy();
 }
 
 /// Starts recording, in `window.pingRowChanges`, every change under the ping list of `root`

@@ -4,7 +4,7 @@
 mod support;
 
 use frontend::{App, AppProps};
-use shared::{Notice, Ping, StreamEvent as _};
+use shared::{Notice, Ping, StreamEvent as _, Timing};
 use support::{all, attr, eventually, root, rows, text};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -57,25 +57,36 @@ fn ready_states() -> Vec<u16> {
         .collect()
 }
 
+/// The first heartbeat of a stream that says how it `start`s (`fresh`, `exact`, `reset`), with
+/// timings long enough that the page never takes the test's stream for a stalled one.
+fn opening(start: &str) -> String {
+    let data = format!(r#"{{"interval_ms":600000,"heartbeat_ms":null,"start":"{start}"}}"#);
+    format!("event: {}\ndata: {data}\n\n", Timing::NAME)
+}
+
 #[wasm_bindgen_test]
-async fn both_events_are_decoded_with_marks_from_the_ids_and_malformed_ones_are_counted() {
+async fn both_events_are_decoded_with_marks_from_the_stamps_and_malformed_ones_are_counted() {
     let notice =
         r#"{"text":"Deploy at 18:00","level":"critical","time":"2026-11-25T09:00:00.000Z"}"#;
     let body = [
         // Keep the browser from reconnecting while the test looks.
         "retry: 600000\n\n".to_owned(),
-        ping_event("00000000000000aa-1", 1),
-        event("00000000000000aa-2", Notice::NAME, notice),
-        // Events 3 and 4 never came.
-        ping_event("00000000000000aa-5", 2),
-        event("00000000000000aa-6", Ping::NAME, "not json"),
-        event("00000000000000aa-7", Notice::NAME, r#"{"count":3}"#),
-        event("00000000000000aa-8", Ping::NAME, "[]"),
+        ping_event("00000000000000aa-1:ping:1", 1),
+        event("00000000000000aa-2:notices:1", Notice::NAME, notice),
+        // Pings 2 and 3 never came.
+        ping_event("00000000000000aa-5:ping:4", 2),
+        event("00000000000000aa-6:ping:5", Ping::NAME, "not json"),
+        event(
+            "00000000000000aa-7:notices:2",
+            Notice::NAME,
+            r#"{"count":3}"#,
+        ),
+        event("00000000000000aa-8:ping:6", Ping::NAME, "[]"),
         // Neither another event name nor an unnamed `message` event is one of the set.
         "event: other\ndata: {\"count\":99,\"time\":\"2026-11-25T09:00:00.000Z\"}\n\n".to_owned(),
         "data: {\"count\":98,\"time\":\"2026-11-25T09:00:00.000Z\"}\n\n".to_owned(),
-        // The server restarted: a new epoch.
-        ping_event("00000000000000bb-1", 1),
+        // A new epoch, which no opening heartbeat announced (the stream's Redis failed over).
+        ping_event("00000000000000bb-1:ping:1", 1),
     ]
     .concat();
     let root = root();
@@ -122,6 +133,64 @@ async fn both_events_are_decoded_with_marks_from_the_ids_and_malformed_ones_are_
 }
 
 #[wasm_bindgen_test]
+async fn gaps_come_from_each_topics_numbers_resets_from_the_opening_heartbeat_and_repeats_from_ids()
+{
+    let body = [
+        "retry: 600000\n\n".to_owned(),
+        opening("fresh"),
+        ping_event("00000000000000aa-1:ping:1", 1),
+        // seq 2 to 4 went to topics this stream does not carry (or to the notices, which it
+        // does: its own numbers say none of them was missed).
+        event(
+            "00000000000000aa-3:notices:1",
+            Notice::NAME,
+            r#"{"text":"first","level":"info","time":"2026-11-25T09:00:00.000Z"}"#,
+        ),
+        ping_event("00000000000000aa-5:ping:2", 2),
+        // The same id again, and an older one: repeats, whatever they carry.
+        ping_event("00000000000000aa-5:ping:2", 20),
+        ping_event("00000000000000aa-4:ping:9", 90),
+        // Pings 3 and 4 never came.
+        ping_event("00000000000000aa-9:ping:5", 5),
+        // The stream starts over (a real server says so only at the start of a stream, such as
+        // the browser's own reconnection): in the same run, the server no longer held what came
+        // after the cursor (the ping topic's numbers jump, which is then no gap mark)...
+        opening("reset"),
+        ping_event("00000000000000aa-40:ping:30", 30),
+        // ... and after a restart, whose new run gets no second mark.
+        opening("reset"),
+        ping_event("00000000000000bb-1:ping:1", 1),
+        // Resumed exactly: nothing to mark, though seq jumps.
+        opening("exact"),
+        ping_event("00000000000000bb-7:ping:2", 2),
+        // An id that does not parse: shown, not judged.
+        ping_event("00000000000000bb-8", 3),
+    ]
+    .concat();
+    let root = root();
+    let props = AppProps {
+        stream_url: data_url("text/event-stream", &body),
+    };
+    let app = Renderer::<App>::with_root_and_props(root.clone(), props).render();
+    let shown = eventually(&root, "the last ping", || {
+        Some(rows(&root)).filter(|rows| rows.first().is_some_and(|row| row == "#3"))
+    })
+    .await;
+    assert_eq!(
+        shown,
+        [
+            "#3", "#2", "#1", "reset", "#30", "reset", "#5", "gap 2", "#2", "#1"
+        ]
+    );
+    assert_eq!(
+        attr(&root, "#received", "data-received").as_deref(),
+        Some("7")
+    );
+    assert_eq!(all(&root, "#notices .notice").len(), 1);
+    app.destroy();
+}
+
+#[wasm_bindgen_test]
 async fn a_stream_the_browser_gives_up_on_is_reopened_with_a_growing_countdown() {
     record_event_sources();
     let opened_before = ready_states().len();
@@ -163,7 +232,10 @@ async fn unmounting_closes_the_event_source() {
     const CLOSED: u16 = 2;
     record_event_sources();
     let root = root();
-    let body = format!("retry: 600000\n\n{}", ping_event("00000000000000aa-1", 1));
+    let body = format!(
+        "retry: 600000\n\n{}",
+        ping_event("00000000000000aa-1:ping:1", 1)
+    );
     let props = AppProps {
         stream_url: data_url("text/event-stream", &body),
     };

@@ -18,10 +18,6 @@ pub fn notice_list(
     alert: Option<&ShownNotice>,
     on_dismiss: &Callback<u64>,
 ) -> Html {
-    let item = |shown: &ShownNotice| {
-        let key = shown.key;
-        notice_item(key, &shown.notice, on_dismiss.reform(move |_| key))
-    };
     html! {
         <>
             <p id="alert" class="visually-hidden" role="alert" aria-live="assertive">
@@ -29,9 +25,24 @@ pub fn notice_list(
                     <span key={alert.key}>{ &alert.notice.text }</span>
                 }
             </p>
-            if !notices.is_empty() {
-                <ul id="notices" aria-label="Notices">{ for notices.iter().map(item) }</ul>
+            if notices.iter().any(|shown| !shown.followed) {
+                <ul id="notices" aria-label="Notices">{ notice_items(notices, false, on_dismiss) }</ul>
             }
         </>
     }
+}
+
+/// The rows ([`notice_item`]) of the notices from the followed topics' stream (`followed`, shown
+/// with their topics) or from the page's own: the one loop that lists notices.
+pub fn notice_items(
+    notices: &VecDeque<ShownNotice>,
+    followed: bool,
+    on_dismiss: &Callback<u64>,
+) -> Html {
+    let item = |shown: &ShownNotice| {
+        let key = shown.key;
+        (shown.followed == followed)
+            .then(|| notice_item(shown, followed, on_dismiss.reform(move |_| key)))
+    };
+    notices.iter().filter_map(item).collect()
 }

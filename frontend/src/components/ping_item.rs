@@ -5,24 +5,12 @@ use yew::prelude::*;
 
 use crate::components::local_time;
 
-/// Properties of [`PingItem`].
-#[derive(Properties, PartialEq)]
-pub struct PingItemProps {
-    /// The ping to show.
-    pub ping: Ping,
-    /// How late it arrived, in milliseconds (see [`crate::latency`]).
-    pub latency_ms: u64,
-}
-
-/// A list row: the ping's count, how late it arrived, and the local time it was sent.
-#[component]
-pub fn PingItem(props: &PingItemProps) -> Html {
-    let PingItemProps {
-        ping: Ping { count, time },
-        latency_ms,
-    } = *props;
+/// A list row, keyed by `key`: the ping's count, how late it arrived (`latency_ms`, see
+/// [`crate::latency`]), and the local time it was sent.
+pub fn ping_item(key: u64, ping: Ping, latency_ms: u64) -> Html {
+    let Ping { count, time } = ping;
     html! {
-        <li class="ping" data-count={count.to_string()}>
+        <li {key} class="ping" data-count={count.to_string()}>
             <span class="ping__count">{ format!("#{count}") }</span>
             <span class="ping__latency" data-latency={latency_ms.to_string()}>
                 { format!("{latency_ms} ms") }

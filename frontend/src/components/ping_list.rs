@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use yew::prelude::*;
 
 use crate::{
-    components::{PingItem, gap_mark, reset_mark},
+    components::{gap_mark, ping_item, reset_mark},
     state::{Entry, EntryKind},
 };
 
@@ -17,9 +17,7 @@ pub fn ping_list(entries: &VecDeque<Entry>) -> Html {
         return html! { <p id="pings" class="pings pings--empty">{ "Waiting for the first ping…" }</p> };
     }
     let row = |entry: &Entry| match entry.kind {
-        EntryKind::Ping { ping, latency_ms } => {
-            html! { <PingItem key={entry.key} {ping} {latency_ms} /> }
-        }
+        EntryKind::Ping { ping, latency_ms } => ping_item(entry.key, ping, latency_ms),
         EntryKind::Gap { missed } => gap_mark(entry.key, missed),
         EntryKind::Reset => reset_mark(entry.key),
     };

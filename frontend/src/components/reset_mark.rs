@@ -1,11 +1,12 @@
-//! The mark where the server restarted.
+//! The mark where the stream started over.
 
 use yew::prelude::*;
 
-/// A list row, keyed by `key`, saying the server restarted (a new epoch), so counts start over
-/// after it.
+/// A list row, keyed by `key`, saying the stream started over (the server restarted, or
+/// remembered too little to resume it exactly): events may be missing here, and counts may start
+/// over after it.
 pub fn reset_mark(key: u64) -> Html {
     html! {
-        <li {key} class="mark mark--reset" data-reset="">{ "server restarted: counting starts over" }</li>
+        <li {key} class="mark mark--reset" data-reset="">{ "stream restarted: events may be missing" }</li>
     }
 }

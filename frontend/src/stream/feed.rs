@@ -1,9 +1,19 @@
 //! The typed feed a page gets from the stream: each new event, decoded, and a mark wherever
-//! events were missed or the stream started over. Which is which is judged from the events' ids
-//! alone, never from what they carry: the same id twice is a repeat, a `seq` that jumps is a gap,
-//! a new epoch is a reset.
+//! events were missed or the stream started over. Which is which is judged from the events'
+//! stamps and the stream's opening heartbeat alone, never from what events carry:
+//!
+//! - the same id twice, or an id of this run not after the newest one, is a repeat;
+//! - a gap is a topic's own number (`topic_seq`) jumping: holes in the run's `seq` are normal on
+//!   a stream that carries only some topics (the others' events fill them);
+//! - a reset is the opening heartbeat saying [`shared::Start::Reset`] (resumed from too far back,
+//!   or from another run), or, if nothing said so, the ids' epoch changing.
 
-use shared::EventId;
+use shared::{EventId, EventStamp, Topic};
+
+/// How many topics' numbers a tab remembers, the most recently seen: a stream of every topic
+/// may carry thousands. An event on a topic forgotten since is judged like the first on it (no
+/// gap can be told), never as a false gap.
+pub const MAX_TOPICS: usize = 100;
 
 /// One item of the feed, in the order the stream carried them.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,46 +22,97 @@ pub enum Feed<E> {
     Event {
         /// The event.
         event: E,
-        /// Its id; `None` if the server sent none that parses.
-        id: Option<EventId>,
+        /// Its stamp: its id, topic and number on that topic; `None` if the server sent none
+        /// that parses.
+        stamp: Option<EventStamp>,
         /// When the tab holding the stream received it, in milliseconds since the Unix epoch.
         arrived: f64,
     },
-    /// This many events of the stream (of any name) never arrived before the next one.
+    /// This many events on the next event's topic never arrived before it.
     Gap {
         /// How many.
         missed: u64,
     },
-    /// The stream started over (the server restarted: a new epoch); what follows is a new run.
+    /// The stream started over: events may have been lost here (the server restarted, or the
+    /// tab resumed from further back than the server remembers); what follows is counted anew.
     Reset,
 }
 
-/// How an event's id compares with the newest id before it.
+/// How an event compares with what the stream carried before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Of the same run and not newer: already shown, drop it.
+    /// Of the same run and not newer than the newest: already shown, drop it.
     Repeat,
-    /// The next one (or one that cannot be judged: either id is missing).
+    /// The next one (or one that cannot be judged: it has no stamp).
     Next,
-    /// Newer, with this many events of the run missed before it.
+    /// New, with this many events of its topic missed before it.
     Gap(u64),
-    /// Of another run.
+    /// The stream started over before it.
     Reset,
 }
 
-/// Judges `next` against `last`, the newest valid id shown before it.
-pub fn judge(last: Option<EventId>, next: Option<EventId>) -> Verdict {
-    let (Some(last), Some(next)) = (last, next) else {
-        return Verdict::Next;
-    };
-    if last.epoch != next.epoch {
+/// What the judging remembers: the newest id, each recent topic's newest number, and whether a
+/// reset was just marked.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Judge {
+    newest_id: Option<EventId>,
+    /// The newest `topic_seq` of each topic seen in the newest id's run, least recently seen
+    /// first; at most [`MAX_TOPICS`].
+    topics: Vec<(Topic, u64)>,
+    /// A reset was marked and no event has come since: the new run it announced needs no second
+    /// mark.
+    restarted: bool,
+}
+
+impl Judge {
+    /// The newest id judged: what a new `EventSource` resumes after. After a restart of the
+    /// server (a new epoch) that is the new run's, even though its `seq` may be lower.
+    pub fn newest_id(&self) -> Option<EventId> {
+        self.newest_id
+    }
+
+    /// The stream started over (its opening heartbeat said so): topics are counted anew.
+    pub fn reset(&mut self) -> Verdict {
+        self.topics.clear();
+        self.restarted = true;
         Verdict::Reset
-    } else if next.seq <= last.seq {
-        Verdict::Repeat
-    } else if next.seq - last.seq > 1 {
-        Verdict::Gap(next.seq - last.seq - 1)
-    } else {
-        Verdict::Next
+    }
+
+    /// Judges the next event of the stream, stamped `stamp`.
+    pub fn judge(&mut self, stamp: Option<&EventStamp>) -> Verdict {
+        let Some(EventStamp {
+            id,
+            topic,
+            topic_seq,
+        }) = stamp
+        else {
+            return Verdict::Next;
+        };
+        let mut verdict = Verdict::Next;
+        match self.newest_id {
+            Some(newest) if newest.epoch == id.epoch && id.seq <= newest.seq => {
+                return Verdict::Repeat;
+            }
+            Some(newest) if newest.epoch != id.epoch => {
+                self.topics.clear();
+                if !self.restarted {
+                    verdict = Verdict::Reset;
+                }
+            }
+            _ => {}
+        }
+        self.newest_id = Some(*id);
+        self.restarted = false;
+        if let Some(at) = self.topics.iter().position(|(seen, _)| seen == topic) {
+            let (_, last) = self.topics.remove(at);
+            if *topic_seq > last.saturating_add(1) {
+                verdict = Verdict::Gap(topic_seq - last - 1);
+            }
+        } else if self.topics.len() == MAX_TOPICS {
+            self.topics.remove(0);
+        }
+        self.topics.push((topic.clone(), *topic_seq));
+        verdict
     }
 }
 
@@ -62,28 +123,124 @@ mod tests {
 
     use super::*;
 
-    fn id(epoch: u64, seq: u64) -> Option<EventId> {
-        Some(EventId {
-            epoch: Epoch(epoch),
-            seq,
-        })
+    fn stamp(epoch: u64, seq: u64, topic: &str, topic_seq: u64) -> EventStamp {
+        EventStamp {
+            id: EventId {
+                epoch: Epoch(epoch),
+                seq,
+            },
+            topic: topic.parse().expect("a topic"),
+            topic_seq,
+        }
+    }
+
+    /// Judges `stamps` in order, a `None` for an event without a stamp.
+    fn verdicts<'a>(
+        judge: &mut Judge,
+        stamps: impl IntoIterator<Item = &'a Option<EventStamp>>,
+    ) -> Vec<Verdict> {
+        stamps
+            .into_iter()
+            .map(|stamp| judge.judge(stamp.as_ref()))
+            .collect()
     }
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn ids_alone_tell_a_repeat_a_gap_and_a_reset() {
-        for (last, next, verdict) in [
-            (None, id(1, 7), Verdict::Next),
-            (id(1, 7), id(1, 8), Verdict::Next),
-            (id(1, 7), id(1, 7), Verdict::Repeat),
-            (id(1, 7), id(1, 3), Verdict::Repeat),
-            (id(1, 7), id(1, 11), Verdict::Gap(3)),
-            (id(1, 7), id(2, 1), Verdict::Reset),
-            (id(1, 7), id(2, 500), Verdict::Reset),
-            (id(1, 7), None, Verdict::Next),
-            (id(1, u64::MAX - 1), id(1, u64::MAX), Verdict::Next),
-            (id(1, 0), id(1, u64::MAX), Verdict::Gap(u64::MAX - 1)),
-        ] {
-            assert_eq!(judge(last, next), verdict, "{last:?} then {next:?}");
+    fn holes_in_seq_are_other_topics_and_only_a_topics_own_number_tells_a_gap() {
+        let mut judge = Judge::default();
+        let stamps = [
+            Some(stamp(1, 7, "ping", 5)),
+            // seq 8..=11 went to topics this stream does not carry.
+            Some(stamp(1, 12, "ping", 6)),
+            Some(stamp(1, 13, "orders/1", 40)),
+            Some(stamp(1, 20, "orders/1", 41)),
+            // ping 7 and 8 never came.
+            Some(stamp(1, 21, "ping", 9)),
+            Some(stamp(1, 22, "orders/1", 45)),
+            None,
+            Some(stamp(1, u64::MAX, "ping", u64::MAX)),
+        ];
+        assert_eq!(
+            verdicts(&mut judge, &stamps),
+            [
+                Verdict::Next,
+                Verdict::Next,
+                Verdict::Next,
+                Verdict::Next,
+                Verdict::Gap(2),
+                Verdict::Gap(3),
+                Verdict::Next,
+                Verdict::Gap(u64::MAX - 10),
+            ]
+        );
+        assert_eq!(judge.newest_id(), Some(stamp(1, u64::MAX, "t", 1).id));
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn the_same_id_or_an_older_one_of_the_run_is_a_repeat_whatever_its_topic_says() {
+        let mut judge = Judge::default();
+        let stamps = [
+            Some(stamp(1, 7, "ping", 5)),
+            Some(stamp(1, 7, "ping", 5)),
+            Some(stamp(1, 7, "orders/1", 99)),
+            Some(stamp(1, 3, "ping", 1)),
+            Some(stamp(1, 8, "ping", 6)),
+        ];
+        assert_eq!(
+            verdicts(&mut judge, &stamps),
+            [
+                Verdict::Next,
+                Verdict::Repeat,
+                Verdict::Repeat,
+                Verdict::Repeat,
+                Verdict::Next,
+            ]
+        );
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_reset_counts_topics_anew_and_its_new_run_gets_no_second_mark() {
+        let mut judge = Judge::default();
+        judge.judge(Some(&stamp(1, 7, "ping", 5)));
+        // Resumed from further back than the server remembers: the same run, topics jump.
+        assert_eq!(judge.reset(), Verdict::Reset);
+        assert_eq!(judge.judge(Some(&stamp(1, 90, "ping", 80))), Verdict::Next);
+        // The server restarted and said so: the new run's first event is no second reset.
+        judge.reset();
+        assert_eq!(judge.judge(Some(&stamp(2, 1, "ping", 1))), Verdict::Next);
+        assert_eq!(judge.newest_id(), Some(stamp(2, 1, "ping", 1).id));
+        // Its seq is lower than the old run's, and it is no repeat; nor is the next a gap.
+        assert_eq!(judge.judge(Some(&stamp(2, 2, "ping", 2))), Verdict::Next);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_new_epoch_that_nothing_announced_is_a_reset_by_itself() {
+        let mut judge = Judge::default();
+        judge.judge(Some(&stamp(1, 7, "ping", 5)));
+        judge.judge(None);
+        assert_eq!(judge.judge(Some(&stamp(2, 3, "ping", 3))), Verdict::Reset);
+        assert_eq!(judge.judge(Some(&stamp(2, 4, "ping", 4))), Verdict::Next);
+        // Back to the first run (a stale tab's snapshot): another reset, not a repeat.
+        assert_eq!(judge.judge(Some(&stamp(1, 8, "ping", 6))), Verdict::Reset);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn only_the_most_recent_topics_are_remembered_and_a_forgotten_one_makes_no_false_gap() {
+        let mut judge = Judge::default();
+        judge.judge(Some(&stamp(1, 1, "old", 1)));
+        for n in 0..MAX_TOPICS as u64 {
+            judge.judge(Some(&stamp(1, 2 + n, &format!("t/{n}"), 1)));
         }
+        assert_eq!(judge.topics.len(), MAX_TOPICS);
+        assert_eq!(
+            judge.judge(Some(&stamp(1, 500, "old", 9))),
+            Verdict::Next,
+            "forgotten: judged as the first"
+        );
+        assert_eq!(
+            judge.judge(Some(&stamp(1, 501, "t/99", 3))),
+            Verdict::Gap(1),
+            "remembered"
+        );
     }
 }

@@ -16,7 +16,7 @@ use futures_util::{
 };
 use gloo_events::EventListener;
 use gloo_timers::future::TimeoutFuture;
-use shared::{EventSet, StreamEvent as _, Timing};
+use shared::{EventSet, Selection, StreamEvent as _, Timing};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Event, EventSource, MessageEvent, PageTransitionEvent, RequestInit, Response};
@@ -55,13 +55,16 @@ fn sharing_requested(search: &str) -> bool {
         .any(|pair| pair == SHARE_OFF)
 }
 
-/// The name the tabs following the stream at `url` with the event set `E` share under: the
-/// lock's, the channel's and the `sessionStorage` key. It holds the set's
+/// The name the tabs following the stream of `selection` at `url` with the event set `E` share
+/// under: the lock's, the channel's and the `sessionStorage` key. It holds the set's
 /// [`EventSet::fingerprint`] (the contract's version and the set's names): tabs of two builds
 /// whose sets differ (open across a deploy) share nothing, so neither misreads the other's
-/// messages, and each holds a stream of its own.
-pub fn share_name<E: EventSet>(url: &str) -> String {
-    format!("pingstream/{:08x}/{url}", E::fingerprint())
+/// messages, and each holds a stream of its own. And it holds the stream's URL with the
+/// selection's `?topic=` selectors: tabs subscribed to different topics never feed each other,
+/// tabs subscribed to the same ones (in the same order) share one stream.
+pub fn share_name<E: EventSet>(url: &str, selection: &Selection) -> String {
+    let stream = shared::stream_url(url, selection, None);
+    format!("pingstream/{:08x}/{stream}", E::fingerprint())
 }
 
 /// Everything that reaches the hook's loop.
@@ -413,13 +416,67 @@ async fn run<E: EventSet>(
     }
 }
 
-/// Follows the Server-Sent Events stream at `url` for as long as the calling component is
-/// mounted: hands `on_feed` every new event of the set `E` (decoded; one listener per name in
+/// Follows the stream of `selection` at `url` from now on, as the browser's `E`-stream tabs
+/// share it, feeding `on_feed` and reporting to `status`; the stream is let go (closed, or
+/// handed to the next tab) when the returned function is called.
+fn follow<E: EventSet + 'static>(
+    url: &str,
+    selection: &Selection,
+    on_feed: Rc<RefCell<Callback<Feed<E>>>>,
+    status: &Status,
+) -> impl FnOnce() + use<E> {
+    // The open `EventSource` is owned here, so that letting go closes it at once.
+    let source = Rc::new(RefCell::new(None));
+    let (inbox_tx, inbox) = mpsc::unbounded();
+    let name = share_name::<E>(url, selection);
+    let location = web_sys::window().and_then(|window| window.location().search().ok());
+    let sharing = location.is_none_or(|search| sharing_requested(&search));
+    let (channel, lock) = sharing.then(|| share(&name, &inbox_tx)).flatten().unzip();
+    let following = lock.is_some();
+    let lock = Rc::new(RefCell::new(lock));
+    let restored = session_store::load(&name);
+    let mut shell = Shell {
+        on_feed,
+        status: status.clone(),
+        inbox_tx: inbox_tx.clone(),
+        source: Rc::clone(&source),
+        attempt: 0,
+        channel,
+        name,
+        lock: Rc::clone(&lock),
+    };
+    let role = if following {
+        TabRole::follow(url, selection, restored, now(), &mut shell)
+    } else {
+        TabRole::hold(url, selection, restored, now(), &mut shell)
+    };
+    let role = Rc::new(RefCell::new(role));
+    let network = watch_network(status, inbox_tx);
+    let page = watch_page(&shell, &role);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    wasm_bindgen_futures::spawn_local(async move {
+        select(stop_rx, pin!(run(role, shell, inbox))).await;
+    });
+    move || {
+        drop(network);
+        drop(page);
+        // Hands the stream to the next tab in the browser's queue.
+        drop(lock.borrow_mut().take());
+        // Ends the loop, which leaves the channel.
+        drop(stop_tx);
+        drop(source.borrow_mut().take());
+    }
+}
+
+/// Follows the Server-Sent Events stream at `url` with the topics of `selection`
+/// ([`Selection::all`]: every topic) for as long as the calling component is mounted: hands
+/// `on_feed` every new event of the set `E` (decoded; one listener per name in
 /// [`EventSet::NAMES`]) and a mark wherever events were missed or the stream started over, and
 /// returns the stream's [`StreamStatus`]. An event whose data does not decode is counted there,
 /// logged once per name, and never fed.
 ///
-/// The tabs of a browser that show the same stream share one connection: one holds it, the others
+/// The tabs of a browser that show the same stream (the same URL and selection) share one
+/// connection: one holds it, the others
 /// follow it, and when the holder goes another takes over. Whoever holds it: while the browser
 /// retries a dropped connection by itself, the connection is reconnecting; when the browser gives
 /// up (a `503` at the server's connection cap, the wrong content type, any other error status), a
@@ -427,13 +484,16 @@ async fn run<E: EventSet>(
 /// short), unless the answer was final (`204`, most `4xx`): then it is closed; a stream silent for
 /// longer than its heartbeat allows is stalled and replaced at once. Every new `EventSource`
 /// resumes after the newest id seen (`?lastEventId=`). Unmounting closes the connection and hands
-/// the stream to another tab.
+/// the stream to another tab, as does a change of `url` or `selection` (the new one is followed
+/// then). While `url` is empty it follows nothing: for a component that follows a stream only at
+/// times (a hook cannot be called only at times).
 ///
 /// `frontend/tests/subscribe.rs` shows a component that subscribes to one event of the set (the
 /// README's example, compiled and run there).
 #[hook]
 pub fn use_event_stream<E: EventSet + 'static>(
     url: AttrValue,
+    selection: Selection,
     on_feed: Callback<Feed<E>>,
 ) -> StreamStatus {
     let status = Status {
@@ -443,48 +503,9 @@ pub fn use_event_stream<E: EventSet + 'static>(
     let latest = use_mut_ref(|| on_feed.clone());
     *latest.borrow_mut() = on_feed;
     let shown = status.status.borrow().clone();
-    use_effect_with(url, move |url| {
-        // The open `EventSource` is owned here, so that teardown closes it at once.
-        let source = Rc::new(RefCell::new(None));
-        let (inbox_tx, inbox) = mpsc::unbounded();
-        let name = share_name::<E>(url);
-        let location = web_sys::window().and_then(|window| window.location().search().ok());
-        let sharing = location.is_none_or(|search| sharing_requested(&search));
-        let (channel, lock) = sharing.then(|| share(&name, &inbox_tx)).flatten().unzip();
-        let following = lock.is_some();
-        let lock = Rc::new(RefCell::new(lock));
-        let restored = session_store::load(&name);
-        let mut shell = Shell {
-            on_feed: latest,
-            status: status.clone(),
-            inbox_tx: inbox_tx.clone(),
-            source: Rc::clone(&source),
-            attempt: 0,
-            channel,
-            name,
-            lock: Rc::clone(&lock),
-        };
-        let role = if following {
-            TabRole::follow(url, restored, now(), &mut shell)
-        } else {
-            TabRole::hold(url, restored, now(), &mut shell)
-        };
-        let role = Rc::new(RefCell::new(role));
-        let network = watch_network(&status, inbox_tx);
-        let page = watch_page(&shell, &role);
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        wasm_bindgen_futures::spawn_local(async move {
-            select(stop_rx, pin!(run(role, shell, inbox))).await;
-        });
-        move || {
-            drop(network);
-            drop(page);
-            // Hands the stream to the next tab in the browser's queue.
-            drop(lock.borrow_mut().take());
-            // Ends the loop, which leaves the channel.
-            drop(stop_tx);
-            drop(source.borrow_mut().take());
-        }
+    use_effect_with((url, selection), move |(url, selection)| {
+        let stop = (!url.is_empty()).then(|| follow(url, selection, latest, &status));
+        move || stop.into_iter().for_each(|stop| stop())
     });
     shown
 }
@@ -519,14 +540,32 @@ mod tests {
     }
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn the_name_tabs_share_under_changes_with_the_event_set() {
+    fn the_name_tabs_share_under_changes_with_the_event_set_the_url_and_the_topics() {
         event_set! {
             enum OnlyPings { Ping }
         }
-        let ours = share_name::<AppEvent>("/sse");
-        assert_eq!(ours, share_name::<AppEvent>("/sse"));
-        assert_ne!(ours, share_name::<OnlyPings>("/sse"));
-        assert_ne!(ours, share_name::<AppEvent>("/other"));
-        assert!(ours.ends_with("/sse"), "{ours}");
+        let all = Selection::all();
+        let selection = |texts: &[&str]| Selection::parse(texts.iter().copied()).expect("valid");
+        let ours = share_name::<AppEvent>("/sse", &all);
+        assert_eq!(ours, share_name::<AppEvent>("/sse", &all));
+        assert_ne!(ours, share_name::<OnlyPings>("/sse", &all));
+        assert_ne!(ours, share_name::<AppEvent>("/other", &all));
+        assert!(
+            ours.ends_with("//sse"),
+            "every topic: as before topics, {ours}"
+        );
+        let orders = share_name::<AppEvent>("/sse", &selection(&["orders/*"]));
+        assert_eq!(
+            orders,
+            share_name::<AppEvent>("/sse", &selection(&["orders/*", "orders/*"]))
+        );
+        for other in [
+            selection(&["orders/1"]),
+            selection(&["orders/**"]),
+            selection(&["orders/*", "users/7"]),
+        ] {
+            assert_ne!(orders, share_name::<AppEvent>("/sse", &other), "{other:?}");
+        }
+        assert!(orders.ends_with("/sse?topic=orders%2F*"), "{orders}");
     }
 }

@@ -4,7 +4,7 @@
 //! the same decoder, whichever tab received it from the server; and so that the engine, which
 //! relays it, needs to know nothing of what it carries.
 
-use shared::{DecodeError, EventId, EventSet};
+use shared::{DecodeError, EventSet, EventStamp, StreamEvent as _, Timing};
 
 /// One event of the stream, as its `EventSource` delivered it.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,7 +13,7 @@ pub struct RawEvent {
     pub name: String,
     /// Its `data`: the event's JSON, unless the server misbehaved.
     pub data: String,
-    /// Its `lastEventId`: an [`EventId`], unless the server misbehaved.
+    /// Its `lastEventId`: an [`EventStamp`], unless the server misbehaved.
     pub id: String,
     /// When the tab holding the stream received it, in milliseconds since the Unix epoch; tabs
     /// that are relayed it keep that time, so every tab shows the same delivery latency.
@@ -21,9 +21,26 @@ pub struct RawEvent {
 }
 
 impl RawEvent {
-    /// Its id, if `id` is a valid [`EventId`]; an event without one is still shown, but cannot be
-    /// judged a repeat or resumed after.
-    pub fn event_id(&self) -> Option<EventId> {
+    /// Where the stream started over, `arrived` at that time: its opening heartbeat said
+    /// [`shared::Start::Reset`]. Kept among the events (a heartbeat's name, no data, no id) so
+    /// that a tab shown them later (a new tab, a reload) marks the reset where this one did.
+    pub fn reset(arrived: f64) -> Self {
+        Self {
+            name: Timing::NAME.to_owned(),
+            data: String::new(),
+            id: String::new(),
+            arrived,
+        }
+    }
+
+    /// Whether it is a [`RawEvent::reset`] rather than an event of the set.
+    pub fn is_reset(&self) -> bool {
+        self.name == Timing::NAME
+    }
+
+    /// Its stamp, if `id` is a valid [`EventStamp`]; an event without one is still shown, but
+    /// cannot be judged (a repeat, a gap) or resumed after.
+    pub fn stamp(&self) -> Option<EventStamp> {
         self.id.parse().ok()
     }
 
@@ -35,20 +52,34 @@ impl RawEvent {
         E::decode(&self.name, &self.data)
     }
 
-    /// A valid event `name` with `data` and the id `<epoch>-<seq>` (`epoch`: 16 hex digits),
-    /// arrived at `seq` seconds, as the unit tests of every module that keeps or relays events
-    /// build them.
+    /// A valid event `name` with `data` and the stamp `<epoch>-<seq>:<topic>:<topic_seq>`
+    /// (`epoch`: 16 hex digits), arrived at `seq` seconds, as the unit tests of every module that
+    /// keeps or relays events build them.
     #[cfg(test)]
-    pub(crate) fn example(name: &str, data: &str, epoch: &str, seq: u64) -> Self {
+    pub(crate) fn on_topic(
+        name: &str,
+        data: &str,
+        epoch: &str,
+        seq: u64,
+        topic: &str,
+        topic_seq: u64,
+    ) -> Self {
         Self {
             name: name.to_owned(),
             data: data.to_owned(),
-            id: format!("{epoch}-{seq}"),
+            id: format!("{epoch}-{seq}:{topic}:{topic_seq}"),
             arrived: 1_000.0 * seq as f64,
         }
     }
 
-    /// [`RawEvent::example`]: a ping with count `seq` and the id `<epoch>-<seq>`.
+    /// [`RawEvent::on_topic`] on the topic `t` as the `seq`th event there: the stamp
+    /// `<epoch>-<seq>:t:<seq>`, so that every hole in `seq` is a hole in the topic too.
+    #[cfg(test)]
+    pub(crate) fn example(name: &str, data: &str, epoch: &str, seq: u64) -> Self {
+        Self::on_topic(name, data, epoch, seq, "t", seq)
+    }
+
+    /// [`RawEvent::example`]: a ping with count `seq` and the stamp `<epoch>-<seq>:t:<seq>`.
     #[cfg(test)]
     pub(crate) fn ping(epoch: &str, seq: u64) -> Self {
         let data = format!(r#"{{"count":{seq},"time":"2026-11-25T09:00:00.000Z"}}"#);
@@ -58,30 +89,42 @@ impl RawEvent {
 
 #[cfg(test)]
 mod tests {
-    use shared::{AppEvent, Epoch, Ping};
+    use shared::{AppEvent, Epoch, EventId, Ping};
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn decodes_into_the_set_and_keeps_only_a_valid_id() {
+    fn decodes_into_the_set_and_keeps_only_a_valid_stamp() {
         let ping = RawEvent::ping("9f3c2a1b7d4e5f60", 42);
         assert!(matches!(
             ping.decode::<AppEvent>(),
             Ok(AppEvent::Ping(Ping { count: 42, .. }))
         ));
         assert_eq!(
-            ping.event_id(),
-            Some(EventId {
-                epoch: Epoch(0x9f3c_2a1b_7d4e_5f60),
-                seq: 42
+            ping.stamp(),
+            Some(EventStamp {
+                id: EventId {
+                    epoch: Epoch(0x9f3c_2a1b_7d4e_5f60),
+                    seq: 42
+                },
+                topic: "t".parse().expect("a topic"),
+                topic_seq: 42,
             })
         );
-        let anonymous = RawEvent {
-            id: "not an id".to_owned(),
-            ..ping.clone()
-        };
-        assert_eq!(anonymous.event_id(), None);
+        assert!(!ping.is_reset() && RawEvent::reset(1.0).is_reset());
+        for id in [
+            "not an id",
+            "9f3c2a1b7d4e5f60-42",
+            "9f3c2a1b7d4e5f60-42:a//b:1",
+            "",
+        ] {
+            let anonymous = RawEvent {
+                id: id.to_owned(),
+                ..ping.clone()
+            };
+            assert_eq!(anonymous.stamp(), None, "{id:?}");
+        }
         for (name, data) in [
             ("ping", "not json"),
             (

@@ -1,40 +1,42 @@
 //! The events a tab has taken in, as the browser delivered them: what it hands a new tab that
 //! asks, what it keeps for a reload, and the id any new `EventSource` of it resumes after.
 //!
-//! A contiguous run of the newest events of every name (the malformed ones included), so that
-//! replaying it in another tab (or after a reload) judges and decodes exactly as this tab did:
-//! the same marks, the same malformed count, no gap where an event was left out.
+//! A contiguous run of the newest events of every name (the malformed ones included) and the
+//! resets between them, so that replaying it in another tab (or after a reload) judges and
+//! decodes exactly as this tab did: the same marks, the same malformed count, no gap where an
+//! event was left out.
 
 use std::collections::VecDeque;
 
-use shared::EventId;
+use shared::{EventId, EventStamp};
 
 use crate::stream::{
-    feed::{self, Verdict},
+    feed::{Judge, Verdict},
     raw_event::RawEvent,
 };
 
 /// How many events a tab keeps: what a new tab or a reload shows at once.
 pub const MAX_EVENTS: usize = 100;
 
-/// The newest [`MAX_EVENTS`] events a tab took in, and the newest valid id among them.
+/// The newest [`MAX_EVENTS`] events a tab took in, and what judging them left to remember.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecentEvents {
     /// Oldest first.
     events: VecDeque<RawEvent>,
-    newest_id: Option<EventId>,
+    judge: Judge,
 }
 
 impl RecentEvents {
-    /// Judges `raw`, whose id parsed as `id`, against the newest id kept ([`feed::judge`]), and
-    /// keeps it unless it is a repeat. An event without a valid id is kept but leaves
-    /// [`RecentEvents::newest_id`] as it was.
-    pub fn record(&mut self, raw: RawEvent, id: Option<EventId>) -> Verdict {
-        let verdict = feed::judge(self.newest_id, id);
+    /// Judges `raw`, whose id parsed as `stamp` ([`Judge`]; a [`RawEvent::reset`] is a reset), and
+    /// keeps it unless it is a repeat. An event without a valid stamp is kept but can be neither
+    /// judged nor resumed after.
+    pub fn record(&mut self, raw: RawEvent, stamp: Option<&EventStamp>) -> Verdict {
+        let verdict = if raw.is_reset() {
+            self.judge.reset()
+        } else {
+            self.judge.judge(stamp)
+        };
         if verdict != Verdict::Repeat {
-            if id.is_some() {
-                self.newest_id = id;
-            }
             if self.events.len() == MAX_EVENTS {
                 self.events.pop_front();
             }
@@ -43,10 +45,10 @@ impl RecentEvents {
         verdict
     }
 
-    /// The id a new `EventSource` resumes after: the newest valid one kept. After a restart of
-    /// the server (a new epoch) that is the new run's, even though its `seq` may be lower.
+    /// The id a new `EventSource` resumes after: the newest valid one kept
+    /// ([`Judge::newest_id`]).
     pub fn newest_id(&self) -> Option<EventId> {
-        self.newest_id
+        self.judge.newest_id()
     }
 
     /// The events kept, oldest first.
@@ -66,8 +68,8 @@ mod tests {
     const B: &str = "00000000000000bb";
 
     fn record(recent: &mut RecentEvents, raw: RawEvent) -> Verdict {
-        let id = raw.event_id();
-        recent.record(raw, id)
+        let stamp = raw.stamp();
+        recent.record(raw, stamp.as_ref())
     }
 
     fn id(epoch: u64, seq: u64) -> Option<EventId> {
@@ -99,6 +101,7 @@ mod tests {
             RawEvent::ping(A, 3),
             RawEvent::example("notice", "not json", A, 6),
             RawEvent::ping(A, 9),
+            RawEvent::reset(9_500.0),
             RawEvent::ping(B, 1),
         ]
         .into_iter()
@@ -112,19 +115,22 @@ mod tests {
                 Verdict::Repeat,
                 Verdict::Next,
                 Verdict::Gap(2),
-                Verdict::Reset
+                Verdict::Reset,
+                Verdict::Next,
             ]
         );
-        let seqs: Vec<String> = recent.to_vec().into_iter().map(|raw| raw.id).collect();
+        let ids: Vec<String> = recent.to_vec().into_iter().map(|raw| raw.id).collect();
         assert_eq!(
-            seqs,
+            ids,
             [
-                format!("{A}-5"),
-                format!("{A}-6"),
-                format!("{A}-9"),
-                format!("{B}-1")
+                format!("{A}-5:t:5"),
+                format!("{A}-6:t:6"),
+                format!("{A}-9:t:9"),
+                String::new(),
+                format!("{B}-1:t:1")
             ],
-            "a malformed event is kept too: replayed, it is judged and counted the same"
+            "a malformed event and the reset are kept too: replayed, they are judged and \
+             counted the same"
         );
         assert_eq!(
             recent.newest_id(),

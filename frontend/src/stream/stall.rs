@@ -150,6 +150,7 @@ mod tests {
     const DEFAULTS: Timing = Timing {
         interval_ms: 1_000,
         heartbeat_ms: Some(2_000),
+        start: None,
     };
 
     #[wasm_bindgen_test(unsupported = test)]
@@ -158,21 +159,25 @@ mod tests {
         let slow_pings = Timing {
             interval_ms: 60_000,
             heartbeat_ms: Some(15_000),
+            start: None,
         };
         assert_eq!(budget_ms(&slow_pings), 45_000.0);
         let no_heartbeats = Timing {
             interval_ms: 5_000,
             heartbeat_ms: None,
+            start: None,
         };
         assert_eq!(budget_ms(&no_heartbeats), 15_000.0);
         let fast = Timing {
             interval_ms: 100,
             heartbeat_ms: Some(200),
+            start: None,
         };
         assert_eq!(budget_ms(&fast), MIN_BUDGET_MS);
         let zero = Timing {
             interval_ms: 0,
             heartbeat_ms: Some(0),
+            start: None,
         };
         assert_eq!(budget_ms(&zero), MIN_BUDGET_MS);
     }

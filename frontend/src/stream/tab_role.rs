@@ -8,7 +8,7 @@
 
 use std::marker::PhantomData;
 
-use shared::{EventSet, StreamEvent as _, Timing};
+use shared::{EventSet, Selection, Start, StreamEvent as _, Timing};
 
 use crate::stream::{
     Connection, Feed,
@@ -85,8 +85,10 @@ fn countdown_wait(at: f64, now: f64) -> Option<f64> {
 /// One tab's part in the stream of the event set `E`. See the [module](self) documentation.
 #[derive(Debug)]
 pub struct TabRole<E> {
-    /// The stream's URL without a resume id.
+    /// The stream's URL without a query.
     url: String,
+    /// The topics the stream carries.
+    selection: Selection,
     recent: RecentEvents,
     /// The raw data of the newest valid heartbeat.
     heartbeat: Option<String>,
@@ -105,6 +107,7 @@ pub struct TabRole<E> {
 impl<E: EventSet> TabRole<E> {
     fn new(
         url: &str,
+        selection: &Selection,
         part: Part,
         restored: Option<Snapshot>,
         now: f64,
@@ -112,6 +115,7 @@ impl<E: EventSet> TabRole<E> {
     ) -> Self {
         let mut role = Self {
             url: url.to_owned(),
+            selection: selection.clone(),
             recent: RecentEvents::default(),
             heartbeat: None,
             budget_ms: stall::DEFAULT_BUDGET_MS,
@@ -123,6 +127,7 @@ impl<E: EventSet> TabRole<E> {
         };
         if let Some(restored) = restored {
             if let Some(data) = restored.heartbeat {
+                // Its reset, if it opened one, is among the events.
                 role.apply_heartbeat(data, io);
             }
             for event in restored.events {
@@ -177,46 +182,57 @@ impl<E: EventSet> TabRole<E> {
         }
     }
 
-    /// Judges `raw` by its id and feeds it, after a gap or reset mark if there is one, unless it
-    /// repeats one already fed. One whose data does not decode is counted and logged (once per
-    /// name), and never fed.
+    /// Judges `raw` by its stamp and feeds it, after a gap or reset mark if there is one, unless
+    /// it repeats one already fed; a [`RawEvent::reset`] feeds its mark alone. One whose data
+    /// does not decode is counted and logged (once per name), and never fed.
     fn apply(&mut self, raw: RawEvent, io: &mut impl Io<E>) {
-        let id = raw.event_id();
+        let stamp = raw.stamp();
         let arrived = raw.arrived;
-        let decoded = raw.decode::<E>().map_err(|_| {
-            // What the parser said is left out: its messages cost the page kilobytes, and the
-            // data says it.
-            let shown: String = raw.data.chars().take(LOGGED_DATA_CHARS).collect();
-            let text = format!("ignored malformed {} event: \"{shown}\"", raw.name);
-            (raw.name.clone(), text)
+        let decoded = (!raw.is_reset()).then(|| {
+            raw.decode::<E>().map_err(|_| {
+                // What the parser said is left out: its messages cost the page kilobytes, and
+                // the data says it.
+                let shown: String = raw.data.chars().take(LOGGED_DATA_CHARS).collect();
+                let text = format!("ignored malformed {} event: \"{shown}\"", raw.name);
+                (raw.name.clone(), text)
+            })
         });
-        match self.recent.record(raw, id) {
+        match self.recent.record(raw, stamp.as_ref()) {
             Verdict::Repeat => return,
             Verdict::Next => {}
             Verdict::Gap(missed) => io.feed(Feed::Gap { missed }),
             Verdict::Reset => io.feed(Feed::Reset),
         }
         match decoded {
-            Ok(event) => io.feed(Feed::Event { event, id, arrived }),
-            Err((name, text)) => {
+            Some(Ok(event)) => io.feed(Feed::Event {
+                event,
+                stamp,
+                arrived,
+            }),
+            Some(Err((name, text))) => {
                 io.status(StatusAction::Malformed);
                 self.log_once(&name, &text, io);
             }
+            None => {}
         }
     }
 
-    /// Learns the stream's timing from a heartbeat's `data`; a malformed one is logged.
-    fn apply_heartbeat(&mut self, data: String, io: &mut impl Io<E>) {
+    /// Learns the stream's timing from a heartbeat's `data`; a malformed one is logged. Whether
+    /// it is the opening heartbeat of a stream that starts over ([`Start::Reset`]): the caller
+    /// marks the reset where it arrived among the events, unless it is replaying them.
+    fn apply_heartbeat(&mut self, data: String, io: &mut impl Io<E>) -> bool {
         match serde_json::from_str::<Timing>(&data) {
             Ok(timing) => {
                 self.budget_ms = stall::budget_ms(&timing);
                 self.watch.set_budget(self.budget_ms);
                 self.heartbeat = Some(data);
+                timing.start == Some(Start::Reset)
             }
             Err(_) => {
                 let shown: String = data.chars().take(LOGGED_DATA_CHARS).collect();
                 let text = format!("ignored malformed {} event: \"{shown}\"", Timing::NAME);
                 self.log_once(Timing::NAME, &text, io);
+                false
             }
         }
     }
@@ -232,7 +248,8 @@ impl<E: EventSet> TabRole<E> {
         }
         self.watch = StallWatch::new(now, stall::connect_budget_ms(self.budget_ms, timed_out));
         self.signal(Signal::Retrying, now, io);
-        io.open(&shared::resume_url(&self.url, self.recent.newest_id()));
+        let url = shared::stream_url(&self.url, &self.selection, self.recent.newest_id());
+        io.open(&url);
     }
 
     /// A holder looks at its stream's silence, and replaces a stalled one at once.
@@ -265,10 +282,16 @@ impl<E: EventSet> TabRole<E> {
         Part::Following { catch_up }
     }
 
-    /// A tab that follows the stream another tab holds: shows what a reload kept (`restored`),
-    /// then asks the leader for its recent events.
-    pub fn follow(url: &str, restored: Option<Snapshot>, now: f64, io: &mut impl Io<E>) -> Self {
-        let mut role = Self::new(url, Self::suspended(now), restored, now, io);
+    /// A tab that follows the stream of `selection` at `url` another tab holds: shows what a
+    /// reload kept (`restored`), then asks the leader for its recent events.
+    pub fn follow(
+        url: &str,
+        selection: &Selection,
+        restored: Option<Snapshot>,
+        now: f64,
+        io: &mut impl Io<E>,
+    ) -> Self {
+        let mut role = Self::new(url, selection, Self::suspended(now), restored, now, io);
         role.rejoin(now, io);
         role
     }
@@ -291,10 +314,17 @@ impl<E: EventSet> TabRole<E> {
         io.post(&TabMessage::Hello(nonce));
     }
 
-    /// A tab that holds the stream itself from the start (sharing is off or impossible): shows
-    /// what a reload kept (`restored`) and opens the stream, resuming after it.
-    pub fn hold(url: &str, restored: Option<Snapshot>, now: f64, io: &mut impl Io<E>) -> Self {
-        let mut role = Self::new(url, Self::holding(), restored, now, io);
+    /// A tab that holds the stream of `selection` at `url` itself from the start (sharing is
+    /// off or impossible): shows what a reload kept (`restored`) and opens the stream, resuming
+    /// after it.
+    pub fn hold(
+        url: &str,
+        selection: &Selection,
+        restored: Option<Snapshot>,
+        now: f64,
+        io: &mut impl Io<E>,
+    ) -> Self {
+        let mut role = Self::new(url, selection, Self::holding(), restored, now, io);
         role.connect(now, io);
         role
     }
@@ -327,7 +357,9 @@ impl<E: EventSet> TabRole<E> {
             SourceEvent::Heartbeat(data) => {
                 self.watch.heard(now);
                 io.post(&TabMessage::Heartbeat(data.clone()));
-                self.apply_heartbeat(data, io);
+                if self.apply_heartbeat(data, io) {
+                    self.apply(RawEvent::reset(now), io);
+                }
             }
             SourceEvent::Open => {
                 backoff.reset();
@@ -375,17 +407,16 @@ impl<E: EventSet> TabRole<E> {
         };
         match message {
             TabMessage::Event(raw) => {
-                let live = catch_up.live(raw);
                 self.watch.heard(now);
                 self.signal(Signal::Opened, now, io);
-                if let Some(raw) = live {
-                    self.apply(raw, io);
-                }
+                self.relayed(raw, io);
             }
             TabMessage::Heartbeat(data) => {
                 self.watch.heard(now);
                 self.signal(Signal::Opened, now, io);
-                self.apply_heartbeat(data, io);
+                if self.apply_heartbeat(data, io) {
+                    self.relayed(RawEvent::reset(now), io);
+                }
             }
             TabMessage::Connection(connection) => self.show(connection, now, io),
             TabMessage::Snapshot { nonce, snapshot } => {
@@ -403,6 +434,15 @@ impl<E: EventSet> TabRole<E> {
             }
             // For the leader.
             TabMessage::Hello(_) | TabMessage::Silent => {}
+        }
+    }
+
+    /// A follower applies what the leader relayed, once caught up; until then it waits.
+    fn relayed(&mut self, raw: RawEvent, io: &mut impl Io<E>) {
+        if let Part::Following { catch_up } = &mut self.part
+            && let Some(raw) = catch_up.live(raw)
+        {
+            self.apply(raw, io);
         }
     }
 
@@ -468,7 +508,7 @@ impl<E: EventSet> TabRole<E> {
 
 #[cfg(test)]
 mod tests {
-    use shared::{AppEvent, Epoch, EventId, Ping};
+    use shared::{AppEvent, Epoch, EventId, Ping, Selection, Start};
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
@@ -482,9 +522,15 @@ mod tests {
     /// The data of a heartbeat for a ping a second and a heartbeat after 2 s of silence (the
     /// server's defaults): a 3 s budget.
     fn defaults() -> String {
+        opening(None)
+    }
+
+    /// [`defaults`] as the first heartbeat of a stream that says how it starts.
+    fn opening(start: Option<Start>) -> String {
         let timing = Timing {
             interval_ms: 1000,
             heartbeat_ms: Some(2000),
+            start,
         };
         serde_json::to_string(&timing).expect("a heartbeat serializes")
     }
@@ -580,7 +626,7 @@ mod tests {
     /// second from 1 s.
     fn live_holder(events: impl IntoIterator<Item = RawEvent>) -> (TabRole<AppEvent>, FakeIo) {
         let mut io = FakeIo::default();
-        let mut role = TabRole::hold(URL, None, 0.0, &mut io);
+        let mut role = TabRole::hold(URL, &Selection::all(), None, 0.0, &mut io);
         role.stream(SourceEvent::Open, 0.0, &mut io);
         role.stream(SourceEvent::Heartbeat(defaults()), 0.0, &mut io);
         for (second, event) in events.into_iter().enumerate() {
@@ -595,14 +641,14 @@ mod tests {
 
     fn follower() -> (TabRole<AppEvent>, FakeIo) {
         let mut io = FakeIo::default();
-        let role = TabRole::follow(URL, None, 0.0, &mut io);
+        let role = TabRole::follow(URL, &Selection::all(), None, 0.0, &mut io);
         (role, io)
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_holder_opens_the_stream_and_relays_every_event_it_receives() {
         let mut io = FakeIo::default();
-        let mut role = TabRole::<AppEvent>::hold(URL, None, 0.0, &mut io);
+        let mut role = TabRole::<AppEvent>::hold(URL, &Selection::all(), None, 0.0, &mut io);
         assert_eq!(io.opened, [URL], "a first visit resumes nothing");
         assert_eq!(io.shown, [Connection::Connecting]);
         role.stream(SourceEvent::Open, 10.0, &mut io);
@@ -622,24 +668,143 @@ mod tests {
         assert_eq!(io.take_feed(), ["#1", "notice hi"]);
     }
 
+    /// A ping with `count` whose stamp is `<epoch>-<seq>:ping:<topic_seq>`.
+    fn ping_on(count: u64, epoch: &str, seq: u64, topic_seq: u64) -> RawEvent {
+        let data = format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#);
+        RawEvent::on_topic("ping", &data, epoch, seq, "ping", topic_seq)
+    }
+
     #[wasm_bindgen_test(unsupported = test)]
-    fn the_feed_is_judged_by_ids_alone_with_marks_for_gaps_and_resets() {
-        // Ping #2 comes right after ping #1 by its count, but seqs 3 and 4 never came.
-        let ping = |count: u64, epoch: &str, seq: u64| {
-            let data = format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#);
-            RawEvent::example("ping", &data, epoch, seq)
-        };
+    fn the_feed_is_judged_by_stamps_alone_gaps_by_each_topics_own_number() {
+        // Holes in seq are other topics' events; ping #2 comes right after #1 by its count, but
+        // the ping topic's own numbers say two pings never came; seq 4 is a repeat.
         let (_, mut io) = live_holder([
-            ping(1, EPOCH, 1),
-            notice(2, "a"),
-            ping(2, EPOCH, 5),
-            ping(9, EPOCH, 4),
-            ping(1, "00000000000000bb", 1),
+            ping_on(1, EPOCH, 1, 1),
+            RawEvent::on_topic("notice", &notice(3, "a").data, EPOCH, 3, "orders/1", 7),
+            ping_on(5, EPOCH, 5, 2),
+            ping_on(2, EPOCH, 9, 5),
+            ping_on(9, EPOCH, 4, 3),
+            RawEvent::on_topic("notice", &notice(3, "b").data, EPOCH, 12, "orders/1", 8),
         ]);
         assert_eq!(
             io.take_feed(),
-            ["#1", "notice a", "gap 2", "#2", "reset", "#1"]
+            ["#1", "notice a", "#5", "gap 2", "#2", "notice b"]
         );
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_reset_is_marked_where_the_opening_heartbeat_says_so_once_and_in_every_tab() {
+        let mut io = FakeIo::default();
+        let mut leader = TabRole::<AppEvent>::hold(URL, &Selection::all(), None, 0.0, &mut io);
+        leader.stream(SourceEvent::Open, 0.0, &mut io);
+        leader.stream(
+            SourceEvent::Heartbeat(opening(Some(Start::Fresh))),
+            0.0,
+            &mut io,
+        );
+        leader.stream(SourceEvent::Event(raw(1)), 1_000.0, &mut io);
+        // The stream is replaced, and the server no longer holds what came after #1: the same
+        // run, and only the opening heartbeat tells (the topic's numbers jump, but that is no gap).
+        leader.stream(SourceEvent::Dropped, 1_100.0, &mut io);
+        leader.stream(SourceEvent::Open, 1_200.0, &mut io);
+        let reset = opening(Some(Start::Reset));
+        leader.stream(SourceEvent::Heartbeat(reset.clone()), 1_200.0, &mut io);
+        leader.stream(SourceEvent::Event(raw(50)), 1_300.0, &mut io);
+        // Replaced again; the server restarted meanwhile and says so.
+        leader.stream(SourceEvent::Dropped, 1_500.0, &mut io);
+        leader.stream(SourceEvent::Open, 2_000.0, &mut io);
+        leader.stream(SourceEvent::Heartbeat(reset.clone()), 2_000.0, &mut io);
+        let restarted = "00000000000000bb";
+        leader.stream(
+            SourceEvent::Event(RawEvent::ping(restarted, 1)),
+            2_100.0,
+            &mut io,
+        );
+        // Resumed exactly: nothing to mark.
+        leader.stream(
+            SourceEvent::Heartbeat(opening(Some(Start::Exact))),
+            3_000.0,
+            &mut io,
+        );
+        leader.stream(
+            SourceEvent::Event(RawEvent::ping(restarted, 2)),
+            3_100.0,
+            &mut io,
+        );
+        let relayed = io.posts.clone();
+        assert_eq!(
+            io.take_feed(),
+            ["#1", "reset", "#50", "reset", "#1", "#2"],
+            "one mark each, not two"
+        );
+
+        // A follower shown it live marks it too.
+        let (mut shown, mut shown_io) = follower();
+        shown.tick(SNAPSHOT_WAIT_MS, &mut shown_io);
+        shown_io.take_feed();
+        for message in relayed {
+            shown.tab_message(message, 3_200.0, &mut shown_io);
+        }
+        assert_eq!(
+            shown_io.take_feed(),
+            ["#1", "reset", "#50", "reset", "#1", "#2"]
+        );
+
+        // A new tab shown the leader's recent events, and a reload, mark it where it was.
+        let snapshot = leader.snapshot();
+        assert_eq!(snapshot.heartbeat, Some(opening(Some(Start::Exact))));
+        let (mut late, mut late_io) = follower();
+        late.tab_message(
+            TabMessage::Snapshot { nonce: 0, snapshot },
+            3_300.0,
+            &mut late_io,
+        );
+        assert_eq!(
+            late_io.take_feed(),
+            ["#1", "reset", "#50", "reset", "#1", "#2"]
+        );
+        let kept = Snapshot {
+            heartbeat: Some(reset),
+            ..leader.snapshot()
+        };
+        let mut reload_io = FakeIo::default();
+        TabRole::<AppEvent>::hold(URL, &Selection::all(), Some(kept), 0.0, &mut reload_io);
+        assert_eq!(
+            reload_io.take_feed(),
+            ["#1", "reset", "#50", "reset", "#1", "#2"],
+            "the kept heartbeat's reset is not marked again"
+        );
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_stream_of_some_topics_asks_for_them_and_resumes_after_its_newest_id() {
+        let orders = Selection::parse(["orders/*"]).expect("a selection");
+        let mut io = FakeIo::default();
+        let mut role = TabRole::<AppEvent>::hold(URL, &orders, None, 0.0, &mut io);
+        role.stream(SourceEvent::Open, 0.0, &mut io);
+        let data = notice(1, "n").data;
+        let event = RawEvent::on_topic("notice", &data, EPOCH, 40, "orders/1", 2);
+        role.stream(SourceEvent::Event(event), 100.0, &mut io);
+        role.stream(
+            SourceEvent::GaveUp {
+                final_answer: false,
+            },
+            200.0,
+            &mut io,
+        );
+        role.online(300.0, &mut io);
+        let newest = EventId {
+            epoch: Epoch(0xaa),
+            seq: 40,
+        };
+        assert_eq!(
+            io.opened,
+            [
+                "/sse?topic=orders%2F*".to_owned(),
+                shared::stream_url(URL, &orders, Some(newest))
+            ]
+        );
+        assert_eq!(io.take_feed(), ["notice n"]);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
@@ -865,7 +1030,8 @@ mod tests {
             events: vec![raw(10), notice(11, "kept"), raw(12)],
         };
         let mut io = FakeIo::default();
-        let role = TabRole::<AppEvent>::hold(URL, Some(kept.clone()), 0.0, &mut io);
+        let role =
+            TabRole::<AppEvent>::hold(URL, &Selection::all(), Some(kept.clone()), 0.0, &mut io);
         assert_eq!(io.opened, [resume_after(12)]);
         assert_eq!(role.wake_in(0.0), 3_000.0, "the kept heartbeat's timing");
         assert_eq!(io.take_feed(), ["#10", "notice kept", "#12"]);

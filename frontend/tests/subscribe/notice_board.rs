@@ -1,5 +1,5 @@
 use frontend::stream::{Connection, Feed, use_event_stream};
-use shared::{AppEvent, Notice};
+use shared::{AppEvent, Notice, Selection};
 use yew::prelude::*;
 
 /// The notices received so far: a reducer over the stream's feed.
@@ -30,7 +30,9 @@ impl Reducible for Notices {
 pub fn NoticeBoard() -> Html {
     let notices = use_reducer(Notices::default);
     let on_feed = notices.dispatcher().into();
-    let status = use_event_stream::<AppEvent>(shared::STREAM_PATH.into(), on_feed);
+    // Every topic: the notices of the whole stream.
+    let status =
+        use_event_stream::<AppEvent>(shared::STREAM_PATH.into(), Selection::all(), on_feed);
     let live = status.connection == Connection::Live;
     html! {
         <ul class="board" data-live={live.to_string()}>

@@ -3,7 +3,7 @@
 //! the app can be told from another's by its source.
 
 use js_sys::{Array, Function, Reflect};
-use shared::{EventId, Ping, StreamEvent as _, Timing};
+use shared::{EventId, EventStamp, Ping, Start, StreamEvent as _, Timing};
 use wasm_bindgen::JsValue;
 
 /// Replaces `window.EventSource` with a fake that records every instance in
@@ -90,17 +90,48 @@ pub fn dispatch(source: &JsValue, name: &str, data: &str, id: &str) {
     .expect("the event is dispatched");
 }
 
-/// A ping with `count`, whose id is `id`.
+/// The `id:` of the event `id`, the `topic_seq`th on `topic`, as the server writes it.
+pub fn stamp(id: EventId, topic: &str, topic_seq: u64) -> String {
+    let topic = topic.parse().expect("a valid topic");
+    EventStamp {
+        id,
+        topic,
+        topic_seq,
+    }
+    .to_string()
+}
+
+/// A ping with `count`, whose id is `id`: the `count`th event on the topic `ping`.
 pub fn ping_with_id(source: &JsValue, count: u64, id: EventId) {
     let data = format!(r#"{{"count":{count},"time":"2026-11-25T09:00:00.000Z"}}"#);
-    dispatch(source, Ping::NAME, &data, &id.to_string());
+    dispatch(source, Ping::NAME, &data, &stamp(id, "ping", count));
+}
+
+/// A notice saying `text` at `level`, whose id is `id`: the `topic_seq`th event on `topic`.
+pub fn notice_on(
+    source: &JsValue,
+    text: &str,
+    level: &str,
+    id: EventId,
+    topic: &str,
+    topic_seq: u64,
+) {
+    let data =
+        format!(r#"{{"text":"{text}","level":"{level}","time":"2026-11-25T09:00:00.000Z"}}"#);
+    dispatch(source, "notice", &data, &stamp(id, topic, topic_seq));
 }
 
 /// A heartbeat announcing `interval_ms` for both periods.
 pub fn heartbeat(source: &JsValue, interval_ms: u64) {
+    opening_heartbeat(source, interval_ms, None);
+}
+
+/// [`heartbeat`], saying how the stream starts, as the first one of every stream does.
+pub fn opening_heartbeat(source: &JsValue, interval_ms: u64, start: Option<Start>) {
     let timing = Timing {
         interval_ms,
         heartbeat_ms: Some(interval_ms),
+        start,
     };
     let data = serde_json::to_string(&timing).expect("a heartbeat serializes");
     dispatch(source, Timing::NAME, &data, "");
