@@ -2,6 +2,7 @@
 //! frontend's files last.
 
 mod bearer;
+mod failed_logins;
 mod health;
 mod last_event_id;
 mod metrics;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use actix_web::web;
 
-pub use publish::{PublishGate, Rejection};
+pub use publish::{BODY_DEADLINE, PublishGate, Rejection};
 pub use static_files::StaticSite;
 pub use stream::StreamSettings;
 

@@ -3,7 +3,8 @@
 //!
 //! Each request is checked in the order that costs least first, and refused with the first
 //! rule it breaks, always as JSON `{"error": <code>, "detail": <why>}`:
-//! publishing off (404) → credentials missing or malformed (401) or wrong (403) → the token's
+//! publishing off (404) → an address with too many failed logins lately (429) → credentials
+//! missing or malformed (401) or wrong (403) → the token's
 //! rate (429) → the event's name (404) → its `?topic=` (400) → content type (415) → size (413)
 //! → JSON (400) → the event's own rules (422) → the token's topic scope (403) → the stream takes it (202
 //! `{"id": …, "topic": …, "topic_seq": …}`), or Redis does not (503).
@@ -25,6 +26,7 @@ use shared::{AppEvent, EventStamp, Notice, Publishable, Selection, TOPIC_PARAM, 
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
+use super::failed_logins::FailedLogins;
 use crate::{
     config::PublishToken,
     metrics::Metrics,
@@ -34,16 +36,31 @@ use crate::{
 
 /// Turns a publisher's JSON into the event's payload on the topic it named (the event's default
 /// topic if none), or says what is wrong with it.
-type Accept = fn(serde_json::Value, DateTime<Utc>, Option<Topic>) -> Result<Payload, Rejection>;
+type Accept = fn(&[u8], DateTime<Utc>, Option<Topic>) -> Result<Payload, Rejection>;
 
 /// The events publishers may send, by name: one line per [`Publishable`] event of the set.
 /// Pings are the server's own and are not listed.
 const PUBLISHABLE: &[(&str, Accept)] = &[(<Notice as shared::StreamEvent>::NAME, accept::<Notice>)];
 
-/// Reads `json` as `E`'s draft and completes it into an event accepted at `time`, on `topic` or
-/// else `E`'s default topic.
+/// Why `body` is not a draft: `400` if it is not JSON at all, `422` if it is JSON but not the
+/// draft.
+fn refused_json(body: &[u8], err: &serde_json::Error) -> Rejection {
+    use serde_json::error::Category;
+    match err.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            Rejection::MalformedJson(err.to_string())
+        }
+        Category::Data if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() => {
+            Rejection::MalformedJson(err.to_string())
+        }
+        Category::Data => Rejection::Invalid(err.to_string()),
+    }
+}
+
+/// Reads `body` as `E`'s draft, in one typed parse, and completes it into an event accepted at
+/// `time`, on `topic` or else `E`'s default topic.
 fn accept<E: Publishable>(
-    json: serde_json::Value,
+    body: &[u8],
     time: DateTime<Utc>,
     topic: Option<Topic>,
 ) -> Result<Payload, Rejection>
@@ -51,11 +68,16 @@ where
     AppEvent: From<E>,
 {
     // serde would also read a struct from an array of its fields in order: not an event's form.
-    if !json.is_object() {
-        return Err(Rejection::Invalid("the body must be a JSON object".into()));
+    let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => Rejection::Invalid("the body must be a JSON object".into()),
+                Err(err) => Rejection::MalformedJson(err.to_string()),
+            },
+        );
     }
-    let draft: E::Draft =
-        serde_json::from_value(json).map_err(|err| Rejection::Invalid(err.to_string()))?;
+    let draft: E::Draft = serde_json::from_slice(body).map_err(|err| refused_json(body, &err))?;
     let event = E::from_draft(draft, time).map_err(|err| Rejection::Invalid(err.0))?;
     let topic = match topic {
         Some(topic) => topic,
@@ -90,6 +112,8 @@ fn requested_topic(request: &HttpRequest) -> Result<Option<Topic>, Rejection> {
 pub struct PublishGate {
     tokens: Vec<Token>,
     max_bytes: usize,
+    /// Addresses that sent wrong or malformed tokens lately.
+    failures: FailedLogins,
 }
 
 /// One accepted token: only its digest is kept, its own rate, and the topics it may publish
@@ -121,6 +145,7 @@ impl PublishGate {
                 })
                 .collect(),
             max_bytes,
+            failures: FailedLogins::default(),
         }
     }
 
@@ -156,7 +181,8 @@ fn require_json(request: &HttpRequest) -> Result<(), Rejection> {
 }
 
 /// Reads the body, refusing it as soon as it is known to exceed `max` bytes (by its
-/// `Content-Length`, or while it arrives).
+/// `Content-Length`, or while it arrives), or when it has not all arrived within
+/// [`BODY_DEADLINE`].
 async fn read_body(
     request: &HttpRequest,
     mut body: web::Payload,
@@ -169,16 +195,25 @@ async fn read_body(
     if declared.is_some_and(|length| length > max as u64) {
         return Err(Rejection::TooLarge(max));
     }
-    let mut bytes = web::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|err| Rejection::MalformedJson(err.to_string()))?;
-        if bytes.len() + chunk.len() > max {
-            return Err(Rejection::TooLarge(max));
+    let read = async {
+        let mut bytes = web::BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|err| Rejection::Unreadable(err.to_string()))?;
+            if bytes.len() + chunk.len() > max {
+                return Err(Rejection::TooLarge(max));
+            }
+            bytes.extend_from_slice(&chunk);
         }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
+        Ok(bytes)
+    };
+    tokio::time::timeout(BODY_DEADLINE, read)
+        .await
+        .map_err(|_| Rejection::BodyTimeout(BODY_DEADLINE))?
 }
+
+/// The longest a publisher may take to send its whole body: a token holder cannot hold
+/// connections open by sending a few bytes and going idle.
+pub const BODY_DEADLINE: Duration = Duration::from_secs(3);
 
 /// Everything between a request and its event's id.
 async fn handle(
@@ -192,7 +227,16 @@ async fn handle(
     if gate.tokens.is_empty() {
         return Err(Rejection::Off);
     }
-    let token = gate.authenticate(request)?;
+    // Throttled addresses are refused before their token is looked at.
+    let address = request.peer_addr().map(|peer| peer.ip());
+    if let Some(wait) = address.and_then(|address| gate.failures.throttled(address)) {
+        return Err(Rejection::TooManyFailures(wait));
+    }
+    let token = gate.authenticate(request).inspect_err(|_| {
+        if let Some(address) = address {
+            gate.failures.failed(address);
+        }
+    })?;
     token.rate.check().map_err(|not_until| {
         Rejection::RateLimited(
             not_until.wait_time_from(governor::clock::DefaultClock::default().now()),
@@ -205,10 +249,8 @@ async fn handle(
     let topic = requested_topic(request)?;
     require_json(request)?;
     let body = read_body(request, body, gate.max_bytes).await?;
-    let json: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|err| Rejection::MalformedJson(err.to_string()))?;
     let started = Instant::now();
-    let payload = accept(json, Utc::now().trunc_subsecs(3), topic)?;
+    let payload = accept(&body, Utc::now().trunc_subsecs(3), topic)?;
     if token
         .scopes
         .as_ref()
@@ -218,7 +260,11 @@ async fn handle(
     }
     let id = publisher.publish(&payload).await.map_err(|err| match err {
         PublishError::Closed => Rejection::Unavailable(err.to_string()),
-        PublishError::Unavailable(why) => Rejection::Unavailable(why),
+        PublishError::Unavailable(why) => {
+            // The why may name the Redis master's address: for the log, not for publishers.
+            tracing::warn!(%why, "a publish was not taken by Redis");
+            Rejection::Unavailable("the stream's store did not answer".into())
+        }
     })?;
     metrics.observe_publish_latency(started.elapsed());
     Ok(id)
@@ -237,7 +283,7 @@ pub async fn publish(
 ) -> Result<HttpResponse, Rejection> {
     match handle(&request, &name, body, &gate, &publisher, &metrics).await {
         Ok(stamp) => {
-            tracing::debug!(id = %stamp.id, event = %name, "published");
+            tracing::debug!(id = %stamp.id, event = ?name, "published");
             Ok(HttpResponse::Accepted()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .json(serde_json::json!({
@@ -248,7 +294,7 @@ pub async fn publish(
         }
         Err(rejection) => {
             // What was refused and why, never who asked: no header is logged.
-            tracing::debug!(event = %name, reason = rejection.code(), "publish refused");
+            tracing::debug!(event = ?name, reason = rejection.code(), "publish refused");
             metrics.count_publish_rejected(rejection.code());
             Err(rejection)
         }
@@ -281,6 +327,10 @@ pub enum Rejection {
     /// A well-formed token that is not one of the server's.
     #[error("the token is not one this server accepts")]
     Forbidden,
+    /// This address sent too many wrong or malformed tokens lately; may try again after this
+    /// long.
+    #[error("too many failed attempts from this address; retry later")]
+    TooManyFailures(Duration),
     /// The token may not publish on the event's topic.
     #[error("this token may not publish on this topic")]
     OutOfScope,
@@ -302,6 +352,12 @@ pub enum Rejection {
     /// The body is not JSON.
     #[error("the body is not JSON: {0}")]
     MalformedJson(String),
+    /// The body could not be read (the connection failed mid-body).
+    #[error("the body could not be read: {0}")]
+    Unreadable(String),
+    /// The whole body did not arrive within the deadline.
+    #[error("the body did not arrive within {} s", .0.as_secs())]
+    BodyTimeout(Duration),
     /// JSON that is not the event: an unknown or missing field, a broken rule.
     #[error("not a valid event: {0}")]
     Invalid(String),
@@ -327,9 +383,12 @@ impl Rejection {
             Self::InvalidTopic(_) => "invalid_topic",
             Self::OutOfScope => "forbidden_topic",
             Self::RateLimited(_) => "rate_limited",
+            Self::TooManyFailures(_) => "too_many_failures",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooLarge(_) => "payload_too_large",
             Self::MalformedJson(_) => "malformed_json",
+            Self::Unreadable(_) => "unreadable_body",
+            Self::BodyTimeout(_) => "request_timeout",
             Self::Invalid(_) => "invalid_event",
             Self::Unavailable(_) => "unavailable",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -339,7 +398,7 @@ impl Rejection {
     /// How long the publisher should wait before trying again, when it should.
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::RateLimited(wait) => Some(*wait),
+            Self::RateLimited(wait) | Self::TooManyFailures(wait) => Some(*wait),
             Self::Unavailable(_) => Some(UNAVAILABLE_RETRY),
             _ => None,
         }
@@ -352,10 +411,13 @@ impl ResponseError for Rejection {
             Self::Off | Self::UnknownEvent(_) => StatusCode::NOT_FOUND,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::OutOfScope => StatusCode::FORBIDDEN,
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited(_) | Self::TooManyFailures(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::MalformedJson(_) | Self::InvalidTopic(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedJson(_) | Self::InvalidTopic(_) | Self::Unreadable(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -428,6 +490,29 @@ mod tests {
     }
 
     #[test]
+    fn a_body_that_is_not_json_is_malformed_and_json_that_is_not_the_draft_invalid() {
+        let time = DateTime::<Utc>::UNIX_EPOCH;
+        for malformed in [&b"{"[..], b"", b"nope", b"[1", b"{\"text\": }", b"\xff"] {
+            assert!(
+                matches!(
+                    accept::<Notice>(malformed, time, None),
+                    Err(Rejection::MalformedJson(_))
+                ),
+                "{malformed:?}"
+            );
+        }
+        for invalid in [&b"[1]"[..], b"42", b"null", b"{\"text\": 1}", b"{\"x\": 1}"] {
+            assert!(
+                matches!(
+                    accept::<Notice>(invalid, time, None),
+                    Err(Rejection::Invalid(_))
+                ),
+                "{invalid:?}"
+            );
+        }
+    }
+
+    #[test]
     fn every_configured_token_is_accepted_and_no_other() {
         let tokens: Vec<PublishToken> = ["first", "second"]
             .iter()
@@ -448,8 +533,9 @@ mod tests {
     #[test]
     fn a_notice_draft_is_completed_with_the_time_and_refused_when_invalid() {
         let time = DateTime::<Utc>::UNIX_EPOCH;
+        let body = |json: serde_json::Value| json.to_string().into_bytes();
         let payload = accept::<Notice>(
-            serde_json::json!({"text": "hi", "level": "info"}),
+            &body(serde_json::json!({"text": "hi", "level": "info"})),
             time,
             None,
         )
@@ -457,7 +543,7 @@ mod tests {
         assert_eq!(payload.name, "notice");
         assert_eq!(payload.topic.as_str(), "notices");
         let on_order = accept::<Notice>(
-            serde_json::json!({"text": "hi", "level": "info"}),
+            &body(serde_json::json!({"text": "hi", "level": "info"})),
             time,
             Some("orders/42".parse().unwrap()),
         )
@@ -476,7 +562,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    accept::<Notice>(bad.clone(), time, None),
+                    accept::<Notice>(&body(bad.clone()), time, None),
                     Err(Rejection::Invalid(_))
                 ),
                 "{bad}"

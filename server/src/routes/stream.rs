@@ -96,7 +96,10 @@ pub async fn stream(
         None => Reader::anonymous(),
     };
     // In a cluster the client may come from a replica that is a moment ahead of this one.
-    hub.catch_up(resume).await;
+    hub.catch_up(resume).await.map_err(|err| StreamError {
+        err,
+        retry_after: settings.retry,
+    })?;
     let subscription = hub
         .subscribe(resume, selection, reader)
         .map_err(|err| StreamError {

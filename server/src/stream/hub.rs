@@ -15,7 +15,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicU8, Ordering},
+        atomic::{AtomicU8, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -110,6 +110,17 @@ struct Shared {
     published: Notify,
     /// One bit per [`Upstream`] part that is in trouble; any bit set makes the hub degraded.
     degraded: AtomicU8,
+    /// Requests waiting in [`Hub::catch_up`].
+    waiting: AtomicUsize,
+}
+
+/// One request counted in [`Shared::waiting`] while it waits.
+struct Waiter<'a>(&'a AtomicUsize);
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 struct State {
@@ -254,6 +265,7 @@ impl Hub {
                 metrics,
                 published: Notify::new(),
                 degraded: AtomicU8::new(0),
+                waiting: AtomicUsize::new(0),
             }),
         }
     }
@@ -377,14 +389,40 @@ impl Hub {
     /// was made with. In a cluster a client may come from a replica that read the shared stream
     /// a moment earlier; once this returns, [`Hub::subscribe`] answers that client with exactly
     /// the events after its id instead of taking the id for one from the future. Returns at
-    /// once for the in-memory hub and for every other `resume`.
-    pub async fn catch_up(&self, resume: Resume) {
+    /// once for the in-memory hub and for every other `resume`, and for an id further ahead of
+    /// the newest than the history holds (no healthy replica is that far behind: it is a forged
+    /// id, which would otherwise park a request for the whole wait).
+    ///
+    /// # Errors
+    /// [`SubscribeError::Full`] when the streams open and the requests waiting here already
+    /// number `max_clients`: waiting requests are bounded like streams, so that forged ids cannot
+    /// park requests without limit.
+    pub async fn catch_up(&self, resume: Resume) -> Result<(), SubscribeError> {
         let Resume::After(after) = resume else {
-            return;
+            return Ok(());
         };
         if self.shared.settings.catch_up.is_zero() {
-            return;
+            return Ok(());
         }
+        let history = u64::try_from(self.shared.settings.history.events).unwrap_or(u64::MAX);
+        if let Some(newest) = self.status().last_id
+            && newest.epoch == after.epoch
+            && after.seq.saturating_sub(newest.seq) > history
+        {
+            return Ok(());
+        }
+        let waiting = self.shared.waiting.fetch_add(1, Ordering::AcqRel) + 1;
+        let _waiter = Waiter(&self.shared.waiting);
+        if waiting + self.shared.slots.open() > self.shared.slots.max() {
+            self.shared.metrics.count_rejected();
+            return Err(SubscribeError::Full(self.shared.slots.max()));
+        }
+        self.wait_for(after).await;
+        Ok(())
+    }
+
+    /// Waits until this hub has `after` (or another epoch), for at most the catch-up wait.
+    async fn wait_for(&self, after: EventId) {
         let deadline = Instant::now() + self.shared.settings.catch_up;
         loop {
             // Register for the next publish before looking, so none slips in between.
@@ -587,7 +625,9 @@ mod tests {
     /// and says how it starts.
     fn subscribe_to(hub: &Hub, resume: Resume, selection: &[&str]) -> (Start, Subscription) {
         let selection = Selection::parse(selection.iter().copied()).unwrap();
-        let mut subscription = hub.subscribe(resume, selection, Reader::anonymous()).unwrap();
+        let mut subscription = hub
+            .subscribe(resume, selection, Reader::anonymous())
+            .unwrap();
         let first = text(subscription.next().now_or_never().flatten().unwrap());
         let start = [Start::Fresh, Start::Exact, Start::Reset]
             .into_iter()
@@ -852,16 +892,24 @@ mod tests {
         let first = subscribe(&hub, Resume::Latest);
         let _second = subscribe(&hub, Resume::Latest);
         assert_eq!(
-            hub.subscribe(Resume::Latest, shared::Selection::all(), Reader::anonymous())
-                .err(),
+            hub.subscribe(
+                Resume::Latest,
+                shared::Selection::all(),
+                Reader::anonymous()
+            )
+            .err(),
             Some(SubscribeError::Full(2))
         );
         assert_eq!(hub.status().clients, 2);
         drop(first);
         assert_eq!(hub.status().clients, 1);
         assert!(
-            hub.subscribe(Resume::Latest, shared::Selection::all(), Reader::anonymous())
-                .is_ok()
+            hub.subscribe(
+                Resume::Latest,
+                shared::Selection::all(),
+                Reader::anonymous()
+            )
+            .is_ok()
         );
     }
 
@@ -891,8 +939,12 @@ mod tests {
         assert_eq!(ready_seqs(&mut subscription), [1]);
         assert!(is_ended(&mut subscription));
         assert_eq!(
-            hub.subscribe(Resume::Latest, shared::Selection::all(), Reader::anonymous())
-                .err(),
+            hub.subscribe(
+                Resume::Latest,
+                shared::Selection::all(),
+                Reader::anonymous()
+            )
+            .err(),
             Some(SubscribeError::Closed)
         );
         assert!(hub.status().closed);
@@ -929,7 +981,7 @@ mod tests {
         let waiting = tokio::spawn({
             let hub = hub.clone();
             async move {
-                hub.catch_up(Resume::After(id(5))).await;
+                hub.catch_up(Resume::After(id(5))).await.unwrap();
                 subscribe(&hub, Resume::After(id(5)))
             }
         });
@@ -950,13 +1002,47 @@ mod tests {
         );
         publish(&following, 1);
         let started = tokio::time::Instant::now();
-        following.catch_up(Resume::After(id(99))).await;
+        following.catch_up(Resume::After(id(9))).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(2));
+        // Further ahead than the history holds: a forged id, not waited for.
+        let started = tokio::time::Instant::now();
+        following.catch_up(Resume::After(id(99))).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::ZERO);
         let in_memory = hub(10, 10);
         publish(&in_memory, 1);
         let started = tokio::time::Instant::now();
-        in_memory.catch_up(Resume::After(id(99))).await;
+        in_memory.catch_up(Resume::After(id(9))).await.unwrap();
         assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_waiting_to_catch_up_are_bounded_by_the_client_limit() {
+        let following = Hub::new(
+            HubSettings {
+                catch_up: Duration::from_secs(2),
+                ..HubSettings::for_tests(10, 3)
+            },
+            Metrics::new(),
+        );
+        publish(&following, 1);
+        let _open = subscribe(&following, Resume::Latest);
+        let waiting: Vec<_> = (0..5)
+            .map(|_| {
+                let hub = following.clone();
+                tokio::spawn(async move { hub.catch_up(Resume::After(id(5))).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let mut answers = Vec::new();
+        for task in waiting {
+            answers.push(task.await.unwrap());
+        }
+        let refused = answers.iter().filter(|answer| answer.is_err()).count();
+        assert_eq!(
+            refused, 3,
+            "one stream open and two waiting fill the three places"
+        );
+        assert_eq!(following.shared.waiting.load(Ordering::Acquire), 0);
     }
 
     #[test]
@@ -1032,7 +1118,11 @@ mod tests {
             hub.publish(EPOCH, &big).unwrap();
         }
         let replayed = hub
-            .subscribe(Resume::After(id(0)), shared::Selection::all(), Reader::anonymous())
+            .subscribe(
+                Resume::After(id(0)),
+                shared::Selection::all(),
+                Reader::anonymous(),
+            )
             .unwrap();
         drop(replayed);
         let bytes = crate::metrics::tests::value(&metrics.render(), "pingstream_history_bytes");

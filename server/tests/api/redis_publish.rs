@@ -252,7 +252,9 @@ async fn a_private_event_published_on_one_replica_reaches_only_its_grantee_on_th
     )
     .await;
     let public_stamp = crate::support::accepted_stamp(
-        a.app.publish_on("notice", "news", TOKEN, &notice("for all")).await,
+        a.app
+            .publish_on("notice", "news", TOKEN, &notice("for all"))
+            .await,
     )
     .await;
     assert_eq!(alice_on_b.next_event().await.stamp, private_stamp);
@@ -268,4 +270,94 @@ async fn a_private_event_published_on_one_replica_reaches_only_its_grantee_on_th
             .await
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn resumes_from_ahead_of_the_replica_are_bounded_by_the_client_limit_and_never_park_forged_ids()
+ {
+    let redis = RedisServer::start();
+    // A long lease: a request that waited to catch up would wait 10 s, one refused at once not.
+    let url = redis.url();
+    let replica = crate::support::ServerProcess::start(
+        0,
+        &[
+            "--redis-url",
+            &url,
+            "--interval-ms",
+            "100",
+            "--lease-ms",
+            "10000",
+            "--publish-token",
+            TOKEN,
+            "--max-clients",
+            "10",
+            "--publish-rate",
+            "10000",
+            "--publish-burst",
+            "10000",
+        ],
+    );
+    let app = &replica.app();
+    let newest = loop {
+        if let Some(id) = app.last_id().await {
+            break id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let forged = shared::EventId {
+        seq: u64::MAX,
+        ..newest
+    };
+    let just_ahead = shared::EventId {
+        seq: newest.seq + 500,
+        ..newest
+    };
+    for (what, id) in [("forged", forged), ("just ahead", just_ahead)] {
+        let started = Instant::now();
+        let requests = (0..500).map(|_| {
+            let url = app.url(&format!("{}?lastEventId={id}", shared::STREAM_PATH));
+            let client = reqwest::Client::new();
+            async move {
+                let sent = Instant::now();
+                let response = client.get(url).send().await.expect("answers");
+                // Hold the 200s open until every request is answered.
+                (response.status(), sent.elapsed(), response)
+            }
+        });
+        let publish = async {
+            let sent = Instant::now();
+            accepted_id(app.publish("notice", TOKEN, &notice("while parked")).await).await;
+            sent.elapsed()
+        };
+        let (answers, publish_took) =
+            tokio::join!(futures_util::future::join_all(requests), publish);
+        let refused: Vec<Duration> = answers
+            .iter()
+            .filter(|(status, ..)| *status == StatusCode::SERVICE_UNAVAILABLE)
+            .map(|(_, took, _)| *took)
+            .collect();
+        assert!(
+            refused.len() >= 490,
+            "{what}: {} of 500 refused",
+            refused.len()
+        );
+        let slowest = refused.iter().max().copied().unwrap_or_default();
+        assert!(
+            slowest < Duration::from_secs(5),
+            "{what}: a refusal took {slowest:?}: it waited instead of being refused at once"
+        );
+        assert!(
+            publish_took < Duration::from_secs(1),
+            "{what}: a publish took {publish_took:?} beside the parked requests"
+        );
+        if what == "forged" {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "forged ids are not waited for: {:?}",
+                started.elapsed()
+            );
+        }
+        drop(answers);
+        app.wait_for_clients(0, Duration::from_secs(5)).await;
+    }
 }
