@@ -56,7 +56,11 @@ mod tests {
         );
         let shutdown = CancellationToken::new();
         let mut subscription = hub
-            .subscribe(Resume::Latest, shared::Selection::all(), crate::stream::Reader::anonymous())
+            .subscribe(
+                Resume::Latest,
+                shared::Selection::all(),
+                crate::stream::Reader::anonymous(),
+            )
             .unwrap();
         assert_eq!(ready(&mut subscription), [opening.as_str()], "the greeting");
         let task = tokio::spawn(run(hub.clone(), shutdown.clone()));
@@ -90,7 +94,11 @@ mod tests {
         };
         let hub = Hub::new(settings, Metrics::new());
         let mut subscription = hub
-            .subscribe(Resume::Latest, shared::Selection::all(), crate::stream::Reader::anonymous())
+            .subscribe(
+                Resume::Latest,
+                shared::Selection::all(),
+                crate::stream::Reader::anonymous(),
+            )
             .unwrap();
         assert_eq!(
             ready(&mut subscription).len(),
