@@ -24,7 +24,7 @@ mod backoff;
 mod leader;
 mod link;
 mod publish;
-mod reader;
+pub mod reader;
 
 use std::time::Duration;
 
@@ -76,6 +76,8 @@ pub struct ClusterSettings {
     pub lease: Duration,
     /// Entries the stream is trimmed to (approximately: Redis trims whole nodes).
     pub history: u64,
+    /// What the reader may relay to browsers.
+    pub relay: reader::RelayRules,
 }
 
 /// Why the cluster could not start.
@@ -132,7 +134,13 @@ pub fn spawn(
         metrics: metrics.clone(),
     };
     let leader = tokio::spawn(leader.run(shutdown.clone()));
-    let reader = tokio::spawn(reader::run(reader_link, hub, metrics, shutdown));
+    let reader = tokio::spawn(reader::run(
+        reader_link,
+        hub,
+        settings.relay,
+        metrics,
+        shutdown,
+    ));
     let loops = tokio::spawn(async move {
         let _ = tokio::join!(leader, reader);
     });
@@ -150,6 +158,11 @@ mod tests {
             interval: Duration::from_secs(1),
             lease: Duration::from_secs(2),
             history: 10,
+            relay: reader::RelayRules {
+                names: &["test"],
+                max_bytes: 1024,
+                check: |_, _| true,
+            },
         };
         let hub = Hub::new(
             crate::stream::HubSettings::for_tests(10, 10),

@@ -73,7 +73,7 @@ struct Inner {
     /// 1 while this replica holds the cluster's ticker lease (always 0 without Redis).
     lease_holder: Gauge,
     redis_round_trip: Histogram,
-    redis_entries_skipped: Counter,
+    redis_entries_skipped: Family<ReasonLabel, Counter>,
     /// 1 for the master this replica writes to now, 0 for those it wrote to before.
     redis_master: Family<AddressLabel, Gauge>,
     redis_master_changes: Counter,
@@ -203,8 +203,8 @@ impl Inner {
             redis_entries_skipped: registered(
                 r,
                 "redis_entries_skipped",
-                "Entries of the shared Redis stream that are not an event (a missing or malformed field) and were not relayed",
-                Counter::default(),
+                "Entries of the shared Redis stream that were not relayed, by reason: malformed (a field missing or malformed), unknown_event (a name outside the event set), too_large (data over the publish size limit), invalid_event (not the event's JSON, or breaking its rules)",
+                Family::default(),
             ),
             redis_master: registered(
                 r,
@@ -343,8 +343,13 @@ impl Metrics {
     }
 
     /// Counts one entry of the shared stream that was not relayed.
-    pub fn count_redis_entry_skipped(&self) {
-        self.inner.redis_entries_skipped.inc();
+    pub fn count_redis_entry_skipped(&self, reason: &'static str) {
+        self.inner
+            .redis_entries_skipped
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
+            })
+            .inc();
     }
 
     /// Records the first Redis master found, at `address`.
@@ -425,7 +430,7 @@ pub(crate) mod tests {
         metrics.observe_publish_latency(Duration::from_millis(1));
         metrics.set_lease_holder(true);
         metrics.observe_redis_round_trip(Duration::from_millis(2));
-        metrics.count_redis_entry_skipped();
+        metrics.count_redis_entry_skipped("malformed");
         metrics.set_redis_master("10.0.0.1:6379");
         metrics.count_redis_master_change("10.0.0.1:6379", "10.0.0.2:6379");
         metrics.add_redis_master_unavailable(Duration::from_millis(2500));
@@ -448,7 +453,7 @@ pub(crate) mod tests {
             "pingstream_publish_latency_seconds_count 1",
             "pingstream_lease_holder 1",
             "pingstream_redis_round_trip_seconds_count 1",
-            "pingstream_redis_entries_skipped_total 1",
+            "pingstream_redis_entries_skipped_total{reason=\"malformed\"} 1",
             "pingstream_redis_master{address=\"10.0.0.1:6379\"} 0",
             "pingstream_redis_master{address=\"10.0.0.2:6379\"} 1",
             "pingstream_redis_master_changes_total 1",

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use actix_web::web;
 
-pub use publish::{BODY_DEADLINE, PublishGate, Rejection};
+pub use publish::{BODY_DEADLINE, PublishGate, Rejection, relayable};
 pub use static_files::StaticSite;
 pub use stream::StreamSettings;
 

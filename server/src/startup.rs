@@ -115,6 +115,11 @@ fn start_cluster_stream(
         interval: config.interval(),
         lease: config.lease(),
         history: config.history,
+        relay: cluster::reader::RelayRules {
+            names: <shared::AppEvent as shared::EventSet>::NAMES,
+            max_bytes: usize::try_from(config.publish_max_bytes).unwrap_or(usize::MAX),
+            check: routes::relayable,
+        },
     };
     let (feed, publisher) = cluster::spawn(
         &cluster,

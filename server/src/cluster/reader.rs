@@ -1,14 +1,15 @@
 //! Every replica's one reader of the shared stream: a blocking `XREAD` loop that relays each
 //! entry into the local hub, under an id built from the entry itself.
 //!
-//! It relays an entry's name and JSON without decoding them, so an event this replica's build
-//! does not know (published by a newer replica during a rolling upgrade) is relayed as it is:
-//! skipping it would leave a hole in every client's seq, which they would show as lost events,
-//! and a page that has no listener for a name ignores it anyway. Only an entry that is not an
-//! event at all (a field missing, a line break in its name or JSON) is skipped, with a warning
-//! and a count (`pingstream_redis_entries_skipped_total`). An entry without a topic (written by
-//! a build from before topics, during a rolling upgrade) is such an entry: upgrade every replica
-//! before publishing from the new ones, or let the old ones' events be skipped.
+//! Whoever can write to Redis bypasses every check of the publish API, so the reader relays only
+//! what the publish API could have published ([`RelayRules`]): a name of this build's event set,
+//! data no larger than a publish body, that is the event's JSON and keeps the event's own rules
+//! (the app's check). Anything else is skipped, with a warning and a count by reason
+//! (`pingstream_redis_entries_skipped_total{reason}`; never by name: names read from Redis are
+//! unbounded). Skipping costs nothing in correctness: with topics, holes in `seq` are normal,
+//! and a topic's own numbers show its subscribers the skipped event. An entry without a topic
+//! (written by a build from before topics) is skipped too; so is an event a newer build added,
+//! during a rolling upgrade: upgrade every replica before the new ones publish new events.
 //!
 //! It starts from the beginning of what Redis retains, so the local history mirrors the stream
 //! and a client resuming here with another replica's id is answered from it. It reads one entry
@@ -33,6 +34,42 @@ use crate::{
 pub(super) const BLOCK: Duration = Duration::from_secs(1);
 /// Most entries one `XREAD` returns (a replica catching up reads the history in such batches).
 const BATCH: usize = 500;
+
+/// What the reader may relay to browsers, given by the app (the engine names no event).
+#[derive(Debug, Clone, Copy)]
+pub struct RelayRules {
+    /// The names of the app's event set.
+    pub names: &'static [&'static str],
+    /// The largest data relayed, in bytes (the publish API's body limit).
+    pub max_bytes: usize,
+    /// Whether `data` is the JSON of the event named `name` and keeps its rules.
+    pub check: fn(&str, &str) -> bool,
+}
+
+/// Why an entry was not relayed: the `reason` label of `pingstream_redis_entries_skipped_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skipped {
+    /// Not an event at all: a field missing or malformed, a line break in the name or data.
+    Malformed,
+    /// A name outside the event set.
+    UnknownEvent,
+    /// Data larger than a publish body.
+    TooLarge,
+    /// Data that is not the event's JSON, or breaks its rules.
+    InvalidEvent,
+}
+
+impl Skipped {
+    /// The metric label.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::UnknownEvent => "unknown_event",
+            Self::TooLarge => "too_large",
+            Self::InvalidEvent => "invalid_event",
+        }
+    }
+}
 
 /// The last entry this replica has read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +103,13 @@ impl Cursor {
 
 /// Reads the stream into `hub` until `shutdown` fires, reconnecting with backoff whenever Redis
 /// is unreachable (the hub is degraded meanwhile, its clients stay connected).
-pub(super) async fn run(link: MasterLink, hub: Hub, metrics: Metrics, shutdown: CancellationToken) {
+pub(super) async fn run(
+    link: MasterLink,
+    hub: Hub,
+    rules: RelayRules,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) {
     let mut cursor = Cursor::start();
     let mut backoff = Backoff::new();
     let mut failing = false;
@@ -88,7 +131,7 @@ pub(super) async fn run(link: MasterLink, hub: Hub, metrics: Metrics, shutdown: 
                 hub.set_degraded(Upstream::Reader, false);
                 backoff.reset();
                 check = entries.is_empty();
-                feed(&hub, &metrics, &mut cursor, entries);
+                feed(&hub, &rules, &metrics, &mut cursor, entries);
             }
             Err(err) => {
                 if failing {
@@ -149,14 +192,23 @@ async fn read(
 }
 
 /// Relays `entries` into the hub in order and moves the cursor past them.
-fn feed(hub: &Hub, metrics: &Metrics, cursor: &mut Cursor, entries: Vec<StreamId>) {
+fn feed(
+    hub: &Hub,
+    rules: &RelayRules,
+    metrics: &Metrics,
+    cursor: &mut Cursor,
+    entries: Vec<StreamId>,
+) {
     let mut newest_ms = None;
     for entry in entries {
         cursor.entry.clone_from(&entry.id);
-        let Some((stamp, payload)) = parse_entry(&entry) else {
-            tracing::warn!(entry = %entry.id, "skipping a stream entry that is not an event");
-            metrics.count_redis_entry_skipped();
-            continue;
+        let (stamp, payload) = match parse_entry(&entry, rules) {
+            Ok(event) => event,
+            Err(skipped) => {
+                tracing::warn!(entry = %entry.id, reason = skipped.reason(), "skipping a stream entry that may not be relayed");
+                metrics.count_redis_entry_skipped(skipped.reason());
+                continue;
+            }
         };
         let id = stamp.id;
         if cursor.only.is_some_and(|only| only != id.epoch) {
@@ -192,24 +244,47 @@ fn feed(hub: &Hub, metrics: &Metrics, cursor: &mut Cursor, entries: Vec<StreamId
 }
 
 /// The stamp and payload of a stream entry `<seq>-0` with fields `epoch` (16 hex digits),
-/// `event` (the name), `data` (the JSON), `topic` and `tseq` (the topic's number); `None` for
-/// anything else.
-fn parse_entry(entry: &StreamId) -> Option<(EventStamp, Payload)> {
-    let seq: u64 = entry.id.strip_suffix("-0")?.parse().ok()?;
-    let epoch: Epoch = entry.get::<String>("epoch")?.parse().ok()?;
-    let topic: shared::Topic = entry.get::<String>("topic")?.parse().ok()?;
-    let topic_seq: u64 = entry.get::<String>("tseq")?.parse().ok()?;
-    let payload = Payload {
-        name: Cow::Owned(entry.get("event")?),
-        topic: topic.clone(),
-        data: entry.get("data")?,
+/// `event` (the name), `data` (the JSON), `topic` and `tseq` (the topic's number), if `rules`
+/// let it be relayed.
+fn parse_entry(entry: &StreamId, rules: &RelayRules) -> Result<(EventStamp, Payload), Skipped> {
+    let field = |name: &str| -> Option<&[u8]> {
+        match entry.map.get(name)? {
+            redis::Value::BulkString(bytes) => Some(bytes),
+            _ => None,
+        }
     };
-    let stamp = EventStamp {
-        id: EventId { epoch, seq },
-        topic,
-        topic_seq,
+    let text = |name: &str| std::str::from_utf8(field(name)?).ok();
+    let data = field("data").ok_or(Skipped::Malformed)?;
+    // Checked before anything is copied out of the entry.
+    if data.len() > rules.max_bytes {
+        return Err(Skipped::TooLarge);
+    }
+    let name = text("event").ok_or(Skipped::Malformed)?;
+    let Some(name) = rules.names.iter().copied().find(|known| *known == name) else {
+        return Err(Skipped::UnknownEvent);
     };
-    payload.is_well_formed().then_some((stamp, payload))
+    let parse = || -> Option<(EventStamp, Payload)> {
+        let seq: u64 = entry.id.strip_suffix("-0")?.parse().ok()?;
+        let epoch: Epoch = text("epoch")?.parse().ok()?;
+        let topic: shared::Topic = text("topic")?.parse().ok()?;
+        let topic_seq: u64 = text("tseq")?.parse().ok()?;
+        let payload = Payload {
+            name: Cow::Borrowed(name),
+            topic: topic.clone(),
+            data: std::str::from_utf8(data).ok()?.to_owned(),
+        };
+        let stamp = EventStamp {
+            id: EventId { epoch, seq },
+            topic,
+            topic_seq,
+        };
+        payload.is_well_formed().then_some((stamp, payload))
+    };
+    let (stamp, payload) = parse().ok_or(Skipped::Malformed)?;
+    if !(rules.check)(name, &payload.data) {
+        return Err(Skipped::InvalidEvent);
+    }
+    Ok((stamp, payload))
 }
 
 #[cfg(test)]
@@ -235,19 +310,31 @@ mod tests {
 
     const EPOCH: &str = "9f3c2a1b7d4e5f60";
 
+    /// The tests' rules: four names, 64 bytes, any JSON object.
+    const RULES: RelayRules = RelayRules {
+        names: &["ping", "notice", "e", "test"],
+        max_bytes: 64,
+        check: |_, data| {
+            data.starts_with('{') && serde_json::from_str::<serde_json::Value>(data).is_ok()
+        },
+    };
+
     #[test]
     fn an_entry_gives_the_id_and_payload_every_replica_derives_alike() {
-        let parsed = parse_entry(&entry(
-            "42-0",
-            &[
-                ("epoch", EPOCH),
-                ("event", "notice"),
-                ("data", r#"{"text":"hi"}"#),
-                ("ms", "1700000000123"),
-                ("topic", "orders/42"),
-                ("tseq", "7"),
-            ],
-        ))
+        let parsed = parse_entry(
+            &entry(
+                "42-0",
+                &[
+                    ("epoch", EPOCH),
+                    ("event", "notice"),
+                    ("data", r#"{"text":"hi"}"#),
+                    ("ms", "1700000000123"),
+                    ("topic", "orders/42"),
+                    ("tseq", "7"),
+                ],
+            ),
+            &RULES,
+        )
         .unwrap();
         assert_eq!(parsed.0.to_string(), "9f3c2a1b7d4e5f60-42:orders/42:7");
         assert_eq!(parsed.1.name, "notice");
@@ -255,19 +342,34 @@ mod tests {
     }
 
     #[test]
-    fn an_event_this_build_does_not_know_is_relayed_as_it_is() {
-        let parsed = parse_entry(&entry(
-            "7-0",
-            &[
-                ("epoch", EPOCH),
-                ("event", "from-a-newer-replica"),
-                ("data", "[1]"),
-                ("topic", "t"),
-                ("tseq", "1"),
-            ],
-        ))
-        .unwrap();
-        assert_eq!(parsed.1.name, "from-a-newer-replica");
+    fn only_known_names_with_small_valid_data_are_relayed_and_each_skip_has_its_reason() {
+        let entry_with = |name: &str, data: &str| {
+            entry(
+                "7-0",
+                &[
+                    ("epoch", EPOCH),
+                    ("event", name),
+                    ("data", data),
+                    ("topic", "t"),
+                    ("tseq", "1"),
+                ],
+            )
+        };
+        let big = format!("{{\"x\":\"{}\"}}", "y".repeat(100));
+        for (name, data, skipped) in [
+            ("from-a-newer-replica", "{}", Skipped::UnknownEvent),
+            ("a\"b\n", "{}", Skipped::UnknownEvent),
+            ("notice", big.as_str(), Skipped::TooLarge),
+            ("notice", "not json", Skipped::InvalidEvent),
+            ("notice", "[1]", Skipped::InvalidEvent),
+        ] {
+            assert_eq!(
+                parse_entry(&entry_with(name, data), &RULES).err(),
+                Some(skipped),
+                "{name:?} {data:?}"
+            );
+        }
+        assert!(parse_entry(&entry_with("notice", "{}"), &RULES).is_ok());
     }
 
     #[test]
@@ -307,7 +409,7 @@ mod tests {
             ("42-0", with("tseq", "x")),
         ] {
             let bad = entry(id, &fields);
-            assert_eq!(parse_entry(&bad), None, "{bad:?}");
+            assert!(parse_entry(&bad, &RULES).is_err(), "{bad:?}");
         }
     }
 
@@ -334,12 +436,14 @@ mod tests {
         let reader_metrics = Metrics::new();
         feed(
             &hub,
+            &RULES,
             &reader_metrics,
             &mut cursor,
             vec![event("1-0"), event("2-0")],
         );
         feed(
             &hub,
+            &RULES,
             &reader_metrics,
             &mut cursor,
             vec![event("2-0"), entry("3-0", &[("epoch", "00000000000000ab")])],
@@ -361,10 +465,9 @@ mod tests {
             "{published}"
         );
         assert!(
-            reader_metrics
-                .render()
-                .lines()
-                .any(|line| line == "pingstream_redis_entries_skipped_total 1")
+            reader_metrics.render().lines().any(
+                |line| line == "pingstream_redis_entries_skipped_total{reason=\"malformed\"} 1"
+            )
         );
     }
 
@@ -391,16 +494,16 @@ mod tests {
         let mut cursor = Cursor::start();
         // The old master: 1-5, all relayed.
         let old_run: Vec<_> = (1..=5).map(|seq| event(&format!("{seq}-0"), old)).collect();
-        feed(&hub, &metrics, &mut cursor, old_run);
+        feed(&hub, &RULES, &metrics, &mut cursor, old_run);
         // The promoted replica had only 1-3, and fenced its next writes with a new epoch: 4, 5
         // and 6 of the new run. Reading on after 5-0 finds 6 first.
-        feed(&hub, &metrics, &mut cursor, vec![event("6-0", new)]);
+        feed(&hub, &RULES, &metrics, &mut cursor, vec![event("6-0", new)]);
         assert_eq!(cursor.entry, "0-0", "back to the start for the new run");
         let promoted: Vec<_> = (1..=3)
             .map(|seq| event(&format!("{seq}-0"), old))
             .chain((4..=6).map(|seq| event(&format!("{seq}-0"), new)))
             .collect();
-        feed(&hub, &metrics, &mut cursor, promoted);
+        feed(&hub, &RULES, &metrics, &mut cursor, promoted);
         let mut subscription = hub
             .subscribe(
                 crate::stream::Resume::After(EventId {
@@ -427,6 +530,7 @@ mod tests {
         // And a third run later is read too.
         feed(
             &hub,
+            &RULES,
             &metrics,
             &mut cursor,
             vec![event("7-0", "00000000000000dd")],

@@ -89,6 +89,25 @@ where
         .map_err(|err| Rejection::Invalid(err.to_string()))
 }
 
+/// Whether an event read from the cluster's Redis stream may be relayed to browsers: `data` is
+/// the JSON of the event of the set named `name`, and a publishable event keeps the rules its
+/// draft would have to keep here (a notice's text, not blank, at most 4,000 characters).
+/// Anyone who can write to Redis must not get past this route's checks.
+pub fn relayable(name: &str, data: &str) -> bool {
+    match <AppEvent as shared::EventSet>::decode(name, data) {
+        Ok(AppEvent::Notice(notice)) => {
+            let time = notice.time;
+            let draft = shared::NoticeDraft {
+                text: notice.text,
+                level: notice.level,
+            };
+            Notice::from_draft(draft, time).is_ok()
+        }
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
 /// The topic `?topic=` names, if any: at most one, a valid [`Topic`].
 fn requested_topic(request: &HttpRequest) -> Result<Option<Topic>, Rejection> {
     let mut named = form_urlencoded::parse(request.query_string().as_bytes())

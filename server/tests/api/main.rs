@@ -11,6 +11,7 @@ mod publish_edges;
 mod readme;
 mod redis;
 mod redis_publish;
+mod redis_relay;
 mod resume;
 mod runs;
 mod security;
