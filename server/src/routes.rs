@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use actix_web::web;
 
-pub use publish::{BODY_DEADLINE, PublishGate, Rejection, relayable};
+pub use publish::{BODY_DEADLINE, PublishGate, Rejection, accept_body, relayable};
 pub use static_files::StaticSite;
 pub use stream::StreamSettings;
 

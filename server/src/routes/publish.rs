@@ -89,6 +89,19 @@ where
         .map_err(|err| Rejection::Invalid(err.to_string()))
 }
 
+/// The payload `body` makes as the publishable event `name`, accepted now on its default topic,
+/// or why not: the publish API's checks of a body, apart from HTTP (for the fuzz targets).
+///
+/// # Errors
+/// [`Rejection::UnknownEvent`], [`Rejection::MalformedJson`] or [`Rejection::Invalid`].
+pub fn accept_body(name: &str, body: &[u8]) -> Result<Payload, Rejection> {
+    let accept = PUBLISHABLE
+        .iter()
+        .find_map(|(publishable, accept)| (*publishable == name).then_some(*accept))
+        .ok_or_else(|| Rejection::UnknownEvent(name.to_owned()))?;
+    accept(body, Utc::now().trunc_subsecs(3), None)
+}
+
 /// Whether an event read from the cluster's Redis stream may be relayed to browsers: `data` is
 /// the JSON of the event of the set named `name`, and a publishable event keeps the rules its
 /// draft would have to keep here (a notice's text, not blank, at most 4,000 characters).
