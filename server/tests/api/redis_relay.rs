@@ -47,12 +47,42 @@ async fn entries_written_straight_into_redis_reach_no_client_unless_the_api_coul
     let huge = vec![b'7'; 50 * 1024 * 1024];
     let topic: &[u8] = b"news";
     let entries: Vec<Vec<(&str, &[u8])>> = vec![
-        vec![("event", b"notice"), ("data", long_notice.as_bytes()), ("topic", topic), ("tseq", b"1")],
-        vec![("event", b"notice"), ("data", &huge), ("topic", topic), ("tseq", b"2")],
-        vec![("event", b"a\"b\n"), ("data", b"{}"), ("topic", topic), ("tseq", b"3")],
-        vec![("event", b"a\"b"), ("data", b"{}"), ("topic", topic), ("tseq", b"4")],
-        vec![("event", b"notice"), ("data", b"not json"), ("topic", topic), ("tseq", b"5")],
-        vec![("event", b"ping"), ("data", b"{\"count\":\"x\"}"), ("topic", topic), ("tseq", b"6")],
+        vec![
+            ("event", b"notice"),
+            ("data", long_notice.as_bytes()),
+            ("topic", topic),
+            ("tseq", b"1"),
+        ],
+        vec![
+            ("event", b"notice"),
+            ("data", &huge),
+            ("topic", topic),
+            ("tseq", b"2"),
+        ],
+        vec![
+            ("event", b"a\"b\n"),
+            ("data", b"{}"),
+            ("topic", topic),
+            ("tseq", b"3"),
+        ],
+        vec![
+            ("event", b"a\"b"),
+            ("data", b"{}"),
+            ("topic", topic),
+            ("tseq", b"4"),
+        ],
+        vec![
+            ("event", b"notice"),
+            ("data", b"not json"),
+            ("topic", topic),
+            ("tseq", b"5"),
+        ],
+        vec![
+            ("event", b"ping"),
+            ("data", b"{\"count\":\"x\"}"),
+            ("topic", topic),
+            ("tseq", b"6"),
+        ],
     ];
     for fields in &entries {
         xadd(&redis, fields);
@@ -68,9 +98,16 @@ async fn entries_written_straight_into_redis_reach_no_client_unless_the_api_coul
     let metrics = replica.app.metrics().await;
     for (reason, count) in [("too_large", 1), ("unknown_event", 2), ("invalid_event", 3)] {
         let line = format!("pingstream_redis_entries_skipped_total{{reason=\"{reason}\"}}");
-        assert_eq!(metric_value(&metrics, &line), Some(count), "{reason}: {metrics}");
+        assert_eq!(
+            metric_value(&metrics, &line),
+            Some(count),
+            "{reason}: {metrics}"
+        );
     }
-    assert!(!metrics.contains("a\"b"), "no name read from Redis is a label");
+    assert!(
+        !metrics.contains("a\"b"),
+        "no name read from Redis is a label"
+    );
     assert!(metrics.ends_with("# EOF\n"), "still parses");
     // The 50 MB entry was read and dropped, not kept.
     tokio::time::sleep(Duration::from_millis(500)).await;
