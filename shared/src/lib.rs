@@ -57,12 +57,12 @@ pub use app_event::AppEvent;
 pub use epoch::{Epoch, ParseEpochError};
 pub use event_id::{EventId, MALFORMED_EVENT_IDS, ParseEventIdError};
 pub use event_stamp::EventStamp;
-pub use notice::{InvalidDraft, Level, Notice, NoticeDraft};
+pub use notice::{Level, Notice, NoticeDraft};
 pub use ping::Ping;
-pub use publishable::Publishable;
+pub use publishable::{InvalidDraft, Publishable};
 pub use selector::{Selection, SelectionError, SelectionKind, Selector};
 pub use start::Start;
-pub use stream_event::{DecodeError, EventSet, StreamEvent};
+pub use stream_event::{DecodeError, EventSet, StreamEvent, same_name};
 pub use timing::Timing;
 pub use topic::{Topic, TopicError};
 

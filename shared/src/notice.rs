@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Publishable, StreamEvent};
+use crate::{InvalidDraft, Publishable, StreamEvent};
 
 /// How urgent a [`Notice`] is; the page styles it by level, and announces `critical` ones to
 /// screen readers.
@@ -104,11 +104,6 @@ impl Publishable for Notice {
         })
     }
 }
-
-/// Why a draft that parsed is still not an event: what is wrong with it, for the publisher.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidDraft(pub String);
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
-use crate::{InvalidDraft, StreamEvent};
+use crate::StreamEvent;
 
 /// A [`StreamEvent`] that `POST /events/{name}` accepts: the publisher sends its `Draft` (the
 /// event without the fields the server sets, such as `time`), the server completes it.
@@ -17,3 +17,8 @@ pub trait Publishable: StreamEvent {
     /// When the draft parsed but breaks a rule of the event (an empty text, say).
     fn from_draft(draft: Self::Draft, time: DateTime<Utc>) -> Result<Self, InvalidDraft>;
 }
+
+/// Why a draft that parsed is still not an event: what is wrong with it, for the publisher.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidDraft(pub String);

@@ -92,8 +92,42 @@ pub enum DecodeError {
     },
 }
 
+/// Whether two names are the same, in a `const` context (for [`event_set!`]'s check that no two
+/// events of a set share a name).
+#[doc(hidden)]
+pub const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Declares an event set: an enum with one variant per listed [`StreamEvent`], named after its
-/// type, and its [`EventSet`] implementation (plus a `From` for each event).
+/// type, and its [`EventSet`] implementation (plus a `From` for each event). Two events of one
+/// set with the same [`StreamEvent::NAME`] do not compile: a browser could not tell them apart.
+///
+/// ```compile_fail
+/// use serde::{Deserialize, Serialize};
+/// use shared::{Ping, StreamEvent, event_set};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Pong {}
+/// impl StreamEvent for Pong {
+///     const NAME: &'static str = "ping";
+/// }
+///
+/// event_set! {
+///     enum Clash { Ping, Pong }
+/// }
+/// ```
 ///
 /// # Examples
 /// ```
@@ -122,6 +156,21 @@ macro_rules! event_set {
                 $event($event),
             )+
         }
+
+        const _: () = {
+            let names: &[&str] = &[$(<$event as $crate::StreamEvent>::NAME),+];
+            let mut i = 0;
+            while i < names.len() {
+                let mut j = i + 1;
+                while j < names.len() {
+                    if $crate::same_name(names[i], names[j]) {
+                        panic!("two events of one set share a name");
+                    }
+                    j += 1;
+                }
+                i += 1;
+            }
+        };
 
         impl $crate::EventSet for $set {
             const NAMES: &'static [&'static str] =

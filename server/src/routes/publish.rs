@@ -40,7 +40,16 @@ type Accept = fn(&[u8], DateTime<Utc>, Option<Topic>) -> Result<Payload, Rejecti
 
 /// The events publishers may send, by name: one line per [`Publishable`] event of the set.
 /// Pings are the server's own and are not listed.
-const PUBLISHABLE: &[(&str, Accept)] = &[(<Notice as shared::StreamEvent>::NAME, accept::<Notice>)];
+const PUBLISHABLE: &[(&str, Accept)] = &[publishable::<Notice>()];
+
+/// The listing of `E`: its name and how its body is accepted. The name comes from the type, so
+/// a listing cannot pair one event's name with another's rules.
+const fn publishable<E: Publishable>() -> (&'static str, Accept)
+where
+    AppEvent: From<E>,
+{
+    (E::NAME, accept::<E>)
+}
 
 /// Why `body` is not a draft: `400` if it is not JSON at all, `422` if it is JSON but not the
 /// draft.
@@ -405,26 +414,34 @@ pub enum Rejection {
 const UNAVAILABLE_RETRY: Duration = Duration::from_secs(1);
 
 impl Rejection {
+    /// The answer's status and `error` code (also the `reason` label of
+    /// `pingstream_publish_rejected_total`): the one table of every refusal.
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Off | Self::UnknownEvent(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::OutOfScope => (StatusCode::FORBIDDEN, "forbidden_topic"),
+            Self::InvalidTopic(_) => (StatusCode::BAD_REQUEST, "invalid_topic"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::TooManyFailures(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_failures"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            Self::Unreadable(_) => (StatusCode::BAD_REQUEST, "unreadable_body"),
+            Self::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        }
+    }
+
     /// The answer's `error` code, which is also the `reason` label of
     /// `pingstream_publish_rejected_total`.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::Off | Self::UnknownEvent(_) => "not_found",
-            Self::Unauthenticated(_) => "unauthorized",
-            Self::Forbidden => "forbidden",
-            Self::InvalidTopic(_) => "invalid_topic",
-            Self::OutOfScope => "forbidden_topic",
-            Self::RateLimited(_) => "rate_limited",
-            Self::TooManyFailures(_) => "too_many_failures",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::TooLarge(_) => "payload_too_large",
-            Self::MalformedJson(_) => "malformed_json",
-            Self::Unreadable(_) => "unreadable_body",
-            Self::BodyTimeout(_) => "request_timeout",
-            Self::Invalid(_) => "invalid_event",
-            Self::Unavailable(_) => "unavailable",
-            Self::MethodNotAllowed => "method_not_allowed",
-        }
+        self.parts().1
     }
 
     /// How long the publisher should wait before trying again, when it should.
@@ -439,21 +456,7 @@ impl Rejection {
 
 impl ResponseError for Rejection {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Off | Self::UnknownEvent(_) => StatusCode::NOT_FOUND,
-            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::OutOfScope => StatusCode::FORBIDDEN,
-            Self::RateLimited(_) | Self::TooManyFailures(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::MalformedJson(_) | Self::InvalidTopic(_) | Self::Unreadable(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        }
+        self.parts().0
     }
 
     fn error_response(&self) -> HttpResponse {
