@@ -164,7 +164,8 @@ pub async fn head() -> HttpResponse {
     response
 }
 
-/// A stream request the hub refused: `503` with a `Retry-After` so clients back off.
+/// A stream request the hub refused: `503` with a `Retry-After` so clients back off, and JSON
+/// `{"error": "unavailable", "detail": …}` like every other refusal.
 #[derive(Debug, thiserror::Error)]
 #[error("{err}")]
 pub struct StreamError {
@@ -182,7 +183,10 @@ impl ResponseError for StreamError {
         HttpResponse::ServiceUnavailable()
             .insert_header((header::RETRY_AFTER, seconds.clone()))
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(format!("{}; retry in {seconds} s\n", self.err))
+            .json(serde_json::json!({
+                "error": "unavailable",
+                "detail": format!("{}; retry in {seconds} s", self.err),
+            }))
     }
 }
 

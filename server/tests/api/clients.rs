@@ -134,6 +134,8 @@ pub async fn over_the_limit_503_with_retry_after(transport: Transport) {
     assert_eq!(refused.status(), 503);
     assert_eq!(refused.headers()["retry-after"], "2");
     assert!(elapsed < Duration::from_millis(100), "503 took {elapsed:?}");
+    let body: serde_json::Value = refused.json().await.expect("a JSON refusal");
+    assert_eq!(body["error"], "unavailable", "{body}");
     assert_eq!(app.metric("pingstream_connections_rejected_total").await, 1);
     drop(second);
     app.wait_for_clients(1, Duration::from_secs(2)).await;
