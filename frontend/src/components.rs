@@ -1,7 +1,7 @@
-//! The page's pieces, all pure: data in, markup out, callbacks up. A row Yew must keep between
-//! renders (a ping, which is never redrawn once shown) is a component, [`PingItem`]; everything
-//! else is a plain view function: the same purity at a fraction of the size (each Yew component
-//! costs the page about a kilobyte on the wire, and the page has a budget of 90 KiB).
+//! The page's pieces, all pure: data in, markup out, callbacks up. Every one is a plain view
+//! function: the same purity as a component at a fraction of the size (each Yew component costs
+//! the page about a kilobyte on the wire, and the page has a budget of 90 KiB). Rows are keyed, so
+//! a row that did not change (a ping once shown) is compared, not touched in the page.
 
 mod gap_mark;
 mod latency_chart;

@@ -29,7 +29,7 @@ pub fn points(figures: &[u64]) -> String {
 ///
 /// A view function, not a component: every new ping changes it, so a component would re-render
 /// as often, and costs the page about a kilobyte. The list of pings beside it keeps its rows
-/// ([`crate::components::PingItem`]), which a new point does not redraw.
+/// ([`crate::components::ping_item`]), which a new point does not touch.
 pub fn latency_chart(latencies: &Latencies) -> Html {
     let (Some(p50), Some(p99)) = (latencies.percentile(50), latencies.percentile(99)) else {
         return html! {};

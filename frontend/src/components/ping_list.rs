@@ -10,8 +10,8 @@ use crate::{
 };
 
 /// The list of recent rows (`entries`, newest first), or a placeholder until the first ping
-/// arrives. Rows are keyed, and each ping is a [`PingItem`] component: a new ping adds one row to
-/// the page and leaves the others as they are.
+/// arrives. Rows are keyed ([`ping_item`]): a new ping adds one row to the page and leaves the
+/// others as they are.
 pub fn ping_list(entries: &VecDeque<Entry>) -> Html {
     if entries.is_empty() {
         return html! { <p id="pings" class="pings pings--empty">{ "Waiting for the first ping…" }</p> };

@@ -22,5 +22,6 @@ mod server;
 mod sharing;
 mod stalls;
 mod streaming;
+mod topics;
 mod transport;
 use test_support as support;
