@@ -31,7 +31,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use link::RedisSource;
+pub use link::{RedisAuth, RedisSource, is_refused_login};
 pub use publish::{ClusterPublishError, ClusterPublisher};
 
 use crate::{
@@ -99,7 +99,7 @@ pub fn spawn(
 ) -> Result<(JoinHandle<()>, ClusterPublisher), ClusterError> {
     if let RedisSource::Url(url) = &settings.source {
         // A malformed URL is refused now, not at the first command.
-        redis::Client::open(url.as_str())?;
+        redis::Client::open(url.expose())?;
     }
     let watch = link::MasterWatch::new(metrics.clone());
     let link = |response_timeout| {
@@ -115,10 +115,16 @@ pub fn spawn(
         timeout: PUBLISH_TIMEOUT,
         metrics: metrics.clone(),
     };
-    if let RedisSource::Sentinel { sentinels, master } = &settings.source {
+    if let RedisSource::Sentinel {
+        sentinels,
+        master,
+        auth,
+    } = &settings.source
+    {
         tokio::spawn(link::watch_switches(
             sentinels.clone(),
             master.clone(),
+            auth.clone(),
             watch.clone(),
             shutdown.clone(),
         ));
@@ -154,7 +160,7 @@ mod tests {
     #[tokio::test]
     async fn a_malformed_url_is_refused_at_once() {
         let settings = ClusterSettings {
-            source: RedisSource::Url("not a url".into()),
+            source: RedisSource::Url("not a url".parse().expect("not empty")),
             interval: Duration::from_secs(1),
             lease: Duration::from_secs(2),
             history: 10,

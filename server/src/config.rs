@@ -7,6 +7,8 @@ use std::{
 };
 
 use clap::{CommandFactory, FromArgMatches, Parser};
+
+pub use crate::secret::Secret;
 use shared::Timing;
 
 /// How one pingstream server runs. Every flag can also be set through the environment variable
@@ -106,8 +108,13 @@ pub struct Config {
     /// Redis to share one stream between replicas (e.g. `redis://127.0.0.1:6379`): one replica
     /// at a time ticks, every replica serves the same events with the same ids. Without it the
     /// server runs alone with its stream in memory.
-    #[arg(long, env = "PINGSTREAM_REDIS_URL", value_name = "URL")]
-    pub redis_url: Option<String>,
+    #[arg(
+        long,
+        env = "PINGSTREAM_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub redis_url: Option<Secret>,
 
     /// Sentinels that name the Redis master, instead of `--redis-url` (e.g.
     /// `10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379`); needs `--redis-master-name`. The master is
@@ -131,6 +138,29 @@ pub struct Config {
         requires = "redis_sentinel"
     )]
     pub redis_master_name: Option<String>,
+
+    /// The user the Redis master is logged in as behind sentinels (Redis 6 ACLs; with
+    /// `--redis-url`, put credentials in the URL: `redis://user:password@host:port`).
+    #[arg(long, env = "PINGSTREAM_REDIS_USERNAME", requires = "redis_sentinel")]
+    pub redis_username: Option<String>,
+
+    /// The password of the Redis master behind sentinels (its `requirepass`, or the ACL user's).
+    #[arg(
+        long,
+        env = "PINGSTREAM_REDIS_PASSWORD",
+        hide_env_values = true,
+        requires = "redis_sentinel"
+    )]
+    pub redis_password: Option<Secret>,
+
+    /// The sentinels' own password (their `requirepass`).
+    #[arg(
+        long,
+        env = "PINGSTREAM_REDIS_SENTINEL_PASSWORD",
+        hide_env_values = true,
+        requires = "redis_sentinel"
+    )]
+    pub redis_sentinel_password: Option<Secret>,
 
     /// Bearer tokens that may publish events with `POST /events/{name}`; separate several with
     /// commas (to rotate one: add the new token, move publishers over, remove the old one).
@@ -213,38 +243,6 @@ pub struct Config {
     pub lease_ms: u64,
 }
 
-/// A value that must never be printed: its `Debug` says `[redacted]`, so that logging the
-/// config cannot leak it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the one place that checks it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = &'static str;
-
-    /// Any text but an empty one (`--publish-token ""` or a stray comma would otherwise make a
-    /// token that an empty `Bearer ` header matches).
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err("a token cannot be empty");
-        }
-        Ok(Self(text.to_owned()))
-    }
-}
-
 /// A publish token and the topics it may publish on (`TOKEN` or `TOKEN=SELECTOR|SELECTOR`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishToken {
@@ -308,6 +306,11 @@ impl Config {
         (!self.redis_sentinel.is_empty()).then(|| RedisSource::Sentinel {
             sentinels: self.redis_sentinel.clone(),
             master,
+            auth: crate::cluster::RedisAuth {
+                username: self.redis_username.clone(),
+                password: self.redis_password.clone(),
+                sentinel_password: self.redis_sentinel_password.clone(),
+            },
         })
     }
 

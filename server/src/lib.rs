@@ -20,6 +20,7 @@ pub mod cors;
 pub mod metrics;
 pub mod publisher;
 pub mod routes;
+pub mod secret;
 pub mod shutdown;
 pub mod startup;
 pub mod stream;

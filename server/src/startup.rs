@@ -147,6 +147,28 @@ fn start_stream(
     }
 }
 
+/// Stops start-up when Redis (or a sentinel) refuses the configured credentials: a wrong
+/// password is a configuration error, not an outage to ride out. Redis being unreachable is
+/// not checked here: the server starts degraded and keeps trying.
+async fn check_redis_login(publisher: &Publisher) -> std::io::Result<()> {
+    let Publisher::Cluster(cluster) = publisher else {
+        return Ok(());
+    };
+    match cluster.ping().await {
+        Err(err) if cluster::is_refused_login(&err) => Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "Redis refused the credentials: {err} (check --redis-url, --redis-password, --redis-sentinel-password)"
+            ),
+        )),
+        Err(err) => {
+            tracing::warn!(%err, "Redis does not answer yet; starting degraded and retrying");
+            Ok(())
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
 /// The certificate and key of `--tls-cert`/`--tls-key`, read and checked; `None` for plain
 /// HTTP. An error names the file at fault (the inner error is a [`tls::TlsError`]).
 fn load_tls(config: &Config) -> std::io::Result<Option<rustls::ServerConfig>> {
@@ -309,6 +331,7 @@ impl Application {
         let site = load_site(&config).await?;
         let metrics = Metrics::new();
         let (hub, publisher, feed) = start_stream(&config, &metrics, &shutdown)?;
+        check_redis_login(&publisher).await?;
         // Ends with the shutdown token; nothing waits for it.
         tokio::spawn(heartbeat::run(hub.clone(), shutdown.child_token()));
         let server = run(

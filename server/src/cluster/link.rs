@@ -27,7 +27,7 @@ use tokio::{sync::Mutex, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
-use crate::metrics::Metrics;
+use crate::{metrics::Metrics, secret::Secret};
 
 /// Longest wait for a TCP connection to Redis or a sentinel.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -35,15 +35,71 @@ pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Where the Redis master is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RedisSource {
-    /// At this URL, always.
-    Url(String),
+    /// At this URL (which may hold credentials: never printed), always.
+    Url(Secret),
     /// Wherever these sentinels (`host:port`) say the master called `master` is.
     Sentinel {
         /// The sentinels, tried in order.
         sentinels: Vec<String>,
         /// The name they monitor the master under.
         master: String,
+        /// How to log in to the master and to the sentinels.
+        auth: RedisAuth,
     },
+}
+
+/// Credentials behind sentinels: the master's user and password, and the sentinels' own
+/// password. `Debug` shows no password.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RedisAuth {
+    /// The master's ACL user (`default` without one).
+    pub username: Option<String>,
+    /// The master's password.
+    pub password: Option<Secret>,
+    /// The sentinels' password.
+    pub sentinel_password: Option<Secret>,
+}
+
+/// `redis://[user[:password]@]address`, the credentials percent-encoded.
+fn url_with(address: &str, username: Option<&str>, password: Option<&Secret>) -> String {
+    let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    let userinfo = match (username, password) {
+        (None, None) => String::new(),
+        (Some(user), None) => format!("{}@", encode(user)),
+        (user, Some(password)) => format!(
+            "{}:{}@",
+            user.map(encode).unwrap_or_default(),
+            encode(password.expose())
+        ),
+    };
+    format!("redis://{userinfo}{address}")
+}
+
+impl RedisAuth {
+    /// The URL of the master at `address`.
+    fn master_url(&self, address: &str) -> String {
+        url_with(address, self.username.as_deref(), self.password.as_ref())
+    }
+
+    /// The URL of the sentinel at `address`.
+    fn sentinel_url(&self, address: &str) -> String {
+        url_with(address, None, self.sentinel_password.as_ref())
+    }
+}
+
+/// Whether `err` says Redis refused the credentials (a wrong password or user): a
+/// configuration error, not an outage.
+pub fn is_refused_login(err: &RedisError) -> bool {
+    let text = err.to_string();
+    err.kind() == ErrorKind::AuthenticationFailed
+        || [
+            "WRONGPASS",
+            "NOAUTH",
+            "invalid password",
+            "invalid username-password",
+        ]
+        .iter()
+        .any(|sign| text.contains(sign))
 }
 
 /// What every link of this process shares: which master they last found, and a generation
@@ -198,13 +254,17 @@ impl MasterLink {
     async fn connect(&self) -> RedisResult<(String, ConnectionManager)> {
         match &self.inner.source {
             RedisSource::Url(url) => {
-                let client = redis::Client::open(url.as_str())?;
+                let client = redis::Client::open(url.expose())?;
                 let address = client.get_connection_info().addr().to_string();
                 Ok((address, self.manager(client)?))
             }
-            RedisSource::Sentinel { sentinels, master } => {
-                let address = resolve(sentinels, master).await?;
-                let client = redis::Client::open(format!("redis://{address}"))?;
+            RedisSource::Sentinel {
+                sentinels,
+                master,
+                auth,
+            } => {
+                let address = resolve(sentinels, master, auth).await?;
+                let client = redis::Client::open(auth.master_url(&address))?;
                 let mut conn = self.manager(client)?;
                 let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut conn).await?;
                 match role.first() {
@@ -242,10 +302,10 @@ fn may_have_moved(err: &RedisError) -> bool {
 }
 
 /// The master's `host:port`, from the first sentinel that knows it.
-async fn resolve(sentinels: &[String], master: &str) -> RedisResult<String> {
+async fn resolve(sentinels: &[String], master: &str, auth: &RedisAuth) -> RedisResult<String> {
     let mut last_err = None;
     for sentinel in sentinels {
-        match ask_sentinel(sentinel, master).await {
+        match ask_sentinel(sentinel, master, auth).await {
             Ok(Some(address)) => return Ok(address),
             Ok(None) => {
                 tracing::debug!(%sentinel, %master, "this sentinel does not know the master");
@@ -266,8 +326,12 @@ async fn resolve(sentinels: &[String], master: &str) -> RedisResult<String> {
 }
 
 /// `SENTINEL get-master-addr-by-name master` on one sentinel, within the connect timeout.
-async fn ask_sentinel(sentinel: &str, master: &str) -> RedisResult<Option<String>> {
-    let client = redis::Client::open(format!("redis://{sentinel}"))?;
+async fn ask_sentinel(
+    sentinel: &str,
+    master: &str,
+    auth: &RedisAuth,
+) -> RedisResult<Option<String>> {
+    let client = redis::Client::open(auth.sentinel_url(sentinel))?;
     let ask = async {
         let mut conn = client.get_multiplexed_async_connection().await?;
         redis::cmd("SENTINEL")
@@ -291,12 +355,13 @@ async fn ask_sentinel(sentinel: &str, master: &str) -> RedisResult<Option<String
 pub(super) async fn watch_switches(
     sentinels: Vec<String>,
     master: String,
+    auth: RedisAuth,
     watch: Arc<MasterWatch>,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Backoff::new();
     for sentinel in sentinels.iter().cycle() {
-        let listen = listen_for_switches(sentinel, &master, &watch);
+        let listen = listen_for_switches(sentinel, &master, &auth, &watch);
         tokio::select! {
             () = shutdown.cancelled() => break,
             result = listen => {
@@ -313,8 +378,13 @@ pub(super) async fn watch_switches(
 }
 
 /// Subscribes to `+switch-master` on one sentinel and handles its messages until it fails.
-async fn listen_for_switches(sentinel: &str, master: &str, watch: &MasterWatch) -> RedisResult<()> {
-    let client = redis::Client::open(format!("redis://{sentinel}"))?;
+async fn listen_for_switches(
+    sentinel: &str,
+    master: &str,
+    auth: &RedisAuth,
+    watch: &MasterWatch,
+) -> RedisResult<()> {
+    let client = redis::Client::open(auth.sentinel_url(sentinel))?;
     let mut pubsub = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())
         .await
         .map_err(|_| {

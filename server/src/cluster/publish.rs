@@ -126,6 +126,23 @@ pub struct ClusterPublisher {
 }
 
 impl ClusterPublisher {
+    /// `PING`s the master (through the sentinels, behind them), within the publish timeout: a
+    /// start-up check that the credentials are right.
+    ///
+    /// # Errors
+    /// Whatever Redis or the sentinels answered, or a timeout.
+    pub async fn ping(&self) -> redis::RedisResult<()> {
+        let command = redis::cmd("PING");
+        let ping = self.link.query::<String>(&command);
+        match tokio::time::timeout(Duration::from_secs(1), ping).await {
+            Ok(answer) => answer.map(|_| ()),
+            Err(_) => Err(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "Redis did not answer PING in time",
+            ))),
+        }
+    }
+
     /// Appends `payload` to the shared stream and returns its id once Redis has it. Every
     /// replica's reader then relays it to its clients.
     pub async fn publish(&self, payload: &Payload) -> Result<EventStamp, ClusterPublishError> {
@@ -189,7 +206,7 @@ mod tests {
         fn link(&self) -> MasterLink {
             let url = format!("redis://127.0.0.1:{}", self.port);
             MasterLink::new(
-                RedisSource::Url(url),
+                RedisSource::Url(url.parse().expect("a URL")),
                 Duration::from_secs(2),
                 MasterWatch::new(Metrics::new()),
             )

@@ -10,6 +10,7 @@ mod publish;
 mod publish_edges;
 mod readme;
 mod redis;
+mod redis_auth;
 mod redis_publish;
 mod redis_relay;
 mod resume;
