@@ -6,6 +6,21 @@ tools := env("PINGSTREAM_TOOLS", env("XDG_CACHE_HOME", env("HOME") + "/.cache") 
 export PATH := tools + "/node_modules/.bin:" + env("HOME") + "/.cargo/bin:" + env("PATH")
 export TRUNK_OFFLINE := "true"
 
+# The ports of the recipes a person runs, each taken from the environment when set there: for a
+# second copy beside a running one (`PINGSTREAM_DEV_PORT=9081 PINGSTREAM_DEV_SERVER_PORT=9080 just
+# dev`) and for the recipes' own tests (test-recipes). Only these recipes read them, not the server.
+dev_port := env("PINGSTREAM_DEV_PORT", "8081")
+dev_server_port := env("PINGSTREAM_DEV_SERVER_PORT", "8080")
+tls_port := env("PINGSTREAM_TLS_PORT", "8443")
+cluster_ports := env("PINGSTREAM_CLUSTER_PORTS", "8081 8082")
+cluster_redis_ports := env("PINGSTREAM_CLUSTER_REDIS_PORTS", "6380 6381")
+cluster_sentinel_ports := env("PINGSTREAM_CLUSTER_SENTINEL_PORTS", "26380 26381 26382")
+# Where dev, cluster and cluster-ha write (dev-dist/, cluster/, cluster-ha/), so that a second copy
+# neither serves nor rewrites the first one's files.
+recipe_dir := env("PINGSTREAM_RECIPE_DIR", "target")
+# The stream's path (shared::STREAM_PATH), which `just dev`'s trunk forwards to the server.
+stream_path := "/sse"
+
 # List the recipes.
 default:
     @just --list --unsorted
@@ -16,7 +31,7 @@ run *ARGS: build
 
 # The same over HTTPS and HTTP/2 on https://localhost:8443, with the certificate of `just cert` (trust it first: README, TLS and HTTP/2).
 run-tls *ARGS: cert build
-    ./target/release/server --addr 127.0.0.1:8443 --tls-cert target/tls/cert.pem --tls-key target/tls/key.pem {{ARGS}}
+    ./target/release/server --addr 127.0.0.1:{{tls_port}} --tls-cert target/tls/cert.pem --tls-key target/tls/key.pem {{ARGS}}
 
 # A self-signed certificate for localhost, 127.0.0.1 and ::1 in target/tls/ (cert.pem, key.pem); kept if already there.
 cert:
@@ -37,10 +52,10 @@ dev: (setup "build")
     trap 'exit 0' INT TERM
     trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
     # trunk serve's debug build goes to its own folder, so dist/ keeps the release build.
-    cargo run -p server -- --static-dir target/dev-dist &
-    trunk serve --dist target/dev-dist &
+    cargo run -p server -- --addr 127.0.0.1:{{dev_server_port}} --static-dir {{recipe_dir}}/dev-dist &
+    trunk serve --dist {{recipe_dir}}/dev-dist --port {{dev_port}} --proxy-backend http://127.0.0.1:{{dev_server_port}}{{stream_path}} &
     echo
-    echo "    open http://127.0.0.1:8081  (live reload; the stream is proxied to the server on :8080)"
+    echo "    open http://127.0.0.1:{{dev_port}}  (live reload; the stream is proxied to the server on :{{dev_server_port}})"
     echo
     # When either one stops (Ctrl-C, a port already taken, a crash), the trap stops the other.
     wait -n
@@ -49,19 +64,21 @@ dev: (setup "build")
 cluster: (setup "redis") build
     #!/usr/bin/env bash
     set -euo pipefail
-    dir=target/cluster
+    dir={{recipe_dir}}/cluster
+    read -r redis_port _ <<<"{{cluster_redis_ports}}"
     mkdir -p "$dir"
     # Stop Redis and both replicas on the way out (not `kill 0`: that signals this shell too, and
     # the trap runs again).
     trap 'exit 0' INT TERM
     trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
-    redis-server --bind 127.0.0.1 --port 6380 --dir "$dir" --appendonly yes --save "" >"$dir/redis.log" &
-    until redis-cli -p 6380 ping >/dev/null 2>&1; do sleep 0.1; done
-    export PINGSTREAM_REDIS_URL=redis://127.0.0.1:6380
-    ./target/release/server --addr 127.0.0.1:8081 &
-    ./target/release/server --addr 127.0.0.1:8082 &
+    redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$dir" --appendonly yes --save "" >"$dir/redis.log" &
+    until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.1; done
+    export PINGSTREAM_REDIS_URL=redis://127.0.0.1:$redis_port
+    for port in {{cluster_ports}}; do
+        ./target/release/server --addr "127.0.0.1:$port" &
+    done
     echo
-    echo "    replicas: http://127.0.0.1:8081  http://127.0.0.1:8082  (one stream, shared through Redis :6380)"
+    echo "    replicas:$(printf '  http://127.0.0.1:%s' {{cluster_ports}})  (one stream, shared through Redis :$redis_port)"
     echo
     wait
 
@@ -69,24 +86,28 @@ cluster: (setup "redis") build
 cluster-ha: (setup "redis") build
     #!/usr/bin/env bash
     set -euo pipefail
-    dir=target/cluster-ha
+    dir={{recipe_dir}}/cluster-ha
+    read -r master replica _ <<<"{{cluster_redis_ports}}"
+    sentinels=({{cluster_sentinel_ports}})
     mkdir -p "$dir"
     trap 'exit 0' INT TERM
     trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
-    redis-server --bind 127.0.0.1 --port 6380 --dir "$dir" --dbfilename master.rdb --appendonly no --save "" --repl-diskless-sync-delay 0 >"$dir/master.log" &
-    redis-server --bind 127.0.0.1 --port 6381 --dir "$dir" --dbfilename replica.rdb --appendonly no --save "" --replicaof 127.0.0.1 6380 >"$dir/replica.log" &
-    until redis-cli -p 6380 ping >/dev/null 2>&1 && redis-cli -p 6381 ping >/dev/null 2>&1; do sleep 0.1; done
-    for port in 26380 26381 26382; do
-        printf 'port %s\nbind 127.0.0.1\nsentinel monitor pingstream 127.0.0.1 6380 2\nsentinel down-after-milliseconds pingstream 1000\nsentinel failover-timeout pingstream 5000\n' "$port" >"$dir/sentinel-$port.conf"
+    redis-server --bind 127.0.0.1 --port "$master" --dir "$dir" --dbfilename master.rdb --appendonly no --save "" --repl-diskless-sync-delay 0 >"$dir/master.log" &
+    redis-server --bind 127.0.0.1 --port "$replica" --dir "$dir" --dbfilename replica.rdb --appendonly no --save "" --replicaof 127.0.0.1 "$master" >"$dir/replica.log" &
+    until redis-cli -p "$master" ping >/dev/null 2>&1 && redis-cli -p "$replica" ping >/dev/null 2>&1; do sleep 0.1; done
+    for port in "${sentinels[@]}"; do
+        printf 'port %s\nbind 127.0.0.1\nsentinel monitor pingstream 127.0.0.1 %s 2\nsentinel down-after-milliseconds pingstream 1000\nsentinel failover-timeout pingstream 5000\n' "$port" "$master" >"$dir/sentinel-$port.conf"
         redis-server "$dir/sentinel-$port.conf" --sentinel >"$dir/sentinel-$port.log" &
     done
-    export PINGSTREAM_REDIS_SENTINEL=127.0.0.1:26380,127.0.0.1:26381,127.0.0.1:26382
+    sentinel_addrs=$(printf '127.0.0.1:%s,' "${sentinels[@]}")
+    export PINGSTREAM_REDIS_SENTINEL=${sentinel_addrs%,}
     export PINGSTREAM_REDIS_MASTER_NAME=pingstream
-    ./target/release/server --addr 127.0.0.1:8081 &
-    ./target/release/server --addr 127.0.0.1:8082 &
+    for port in {{cluster_ports}}; do
+        ./target/release/server --addr "127.0.0.1:$port" &
+    done
     echo
-    echo "    replicas: http://127.0.0.1:8081  http://127.0.0.1:8082  (master :6380, replica :6381, sentinels :26380-26382)"
-    echo "    fail over: kill -9 the process on :6380 (redis-cli -p 26380 sentinel get-master-addr-by-name pingstream shows the new master)"
+    echo "    replicas:$(printf '  http://127.0.0.1:%s' {{cluster_ports}})  (master :$master, replica :$replica, sentinels$(printf ' :%s' "${sentinels[@]}"))"
+    echo "    fail over: kill -9 the process on :$master (redis-cli -p ${sentinels[0]} sentinel get-master-addr-by-name pingstream shows the new master)"
     echo
     wait
 
@@ -99,8 +120,8 @@ build: (setup "build")
     trunk build --release
     cargo build --release -p server
 
-# Everything CI checks: formatting, lints (native and wasm32), native tests, browser tests, end to end.
-test: lint test-native test-browser test-e2e
+# Everything CI checks: formatting, lints (native and wasm32), native tests, browser tests, end to end, the recipes a person runs.
+test: lint test-native test-browser test-e2e test-recipes
 
 # The carried actix-http patch (vendor/README.md) is exactly release + diff and in use; formatting and clippy with warnings as errors, native and wasm32.
 lint: (setup "build")
@@ -130,6 +151,10 @@ test-browser: (setup "browser")
 # The release server serving the built dist/, driven through a real browser (chromedriver).
 test-e2e: (setup "browser") build
     CHROMEDRIVER=$(command -v chromedriver) cargo test --release -p server --features e2e --test e2e
+
+# The recipes a person runs (dev, run-tls, cluster, cluster-ha), each run for real on ports of its own, checked and stopped with Ctrl-C (SIGINT); last in test, which has built what they build (test-native the suite, ignored there).
+test-recipes: (setup "all") build
+    CHROMEDRIVER=$(command -v chromedriver) cargo test --workspace --exclude frontend --test recipes -- --ignored
 
 # Load benchmark, not part of `test`: ours (HTTP/1.1, and HTTP/2 over TLS) vs the naive and floor baselines at 1k/5k/10k/15k clients (~8 min); `--quick`: 1k only; `--update`: rewrite BENCHMARKS.md; `--notices K --notice-rate R`: publish notices while the clients listen; `--server NAME=PATH`: another build beside ours (BENCHMARKS.md).
 bench *ARGS:

@@ -63,12 +63,7 @@ impl TestCert {
     }
 
     fn client_builder(&self) -> reqwest::ClientBuilder {
-        let certificate =
-            reqwest::Certificate::from_pem(self.pem.as_bytes()).expect("a PEM certificate");
-        reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(certificate)
+        client_builder_trusting(self.pem.as_bytes())
     }
 
     /// A TLS connection to `127.0.0.1:port` that negotiated `h2`, driven by `builder`'s
@@ -95,4 +90,18 @@ impl TestCert {
         });
         (send, driver)
     }
+}
+
+/// A reqwest client trusting only the certificate `pem` (another than a [`TestCert`], such as the
+/// one `just cert` wrote), offering `h2` and `http/1.1` by ALPN, as [`TestCert::client`].
+pub fn client_trusting(pem: &[u8]) -> reqwest::Client {
+    client_builder_trusting(pem).build().expect("client builds")
+}
+
+fn client_builder_trusting(pem: &[u8]) -> reqwest::ClientBuilder {
+    let certificate = reqwest::Certificate::from_pem(pem).expect("a PEM certificate");
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(certificate)
 }

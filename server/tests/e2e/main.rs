@@ -12,7 +12,6 @@
 //! a state that may last only milliseconds, by reading what a recorder in the page saw). Where a
 //! test must see or break the connections, the page reaches the server through [`proxy`].
 
-mod browser;
 mod latency;
 mod notices;
 mod proxy;
@@ -25,3 +24,5 @@ mod streaming;
 mod topics;
 mod transport;
 use test_support as support;
+// The page in headless Chromium, shared with the recipes suite.
+use support::browser;

@@ -1,4 +1,7 @@
-//! Headless Chromium behind its own chromedriver, and what the page shows, read in one go.
+//! Headless Chromium behind its own chromedriver, and what the page shows, read in one go: for
+//! the suites that drive the page in a browser (`e2e`, and `recipes` through `just dev`). `CHROME`
+//! and `CHROMEDRIVER` name the programs when they are not `/usr/bin/chromium` and
+//! `/usr/bin/chromedriver`.
 
 use std::{
     net::TcpStream,
@@ -18,7 +21,7 @@ use serde_json::json;
 use tempfile::TempDir;
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::server::free_port;
+use crate::free_port;
 
 /// The longest any wait for the page lasts.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -195,6 +198,15 @@ impl Browser {
             .execute(script, vec![])
             .await
             .expect("the script runs")
+    }
+
+    /// [`Browser::evaluate`] that hands back chromedriver's refusal instead of panicking: for a
+    /// page that may be reloading at that moment.
+    pub async fn try_evaluate(&self, script: &str) -> Result<serde_json::Value, String> {
+        self.client
+            .execute(script, vec![])
+            .await
+            .map_err(|err| err.to_string())
     }
 
     /// Runs `script` (a function body) in the page with `args` as its `arguments`.
