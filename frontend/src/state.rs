@@ -119,20 +119,19 @@ impl PageState {
 
     /// Shows `notice`, stamped `stamp`, from the followed topics' stream or the page's own; keeps
     /// the newest [`MAX_NOTICES`] of that stream.
-    fn show(&mut self, notice: Notice, stamp: Option<EventStamp>, followed: bool) -> ShownNotice {
-        let shown = ShownNotice {
-            key: self.key(),
+    fn show(&mut self, notice: Notice, stamp: Option<EventStamp>, followed: bool) {
+        let key = self.key();
+        self.notices.push_front(ShownNotice {
+            key,
             notice,
             topic: stamp.map(|stamp| stamp.topic),
             followed,
-        };
-        self.notices.push_front(shown.clone());
+        });
         let mut kept = 0;
         self.notices.retain(|other| {
             kept += usize::from(other.followed == followed);
             other.followed != followed || kept <= MAX_NOTICES
         });
-        shown
     }
 
     fn push(&mut self, kind: EntryKind) {
@@ -159,9 +158,10 @@ impl PageState {
                 stamp,
                 ..
             } => {
-                let shown = self.show(notice, stamp, false);
-                if shown.notice.level == Level::Critical {
-                    self.alert = Some(shown);
+                let critical = notice.level == Level::Critical;
+                self.show(notice, stamp, false);
+                if critical {
+                    self.alert = self.notices.front().cloned();
                 }
             }
             Feed::Gap { missed } => self.push(EntryKind::Gap { missed }),

@@ -10,9 +10,9 @@
 
 use shared::{EventId, EventStamp, Topic};
 
-/// How many topics' numbers a tab remembers, the most recently seen: a stream of every topic
-/// may carry thousands. An event on a topic forgotten since is judged like the first on it (no
-/// gap can be told), never as a false gap.
+/// How many topics' numbers a tab remembers: a stream of every topic may carry thousands. When
+/// one more comes, the topic first seen longest ago is forgotten; an event on a topic forgotten
+/// is judged like the first on it (no gap can be told), never as a false gap.
 pub const MAX_TOPICS: usize = 100;
 
 /// One item of the feed, in the order the stream carried them.
@@ -56,8 +56,8 @@ pub enum Verdict {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Judge {
     newest_id: Option<EventId>,
-    /// The newest `topic_seq` of each topic seen in the newest id's run, least recently seen
-    /// first; at most [`MAX_TOPICS`].
+    /// The newest `topic_seq` of each topic seen in the newest id's run, in the order first
+    /// seen; at most [`MAX_TOPICS`].
     topics: Vec<(Topic, u64)>,
     /// A reset was marked and no event has come since: the new run it announced needs no second
     /// mark.
@@ -103,15 +103,17 @@ impl Judge {
         }
         self.newest_id = Some(*id);
         self.restarted = false;
-        if let Some(at) = self.topics.iter().position(|(seen, _)| seen == topic) {
-            let (_, last) = self.topics.remove(at);
+        if let Some((_, last)) = self.topics.iter_mut().find(|(seen, _)| seen == topic) {
             if *topic_seq > last.saturating_add(1) {
-                verdict = Verdict::Gap(topic_seq - last - 1);
+                verdict = Verdict::Gap(topic_seq - *last - 1);
             }
-        } else if self.topics.len() == MAX_TOPICS {
-            self.topics.remove(0);
+            *last = *topic_seq;
+        } else {
+            if self.topics.len() == MAX_TOPICS {
+                self.topics.remove(0);
+            }
+            self.topics.push((topic.clone(), *topic_seq));
         }
-        self.topics.push((topic.clone(), *topic_seq));
         verdict
     }
 }
@@ -225,7 +227,7 @@ mod tests {
     }
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn only_the_most_recent_topics_are_remembered_and_a_forgotten_one_makes_no_false_gap() {
+    fn only_the_topics_first_seen_last_are_remembered_and_a_forgotten_one_makes_no_false_gap() {
         let mut judge = Judge::default();
         judge.judge(Some(&stamp(1, 1, "old", 1)));
         for n in 0..MAX_TOPICS as u64 {

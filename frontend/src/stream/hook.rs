@@ -4,18 +4,19 @@
 //! One tab of the browser holds the stream (the one holding a [`LeaderLock`]) and relays what it
 //! receives to the other tabs over a [`TabChannel`]; those follow it. What a tab does with each
 //! thing that happens is decided by its [`TabRole`]; this hook only connects the role to the
-//! browser: every event (from the `EventSource`, the other tabs, the lock, the network) goes into
-//! one inbox, and one loop hands them, and the timer the role asks for, to the role.
+//! browser: every event (from the `EventSource`, the other tabs, the lock, the network, the page,
+//! the timer the role asks for) goes into one inbox, which hands them to the role one at a time,
+//! in order, as they come: callbacks, no async loop (a channel and a loop cost the page a
+//! kilobyte).
 
-use std::{cell::RefCell, pin::pin, rc::Rc};
-
-use futures_channel::{mpsc, oneshot};
-use futures_util::{
-    StreamExt,
-    future::{Either, select},
+use std::{
+    cell::RefCell,
+    mem,
+    rc::{Rc, Weak},
 };
+
 use gloo_events::EventListener;
-use gloo_timers::future::TimeoutFuture;
+use gloo_timers::callback::Timeout;
 use shared::{EventSet, Selection, StreamEvent as _, Timing};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -67,7 +68,7 @@ pub fn share_name<E: EventSet>(url: &str, selection: &Selection) -> String {
     format!("pingstream/{:08x}/{stream}", E::fingerprint())
 }
 
-/// Everything that reaches the hook's loop.
+/// Everything that reaches the role.
 enum Input {
     /// From the `EventSource` opened as attempt number `.0`; a closed one's late events are
     /// dropped.
@@ -82,35 +83,50 @@ enum Input {
     Online,
     /// The page is shown again from the browser's back/forward cache.
     Shown,
+    /// The page goes away; `.0`: the browser keeps it to show it again later.
+    Hidden(bool),
+    /// The time the role asked to be woken at has come (or it is woken early, to look).
+    Tick,
+}
+
+/// Where everything that happens goes ([`Input`]): to the role, at once ([`Inbox::handle`]).
+#[derive(Clone)]
+struct InboxTx(Rc<dyn Fn(Input)>);
+
+impl InboxTx {
+    /// Hands `input` to the role (or, once the stream was let go, to nobody).
+    fn send(&self, input: Input) {
+        (self.0)(input);
+    }
 }
 
 /// Queues for the lock `name`; `Granted` or `Refused` goes to `inbox_tx` when the browser decides.
 /// `None` where the browser has no Web Locks.
-fn request_lock(name: &str, inbox_tx: &mpsc::UnboundedSender<Input>) -> Option<LeaderLock> {
+fn request_lock(name: &str, inbox_tx: &InboxTx) -> Option<LeaderLock> {
     let granted_tx = inbox_tx.clone();
     let refused_tx = inbox_tx.clone();
     LeaderLock::request(
         name,
         move || {
-            let _ = granted_tx.unbounded_send(Input::Granted);
+            granted_tx.send(Input::Granted);
         },
         move |reason| {
             gloo_console::warn!(
                 "no Web Lock for this tab, it holds a stream of its own:",
                 reason
             );
-            let _ = refused_tx.unbounded_send(Input::Refused);
+            refused_tx.send(Input::Refused);
         },
     )
 }
 
 /// Joins the tabs sharing `name`: their channel and the queue for the lock. Both or neither: a
 /// browser without one of them gets a stream per tab.
-fn share(name: &str, inbox_tx: &mpsc::UnboundedSender<Input>) -> Option<(TabChannel, LeaderLock)> {
+fn share(name: &str, inbox_tx: &InboxTx) -> Option<(TabChannel, LeaderLock)> {
     let message_tx = inbox_tx.clone();
     let channel = TabChannel::open(name, move |message| {
-        // The inbox goes only with the loop, which owns this channel.
-        let _ = message_tx.unbounded_send(Input::Tab(message));
+        // The sender holds the inbox weakly: the channel goes with the tab it feeds.
+        message_tx.send(Input::Tab(message));
     })?;
     Some((channel, request_lock(name, inbox_tx)?))
 }
@@ -148,13 +164,13 @@ fn listen(
     source: &EventSource,
     name: &'static str,
     attempt: u32,
-    inbox_tx: &mpsc::UnboundedSender<Input>,
+    inbox_tx: &InboxTx,
     read: impl Fn(&Event) -> Option<SourceEvent> + 'static,
 ) -> EventListener {
     let inbox_tx = inbox_tx.clone();
     EventListener::new(source, name, move |event| {
         if let Some(event) = read(event) {
-            let _ = inbox_tx.unbounded_send(Input::Stream(attempt, event));
+            inbox_tx.send(Input::Stream(attempt, event));
         }
     })
 }
@@ -169,12 +185,7 @@ struct Source {
 impl Source {
     /// Opens `url` with a listener for each of `names` and for the heartbeat; its events go to
     /// `inbox_tx` marked with `attempt`.
-    fn open(
-        url: &str,
-        names: &[&'static str],
-        attempt: u32,
-        inbox_tx: &mpsc::UnboundedSender<Input>,
-    ) -> Option<Self> {
+    fn open(url: &str, names: &[&'static str], attempt: u32, inbox_tx: &InboxTx) -> Option<Self> {
         let source = EventSource::new(url).ok()?;
         let mut listeners: Vec<EventListener> = names
             .iter()
@@ -206,7 +217,7 @@ impl Source {
                 wasm_bindgen_futures::spawn_local(async move {
                     let final_answer = is_final(answer_status(&url).await);
                     let gave_up = SourceEvent::GaveUp { final_answer };
-                    let _ = closed_tx.unbounded_send(Input::Stream(attempt, gave_up));
+                    closed_tx.send(Input::Stream(attempt, gave_up));
                 });
             }
             (target.ready_state() == EventSource::CONNECTING).then_some(SourceEvent::Dropped)
@@ -244,7 +255,7 @@ struct Shell<E: EventSet> {
     /// The page's latest callback for the feed (a render may replace it).
     on_feed: Rc<RefCell<Callback<Feed<E>>>>,
     status: Status,
-    inbox_tx: mpsc::UnboundedSender<Input>,
+    inbox_tx: InboxTx,
     source: Rc<RefCell<Option<Source>>>,
     /// Counts the `EventSource`s opened, to tell their events apart.
     attempt: u32,
@@ -281,9 +292,7 @@ impl<E: EventSet> Io<E> for Shell<E> {
             let gave_up = SourceEvent::GaveUp {
                 final_answer: false,
             };
-            let _ = self
-                .inbox_tx
-                .unbounded_send(Input::Stream(self.attempt, gave_up));
+            self.inbox_tx.send(Input::Stream(self.attempt, gave_up));
         }
         *self.source.borrow_mut() = opened;
     }
@@ -303,10 +312,7 @@ impl<E: EventSet> Io<E> for Shell<E> {
 
 /// Reports the browser's network state now and whenever it changes; each return to online also
 /// goes to the inbox. The listeners are removed when the returned value is dropped.
-fn watch_network(
-    status: &Status,
-    inbox_tx: mpsc::UnboundedSender<Input>,
-) -> Option<[EventListener; 2]> {
+fn watch_network(status: &Status, inbox_tx: InboxTx) -> Option<[EventListener; 2]> {
     let window = web_sys::window()?;
     status.apply(StatusAction::Network {
         online: window.navigator().on_line(),
@@ -315,7 +321,7 @@ fn watch_network(
         let status = status.clone();
         EventListener::new(&window, "online", move |_| {
             status.apply(StatusAction::Network { online: true });
-            let _ = inbox_tx.unbounded_send(Input::Online);
+            inbox_tx.send(Input::Online);
         })
     };
     let on_offline = {
@@ -335,68 +341,55 @@ fn persisted(event: &Event) -> bool {
         .is_some_and(PageTransitionEvent::persisted)
 }
 
-/// Keeps what the tab shows in `sessionStorage` under `name` whenever the page goes away, for a
-/// reload. When the browser keeps the page to show it again later (its back/forward cache), the
-/// page lets the stream go meanwhile (its `EventSource` closed, the lock given back to the other
-/// tabs, which take the stream over) and takes it up again once it is shown ([`Input::Shown`]):
-/// a frozen page would hold a connection of the server and, worse, the lock. The listeners are
-/// removed when the returned value is dropped.
-fn watch_page<E: EventSet + 'static>(
-    shell: &Shell<E>,
-    role: &Rc<RefCell<TabRole<E>>>,
-) -> Option<[EventListener; 2]> {
+/// Tells the inbox when the page goes away ([`Input::Hidden`]: what it shows is kept for a
+/// reload, and a page kept by the browser's back/forward cache lets the stream go meanwhile) and
+/// when it is shown again from that cache ([`Input::Shown`]). The listeners are removed when the
+/// returned value is dropped.
+fn watch_page(inbox_tx: &InboxTx) -> Option<[EventListener; 2]> {
     let window = web_sys::window()?;
-    let (name, role) = (shell.name.clone(), Rc::clone(role));
-    let (source, lock) = (Rc::clone(&shell.source), Rc::clone(&shell.lock));
+    let hidden_tx = inbox_tx.clone();
     let on_hide = EventListener::new(&window, "pagehide", move |event| {
-        if let Ok(mut role) = role.try_borrow_mut() {
-            session_store::save(&name, &role.snapshot());
-            if persisted(event) {
-                role.suspend(now());
-                drop(source.borrow_mut().take());
-                drop(lock.borrow_mut().take());
-            }
-        }
+        hidden_tx.send(Input::Hidden(persisted(event)));
     });
-    let shown_tx = shell.inbox_tx.clone();
+    let shown_tx = inbox_tx.clone();
     let on_show = EventListener::new(&window, "pageshow", move |event| {
         if persisted(event) {
-            let _ = shown_tx.unbounded_send(Input::Shown);
+            shown_tx.send(Input::Shown);
         }
     });
     Some([on_hide, on_show])
 }
 
-/// Hands every input, and every timer the role asks for, to the role. Never ends by itself.
-async fn run<E: EventSet>(
-    role: Rc<RefCell<TabRole<E>>>,
-    mut shell: Shell<E>,
-    mut inbox: mpsc::UnboundedReceiver<Input>,
-) {
-    loop {
-        let wait = role.borrow().wake_in(now()).min(MAX_SLEEP_MS);
-        let next = select(inbox.next(), TimeoutFuture::new(wait.ceil() as u32)).await;
-        let mut role = role.borrow_mut();
-        match next {
-            Either::Left((Some(Input::Stream(attempt, event)), _)) => {
+/// The role and the browser's side of it, once built.
+struct Tab<E: EventSet> {
+    role: TabRole<E>,
+    shell: Shell<E>,
+    /// Wakes the role when it asked to be; replaced after every input (dropped: cancelled).
+    timer: Option<Timeout>,
+}
+
+impl<E: EventSet + 'static> Tab<E> {
+    /// Hands `input` to the role.
+    fn handle(&mut self, input: Input) {
+        let (role, shell) = (&mut self.role, &mut self.shell);
+        match input {
+            Input::Stream(attempt, event) => {
                 if attempt == shell.attempt {
-                    role.stream(event, now(), &mut shell);
+                    role.stream(event, now(), shell);
                 }
             }
-            Either::Left((Some(Input::Tab(message)), _)) => {
-                role.tab_message(message, now(), &mut shell);
-            }
-            Either::Left((Some(Input::Granted), _)) => role.granted(now(), &mut shell),
+            Input::Tab(message) => role.tab_message(message, now(), shell),
+            Input::Granted => role.granted(now(), shell),
             // Alone, as with sharing off: nobody relays to this tab, and it relays to nobody.
-            Either::Left((Some(Input::Refused), _)) => {
+            Input::Refused => {
                 if !role.is_holding() {
                     shell.channel = None;
-                    role.granted(now(), &mut shell);
+                    role.granted(now(), shell);
                 }
             }
-            Either::Left((Some(Input::Online), _)) => role.online(now(), &mut shell),
+            Input::Online => role.online(now(), shell),
             // Back from the cache: in the queue for the lock again, as a new tab would be.
-            Either::Left((Some(Input::Shown), _)) => {
+            Input::Shown => {
                 let lock = shell
                     .channel
                     .as_ref()
@@ -404,15 +397,74 @@ async fn run<E: EventSet>(
                 let sharing = lock.is_some();
                 *shell.lock.borrow_mut() = lock;
                 if sharing {
-                    role.rejoin(now(), &mut shell);
+                    role.rejoin(now(), shell);
                 } else {
-                    role.granted(now(), &mut shell);
+                    role.granted(now(), shell);
                 }
             }
-            // `shell` keeps a sender: the inbox never ends.
-            Either::Left((None, _)) => return,
-            Either::Right(_) => role.tick(now(), &mut shell),
+            // What the tab shows is kept for a reload. Kept for later by the browser, the page
+            // lets the stream go meanwhile (its `EventSource` closed, the lock given back to the
+            // other tabs, which take the stream over) and takes it up again once it is shown: a
+            // frozen page would hold a connection of the server and, worse, the lock.
+            Input::Hidden(persisted) => {
+                session_store::save(&shell.name, &role.snapshot());
+                if persisted {
+                    role.suspend(now());
+                    drop(shell.source.borrow_mut().take());
+                    drop(shell.lock.borrow_mut().take());
+                }
+            }
+            Input::Tick => role.tick(now(), shell),
         }
+    }
+
+    /// Sets the timer the role asks for from now.
+    fn rearm(&mut self) {
+        let wait = self.role.wake_in(now()).min(MAX_SLEEP_MS);
+        let tick_tx = self.shell.inbox_tx.clone();
+        self.timer = Some(Timeout::new(wait.ceil() as u32, move || {
+            tick_tx.send(Input::Tick);
+        }));
+    }
+}
+
+/// The inputs of one followed stream, and its [`Tab`] once built (`None` again once let go).
+struct Inbox<E: EventSet> {
+    /// Inputs not handled yet: those that came while another was (a role's action that makes the
+    /// browser call back at once), or before the tab was built.
+    pending: RefCell<Vec<Input>>,
+    tab: RefCell<Option<Tab<E>>>,
+}
+
+impl<E: EventSet + 'static> Inbox<E> {
+    /// A sender to it that holds it weakly: once the stream is let go, what comes is dropped.
+    fn sender(this: &Rc<Self>) -> InboxTx {
+        let inbox: Weak<Self> = Rc::downgrade(this);
+        InboxTx(Rc::new(move |input| {
+            if let Some(inbox) = inbox.upgrade() {
+                inbox.handle(input);
+            }
+        }))
+    }
+
+    /// Queues `input`, then hands every queued input to the role, in order, unless that is
+    /// already under way (it will reach this one), and sets the timer the role asks for.
+    fn handle(&self, input: Input) {
+        self.pending.borrow_mut().push(input);
+        let Ok(mut tab) = self.tab.try_borrow_mut() else {
+            return;
+        };
+        let Some(tab) = tab.as_mut() else {
+            return;
+        };
+        loop {
+            let inputs = mem::take(&mut *self.pending.borrow_mut());
+            if inputs.is_empty() {
+                break;
+            }
+            inputs.into_iter().for_each(|input| tab.handle(input));
+        }
+        tab.rearm();
     }
 }
 
@@ -427,7 +479,11 @@ fn follow<E: EventSet + 'static>(
 ) -> impl FnOnce() + use<E> {
     // The open `EventSource` is owned here, so that letting go closes it at once.
     let source = Rc::new(RefCell::new(None));
-    let (inbox_tx, inbox) = mpsc::unbounded();
+    let inbox = Rc::new(Inbox {
+        pending: RefCell::new(Vec::new()),
+        tab: RefCell::new(None),
+    });
+    let inbox_tx = Inbox::sender(&inbox);
     let name = share_name::<E>(url, selection);
     let location = web_sys::window().and_then(|window| window.location().search().ok());
     let sharing = location.is_none_or(|search| sharing_requested(&search));
@@ -450,20 +506,22 @@ fn follow<E: EventSet + 'static>(
     } else {
         TabRole::hold(url, selection, restored, now(), &mut shell)
     };
-    let role = Rc::new(RefCell::new(role));
-    let network = watch_network(status, inbox_tx);
-    let page = watch_page(&shell, &role);
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    wasm_bindgen_futures::spawn_local(async move {
-        select(stop_rx, pin!(run(role, shell, inbox))).await;
+    *inbox.tab.borrow_mut() = Some(Tab {
+        role,
+        shell,
+        timer: None,
     });
+    let network = watch_network(status, inbox_tx.clone());
+    let page = watch_page(&inbox_tx);
+    // Hands the role what came meanwhile, and sets its timer.
+    inbox_tx.send(Input::Tick);
     move || {
         drop(network);
         drop(page);
         // Hands the stream to the next tab in the browser's queue.
         drop(lock.borrow_mut().take());
-        // Ends the loop, which leaves the channel.
-        drop(stop_tx);
+        // The role, the channel and the timer go; what comes later goes nowhere.
+        drop(inbox);
         drop(source.borrow_mut().take());
     }
 }
