@@ -16,7 +16,7 @@ pub fn topic_list(
     on_dismiss: &Callback<u64>,
 ) -> Html {
     html! {
-        <ul id="topic-feed" data-status={status} aria-label="Notices on the followed topics">
+        <ul id="topic-feed" data-status={status} aria-label="Followed topics">
             { notice_items(notices, true, on_dismiss) }
         </ul>
     }
