@@ -7,15 +7,17 @@
 # Usage: scripts/bench.sh [--quick] [--update] [--clients "1000 5000 10000 15000"]
 #                         [--events 15] [--servers "ours ours-h2 naive floor"]
 #                         [--h2-streams 100] [--server NAME=PATH] [--notices K]
-#                         [--notice-rate 100]
+#                         [--notice-rate 100] [--topics per-client|pattern]
 #   --quick   1000 clients only, 5 events (a minute; no target is judged)
 #   --update  write the report into BENCHMARKS.md
 #   --keep    keep the results file (its path is printed) instead of deleting it
 #   --ours-args "..."  extra flags for our server (e.g. "--workers 1"), to compare settings
-#   --repeat R  run every server R times at each load (interleaved); the report keeps, for each,
-#               the run with the median p99 latency, so one burst of load from elsewhere on a
-#               shared machine does not decide a row; and it prints each round's ratios to the
-#               floor of that round, with their median
+#   --repeat R  run the whole session R times, round after round (each round runs every load
+#               and every server once, so a drift in the machine's speed spreads over all of
+#               them); the report keeps, for each server and load, the run with the median p99
+#               latency, so one burst of load from elsewhere on a shared machine does not decide
+#               a row; and it prints each round's ratios to the floor of that round, with their
+#               median (topic loads: each round's figures and their median)
 #   --h2-streams S  streams per TLS connection for ours-h2 (N clients over N/S connections)
 #   --server NAME=PATH  also run the server binary PATH, under NAME, with the flags ours gets
 #               (e.g. a build of an older commit, to compare before and after in one session);
@@ -26,6 +28,15 @@
 #               (over plain HTTP: not to ours-h2, naive or floor, which run as usual), and reports
 #               their delivery latency, the POSTs' latency and delivered/expected
 #   --notice-rate R  notices per second (default 100)
+#   --topics MODE  a topic load instead of the ping bench, on ours and every --server (they must
+#               have topics; the servers default to "ours"; naive, floor and ours-h2 cannot
+#               run it): the clients subscribe by topic and loadgen publishes --notices K
+#               (default: 10 s worth) at --notice-rate R on topics, measuring the server's CPU
+#               per publish (gross, and net of its idle CPU with every stream open, sampled
+#               for 5 s first), delivery latency and delivered/expected. MODE per-client: client
+#               i subscribes to ?topic=users/<i>, each notice goes to a random users/<n> (one
+#               client); pattern: every client subscribes to ?topic=orders/*, each notice goes
+#               to a random orders/<n> (every client)
 #
 # Every server runs alone: start it, load it with `loadgen --pid`, stop it, next. Results go to
 # a JSON-lines file that `bench-report` turns into the table.
@@ -43,6 +54,8 @@ repeat=1
 h2_streams=100
 notices=0
 notice_rate=100
+topics=""
+servers_given=
 # --server NAME=PATH: the binary each of those servers runs.
 declare -A server_bin=()
 while [[ $# -gt 0 ]]; do
@@ -52,7 +65,7 @@ while [[ $# -gt 0 ]]; do
     --keep) keep=1; shift ;;
     --clients) clients="$2"; shift 2 ;;
     --events) events="$2"; shift 2 ;;
-    --servers) servers="$2"; shift 2 ;;
+    --servers) servers="$2"; servers_given=1; shift 2 ;;
     --ours-args) ours_args="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
     --h2-streams) h2_streams="$2"; shift 2 ;;
@@ -67,9 +80,26 @@ while [[ $# -gt 0 ]]; do
       server_bin[$name]="$path"; shift 2 ;;
     --notices) notices="$2"; shift 2 ;;
     --notice-rate) notice_rate="$2"; shift 2 ;;
+    --topics)
+      case "$2" in
+        per-client | pattern) topics="$2" ;;
+        *) echo "--topics wants per-client or pattern: $2" >&2; exit 2 ;;
+      esac
+      shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
+# A topic load measures the notices it publishes on topics: ten seconds' worth unless told, on
+# our server (and every --server) only, as the baselines have no topics.
+if [[ -n "$topics" ]]; then
+  ((notices > 0)) || notices=$((10 * notice_rate))
+  [[ -n "$servers_given" ]] || servers="ours"
+  for name in $servers; do
+    case "$name" in
+      ours-h2 | naive | floor) echo "--topics: $name has no topics to load" >&2; exit 2 ;;
+    esac
+  done
+fi
 
 # The server is built unless every server that runs it was given another binary; ours-h2 also
 # needs its self-signed-cert tool.
@@ -145,9 +175,9 @@ stop_server() {
 }
 
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-for n in $clients; do
-  for ((round = 1; round <= repeat; round++)); do for name in $servers; do
-    echo "== $name, $n clients (run $round of $repeat)" >&2
+for ((round = 1; round <= repeat; round++)); do
+  for n in $clients; do for name in $servers; do
+    echo "== $name, $n clients${topics:+, topics $topics} (run $round of $repeat)" >&2
     start_server "$name"
     # Let the server settle (and tick once) before the "before" RSS sample.
     sleep 1.5
@@ -158,6 +188,7 @@ for n in $clients; do
       load_args=(--ca "$tls/cert.pem" --connections $(((n + h2_streams - 1) / h2_streams)))
     fi
     publishes "$name" && load_args+=(--notices "$notices" --notice-rate "$notice_rate")
+    [[ -n "$topics" ]] && load_args+=(--topics "$topics")
     "$bin/loadgen" --url "$url" "${load_args[@]}" --clients "$n" \
       --events "$events" --interval-ms "$interval_ms" --pid "$server_pid" --label "$name" \
       --out "$results" >/dev/null ||

@@ -22,6 +22,8 @@ use tokio::{
 
 use crate::{
     tally::{ClientTally, Seen},
+    target::Target,
+    topics::TopicPlan,
     wire::{Event, WireError},
 };
 
@@ -112,6 +114,8 @@ struct Slot {
     error: Option<ClientError>,
     /// Events whose id, name or data could not be read.
     bad_events: u64,
+    /// Events on a topic the client did not select (topic loads only).
+    off_topic: u64,
 }
 
 impl Slot {
@@ -124,10 +128,20 @@ impl Slot {
 /// id that is not `<epoch>-<seq>[:<topic>:<topic seq>]`, a name outside [`AppEvent`], data that is not that event.
 fn read_event(event: &Event<'_>) -> Option<(u64, AppEvent)> {
     let id: EventId = EventStamp::cursor(std::str::from_utf8(event.id).ok()?).ok()?;
+    Some((id.seq, read_data(event)?))
+}
+
+/// An event of the set with its whole stamp (topic loads, whose ids must name a topic), or
+/// `None` if any of it is unreadable.
+fn read_stamped_event(event: &Event<'_>) -> Option<(EventStamp, AppEvent)> {
+    let stamp: EventStamp = std::str::from_utf8(event.id).ok()?.parse().ok()?;
+    Some((stamp, read_data(event)?))
+}
+
+fn read_data(event: &Event<'_>) -> Option<AppEvent> {
     let name = std::str::from_utf8(event.event).ok()?;
     let data = std::str::from_utf8(event.data).ok()?;
-    let decoded = AppEvent::decode(name, data).ok()?;
-    Some((id.seq, decoded))
+    AppEvent::decode(name, data).ok()
 }
 
 /// What the slots of a board add up to over the measured seqs.
@@ -139,7 +153,8 @@ pub(crate) struct Totals {
     pub(crate) last_first_event: Duration,
     /// Distinct measured events received (of every name), over all clients.
     pub(crate) delivered: u64,
-    /// Measured seqs missing from connected clients' streams.
+    /// Measured seqs missing from connected clients' streams (always 0 in a topic load, whose
+    /// streams skip the other topics' seqs: there the run counts missing deliveries instead).
     pub(crate) gaps: u64,
     /// Events received again or out of order.
     pub(crate) dups: u64,
@@ -173,12 +188,18 @@ pub(crate) struct Board {
     ping_latencies_us: Vec<i64>,
     notice_latencies_us: Vec<i64>,
     notices_by_seq: BTreeMap<u64, u64>,
+    /// Measured notices delivered so far, over all clients (what a topic load waits on).
+    notice_deliveries: u64,
+    /// A topic load: each client's stream carries its topics only, and counts as connected at
+    /// its opening heartbeat (the first event it gets may be minutes away).
+    topics: Option<TopicPlan>,
 }
 
 impl Board {
     /// A slot for each of `clients` clients, none heard from yet; first events are timed from
-    /// `started`. Nothing is measured until [`Board::measure_from`].
-    pub(crate) fn new(clients: usize, started: Instant) -> Self {
+    /// `started`; with `topics`, the clients of that topic load. Nothing is measured until
+    /// [`Board::measure_from`].
+    pub(crate) fn new(clients: usize, started: Instant, topics: Option<TopicPlan>) -> Self {
         Self {
             slots: (0..clients).map(|_| Slot::default()).collect(),
             started,
@@ -191,19 +212,36 @@ impl Board {
             ping_latencies_us: Vec::new(),
             notice_latencies_us: Vec::new(),
             notices_by_seq: BTreeMap::new(),
+            notice_deliveries: 0,
+            topics,
         }
     }
 
     /// Client `index` received `event` at `received_us` (the wall clock). Events of the set are
-    /// judged by their id's seq; heartbeats, which have none, are skipped.
+    /// judged by their id's seq; heartbeats, which have none, are skipped (in a topic load, the
+    /// first connects the client). In a topic load, an event must be on one of the client's
+    /// topics.
     pub(crate) fn record(&mut self, index: usize, event: Event<'_>, received_us: i64) {
         if event.event == Timing::NAME.as_bytes() {
+            if self.topics.is_some() {
+                self.connect(index);
+            }
             return;
         }
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
-        let Some((seq, decoded)) = read_event(&event) else {
+        let read = match &self.topics {
+            None => read_event(&event),
+            Some(plan) => match read_stamped_event(&event) {
+                Some((stamp, _)) if !plan.wants(index, &stamp.topic) => {
+                    slot.off_topic += 1;
+                    return;
+                }
+                read => read.map(|(stamp, decoded)| (stamp.id.seq, decoded)),
+            },
+        };
+        let Some((seq, decoded)) = read else {
             slot.bad_events += 1;
             return;
         };
@@ -221,10 +259,19 @@ impl Board {
                     self.notice_latencies_us
                         .push(received_us - notice.time.timestamp_micros());
                     *self.notices_by_seq.entry(seq).or_default() += 1;
+                    self.notice_deliveries += 1;
                 }
             }
         }
         self.max_seq = self.max_seq.max(seq);
+        self.connect(index);
+    }
+
+    /// Client `index` got its first event, unless it had already.
+    fn connect(&mut self, index: usize) {
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
         if slot.first_event_at.is_none() {
             slot.first_event_at = Some(self.started.elapsed());
             self.connected += 1;
@@ -274,6 +321,11 @@ impl Board {
         self.max_ping_count
     }
 
+    /// Measured notices delivered so far, over all clients, each client's first copy only.
+    pub(crate) fn notice_deliveries(&self) -> u64 {
+        self.notice_deliveries
+    }
+
     /// Measures the events after seq `from` from now on. Every event recorded so far is at or
     /// below it when `from` is [`Board::max_seq`].
     pub(crate) fn measure_from(&mut self, from: u64) {
@@ -313,7 +365,9 @@ impl Board {
             if let Some(at) = slot.first_event_at {
                 totals.last_first_event = totals.last_first_event.max(at);
                 let tally = slot.tally.close(to);
-                totals.gaps += tally.gaps;
+                if self.topics.is_none() {
+                    totals.gaps += tally.gaps;
+                }
                 totals.dups += tally.dups;
                 totals.delivered += tally.delivered;
             }
@@ -325,6 +379,12 @@ impl Board {
                     .error_kinds
                     .entry("unreadable event".into())
                     .or_default() += slot.bad_events;
+            }
+            if slot.off_topic > 0 {
+                *totals
+                    .error_kinds
+                    .entry("an event on a topic the client did not select".into())
+                    .or_default() += slot.off_topic;
             }
         }
         totals
@@ -339,11 +399,90 @@ pub(crate) struct Run {
     pub(crate) handshakes: Semaphore,
     /// The server.
     pub(crate) target: SocketAddr,
-    /// The whole HTTP/1.1 request a client sends.
+    /// The stream under test.
+    pub(crate) stream: Target,
+    /// The whole HTTP/1.1 request a client sends, unless a topic load gives each its own.
     pub(crate) request: Vec<u8>,
+    /// The topic load, if any: the topics each client asks for.
+    pub(crate) topics: Option<TopicPlan>,
     /// Clients bind source addresses 127.0.0.1 ..= 127.0.0.`spread`, round robin.
     pub(crate) spread: u8,
     /// How long one client (over HTTP/2: one connection) may take from `connect()` to its
     /// first event.
     pub(crate) handshake_timeout: Duration,
+}
+
+impl Run {
+    /// The whole HTTP/1.1 request client `index` sends: the run's one request, or, in a topic
+    /// load, one asking for the client's topics.
+    pub(crate) fn request(&self, index: usize) -> std::borrow::Cow<'_, [u8]> {
+        match &self.topics {
+            None => std::borrow::Cow::Borrowed(&self.request),
+            Some(plan) => std::borrow::Cow::Owned(
+                self.stream
+                    .request_to(&plan.stream_path(&self.stream.path, index)),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topics::TopicMode;
+
+    fn event<'a>(id: &'a str, name: &'a str, data: &'a str) -> Event<'a> {
+        Event {
+            id: id.as_bytes(),
+            event: name.as_bytes(),
+            data: data.as_bytes(),
+        }
+    }
+
+    const HEARTBEAT: &str = r#"{"interval_ms":1000,"heartbeat_ms":2000,"start":"fresh"}"#;
+    const NOTICE: &str = r#"{"text":"hi","level":"info","time":"2026-12-07T16:00:00.000Z"}"#;
+
+    #[test]
+    fn in_a_topic_load_the_opening_heartbeat_connects_and_other_topics_are_errors() {
+        let plan = TopicPlan::new(TopicMode::PerClient, 2);
+        let mut board = Board::new(2, Instant::now(), Some(plan));
+        board.record(0, event("", "heartbeat", HEARTBEAT), 0);
+        assert!(board.is_connected(0) && !board.is_connected(1));
+        board.measure_from(0);
+        board.record(
+            0,
+            event("00000000000000ab-5:users/0:1", "notice", NOTICE),
+            0,
+        );
+        board.record(
+            0,
+            event("00000000000000ab-6:users/1:1", "notice", NOTICE),
+            0,
+        );
+        // A bare id names no topic: unreadable in a topic load.
+        board.record(0, event("00000000000000ab-7", "notice", NOTICE), 0);
+        assert_eq!(board.notice_deliveries(), 1);
+        let totals = board.totals();
+        assert_eq!((totals.connected, totals.delivered), (1, 1));
+        assert_eq!(totals.gaps, 0, "other topics' seqs are not gaps");
+        assert_eq!(
+            totals.error_kinds,
+            BTreeMap::from([
+                (
+                    "an event on a topic the client did not select".to_owned(),
+                    1
+                ),
+                ("unreadable event".to_owned(), 1),
+            ])
+        );
+    }
+
+    #[test]
+    fn in_the_ping_bench_heartbeats_connect_nobody() {
+        let mut board = Board::new(1, Instant::now(), None);
+        board.record(0, event("", "heartbeat", HEARTBEAT), 0);
+        assert!(!board.is_connected(0));
+        board.record(0, event("00000000000000ab-5", "notice", NOTICE), 0);
+        assert!(board.is_connected(0));
+    }
 }

@@ -3,6 +3,12 @@
 //! notices to publish, a [`crate::publish`] thread posts them meanwhile, and the window lasts
 //! until every client has had the last of them too.
 //!
+//! A topic load ([`crate::topics`]) subscribes each client to its topics instead of every
+//! topic, so its streams carry no pings: a client is connected at its opening heartbeat, the
+//! server's CPU is sampled for a while with nothing published (the idle cost of the open
+//! streams: heartbeats, the ticker), and the window is the notices', from the first publish
+//! until every notice reached every client it was for.
+//!
 //! The clients share one current-thread Tokio runtime: a task per client with a raw
 //! `TcpStream` and the hand-rolled [`crate::wire`] decoder (over HTTPS, a task per HTTP/2
 //! connection and one per stream on it: [`crate::h2load`]), and one [`Board`] (an
@@ -35,6 +41,7 @@ use crate::{
     publish::{self, NoticeLoad, PublishReport},
     tally::{self, Latency},
     target::{Target, source_addr},
+    topics::{TopicMode, TopicPlan},
     wire::{Progress, ResponseDecoder},
 };
 
@@ -42,6 +49,11 @@ use crate::{
 const READ_BUFFER: usize = 1536;
 /// How long the server may take to start accepting connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// Once its last publish is answered, a topic load stops waiting for deliveries when none has
+/// come for this long (a stream the server ended never gets the rest)…
+const QUIET: Duration = Duration::from_secs(1);
+/// …and waits this long at most.
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
 /// What one run does.
 #[derive(Debug, Clone)]
@@ -73,6 +85,19 @@ pub struct LoadConfig {
     /// Notices to publish through the server's publish API while the pings are measured
     /// (`http://` targets only).
     pub notices: Option<NoticeLoad>,
+    /// A topic load instead of the ping bench: the clients subscribe by topic and the notices
+    /// (which it needs) go on topics; no ping is measured.
+    pub topics: Option<TopicLoad>,
+}
+
+/// What a topic load does besides publishing its notices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicLoad {
+    /// Which topics the clients subscribe to and the notices go on.
+    pub mode: TopicMode,
+    /// How long the server's CPU is sampled with every stream open and nothing published,
+    /// before the notices.
+    pub idle: Duration,
 }
 
 /// Why a run could not be carried out at all (client failures are results, not errors).
@@ -90,6 +115,9 @@ pub enum LoadError {
     /// Notices were asked for over `https://`: the publisher speaks HTTP/1.1 in the clear only.
     #[error("notices are published over http:// only")]
     NoticesOverTls,
+    /// A topic load without notices to publish.
+    #[error("a topic load needs notices to publish")]
+    TopicsWithoutNotices,
     /// The publisher's thread could not be started, or died without a report.
     #[error("the notice publisher failed")]
     Publisher(#[source] io::Error),
@@ -152,7 +180,12 @@ pub struct RunResult {
     /// What the notices published during the window did; `None` when none were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notices: Option<NoticeRun>,
-    /// Events missing from connected clients' streams (from their first event to the window's end).
+    /// A topic load's own figures; `None` for the ping bench.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<TopicRun>,
+    /// Events missing from connected clients' streams (from their first event to the window's
+    /// end); in a topic load, whose streams skip the other topics' seqs, the notices' missing
+    /// deliveries (expected minus delivered).
     pub gaps: u64,
     /// Events received again or out of order.
     pub dups: u64,
@@ -181,8 +214,29 @@ pub struct NoticeRun {
     /// Deliveries of accepted notices, over all clients (each client's first copy only).
     pub delivered: u64,
     /// `connected × published`: every connected client got every accepted notice when
-    /// `delivered` equals it.
+    /// `delivered` equals it. In a topic load, each accepted notice counts once for every
+    /// connected client subscribed to its topic.
     pub expected: u64,
+}
+
+/// What a topic load measured beyond its notices' delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicRun {
+    /// Which topics the clients subscribed to and the notices went on.
+    pub mode: TopicMode,
+    /// How long the server was sampled idle (every stream open, nothing published), in
+    /// milliseconds.
+    pub idle_window_ms: f64,
+    /// Server CPU while idle, in milliseconds per second: heartbeats to the open streams and
+    /// the ticker's pings (which no topic stream takes).
+    pub idle_cpu_ms_per_s: Option<f64>,
+    /// Server CPU over the notices' window per accepted notice, in microseconds: the publish
+    /// request, its fan-out and delivery, and whatever the server did meanwhile.
+    pub cpu_us_per_publish: Option<f64>,
+    /// The same less the idle CPU of as long a window: what publishing added. An estimate:
+    /// streams fed a notice skip a heartbeat, so with many notices per stream it subtracts a
+    /// little too much.
+    pub net_cpu_us_per_publish: Option<f64>,
 }
 
 /// Carries out one run on a current-thread runtime of its own and returns what it measured.
@@ -210,6 +264,17 @@ struct Samples {
     from: u64,
     to: u64,
     published: Option<PublishReport>,
+    /// A topic load's idle sample and deliveries expected.
+    topics: Option<TopicSamples>,
+}
+
+/// What a topic load samples beyond the ping bench's figures.
+struct TopicSamples {
+    /// Server CPU over the idle window, in microseconds.
+    idle_cpu_us: Option<u64>,
+    idle_window: Duration,
+    /// Deliveries the accepted notices call for: one per connected client subscribed to each.
+    expected: u64,
 }
 
 /// Starts one client task per client (HTTP/1.1), or the HTTP/2 connections that carry them;
@@ -296,7 +361,7 @@ async fn measure_window(
         let mut board = run.board.borrow_mut();
         let last_published = published
             .as_ref()
-            .and_then(|report| report.seqs.iter().copied().max());
+            .and_then(|report| report.accepted.iter().map(|notice| notice.seq).max());
         let to = board.max_seq().max(last_published.unwrap_or(0));
         board.measure_to(to);
         to
@@ -317,13 +382,39 @@ fn run_result(config: &LoadConfig, run: &Run, samples: Samples) -> RunResult {
     let mut totals = run.board.borrow_mut().totals();
     let (connected, delivered) = (totals.connected, totals.delivered);
     let notices = samples.published.map(|report| {
+        let expected = match &samples.topics {
+            Some(topics) => topics.expected,
+            None => connected as u64 * distinct_seqs(&report),
+        };
         notice_run(
             report,
             config.notices.as_ref().map_or(0, |load| load.rate),
             &mut totals,
+            expected,
         )
     });
     let per_event = |micros: u64| (delivered > 0).then(|| micros as f64 / delivered as f64);
+    let topics = config
+        .topics
+        .zip(samples.topics.as_ref())
+        .map(|(load, topics)| {
+            topic_run(
+                load.mode,
+                topics,
+                (samples.server_cpu_us, samples.window),
+                notices.as_ref(),
+            )
+        });
+    let (expected, gaps) = match (&topics, &notices) {
+        (Some(_), Some(notices)) => (
+            notices.expected,
+            notices.expected.saturating_sub(notices.delivered),
+        ),
+        _ => (
+            connected as u64 * samples.to.saturating_sub(samples.from),
+            totals.gaps,
+        ),
+    };
     RunResult {
         server: config.label.clone(),
         clients: config.clients,
@@ -335,7 +426,7 @@ fn run_result(config: &LoadConfig, run: &Run, samples: Samples) -> RunResult {
         from_seq: samples.from,
         to_seq: samples.to,
         delivered,
-        expected: connected as u64 * samples.to.saturating_sub(samples.from),
+        expected,
         window_ms: millis(samples.window),
         rss_before_kib: samples.rss_before,
         rss_connected_kib: samples.rss_connected,
@@ -350,7 +441,8 @@ fn run_result(config: &LoadConfig, run: &Run, samples: Samples) -> RunResult {
         tool_cpu_us_per_event: samples.tool_cpu_us.and_then(per_event),
         latency: tally::latency(&mut totals.ping_latencies_us),
         notices,
-        gaps: totals.gaps,
+        topics,
+        gaps,
         dups: totals.dups,
         errors: totals.error_kinds.values().sum(),
         error_kinds: totals.error_kinds,
@@ -363,27 +455,61 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
     if config.notices.is_some() && config.target.tls {
         return Err(LoadError::NoticesOverTls);
     }
+    let plan = match (config.topics, &config.notices) {
+        (None, _) => None,
+        (Some(_), None) => return Err(LoadError::TopicsWithoutNotices),
+        (Some(load), Some(_)) => Some(TopicPlan::new(load.mode, config.clients)),
+    };
     let target = config.target.socket_addr();
     wait_until_ready(target, config.server_pid).await?;
     let server = config.server_pid;
     let rss_before = sample_rss(server)?;
     let started = Instant::now();
     let run = Rc::new(Run {
-        board: RefCell::new(Board::new(config.clients, started)),
+        board: RefCell::new(Board::new(config.clients, started, plan.clone())),
         handshakes: Semaphore::new(config.connect_concurrency.max(1)),
         target,
+        stream: config.target.clone(),
         request: config.target.request(),
+        topics: plan,
         spread: config.source_spread,
         handshake_timeout: config.handshake_timeout,
     });
     let connections = spawn_clients(config, &run);
     connect_phase(config, &run, started).await;
     let rss_connected = sample_rss(server)?;
-    let start = open_window(config, &run).await;
+    let (start, idle) = match config.topics {
+        None => (open_window(config, &run).await, None),
+        Some(load) => {
+            let idle = idle_phase(load.idle, server).await?;
+            // Nothing the streams carry before the first notice is measured.
+            run.board.borrow_mut().measure_from(0);
+            ((0, 0), Some(idle))
+        }
+    };
     let server_cpu_before = sample_cpu(server)?;
     let tool_cpu_before = procfs::cpu_time(Pid::Myself).ok();
     let window_start = Instant::now();
-    let (to, published) = measure_window(config, &run, start, window_start).await?;
+    let (from, to, published, topics) = match idle {
+        None => {
+            let (to, published) = measure_window(config, &run, start, window_start).await?;
+            (start.0, to, published, None)
+        }
+        Some((idle_cpu_us, idle_window)) => {
+            let delivered = publish_window(config, &run).await?;
+            let topics = TopicSamples {
+                idle_cpu_us,
+                idle_window,
+                expected: delivered.expected,
+            };
+            (
+                delivered.from,
+                delivered.to,
+                Some(delivered.report),
+                Some(topics),
+            )
+        }
+    };
     let window = window_start.elapsed();
     let server_cpu_after = sample_cpu(server)?;
     let tool_cpu_after = procfs::cpu_time(Pid::Myself).ok();
@@ -405,17 +531,121 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
             .zip(tool_cpu_after)
             .map(|(before, after)| after.micros_since(&before)),
         window,
-        from: start.0,
+        from,
         to,
         published,
+        topics,
     };
     Ok(run_result(config, &run, samples))
 }
 
-/// What the publisher's report and the clients' notices add up to. A notice that some client
-/// received but the publisher never had accepted goes into the run's errors.
-fn notice_run(mut report: PublishReport, rate: u32, totals: &mut Totals) -> NoticeRun {
-    let accepted: BTreeSet<u64> = report.seqs.iter().copied().collect();
+/// A topic load's idle phase: the server's CPU over `idle` with every stream open and nothing
+/// published (microseconds, when there is a server to sample), and how long it really was.
+async fn idle_phase(
+    idle: Duration,
+    server: Option<u32>,
+) -> Result<(Option<u64>, Duration), LoadError> {
+    let before = sample_cpu(server)?;
+    let started = Instant::now();
+    tokio::time::sleep(idle).await;
+    let after = sample_cpu(server)?;
+    let window = started.elapsed();
+    Ok((
+        before
+            .zip(after)
+            .map(|(before, after)| after.micros_since(&before)),
+        window,
+    ))
+}
+
+/// What a topic load's notices came to: the accepted ones' seqs span `(from, to]`.
+struct Delivered {
+    from: u64,
+    to: u64,
+    report: PublishReport,
+    /// Deliveries they call for.
+    expected: u64,
+}
+
+/// A topic load's window: publishes the notices on their topics, then waits until every
+/// delivery they call for arrived, or none arrived for [`QUIET`] (a stream the server ended
+/// never gets the rest), or [`SETTLE_LIMIT`] passed.
+async fn publish_window(config: &LoadConfig, run: &Run) -> Result<Delivered, LoadError> {
+    let (Some(notices), Some(plan)) = (&config.notices, &run.topics) else {
+        return Err(LoadError::TopicsWithoutNotices);
+    };
+    let load = NoticeLoad {
+        topics: Some(plan.clone()),
+        ..notices.clone()
+    };
+    let report = publish::start(&load, run.target)
+        .map_err(LoadError::Publisher)?
+        .finish()
+        .await
+        .ok_or_else(|| {
+            LoadError::Publisher(io::Error::other("its thread ended without a report"))
+        })?;
+    let from = report
+        .accepted
+        .iter()
+        .map(|notice| notice.seq)
+        .min()
+        .map_or(0, |first| first.saturating_sub(1));
+    let to = report
+        .accepted
+        .iter()
+        .map(|notice| notice.seq)
+        .max()
+        .unwrap_or(0);
+    let expected = {
+        let mut board = run.board.borrow_mut();
+        board.measure_to(to);
+        let connected = (0..config.clients)
+            .filter(|&index| board.is_connected(index))
+            .count() as u64;
+        report
+            .accepted
+            .iter()
+            .map(|notice| match plan.notice(notice.index).recipient {
+                Some(client) => u64::from(board.is_connected(client)),
+                None => connected,
+            })
+            .sum()
+    };
+    let limit = Instant::now() + SETTLE_LIMIT;
+    let (mut seen, mut since) = (run.board.borrow().notice_deliveries(), Instant::now());
+    wait_for(limit, || {
+        let now = run.board.borrow().notice_deliveries();
+        if now != seen {
+            (seen, since) = (now, Instant::now());
+        }
+        now >= expected || since.elapsed() >= QUIET
+    })
+    .await;
+    Ok(Delivered {
+        from,
+        to,
+        report,
+        expected,
+    })
+}
+
+/// How many distinct seqs the server gave the accepted notices.
+fn distinct_seqs(report: &PublishReport) -> u64 {
+    let seqs: BTreeSet<u64> = report.accepted.iter().map(|notice| notice.seq).collect();
+    seqs.len() as u64
+}
+
+/// What the publisher's report and the clients' notices add up to, `expected` deliveries
+/// called for. A notice that some client received but the publisher never had accepted goes
+/// into the run's errors.
+fn notice_run(
+    mut report: PublishReport,
+    rate: u32,
+    totals: &mut Totals,
+    expected: u64,
+) -> NoticeRun {
+    let accepted: BTreeSet<u64> = report.accepted.iter().map(|notice| notice.seq).collect();
     let mut delivered = 0;
     for (seq, clients) in &totals.notices_by_seq {
         if accepted.contains(seq) {
@@ -435,7 +665,34 @@ fn notice_run(mut report: PublishReport, rate: u32, totals: &mut Totals) -> Noti
         publish_latency: tally::latency(&mut report.latencies_us),
         delivery_latency: tally::latency(&mut totals.notice_latencies_us),
         delivered,
-        expected: totals.connected as u64 * accepted.len() as u64,
+        expected,
+    }
+}
+
+/// A topic load's figures from its samples and the server's CPU over its window (microseconds)
+/// with the window's length: CPU per accepted notice, gross and net of the idle rate.
+fn topic_run(
+    mode: TopicMode,
+    topics: &TopicSamples,
+    (window_cpu_us, window): (Option<u64>, Duration),
+    notices: Option<&NoticeRun>,
+) -> TopicRun {
+    let idle_seconds = topics.idle_window.as_secs_f64();
+    let idle_rate_us = topics
+        .idle_cpu_us
+        .filter(|_| idle_seconds > 0.0)
+        .map(|micros| micros as f64 / idle_seconds);
+    let published = notices.map_or(0, |notices| notices.published);
+    let per_publish = |micros: f64| (published > 0).then(|| micros.max(0.0) / published as f64);
+    let window_us = window_cpu_us.map(|micros| micros as f64);
+    TopicRun {
+        mode,
+        idle_window_ms: millis(topics.idle_window),
+        idle_cpu_ms_per_s: idle_rate_us.map(|micros| micros / 1000.0),
+        cpu_us_per_publish: window_us.and_then(per_publish),
+        net_cpu_us_per_publish: window_us
+            .zip(idle_rate_us)
+            .and_then(|(cpu, rate)| per_publish(cpu - rate * window.as_secs_f64())),
     }
 }
 
@@ -489,7 +746,7 @@ async fn follow(index: usize, run: &Run) -> Result<(), ClientError> {
     let handshake = async {
         let mut connection = connect_tcp(source_addr(index, run.spread), run.target).await?;
         connection
-            .write_all(&run.request)
+            .write_all(&run.request(index))
             .await
             .map_err(|err| ClientError::Write(err.kind()))?;
         let stream = stream.insert(connection);

@@ -1,6 +1,7 @@
 //! The notice publisher of a load run: `POST /events/notice` at a steady rate while the clients
 //! listen, timing each round trip and keeping the id the server gave each notice, so that the
-//! clients' tally can say whether every client got every notice.
+//! clients' tally can say whether every client got every notice. With a [`TopicPlan`], each
+//! notice goes on the topic the plan gives it (`?topic=`), and the server's answer must name it.
 //!
 //! It runs on a thread of its own (a current-thread runtime) so that its timing does not wait
 //! behind the thousands of client sockets the load thread reads. The schedule is open loop: the
@@ -21,7 +22,7 @@ use std::{
 };
 
 use serde::Deserialize;
-use shared::{EventId, Level, Notice, publish_path};
+use shared::{EventId, Level, Notice, TOPIC_PARAM, Topic, publish_path};
 use thiserror::Error;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -29,6 +30,8 @@ use tokio::{
     sync::oneshot,
     task::{JoinSet, LocalSet},
 };
+
+use crate::topics::TopicPlan;
 
 /// How long one publish may take, connect included, before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,6 +51,18 @@ pub struct NoticeLoad {
     pub rate: u32,
     /// The bearer token the server accepts (`--publish-token`).
     pub token: String,
+    /// The topic of each notice; `None`: the notices' default topic.
+    pub topics: Option<TopicPlan>,
+}
+
+/// A notice the server accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// Its index in the publisher's schedule (0 for the first): with a [`TopicPlan`], what
+    /// says which topic it went on.
+    pub index: u64,
+    /// The seq of the id the server gave it.
+    pub seq: u64,
 }
 
 /// What the publisher did.
@@ -55,8 +70,8 @@ pub struct NoticeLoad {
 pub struct PublishReport {
     /// Notices it tried to publish.
     pub requested: u64,
-    /// The seq of each notice the server accepted (answered 202 with its id).
-    pub seqs: Vec<u64>,
+    /// Each notice the server accepted (answered 202 with its id), in the order answered.
+    pub accepted: Vec<Accepted>,
     /// The round trip of each accepted publish, request written to answer read, in
     /// microseconds.
     pub latencies_us: Vec<i64>,
@@ -88,6 +103,9 @@ pub enum PublishError {
     /// A 202 whose body is not `{"id": "<epoch>-<seq>"}`.
     #[error("a 202 without a readable id")]
     Id,
+    /// A 202 that names another topic than the one published on (or none).
+    #[error("a 202 for another topic")]
+    Topic,
     /// No answer within [`REQUEST_TIMEOUT`].
     #[error("no answer within {REQUEST_TIMEOUT:?}")]
     Timeout,
@@ -137,8 +155,10 @@ impl Publishing {
 /// What the publishing tasks share on the publisher's thread.
 struct Publisher {
     target: SocketAddr,
-    /// Everything of the request before the body's length.
-    head: String,
+    /// The request's headers after the request line, before the body's length.
+    headers: String,
+    /// The topic of each notice, if not the default.
+    topics: Option<TopicPlan>,
     /// Keep-alive connections with no request in flight, and when each was last used.
     idle: RefCell<Vec<(TcpStream, Instant)>>,
     report: RefCell<PublishReport>,
@@ -147,11 +167,11 @@ struct Publisher {
 async fn publish_all(load: NoticeLoad, target: SocketAddr) -> PublishReport {
     let publisher = Rc::new(Publisher {
         target,
-        head: format!(
-            "POST {} HTTP/1.1\r\nHost: {target}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n",
-            publish_path::<Notice>(),
+        headers: format!(
+            "Host: {target}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n",
             load.token
         ),
+        topics: load.topics,
         idle: RefCell::new(Vec::new()),
         report: RefCell::new(PublishReport {
             requested: load.count,
@@ -189,7 +209,7 @@ async fn post_notice(publisher: Rc<Publisher>, index: u64) {
     let mut report = publisher.report.borrow_mut();
     match outcome {
         Ok((seq, took)) => {
-            report.seqs.push(seq);
+            report.accepted.push(Accepted { index, seq });
             report
                 .latencies_us
                 .push(i64::try_from(took.as_micros()).unwrap_or(i64::MAX));
@@ -211,9 +231,18 @@ async fn post(publisher: &Publisher, index: u64) -> Result<(u64, Duration), Publ
     };
     let body = serde_json::json!({ "text": format!("bench notice {index}"), "level": Level::Info })
         .to_string();
+    let topic = publisher
+        .topics
+        .as_ref()
+        .map(|plan| plan.notice(index).topic);
+    let mut path = publish_path::<Notice>();
+    if let Some(topic) = &topic {
+        // A topic is made of characters a query carries as they are.
+        path.push_str(&format!("?{TOPIC_PARAM}={topic}"));
+    }
     let request = format!(
-        "{}Content-Length: {}\r\n\r\n{body}",
-        publisher.head,
+        "POST {path} HTTP/1.1\r\n{}Content-Length: {}\r\n\r\n{body}",
+        publisher.headers,
         body.len()
     );
     let sent = Instant::now();
@@ -232,17 +261,24 @@ async fn post(publisher: &Publisher, index: u64) -> Result<(u64, Duration), Publ
     if response.status != 202 {
         return Err(PublishError::Status(response.status));
     }
-    Ok((accepted_seq(&response.body)?, took))
+    Ok((accepted_seq(&response.body, topic.as_ref())?, took))
 }
 
-/// The seq of the id in a 202's body, `{"id": "<epoch>-<seq>"}`.
-fn accepted_seq(body: &[u8]) -> Result<u64, PublishError> {
+/// The seq of the id in a 202's body, `{"id": "<epoch>-<seq>", "topic": …}`; when the notice
+/// was published on `topic`, the body must name it.
+fn accepted_seq(body: &[u8], topic: Option<&Topic>) -> Result<u64, PublishError> {
     #[derive(Deserialize)]
-    struct Accepted {
+    struct Answer {
         id: String,
+        topic: Option<String>,
     }
-    let accepted: Accepted = serde_json::from_slice(body).map_err(|_| PublishError::Id)?;
-    let id: EventId = accepted.id.parse().map_err(|_| PublishError::Id)?;
+    let answer: Answer = serde_json::from_slice(body).map_err(|_| PublishError::Id)?;
+    let id: EventId = answer.id.parse().map_err(|_| PublishError::Id)?;
+    if let Some(topic) = topic
+        && answer.topic.as_deref() != Some(topic.as_str())
+    {
+        return Err(PublishError::Topic);
+    }
     Ok(id.seq)
 }
 
@@ -343,7 +379,19 @@ mod tests {
             .expect("complete");
         assert_eq!(response.status, 202);
         assert!(response.keep_alive);
-        assert_eq!(accepted_seq(&response.body), Ok(42));
+        assert_eq!(accepted_seq(&response.body, None), Ok(42));
+        let on_topic = br#"{"id":"9f3c2a1b7d4e5f60-43","topic":"users/7","topic_seq":1}"#;
+        let users_7 = "users/7".parse().expect("a topic");
+        let users_8 = "users/8".parse().expect("a topic");
+        assert_eq!(accepted_seq(on_topic, Some(&users_7)), Ok(43));
+        assert_eq!(
+            accepted_seq(on_topic, Some(&users_8)),
+            Err(PublishError::Topic)
+        );
+        assert_eq!(
+            accepted_seq(&response.body, Some(&users_7)),
+            Err(PublishError::Topic)
+        );
     }
 
     #[test]
@@ -387,7 +435,7 @@ mod tests {
             );
         }
         for bad in [&b"{}"[..], b"{\"id\":\"42\"}", b"{\"id\":7}", b"not json"] {
-            assert_eq!(accepted_seq(bad), Err(PublishError::Id));
+            assert_eq!(accepted_seq(bad, None), Err(PublishError::Id));
         }
     }
 }

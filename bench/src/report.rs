@@ -1,11 +1,15 @@
 //! The results of a bench session as markdown: one table of every run with ratios to the
-//! baselines, the targets the real server must meet, and the machine it all ran on.
+//! baselines, the targets the real server must meet, and the machine it all ran on; topic loads
+//! in a table of their own (CPU per publish, delivery latency, delivered / expected).
 
 use std::{collections::BTreeSet, fmt::Write as _, fs, io, path::Path};
 
 use thiserror::Error;
 
-use crate::load::{NoticeRun, RunResult};
+use crate::{
+    load::{NoticeRun, RunResult},
+    topics::TopicMode,
+};
 
 /// The real server's label in the results.
 pub const OURS: &str = "ours";
@@ -160,17 +164,34 @@ pub struct TargetCheck {
     pub verdict: Verdict,
 }
 
-/// Keeps one run per server and load: when a session repeated a run, the one whose p99 latency
-/// is the median of the repeats (the lower middle one for an even count), so that one burst of
-/// load from elsewhere on the machine does not decide a row. The kept run stays whole: its CPU,
-/// memory and latency figures were measured together. Runs keep their first-seen order.
+/// The topic load a run was, if any.
+fn topic_mode(run: &RunResult) -> Option<TopicMode> {
+    run.topics.as_ref().map(|topics| topics.mode)
+}
+
+/// The latency a run is judged by: the pings', or in a topic load (which has none) the
+/// notices' delivery.
+fn judged_latency(run: &RunResult) -> Option<crate::tally::Latency> {
+    run.latency.or_else(|| {
+        run.notices
+            .as_ref()
+            .and_then(|notices| notices.delivery_latency)
+    })
+}
+
+/// Keeps one run per server, load and topic mode: when a session repeated a run, the one whose
+/// p99 latency (in a topic load, the notices' delivery p99) is the median of the repeats (the
+/// lower middle one for an even count), so that one burst of load from elsewhere on the machine
+/// does not decide a row. The kept run stays whole: its CPU, memory and latency figures were
+/// measured together. Runs keep their first-seen order.
 pub fn median_runs(runs: &[RunResult]) -> Vec<RunResult> {
     let mut groups: Vec<Vec<&RunResult>> = Vec::new();
     for run in runs {
-        match groups
-            .iter_mut()
-            .find(|group| group[0].server == run.server && group[0].clients == run.clients)
-        {
+        match groups.iter_mut().find(|group| {
+            group[0].server == run.server
+                && group[0].clients == run.clients
+                && topic_mode(group[0]) == topic_mode(run)
+        }) {
             Some(group) => group.push(run),
             None => groups.push(vec![run]),
         }
@@ -179,7 +200,7 @@ pub fn median_runs(runs: &[RunResult]) -> Vec<RunResult> {
         .into_iter()
         .map(|mut group| {
             // Runs without a latency (nobody connected) sort last.
-            let p99 = |run: &RunResult| run.latency.map_or(f64::INFINITY, |lat| lat.p99_ms);
+            let p99 = |run: &RunResult| judged_latency(run).map_or(f64::INFINITY, |lat| lat.p99_ms);
             group.sort_by(|a, b| p99(a).total_cmp(&p99(b)));
             group[(group.len() - 1) / 2].clone()
         })
@@ -408,6 +429,11 @@ fn render_targets_and_errors(runs: &[RunResult], out: &mut String) {
             check.verdict.label()
         );
     }
+    render_errors(runs, out);
+}
+
+/// The runs' errors by kind, if any.
+fn render_errors(runs: &[RunResult], out: &mut String) {
     let failures: Vec<String> = runs
         .iter()
         .filter(|run| !run.error_kinds.is_empty())
@@ -427,28 +453,75 @@ fn render_targets_and_errors(runs: &[RunResult], out: &mut String) {
     }
 }
 
-/// The whole report: machine, runs table, ratios, HTTP/2, notices, targets.
+/// The whole report: machine, runs table, ratios, HTTP/2, notices, targets; the topic loads'
+/// table when the session ran any.
 pub fn render(runs: &[RunResult], machine: &Machine) -> String {
+    let (topic_runs, runs): (Vec<RunResult>, Vec<RunResult>) =
+        runs.iter().cloned().partition(|run| run.topics.is_some());
     let mut out = String::new();
-    let first = runs.first();
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "Measured {} on {} × {} ({}, kernel {}), over loopback; {} events per client at a {} ms period.\n",
-        machine.date,
-        machine.cpus,
-        machine.cpu_model,
-        machine.memory,
-        machine.kernel,
-        first.map_or(0, |run| run.events),
-        first.map_or(0, |run| run.interval_ms),
+        "Measured {} on {} × {} ({}, kernel {}), over loopback",
+        machine.date, machine.cpus, machine.cpu_model, machine.memory, machine.kernel,
     );
-    let loads: BTreeSet<usize> = runs.iter().map(|run| run.clients).collect();
-    render_runs(runs, &loads, &mut out);
-    render_ratios(runs, &loads, &mut out);
-    render_h2(runs, &loads, &mut out);
-    render_notices(runs, &mut out);
-    render_targets_and_errors(runs, &mut out);
+    if let Some(first) = runs.first() {
+        let _ = writeln!(
+            out,
+            "; {} events per client at a {} ms period.\n",
+            first.events, first.interval_ms,
+        );
+        let loads: BTreeSet<usize> = runs.iter().map(|run| run.clients).collect();
+        render_runs(&runs, &loads, &mut out);
+        render_ratios(&runs, &loads, &mut out);
+        render_h2(&runs, &loads, &mut out);
+        render_notices(&runs, &mut out);
+        render_targets_and_errors(&runs, &mut out);
+    } else {
+        out.push_str(".\n");
+    }
+    render_topics(&topic_runs, &mut out);
     out
+}
+
+/// The topic loads: what a publish cost the server, as the streams grew, and how the notices
+/// reached the streams subscribed to their topics.
+fn render_topics(runs: &[RunResult], out: &mut String) {
+    if runs.is_empty() {
+        return;
+    }
+    out.push_str(
+        "\nTopic loads: the clients subscribe by topic (per-client: client i on users/<i>, a notice to a random users/<n>; pattern: every client on orders/*, a notice to a random orders/<n>); CPU per accepted publish over the notices' window, and net of the server's idle CPU (every stream open, nothing published) over as long; delivery is arrival minus the notice's `time`:\n\n",
+    );
+    out.push_str("| server | topics | streams | KiB/stream | notices/s | published | µs CPU/publish | net of idle | idle CPU ms/s | delivery p50 ms | p99 ms | max ms | publish p99 ms | delivered / expected | errors |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for run in runs {
+        let (Some(topics), Some(notices)) = (&run.topics, &run.notices) else {
+            continue;
+        };
+        let delivery = notices.delivery_latency;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} of {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} |",
+            run.server,
+            topics.mode,
+            run.clients,
+            cell(run.kib_per_client, 1),
+            notices.rate,
+            notices.published,
+            notices.requested,
+            cell(topics.cpu_us_per_publish, 1),
+            cell(topics.net_cpu_us_per_publish, 1),
+            cell(topics.idle_cpu_ms_per_s, 1),
+            cell(delivery.map(|lat| lat.p50_ms), 1),
+            cell(delivery.map(|lat| lat.p99_ms), 1),
+            cell(delivery.map(|lat| lat.max_ms), 1),
+            cell(notices.publish_latency.map(|lat| lat.p99_ms), 1),
+            notices.delivered,
+            notices.expected,
+            run.errors,
+        );
+    }
+    render_errors(runs, out);
 }
 
 /// The HTTP/2 runs beside the HTTP/1.1 ones of the same load: per-stream memory and CPU,
@@ -604,21 +677,76 @@ fn round_rows(all: &[RunResult], clients: usize, rows: &mut String) {
 /// median of the ratios keeps one disturbed round from deciding. Empty when nothing was repeated
 /// beside a floor.
 pub fn render_rounds(all: &[RunResult]) -> String {
+    let (topic_runs, all): (Vec<RunResult>, Vec<RunResult>) =
+        all.iter().cloned().partition(|run| run.topics.is_some());
     let loads: BTreeSet<usize> = all.iter().map(|run| run.clients).collect();
     let mut rows = String::new();
     for &clients in &loads {
-        round_rows(all, clients, &mut rows);
+        round_rows(&all, clients, &mut rows);
     }
-    if rows.is_empty() {
-        return String::new();
+    let mut out = String::new();
+    if !rows.is_empty() {
+        out.push_str(
+            "Round by round, each run against the floor of its round (median of the rounds):\n\n",
+        );
+        out.push_str("| server | clients | rounds | CPU/event ×floor by round | median | KiB/client by round | median | p99 ×floor by round | median |\n");
+        out.push_str("|---|---:|---:|---|---:|---|---:|---|---:|\n");
+        out.push_str(&rows);
     }
-    let mut out = String::from(
-        "Round by round, each run against the floor of its round (median of the rounds):\n\n",
-    );
-    out.push_str("| server | clients | rounds | CPU/event ×floor by round | median | KiB/client by round | median | p99 ×floor by round | median |\n");
-    out.push_str("|---|---:|---:|---|---:|---|---:|---|---:|\n");
-    out.push_str(&rows);
+    render_topic_rounds(&topic_runs, &mut out);
     out
+}
+
+/// The topic loads that ran more than once, round by round, with the median of each figure
+/// over the rounds.
+fn render_topic_rounds(runs: &[RunResult], out: &mut String) {
+    let mut groups: Vec<Vec<&RunResult>> = Vec::new();
+    for run in runs {
+        match groups.iter_mut().find(|group| {
+            group[0].server == run.server
+                && group[0].clients == run.clients
+                && topic_mode(group[0]) == topic_mode(run)
+        }) {
+            Some(group) => group.push(run),
+            None => groups.push(vec![run]),
+        }
+    }
+    groups.retain(|group| group.len() >= 2);
+    if groups.is_empty() {
+        return;
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str("Topic loads round by round (median of the rounds):\n\n");
+    out.push_str("| server | topics | streams | rounds | µs CPU/publish by round | median | net of idle by round | median | delivery p99 ms by round | median | KiB/stream by round | median |\n");
+    out.push_str("|---|---|---:|---:|---|---:|---|---:|---|---:|---|---:|\n");
+    for group in groups {
+        let figures = |value: fn(&RunResult) -> Option<f64>| -> Vec<Option<f64>> {
+            group.iter().map(|run| value(run)).collect()
+        };
+        let cpu = figures(|run| run.topics.as_ref()?.cpu_us_per_publish);
+        let net = figures(|run| run.topics.as_ref()?.net_cpu_us_per_publish);
+        let p99 = figures(|run| Some(run.notices.as_ref()?.delivery_latency?.p99_ms));
+        let kib = figures(|run| run.kib_per_client);
+        let one = |value: f64| format!("{value:.1}");
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            group[0].server,
+            topic_mode(group[0]).map_or_else(String::new, |mode| mode.to_string()),
+            group[0].clients,
+            group.len(),
+            list(&cpu, one),
+            cell(median(&cpu), 1),
+            list(&net, one),
+            cell(median(&net), 1),
+            list(&p99, one),
+            cell(median(&p99), 1),
+            list(&kib, one),
+            cell(median(&kib), 1),
+        );
+    }
 }
 
 /// The median of the values that are there (the mean of the middle two for an even count).
@@ -702,6 +830,7 @@ mod tests {
                 max_ms: p99 * 2.0,
             }),
             notices: None,
+            topics: None,
             gaps: 0,
             dups: 0,
             errors: 0,
@@ -896,6 +1025,72 @@ mod tests {
         assert!(render_rounds(&without_floor).is_empty());
         assert_eq!(median(&[Some(1.0), None, Some(3.0)]), Some(2.0));
         assert_eq!(median(&[]), None);
+    }
+
+    fn topic_run(mode: TopicMode, clients: usize, cpu: f64, p99: f64) -> RunResult {
+        RunResult {
+            latency: None,
+            notices: Some(NoticeRun {
+                requested: 1000,
+                rate: 1000,
+                published: 1000,
+                failures: BTreeMap::new(),
+                publish_latency: Some(Latency {
+                    p50_ms: 0.5,
+                    p99_ms: 2.0,
+                    max_ms: 3.0,
+                }),
+                delivery_latency: Some(Latency {
+                    p50_ms: 1.0,
+                    p99_ms: p99,
+                    max_ms: 2.0 * p99,
+                }),
+                delivered: 1000,
+                expected: 1000,
+            }),
+            topics: Some(crate::load::TopicRun {
+                mode,
+                idle_window_ms: 5000.0,
+                idle_cpu_ms_per_s: Some(10.0),
+                cpu_us_per_publish: Some(cpu),
+                net_cpu_us_per_publish: Some(cpu - 10.0),
+            }),
+            ..run(OURS, clients, 0.0, 0.0, 5.0, 100.0)
+        }
+    }
+
+    #[test]
+    fn topic_loads_get_a_table_of_their_own_and_rounds_of_their_own() {
+        let runs = vec![
+            topic_run(TopicMode::PerClient, 1000, 60.0, 5.0),
+            topic_run(TopicMode::PerClient, 1000, 80.0, 9.0),
+            topic_run(TopicMode::PerClient, 1000, 70.0, 7.0),
+            topic_run(TopicMode::Pattern, 1000, 900.0, 50.0),
+        ];
+        let kept = median_runs(&runs);
+        assert_eq!(kept.len(), 2, "modes are kept apart");
+        assert_eq!(
+            kept[0].topics.as_ref().and_then(|t| t.cpu_us_per_publish),
+            Some(70.0),
+            "the median by delivery p99"
+        );
+        let report = render(&kept, &machine());
+        assert!(
+            report.contains("| ours | per-client | 1000 | 5.0 | 1000 | 1000 of 1000 | 70.0 | 60.0 | 10.0 | 1.0 | 7.0 | 14.0 | 2.0 | 1000 / 1000 | 0 |"),
+            "{report}"
+        );
+        assert!(report.contains("| ours | pattern | 1000 |"), "{report}");
+        assert!(!report.contains("Targets for our server"), "{report}");
+        let rounds = render_rounds(&runs);
+        assert!(
+            rounds.contains("| ours | per-client | 1000 | 3 | 60.0, 80.0, 70.0 | 70.0 | 50.0, 70.0, 60.0 | 60.0 | 5.0, 9.0, 7.0 | 7.0 | 5.0, 5.0, 5.0 | 5.0 |"),
+            "{rounds}"
+        );
+        assert!(
+            !rounds.contains("| pattern |"),
+            "one round is no rounds: {rounds}"
+        );
+        assert!(render_rounds(&runs[3..]).is_empty());
     }
 
     #[test]

@@ -59,9 +59,14 @@ impl Target {
 
     /// The whole GET request one client sends, as an `EventSource` would.
     pub fn request(&self) -> Vec<u8> {
+        self.request_to(&self.path)
+    }
+
+    /// The same request for another path (with a query) on this server.
+    pub fn request_to(&self, path: &str) -> Vec<u8> {
         format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n",
-            self.path, self.addr
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n",
+            self.addr
         )
         .into_bytes()
     }

@@ -1,7 +1,8 @@
 //! The load tool against both baseline servers, in-process on port 0: every client connects,
 //! every event arrives once, and the numbers come out; over HTTP/1.1, and over HTTP/2 with TLS
 //! (streams sharing a few connections). And against the real server with notices published
-//! while the clients listen: every client gets every notice, judged by the ids' seq.
+//! while the clients listen: every client gets every notice, judged by the ids' seq; and with
+//! the clients subscribed by topic, every notice reaches exactly the clients of its topic.
 
 use std::{
     net::{SocketAddr, TcpListener},
@@ -12,10 +13,11 @@ use std::{
 use bench::{
     floor::FloorServer,
     h2load::H2Settings,
-    load::{self, LoadConfig, RunResult},
+    load::{self, LoadConfig, RunResult, TopicLoad},
     naive::{self, TickClock},
     publish::NoticeLoad,
     target::Target,
+    topics::TopicMode,
 };
 
 const PERIOD: Duration = Duration::from_millis(100);
@@ -45,6 +47,7 @@ fn load_config(url: &str, h2: Option<H2Settings>, label: &str) -> LoadConfig {
         label: label.into(),
         h2,
         notices: None,
+        topics: None,
     }
 }
 
@@ -272,6 +275,7 @@ fn notices_published_while_clients_listen_reach_every_client_once() {
             count: NOTICES,
             rate: 50,
             token: TOKEN.into(),
+            topics: None,
         }),
         ..load_config(&format!("http://{addr}/sse"), None, "ours")
     };
@@ -317,4 +321,83 @@ fn notices_published_while_clients_listen_reach_every_client_once() {
         );
     }
     assert!(bench::report::all_clean(std::slice::from_ref(&result)));
+}
+
+/// A topic load of `clients` clients and `notices` notices at 200/s on the real server: the
+/// run's result, judged already for what every topic load must show (every client connected,
+/// every publish accepted, nothing but the client's own topics on any stream, no event twice,
+/// every delivery the notices call for made, the figures there).
+fn topic_load(mode: TopicMode, clients: usize, notices: u64) -> RunResult {
+    const TOKEN: &str = "bench-smoke-topics";
+    let (addr, shutdown, thread) = pingstream(TOKEN);
+    let config = LoadConfig {
+        clients,
+        notices: Some(NoticeLoad {
+            count: notices,
+            rate: 200,
+            token: TOKEN.into(),
+            topics: None,
+        }),
+        topics: Some(TopicLoad {
+            mode,
+            idle: Duration::from_millis(300),
+        }),
+        ..load_config(&format!("http://{addr}/sse"), None, "ours")
+    };
+    let result = load::run(&config).expect("a run");
+    shutdown.cancel();
+    thread.join().expect("the server's thread");
+
+    assert_eq!(result.connected, clients, "{result:#?}");
+    // An event off the client's topics (a ping, another user's notice) is an error.
+    assert_eq!(
+        (result.errors, result.gaps, result.dups),
+        (0, 0, 0),
+        "{result:#?}"
+    );
+    let figures = result.notices.as_ref().expect("the notices' figures");
+    assert_eq!(
+        (figures.requested, figures.published),
+        (notices, notices),
+        "{figures:#?}"
+    );
+    assert!(figures.failures.is_empty(), "{figures:#?}");
+    assert!(figures.expected > 0, "{figures:#?}");
+    assert_eq!(figures.delivered, figures.expected, "{figures:#?}");
+    assert_eq!(result.delivered, figures.delivered, "{result:#?}");
+    let latency = figures.delivery_latency.expect("delivery latencies");
+    assert!(
+        0.0 <= latency.p50_ms
+            && latency.p50_ms <= latency.p99_ms
+            && latency.p99_ms <= latency.max_ms
+            && latency.max_ms < 2000.0,
+        "{latency:?}"
+    );
+    let topics = result.topics.as_ref().expect("the topic figures");
+    assert_eq!(topics.mode, mode);
+    assert!(
+        topics.cpu_us_per_publish.is_some() && topics.idle_cpu_ms_per_s.is_some(),
+        "{topics:#?}"
+    );
+    assert!(bench::report::all_clean(std::slice::from_ref(&result)));
+    result
+}
+
+#[test]
+fn a_notice_on_a_users_topic_reaches_that_user_alone() {
+    const CLIENTS: usize = 40;
+    const NOTICES: u64 = 120;
+    let result = topic_load(TopicMode::PerClient, CLIENTS, NOTICES);
+    // One client per notice: the deliveries are the notices, not the notices × clients.
+    let figures = result.notices.as_ref().expect("the notices' figures");
+    assert_eq!(figures.expected, NOTICES, "{figures:#?}");
+}
+
+#[test]
+fn a_notice_on_an_orders_topic_reaches_every_orders_subscriber() {
+    const CLIENTS: usize = 30;
+    const NOTICES: u64 = 40;
+    let result = topic_load(TopicMode::Pattern, CLIENTS, NOTICES);
+    let figures = result.notices.as_ref().expect("the notices' figures");
+    assert_eq!(figures.expected, CLIENTS as u64 * NOTICES, "{figures:#?}");
 }

@@ -1,16 +1,18 @@
 //! `loadgen`: open N SSE clients against a loopback server (over `https://`, N HTTP/2 streams
 //! over `--connections` TLS connections), measure E pings (and, with `--notices`, notices it
-//! publishes meanwhile), print one JSON result line (and append it to `--out`).
+//! publishes meanwhile), print one JSON result line (and append it to `--out`). With `--topics`,
+//! the clients subscribe by topic and only the notices, published on topics, are measured.
 
 use std::{fs::OpenOptions, io::Write as _, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use bench::{
     h2load::H2Settings,
-    load::{self, LoadConfig},
+    load::{self, LoadConfig, TopicLoad},
     procfs,
     publish::NoticeLoad,
     target::Target,
+    topics::TopicMode,
 };
 use clap::Parser;
 
@@ -73,6 +75,15 @@ struct Args {
     /// A bearer token the server accepts for publishing (its --publish-token).
     #[arg(long, env = "PINGSTREAM_PUBLISH_TOKEN", hide_env_values = true)]
     publish_token: Option<String>,
+    /// A topic load instead of the ping bench (needs --notices): `per-client` (client i
+    /// subscribes to ?topic=users/<i>, each notice goes to a random users/<n>) or `pattern`
+    /// (every client on ?topic=orders/*, each notice to a random orders/<n>).
+    #[arg(long, value_name = "MODE")]
+    topics: Option<TopicMode>,
+    /// With --topics: seconds the server's CPU is sampled with every stream open and nothing
+    /// published, before the notices (its idle cost: heartbeats, the ticker).
+    #[arg(long, default_value_t = 5)]
+    idle_s: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -94,8 +105,13 @@ fn main() -> anyhow::Result<()> {
             count,
             rate: args.notice_rate,
             token,
+            topics: None,
         }),
     };
+    anyhow::ensure!(
+        args.topics.is_none() || notices.is_some(),
+        "--topics needs --notices (the notices it publishes on topics are what it measures)"
+    );
     let limit = procfs::raise_open_files_limit().context("raising the open files limit")?;
     anyhow::ensure!(
         u64::try_from(args.clients)? + 64 <= limit,
@@ -115,6 +131,10 @@ fn main() -> anyhow::Result<()> {
         label: args.label,
         h2,
         notices,
+        topics: args.topics.map(|mode| TopicLoad {
+            mode,
+            idle: Duration::from_secs(args.idle_s),
+        }),
     };
     let result = load::run(&config)?;
     let line = serde_json::to_string(&result)?;
