@@ -31,7 +31,6 @@ use super::{
     super::access::PrivateTopics,
     client_slot::ClientSlots,
     history::{History, HistoryLimits, Resume},
-    inbox::Inbox,
     payload::Payload,
     subscription::{Live, Outgoing, Subscription},
     topic_index::{self, Membership, SharedIndex, TopicIndex},
@@ -355,8 +354,12 @@ impl Hub {
             return Some(state.last_sent + idle);
         }
         if now >= state.next_topic_beat {
+            // One slice per round: each topic stream is visited every half period (so one fed
+            // nothing hears a heartbeat at least once a period), and the beats of thousands of
+            // idle streams are spread over it instead of going out in one burst.
             index.beat(&self.shared.heartbeat);
-            state.next_topic_beat = now + idle / 2;
+            let slices = u32::try_from(topic_index::SLICES).unwrap_or(1);
+            state.next_topic_beat = now + idle / 2 / slices;
         }
         Some((state.last_sent + idle).min(state.next_topic_beat))
     }
@@ -496,10 +499,12 @@ impl Hub {
             } else {
                 selection
             };
+            let inbox = topic_index::lock(&self.shared.index)
+                .inbox(self.shared.settings.client_buffer, reader.grants);
             Live::Topics(Membership::join(
                 &self.shared.index,
                 listed,
-                Inbox::new(self.shared.settings.client_buffer, reader.grants),
+                inbox,
                 self.shared.metrics.clone(),
             ))
         };
@@ -770,20 +775,61 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn thousands_of_idle_topic_streams_get_their_heartbeats_spread_over_the_period() {
+        let hub = hub(100, 2000);
+        let mut streams: Vec<_> = (0..1600)
+            .map(|n| subscribe_to(&hub, Resume::Latest, &[&format!("t/{n}")]).1)
+            .collect();
+        let mut most_at_once = 0;
+        let started = tokio::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(4) {
+            let due = hub.beat_if_idle().unwrap();
+            let beaten = streams
+                .iter_mut()
+                .map(|stream| ready_topics(stream).len())
+                .filter(|heard| *heard > 0)
+                .count();
+            most_at_once = most_at_once.max(beaten);
+            tokio::time::sleep_until(due).await;
+        }
+        assert!(
+            most_at_once <= 1600 / 8 + 1,
+            "{most_at_once} heartbeats went out at once"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn topic_streams_fed_nothing_get_heartbeats_while_every_topic_streams_are_busy() {
         let hub = hub(100, 10);
         let (_, mut quiet) = subscribe_to(&hub, Resume::Latest, &["quiet"]);
         let (_, mut busy) = subscribe_to(&hub, Resume::Latest, &["busy"]);
-        // Pings every 500 ms on "busy" keep the every-topic streams from ever being idle.
-        for round in 0..8 {
-            publish_on(&hub, round, "busy");
+        // Events every 500 ms on "busy" keep the every-topic streams from ever being idle; the
+        // heartbeat task's loop runs beside them for 4 s (heartbeats every 2 s).
+        let started = tokio::time::Instant::now();
+        let mut next_event = started;
+        let mut heard = Vec::new();
+        let mut last_heard = started;
+        let mut longest_silence = Duration::ZERO;
+        while started.elapsed() < Duration::from_secs(4) {
+            let now = tokio::time::Instant::now();
+            if now >= next_event {
+                publish_on(&hub, heard.len() as u64 + 100, "busy");
+                next_event = now + Duration::from_millis(500);
+            }
             let due = hub.beat_if_idle().unwrap();
-            tokio::time::sleep_until(
-                due.min(tokio::time::Instant::now() + Duration::from_millis(500)),
-            )
-            .await;
+            for beat in ready_topics(&mut quiet) {
+                longest_silence = longest_silence.max(now - last_heard);
+                last_heard = now;
+                heard.push(beat);
+            }
+            tokio::time::sleep_until(due.min(next_event)).await;
         }
-        let quiet_beats = ready_topics(&mut quiet);
+        assert!(
+            longest_silence <= Duration::from_millis(2000),
+            "a quiet topic stream went {longest_silence:?} without a heartbeat"
+        );
+        let mut quiet_beats = heard;
+        quiet_beats.extend(ready_topics(&mut quiet));
         assert!(quiet_beats.len() >= 3, "{quiet_beats:?}");
         assert!(quiet_beats.iter().all(|(topic, _)| topic == "heartbeat"));
         assert!(

@@ -19,6 +19,10 @@ use super::subscription::Outgoing;
 
 /// A topic stream's queue, shared by the hub (which fills it) and the stream (which drains it).
 pub struct Inbox {
+    /// Which heartbeat slice it is in: each round of [`super::topic_index::TopicIndex::beat`]
+    /// visits one slice, so that the heartbeats of thousands of idle streams are spread over
+    /// the period instead of going out in one burst.
+    pub slice: u64,
     state: Mutex<State>,
     /// The private topics this stream may read (its token's grant); `None`: none.
     grants: Option<Selection>,
@@ -72,7 +76,13 @@ impl Inbox {
     /// An empty inbox that holds at most `capacity` events (at least one), of a stream that may
     /// read the private topics `grants` match (none without).
     pub fn new(capacity: usize, grants: Option<Selection>) -> Self {
+        Self::in_slice(0, capacity, grants)
+    }
+
+    /// [`Inbox::new`], in heartbeat slice `slice`.
+    pub fn in_slice(slice: u64, capacity: usize, grants: Option<Selection>) -> Self {
         Self {
+            slice,
             grants,
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -98,10 +108,12 @@ impl Inbox {
             return;
         }
         let mut state = self.lock();
-        if state
-            .last
-            .is_some_and(|last| last.epoch == id.epoch && last.seq >= id.seq)
+        if state.end.is_some()
+            || state
+                .last
+                .is_some_and(|last| last.epoch == id.epoch && last.seq >= id.seq)
         {
+            // Ended (its stream ends when next polled): nothing is cloned for it any more.
             return;
         }
         state.last = Some(id);

@@ -24,7 +24,13 @@ pub struct TopicIndex {
     patterns: HashMap<Selector, Vec<Arc<Inbox>>>,
     /// Heartbeat rounds so far.
     round: u64,
+    /// Inboxes made so far: the next one's heartbeat slice.
+    made: u64,
 }
+
+/// The heartbeat slices: each round visits one, so each topic stream is visited once every
+/// `SLICES` rounds.
+pub const SLICES: u64 = 8;
 
 /// The index, shared by the hub and the streams that remove themselves when they end.
 pub type SharedIndex = Arc<Mutex<TopicIndex>>;
@@ -89,13 +95,20 @@ impl TopicIndex {
         self.exact.is_empty() && self.patterns.is_empty()
     }
 
-    /// One heartbeat round: every topic stream fed nothing since the last round gets
-    /// `heartbeat`.
+    /// One heartbeat round: the topic streams of this round's slice that were fed nothing since
+    /// their slice's last round get `heartbeat`.
     pub fn beat(&mut self, heartbeat: &sse::Event) {
         self.round += 1;
         let round = self.round;
         self.inboxes()
+            .filter(|inbox| inbox.slice == round % SLICES)
             .for_each(|inbox| inbox.beat(round, heartbeat));
+    }
+
+    /// An empty inbox in the next heartbeat slice, for a stream about to join.
+    pub fn inbox(&mut self, capacity: usize, grants: Option<Selection>) -> Inbox {
+        self.made += 1;
+        Inbox::in_slice(self.made % SLICES, capacity, grants)
     }
 
     /// Ends every topic stream once it has sent what it holds.
