@@ -27,6 +27,19 @@ fn retry_after_seconds(wait: Duration) -> String {
     wait.as_millis().div_ceil(1000).max(1).to_string()
 }
 
+/// A refusal as every route answers one: `status`, `Cache-Control: no-store`, and JSON
+/// `{"error": code, "detail": detail}`; the caller adds headers of its own before `json`.
+fn refusal(status: actix_web::http::StatusCode) -> actix_web::HttpResponseBuilder {
+    let mut response = actix_web::HttpResponse::build(status);
+    response.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"));
+    response
+}
+
+/// The JSON body of a refusal.
+fn refusal_body(code: &str, detail: impl std::fmt::Display) -> serde_json::Value {
+    serde_json::json!({ "error": code, "detail": detail.to_string() })
+}
+
 /// Registers every route. Expects [`crate::stream::Hub`], [`crate::metrics::Metrics`],
 /// [`StreamSettings`], [`PublishGate`] and [`crate::publisher::Publisher`] as app data.
 pub fn configure(cfg: &mut web::ServiceConfig, site: Option<&StaticSite>) {

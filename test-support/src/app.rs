@@ -179,15 +179,7 @@ impl TestApp {
     /// `GET /sse` for the topics `selectors` pick (none: every topic), after `last` when given
     /// (`?lastEventId=`), and whatever it answers. The selectors go into the URL as they are.
     pub async fn get_topics(&self, selectors: &[&str], last: Option<EventId>) -> Response {
-        let mut query: Vec<String> = selectors
-            .iter()
-            .map(|selector| format!("{}={selector}", shared::TOPIC_PARAM))
-            .collect();
-        if let Some(id) = last {
-            query.push(format!("{LAST_EVENT_ID_PARAM}={id}"));
-        }
-        let path = format!("{STREAM_PATH}?{}", query.join("&"));
-        let response = send(self.request(Method::GET, &path)).await;
+        let response = send(self.topics_request(selectors, last)).await;
         assert_eq!(response.version(), self.version, "the HTTP version");
         response
     }

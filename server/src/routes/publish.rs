@@ -460,8 +460,7 @@ impl ResponseError for Rejection {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
-        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        let mut response = super::refusal(self.status_code());
         match self {
             Self::Unauthenticated(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"pingstream\""));
@@ -480,7 +479,7 @@ impl ResponseError for Rejection {
         if let Some(wait) = self.retry_after() {
             response.insert_header((header::RETRY_AFTER, super::retry_after_seconds(wait)));
         }
-        response.json(serde_json::json!({ "error": self.code(), "detail": self.to_string() }))
+        response.json(super::refusal_body(self.code(), self))
     }
 }
 

@@ -6,9 +6,7 @@
 use std::future::{Ready, ready};
 
 use actix_web::{
-    FromRequest, HttpRequest, HttpResponse, ResponseError,
-    dev::Payload,
-    http::{StatusCode, header},
+    FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, http::StatusCode,
 };
 use shared::{Selection, SelectionError, TOPIC_PARAM};
 
@@ -46,9 +44,7 @@ impl ResponseError for BadSelection {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::BadRequest()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({ "error": "invalid_topic", "detail": self.to_string() }))
+        super::refusal(self.status_code()).json(super::refusal_body("invalid_topic", self))
     }
 }
 

@@ -63,9 +63,7 @@ impl ResponseError for SessionError {
             Self::Off(_) => "not_found",
             _ => "invalid_name",
         };
-        HttpResponse::build(self.status_code())
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({ "error": code, "detail": self.to_string() }))
+        super::refusal(self.status_code()).json(super::refusal_body(code, self))
     }
 }
 

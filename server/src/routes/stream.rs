@@ -151,9 +151,7 @@ impl ResponseError for Forbidden {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::Forbidden()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({ "error": "forbidden_topic", "detail": self.to_string() }))
+        super::refusal(self.status_code()).json(super::refusal_body("forbidden_topic", self))
     }
 }
 
@@ -180,13 +178,12 @@ impl ResponseError for StreamError {
 
     fn error_response(&self) -> HttpResponse {
         let seconds = super::retry_after_seconds(self.retry_after);
-        HttpResponse::ServiceUnavailable()
+        super::refusal(self.status_code())
             .insert_header((header::RETRY_AFTER, seconds.clone()))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({
-                "error": "unavailable",
-                "detail": format!("{}; retry in {seconds} s", self.err),
-            }))
+            .json(super::refusal_body(
+                "unavailable",
+                format!("{}; retry in {seconds} s", self.err),
+            ))
     }
 }
 

@@ -37,13 +37,12 @@ impl ResponseError for Unauthorized {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::Unauthorized()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
+        super::refusal(self.status_code())
             .insert_header((
                 header::WWW_AUTHENTICATE,
                 "Bearer realm=\"pingstream\", error=\"invalid_token\"",
             ))
-            .json(serde_json::json!({ "error": "unauthorized", "detail": self.to_string() }))
+            .json(super::refusal_body("unauthorized", self))
     }
 }
 
