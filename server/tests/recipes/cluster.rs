@@ -2,7 +2,7 @@
 //! that answer `/healthz` and carry one stream, and Ctrl-C stopping Redis and both replicas.
 
 use crate::{
-    recipe::{Recipe, START_DEADLINE, one_recipe_at_a_time},
+    recipe::{ANSWER_DEADLINE, Recipe, one_recipe_at_a_time},
     support::{Received, SseClient, TestApp, free_port},
 };
 
@@ -70,9 +70,10 @@ fn words(ports: &[u16]) -> String {
 async fn replicas_share_one_stream(recipe: &mut Recipe, ports: [u16; 2]) {
     let replicas = ports.map(TestApp::at);
     for replica in &replicas {
+        recipe.wait_listening(replica.port).await;
         let what = format!("/healthz ok on :{}", replica.port);
         recipe
-            .wait_for(&what, START_DEADLINE, async || {
+            .wait_for(&what, ANSWER_DEADLINE, async || {
                 let response = replica
                     .request(reqwest::Method::GET, "/healthz")
                     .send()
@@ -88,11 +89,15 @@ async fn replicas_share_one_stream(recipe: &mut Recipe, ports: [u16; 2]) {
             .await;
     }
     let [first, second] = &replicas;
-    let mut streams = [
-        first.open_stream(None).await,
-        second.open_stream(None).await,
-    ];
-    let (one, other) = one_ping_on_both(&mut streams).await;
+    let (one, other) = recipe
+        .within("one ping on both replicas", ANSWER_DEADLINE, async {
+            let mut streams = [
+                first.open_stream(None).await,
+                second.open_stream(None).await,
+            ];
+            one_ping_on_both(&mut streams).await
+        })
+        .await;
     assert_eq!(
         one.stamp, other.stamp,
         "the replicas' pings of seq {} differ: not one stream",

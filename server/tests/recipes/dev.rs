@@ -11,12 +11,13 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::{
-    recipe::{Recipe, START_DEADLINE, one_recipe_at_a_time, workspace_root},
+    recipe::{ANSWER_DEADLINE, Recipe, one_recipe_at_a_time, workspace_root},
     support::{TestApp, browser::Browser, free_port},
 };
 
-/// How long trunk may take to rebuild the page after an edit and the page to reload.
-const RELOAD_DEADLINE: Duration = Duration::from_secs(120);
+/// How long trunk may take to rebuild the page after an edit (a debug build, no Rust compiled)
+/// and the page to reload.
+const RELOAD_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The stylesheet the live-reload check edits: trunk watches it, and a change to it rebuilds the
 /// page without recompiling any Rust.
@@ -43,8 +44,9 @@ async fn dev_serves_the_live_page_through_trunk_reloads_it_on_an_edit_and_stops_
     let server = TestApp::at(server_port);
     let page = TestApp::at(page_port);
 
+    dev.wait_listening(server_port).await;
     let epoch = dev
-        .wait_for("the server's first ping", START_DEADLINE, async || {
+        .wait_for("the server's first ping", ANSWER_DEADLINE, async || {
             let health: Value = get_ok(&server, "/healthz")
                 .await?
                 .json()
@@ -56,21 +58,31 @@ async fn dev_serves_the_live_page_through_trunk_reloads_it_on_an_edit_and_stops_
                 .map_err(|err| err.to_string())
         })
         .await;
-    dev.wait_for("trunk's built page", START_DEADLINE, async || {
+    dev.wait_listening(page_port).await;
+    dev.wait_for("trunk's built page", ANSWER_DEADLINE, async || {
         get_ok(&page, "/").await.map(drop)
     })
     .await;
 
     // The stream through trunk's proxy comes from this recipe's server, not from one on :8080.
-    let proxied = page.open_stream(None).await.next_ping().await;
+    let proxied = dev
+        .within("ping through trunk's proxy", ANSWER_DEADLINE, async {
+            page.open_stream(None).await.next_ping().await
+        })
+        .await;
     assert_eq!(
         proxied.id.epoch, epoch,
         "the stream trunk forwards comes from another server than the recipe's"
     );
 
-    let browser = Browser::open().await;
-    browser.goto(&page.url("/")).await;
-    browser.wait_live_with(2).await;
+    let browser = dev
+        .within("live page in Chromium", ANSWER_DEADLINE, async {
+            let browser = Browser::open().await;
+            browser.goto(&page.url("/")).await;
+            browser.wait_live_with(2).await;
+            browser
+        })
+        .await;
 
     // Live reload: an edit of the stylesheet shows in the open page, which nobody reloads here.
     let marker = format!("recipes-{}-{page_port}", std::process::id());
@@ -92,7 +104,12 @@ async fn dev_serves_the_live_page_through_trunk_reloads_it_on_an_edit_and_stops_
     .await;
     browser.wait_live_with(1).await;
     drop(edit);
-    browser.close().await;
+    dev.within(
+        "end of the browser session",
+        ANSWER_DEADLINE,
+        browser.close(),
+    )
+    .await;
 
     dev.stop_and_check().await;
 }

@@ -19,10 +19,18 @@ use tokio::sync::MutexGuard;
 
 use crate::support::eventually;
 
-/// How long a recipe may take to serve. Mostly its builds: `just dev` compiles the debug server
-/// and frontend, minutes on two cores with a cold cache; the release ones are up to date after
-/// `just build`.
-pub const START_DEADLINE: Duration = Duration::from_secs(600);
+/// How long a recipe may take to listen on a port. Mostly its builds: `just dev` compiles the
+/// debug server and frontend, minutes on two cores with a cold cache; the release ones are up to
+/// date after `just build`.
+const START_DEADLINE: Duration = Duration::from_secs(600);
+
+/// How long what a recipe started may take, once it listens, to answer as it should (a replica
+/// behind Sentinel first asks the sentinels for the master).
+pub const ANSWER_DEADLINE: Duration = Duration::from_secs(20);
+
+/// How long one look of a wait may take: a server that does not answer at all is a look that
+/// failed, not a wait without end.
+const PROBE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// How long a recipe may take to exit after SIGINT, everything it started included.
 const STOP_DEADLINE: Duration = Duration::from_secs(20);
@@ -122,9 +130,9 @@ impl Recipe {
         self.exit
     }
 
-    /// Polls `probe` until it gives `Ok`, and returns that. Panics, with the recipe's output, if
-    /// the recipe exits first (as `just dev` did when `cargo run` could not choose a binary) or
-    /// once `deadline` has passed.
+    /// Polls `probe` (each look cut off after [`PROBE_DEADLINE`]) until it gives `Ok`, and
+    /// returns that. Panics, with the recipe's output, if the recipe exits first (as `just dev`
+    /// did when `cargo run` could not choose a binary) or once `deadline` has passed.
     pub async fn wait_for<T, E: Debug>(
         &mut self,
         what: &str,
@@ -133,25 +141,58 @@ impl Recipe {
     ) -> T {
         let started = Instant::now();
         loop {
-            let last = match probe().await {
-                Ok(value) => return value,
-                Err(last) => last,
+            let last = match tokio::time::timeout(PROBE_DEADLINE, probe()).await {
+                Ok(Ok(value)) => return value,
+                Ok(Err(last)) => format!("{last:?}"),
+                Err(_) => format!("no answer within {PROBE_DEADLINE:?}"),
             };
             if let Some(status) = self.exited() {
                 panic!(
-                    "`just {}` exited ({status}) before {what}; last: {last:?}\n{}",
+                    "`just {}` exited ({status}) before {what}; last: {last}\n{}",
                     self.name,
                     self.log()
                 );
             }
             assert!(
                 started.elapsed() < deadline,
-                "no {what} after {deadline:?} of `just {}`; last: {last:?}\n{}",
+                "no {what} after {deadline:?} of `just {}`; last: {last}\n{}",
                 self.name,
                 self.log()
             );
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// What `step` gives, if within `deadline`; else a panic, with the recipe's output. For the
+    /// steps that have no deadline of their own (a request, a page load).
+    pub async fn within<T>(
+        &self,
+        what: &str,
+        deadline: Duration,
+        step: impl Future<Output = T>,
+    ) -> T {
+        match tokio::time::timeout(deadline, step).await {
+            Ok(value) => value,
+            Err(_) => panic!(
+                "no {what} within {deadline:?} of `just {}`\n{}",
+                self.name,
+                self.log()
+            ),
+        }
+    }
+
+    /// Waits until something accepts connections on `127.0.0.1:port`, for [`START_DEADLINE`]:
+    /// the recipe's builds come first.
+    pub async fn wait_listening(&mut self, port: u16) {
+        let what = format!("anything listening on port {port}");
+        self.wait_for(&what, START_DEADLINE, async || {
+            if is_listening(port) {
+                Ok(())
+            } else {
+                Err("connection refused")
+            }
+        })
+        .await;
     }
 
     /// Ctrl-C, as a terminal sends it: SIGINT to every process of the recipe's group at once.

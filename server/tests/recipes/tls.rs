@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode, Version};
 
 use crate::{
-    recipe::{Recipe, START_DEADLINE, is_listening, one_recipe_at_a_time, workspace_root},
+    recipe::{ANSWER_DEADLINE, Recipe, one_recipe_at_a_time, workspace_root},
     support::{TestApp, free_port, tls::client_trusting},
 };
 
@@ -18,36 +18,42 @@ async fn run_tls_serves_https_and_the_stream_over_http2_until_ctrl_c() {
         &[("PINGSTREAM_TLS_PORT", port.to_string())],
         &[port],
     );
+    run.wait_listening(port).await;
     // `just cert` has written (or kept) the certificate by the time the server listens.
     let cert = workspace_root().join("target/tls/cert.pem");
+    let pem = std::fs::read(&cert).unwrap_or_else(|err| panic!("{}: {err}", cert.display()));
     let app = run
-        .wait_for("the server over HTTPS", START_DEADLINE, async || {
-            if !is_listening(port) {
-                return Err("not listening".to_owned());
-            }
-            let pem = std::fs::read(&cert).map_err(|err| format!("{}: {err}", cert.display()))?;
-            let app = TestApp::at(port).over_h2_with(client_trusting(&pem));
-            let response = app
-                .request(Method::GET, "/healthz")
-                .send()
-                .await
-                .map_err(|err| err.to_string())?;
-            match (response.status(), response.version()) {
-                (StatusCode::OK, Version::HTTP_2) => Ok(app),
-                other => Err(format!("/healthz answered {other:?}")),
-            }
-        })
+        .wait_for(
+            "/healthz over HTTPS and HTTP/2",
+            ANSWER_DEADLINE,
+            async || {
+                let app = TestApp::at(port).over_h2_with(client_trusting(&pem));
+                let response = app
+                    .request(Method::GET, "/healthz")
+                    .send()
+                    .await
+                    .map_err(|err| err.to_string())?;
+                match (response.status(), response.version()) {
+                    (StatusCode::OK, Version::HTTP_2) => Ok(app),
+                    other => Err(format!("/healthz answered {other:?}")),
+                }
+            },
+        )
         .await;
 
-    let page = app.get_page("/").await;
+    let page = run
+        .within("page over HTTPS", ANSWER_DEADLINE, app.get_page("/"))
+        .await;
     assert_eq!(page.status(), StatusCode::OK, "the page over HTTPS");
     assert_eq!(page.version(), Version::HTTP_2, "the page's HTTP version");
     // open_stream checks the stream's HTTP version too; the ping decodes as a shared::Ping.
-    let ping = app.open_stream(None).await.next_ping().await;
-    let newest = app
-        .last_id()
-        .await
-        .expect("the server has published a ping");
+    let (ping, newest) = run
+        .within("ping over HTTP/2", ANSWER_DEADLINE, async {
+            let ping = app.open_stream(None).await.next_ping().await;
+            (ping, app.last_id().await)
+        })
+        .await;
+    let newest = newest.expect("the server has published a ping");
     assert_eq!(ping.id.epoch, newest.epoch, "the stream is this server's");
 
     run.stop_and_check().await;
