@@ -88,6 +88,12 @@ pub async fn stream(
     if let (Some(grant), Some(access)) = (&grant, &access) {
         not_granted(&selection, grant, access)?;
     }
+    // In a cluster the client may come from a replica that is a moment ahead of this one.
+    hub.catch_up(resume).await.map_err(|err| StreamError {
+        err,
+        retry_after: settings.retry,
+    })?;
+    // Timed after the wait, so that the stream ends at the token's expiry, not a wait later.
     let reader = match grant {
         Some(grant) => Reader {
             expires_in: Some(grant.remaining()),
@@ -95,11 +101,6 @@ pub async fn stream(
         },
         None => Reader::anonymous(),
     };
-    // In a cluster the client may come from a replica that is a moment ahead of this one.
-    hub.catch_up(resume).await.map_err(|err| StreamError {
-        err,
-        retry_after: settings.retry,
-    })?;
     let subscription = hub
         .subscribe(resume, selection, reader)
         .map_err(|err| StreamError {
