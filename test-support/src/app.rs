@@ -170,10 +170,7 @@ impl TestApp {
             "stream refused: {:?}",
             response.headers()
         );
-        SseClient {
-            events: Box::pin(response.bytes_stream().eventsource()),
-            heartbeats: Vec::new(),
-        }
+        SseClient::from_response(response)
     }
 
     /// `GET /sse` for the topics `selectors` pick (none: every topic), after `last` when given

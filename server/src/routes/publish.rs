@@ -42,6 +42,14 @@ type Accept = fn(&[u8], DateTime<Utc>, Option<Topic>) -> Result<Payload, Rejecti
 /// Pings are the server's own and are not listed.
 const PUBLISHABLE: &[(&str, Accept)] = &[publishable::<Notice>()];
 
+/// How the publishable event `name`'s body is accepted.
+fn accept_for(name: &str) -> Result<Accept, Rejection> {
+    PUBLISHABLE
+        .iter()
+        .find_map(|(publishable, accept)| (*publishable == name).then_some(*accept))
+        .ok_or_else(|| Rejection::UnknownEvent(name.to_owned()))
+}
+
 /// The listing of `E`: its name and how its body is accepted. The name comes from the type, so
 /// a listing cannot pair one event's name with another's rules.
 const fn publishable<E: Publishable>() -> (&'static str, Accept)
@@ -104,10 +112,7 @@ where
 /// # Errors
 /// [`Rejection::UnknownEvent`], [`Rejection::MalformedJson`] or [`Rejection::Invalid`].
 pub fn accept_body(name: &str, body: &[u8]) -> Result<Payload, Rejection> {
-    let accept = PUBLISHABLE
-        .iter()
-        .find_map(|(publishable, accept)| (*publishable == name).then_some(*accept))
-        .ok_or_else(|| Rejection::UnknownEvent(name.to_owned()))?;
+    let accept = accept_for(name)?;
     accept(body, Utc::now().trunc_subsecs(3), None)
 }
 
@@ -283,10 +288,7 @@ async fn handle(
             not_until.wait_time_from(governor::clock::DefaultClock::default().now()),
         )
     })?;
-    let accept = PUBLISHABLE
-        .iter()
-        .find_map(|(publishable, accept)| (*publishable == name).then_some(*accept))
-        .ok_or_else(|| Rejection::UnknownEvent(name.to_owned()))?;
+    let accept = accept_for(name)?;
     let topic = requested_topic(request)?;
     require_json(request)?;
     let body = read_body(request, body, gate.max_bytes).await?;

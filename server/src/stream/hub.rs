@@ -31,6 +31,7 @@ use super::{
     super::access::PrivateTopics,
     client_slot::ClientSlots,
     history::{History, HistoryLimits, Resume},
+    inbox,
     payload::Payload,
     subscription::{Live, Outgoing, Subscription},
     topic_index::{self, Membership, SharedIndex, TopicIndex},
@@ -89,7 +90,7 @@ impl Reader {
 
     /// Whether this reader may receive an event on `topic`, `private` or not.
     fn may_read(&self, topic: &Topic, private: bool) -> bool {
-        !private || self.grants.as_ref().is_some_and(|g| g.matches(topic))
+        inbox::may_read(self.grants.as_ref(), topic, private)
     }
 }
 

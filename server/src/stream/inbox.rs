@@ -17,6 +17,12 @@ use shared::{EventId, Selection, Topic};
 
 use super::subscription::Outgoing;
 
+/// Whether a stream granted `grants` (none: no token) may receive an event on `topic`, `private`
+/// or not: the one rule for live events here and replayed ones in the hub.
+pub fn may_read(grants: Option<&Selection>, topic: &Topic, private: bool) -> bool {
+    !private || grants.is_some_and(|grants| grants.matches(topic))
+}
+
 /// A topic stream's queue, shared by the hub (which fills it) and the stream (which drains it).
 pub struct Inbox {
     /// Which heartbeat slice it is in: each round of [`super::topic_index::TopicIndex::beat`]
@@ -104,7 +110,7 @@ impl Inbox {
     /// Queues the event `id` on `topic` unless it was queued already (ids increase within a
     /// run), or it is `private` and this stream's grant does not cover its topic.
     pub fn deliver(&self, id: EventId, topic: &Topic, private: bool, outgoing: &Outgoing) {
-        if private && !self.grants.as_ref().is_some_and(|g| g.matches(topic)) {
+        if !may_read(self.grants.as_ref(), topic, private) {
             return;
         }
         let mut state = self.lock();
