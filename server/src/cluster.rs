@@ -15,7 +15,8 @@
 //!
 //! - [`link`]: each loop's connection to the master; behind sentinels it looks the master up
 //!   again after an error, a `READONLY` or a `+switch-master`, and [`publish`] fences failovers
-//!   with a new epoch so that no id ever names two events.
+//!   with a new epoch so that no id ever names two events. [`tls`]: the certificates of its
+//!   `rediss://` connections.
 //!
 //! Redis trouble never ends a client's stream: both loops retry with backoff, mark the hub
 //! degraded meanwhile, and carry on from where they were when Redis is back.
@@ -25,6 +26,7 @@ mod leader;
 mod link;
 mod publish;
 pub mod reader;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -33,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use link::{RedisAuth, RedisSource, is_refused_login};
 pub use publish::{ClusterPublishError, ClusterPublisher};
+pub use tls::{RedisTls, is_refused_certificate};
 
 use crate::{
     metrics::Metrics,
@@ -70,6 +73,8 @@ const PUBLISH_REPLY_TIMEOUT: Duration = Duration::from_millis(1500);
 pub struct ClusterSettings {
     /// Where the Redis master is.
     pub source: RedisSource,
+    /// The certificates of TLS connections to Redis and the sentinels, if configured.
+    pub certificates: Option<RedisTls>,
     /// Period of the ticker.
     pub interval: Duration,
     /// Life of the ticker lease without renewal.
@@ -99,11 +104,16 @@ pub fn spawn(
 ) -> Result<(JoinHandle<()>, ClusterPublisher), ClusterError> {
     if let RedisSource::Url(url) = &settings.source {
         // A malformed URL is refused now, not at the first command.
-        redis::Client::open(url.expose())?;
+        tls::client(url.expose(), settings.certificates.as_ref())?;
     }
     let watch = link::MasterWatch::new(metrics.clone());
     let link = |response_timeout| {
-        link::MasterLink::new(settings.source.clone(), response_timeout, watch.clone())
+        link::MasterLink::new(
+            settings.source.clone(),
+            settings.certificates.clone(),
+            response_timeout,
+            watch.clone(),
+        )
     };
     // Each loop has its own connection: the reader's blocking XREAD must not hold up a lease
     // renewal queued behind it on a shared one.
@@ -119,12 +129,13 @@ pub fn spawn(
         sentinels,
         master,
         auth,
+        tls,
     } = &settings.source
     {
         tokio::spawn(link::watch_switches(
             sentinels.clone(),
             master.clone(),
-            auth.clone(),
+            (auth.clone(), *tls, settings.certificates.clone()),
             watch.clone(),
             shutdown.clone(),
         ));
@@ -161,6 +172,7 @@ mod tests {
     async fn a_malformed_url_is_refused_at_once() {
         let settings = ClusterSettings {
             source: RedisSource::Url("not a url".parse().expect("not empty")),
+            certificates: None,
             interval: Duration::from_secs(1),
             lease: Duration::from_secs(2),
             history: 10,

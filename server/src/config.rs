@@ -162,6 +162,35 @@ pub struct Config {
     )]
     pub redis_sentinel_password: Option<Secret>,
 
+    /// Reach the Redis master and the sentinels over TLS (`rediss://`; with `--redis-url`, write
+    /// the scheme instead).
+    #[arg(long, env = "PINGSTREAM_REDIS_TLS", requires = "redis_sentinel")]
+    pub redis_tls: bool,
+
+    /// The CA certificate(s) (PEM) that Redis's and the sentinels' TLS certificates are checked
+    /// against, instead of the system's roots; needs a `rediss://` URL or `--redis-tls`.
+    #[arg(long, env = "PINGSTREAM_REDIS_CA_CERT", value_name = "FILE")]
+    pub redis_ca_cert: Option<PathBuf>,
+
+    /// The client certificate (PEM) to show Redis over TLS, for one that asks (Redis's
+    /// `tls-auth-clients yes`, its default); needs `--redis-client-key`.
+    #[arg(
+        long,
+        env = "PINGSTREAM_REDIS_CLIENT_CERT",
+        value_name = "FILE",
+        requires = "redis_client_key"
+    )]
+    pub redis_client_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of `--redis-client-cert`.
+    #[arg(
+        long,
+        env = "PINGSTREAM_REDIS_CLIENT_KEY",
+        value_name = "FILE",
+        requires = "redis_client_cert"
+    )]
+    pub redis_client_key: Option<PathBuf>,
+
     /// Bearer tokens that may publish events with `POST /events/{name}`; separate several with
     /// commas (to rotate one: add the new token, move publishers over, remove the old one).
     /// `TOKEN=SELECTOR|SELECTOR` limits a token to the topics those selectors match (e.g.
@@ -311,7 +340,25 @@ impl Config {
                 password: self.redis_password.clone(),
                 sentinel_password: self.redis_sentinel_password.clone(),
             },
+            tls: self.redis_tls,
         })
+    }
+
+    /// Whether connections to Redis use TLS: a `rediss://` URL, or `--redis-tls`.
+    pub fn redis_uses_tls(&self) -> bool {
+        self.redis_tls
+            || self
+                .redis_url
+                .as_ref()
+                .is_some_and(|url| url.expose().starts_with("rediss://"))
+    }
+
+    /// The client certificate and key of `--redis-client-cert`/`--redis-client-key`.
+    pub fn redis_client_cert(&self) -> Option<(&Path, &Path)> {
+        Some((
+            self.redis_client_cert.as_deref()?,
+            self.redis_client_key.as_deref()?,
+        ))
     }
 
     /// The period of the ticker.

@@ -96,6 +96,26 @@ fn start_memory_stream(
     (hub, publisher, feed)
 }
 
+/// The certificates of `--redis-ca-cert` and `--redis-client-cert`/`--redis-client-key`, read
+/// now; `None` without any. They need TLS to be on: a `rediss://` URL or `--redis-tls`.
+fn redis_tls(config: &Config) -> std::io::Result<Option<cluster::RedisTls>> {
+    let ca = config.redis_ca_cert.as_deref();
+    let client = config.redis_client_cert();
+    if ca.is_none() && client.is_none() {
+        return Ok(None);
+    }
+    if !config.redis_uses_tls() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "--redis-ca-cert and --redis-client-cert are for TLS: write the URL rediss://… \
+             (or add --redis-tls with --redis-sentinel)",
+        ));
+    }
+    cluster::RedisTls::load(ca, client)
+        .map(Some)
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))
+}
+
 /// The stream in Redis at `source`: a hub fed by the cluster's reader, which waits up to a lease
 /// for an id it has not read yet (a client may bring one another replica read a moment before
 /// this one; a lease is what a healthy replica can be behind).
@@ -112,6 +132,7 @@ fn start_cluster_stream(
     let hub = Hub::new(settings, metrics.clone());
     let cluster = ClusterSettings {
         source,
+        certificates: redis_tls(config)?,
         interval: config.interval(),
         lease: config.lease(),
         history: config.history,
@@ -159,6 +180,12 @@ async fn check_redis_login(publisher: &Publisher) -> std::io::Result<()> {
             std::io::ErrorKind::PermissionDenied,
             format!(
                 "Redis refused the credentials: {err} (check --redis-url, --redis-password, --redis-sentinel-password)"
+            ),
+        )),
+        Err(err) if cluster::is_refused_certificate(&err) => Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "the TLS handshake with Redis failed over a certificate: {err} (check --redis-ca-cert, --redis-client-cert and the address)"
             ),
         )),
         Err(err) => {

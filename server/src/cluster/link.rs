@@ -26,7 +26,10 @@ use redis::{
 use tokio::{sync::Mutex, time::Instant};
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::Backoff;
+use super::{
+    backoff::Backoff,
+    tls::{self, RedisTls},
+};
 use crate::{metrics::Metrics, secret::Secret};
 
 /// Longest wait for a TCP connection to Redis or a sentinel.
@@ -45,6 +48,8 @@ pub enum RedisSource {
         master: String,
         /// How to log in to the master and to the sentinels.
         auth: RedisAuth,
+        /// Whether the master and the sentinels are reached over TLS (`rediss://`).
+        tls: bool,
     },
 }
 
@@ -60,8 +65,8 @@ pub struct RedisAuth {
     pub sentinel_password: Option<Secret>,
 }
 
-/// `redis://[user[:password]@]address`, the credentials percent-encoded.
-fn url_with(address: &str, username: Option<&str>, password: Option<&Secret>) -> String {
+/// `redis[s]://[user[:password]@]address`, the credentials percent-encoded.
+fn url_with(tls: bool, address: &str, username: Option<&str>, password: Option<&Secret>) -> String {
     let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
     let userinfo = match (username, password) {
         (None, None) => String::new(),
@@ -72,18 +77,24 @@ fn url_with(address: &str, username: Option<&str>, password: Option<&Secret>) ->
             encode(password.expose())
         ),
     };
-    format!("redis://{userinfo}{address}")
+    let scheme = if tls { "rediss" } else { "redis" };
+    format!("{scheme}://{userinfo}{address}")
 }
 
 impl RedisAuth {
-    /// The URL of the master at `address`.
-    fn master_url(&self, address: &str) -> String {
-        url_with(address, self.username.as_deref(), self.password.as_ref())
+    /// The URL of the master at `address`, over TLS if `tls`.
+    fn master_url(&self, tls: bool, address: &str) -> String {
+        url_with(
+            tls,
+            address,
+            self.username.as_deref(),
+            self.password.as_ref(),
+        )
     }
 
-    /// The URL of the sentinel at `address`.
-    fn sentinel_url(&self, address: &str) -> String {
-        url_with(address, None, self.sentinel_password.as_ref())
+    /// The URL of the sentinel at `address`, over TLS if `tls`.
+    fn sentinel_url(&self, tls: bool, address: &str) -> String {
+        url_with(tls, address, None, self.sentinel_password.as_ref())
     }
 }
 
@@ -168,6 +179,8 @@ pub(super) struct MasterLink {
 
 struct LinkInner {
     source: RedisSource,
+    /// The certificates of TLS connections, if configured.
+    certificates: Option<RedisTls>,
     /// Longest wait for a reply, the reconnect included.
     response_timeout: Duration,
     current: Mutex<Option<Current>>,
@@ -184,12 +197,14 @@ impl MasterLink {
     /// A link to the master of `source`; connects on first use.
     pub(super) fn new(
         source: RedisSource,
+        certificates: Option<RedisTls>,
         response_timeout: Duration,
         watch: Arc<MasterWatch>,
     ) -> Self {
         Self {
             inner: Arc::new(LinkInner {
                 source,
+                certificates,
                 response_timeout,
                 current: Mutex::new(None),
                 watch,
@@ -252,9 +267,10 @@ impl MasterLink {
 
     /// A new connection: to the URL, or to the master the sentinels name, checked with `ROLE`.
     async fn connect(&self) -> RedisResult<(String, ConnectionManager)> {
+        let certificates = self.inner.certificates.as_ref();
         match &self.inner.source {
             RedisSource::Url(url) => {
-                let client = redis::Client::open(url.expose())?;
+                let client = tls::client(url.expose(), certificates)?;
                 let address = client.get_connection_info().addr().to_string();
                 Ok((address, self.manager(client)?))
             }
@@ -262,9 +278,15 @@ impl MasterLink {
                 sentinels,
                 master,
                 auth,
+                tls,
             } => {
-                let address = resolve(sentinels, master, auth).await?;
-                let client = redis::Client::open(auth.master_url(&address))?;
+                let sentinel = Sentinels {
+                    auth,
+                    tls: *tls,
+                    certificates,
+                };
+                let address = resolve(sentinels, master, &sentinel).await?;
+                let client = tls::client(&auth.master_url(*tls, &address), certificates)?;
                 let mut conn = self.manager(client)?;
                 let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut conn).await?;
                 match role.first() {
@@ -301,11 +323,32 @@ fn may_have_moved(err: &RedisError) -> bool {
         || err.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly)
 }
 
+/// How to reach a sentinel: its password, and TLS.
+#[derive(Clone, Copy)]
+struct Sentinels<'a> {
+    /// The sentinels' password (and the master's, unused here).
+    auth: &'a RedisAuth,
+    /// Whether they speak TLS.
+    tls: bool,
+    /// The certificates of TLS connections, if configured.
+    certificates: Option<&'a RedisTls>,
+}
+
+impl Sentinels<'_> {
+    /// A client for the sentinel at `address`.
+    fn client(&self, address: &str) -> RedisResult<redis::Client> {
+        tls::client(
+            &self.auth.sentinel_url(self.tls, address),
+            self.certificates,
+        )
+    }
+}
+
 /// The master's `host:port`, from the first sentinel that knows it.
-async fn resolve(sentinels: &[String], master: &str, auth: &RedisAuth) -> RedisResult<String> {
+async fn resolve(sentinels: &[String], master: &str, how: &Sentinels<'_>) -> RedisResult<String> {
     let mut last_err = None;
     for sentinel in sentinels {
-        match ask_sentinel(sentinel, master, auth).await {
+        match ask_sentinel(sentinel, master, how).await {
             Ok(Some(address)) => return Ok(address),
             Ok(None) => {
                 tracing::debug!(%sentinel, %master, "this sentinel does not know the master");
@@ -329,9 +372,9 @@ async fn resolve(sentinels: &[String], master: &str, auth: &RedisAuth) -> RedisR
 async fn ask_sentinel(
     sentinel: &str,
     master: &str,
-    auth: &RedisAuth,
+    how: &Sentinels<'_>,
 ) -> RedisResult<Option<String>> {
-    let client = redis::Client::open(auth.sentinel_url(sentinel))?;
+    let client = how.client(sentinel)?;
     let ask = async {
         let mut conn = client.get_multiplexed_async_connection().await?;
         redis::cmd("SENTINEL")
@@ -355,13 +398,18 @@ async fn ask_sentinel(
 pub(super) async fn watch_switches(
     sentinels: Vec<String>,
     master: String,
-    auth: RedisAuth,
+    (auth, tls, certificates): (RedisAuth, bool, Option<RedisTls>),
     watch: Arc<MasterWatch>,
     shutdown: CancellationToken,
 ) {
+    let how = Sentinels {
+        auth: &auth,
+        tls,
+        certificates: certificates.as_ref(),
+    };
     let mut backoff = Backoff::new();
     for sentinel in sentinels.iter().cycle() {
-        let listen = listen_for_switches(sentinel, &master, &auth, &watch);
+        let listen = listen_for_switches(sentinel, &master, &how, &watch);
         tokio::select! {
             () = shutdown.cancelled() => break,
             result = listen => {
@@ -381,10 +429,10 @@ pub(super) async fn watch_switches(
 async fn listen_for_switches(
     sentinel: &str,
     master: &str,
-    auth: &RedisAuth,
+    how: &Sentinels<'_>,
     watch: &MasterWatch,
 ) -> RedisResult<()> {
-    let client = redis::Client::open(auth.sentinel_url(sentinel))?;
+    let client = how.client(sentinel)?;
     let mut pubsub = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())
         .await
         .map_err(|_| {

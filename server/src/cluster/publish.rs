@@ -207,6 +207,7 @@ mod tests {
             let url = format!("redis://127.0.0.1:{}", self.port);
             MasterLink::new(
                 RedisSource::Url(url.parse().expect("a URL")),
+                None,
                 Duration::from_secs(2),
                 MasterWatch::new(Metrics::new()),
             )

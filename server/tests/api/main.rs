@@ -13,6 +13,7 @@ mod redis;
 mod redis_auth;
 mod redis_publish;
 mod redis_relay;
+mod redis_tls;
 mod resume;
 mod runs;
 mod security;

@@ -15,7 +15,7 @@ const MASTER_PASSWORD: &str = "master-s3cret";
 const SENTINEL_PASSWORD: &str = "sentinel-s3cret";
 
 /// A process killed when dropped, even when a test fails.
-struct Killed(std::process::Child);
+pub(crate) struct Killed(pub(crate) std::process::Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -25,7 +25,7 @@ impl Drop for Killed {
 }
 
 /// Runs the server with `args` until it exits (or 10 s): its exit status and log.
-fn run_until_exit(args: &[&str]) -> (std::process::ExitStatus, String) {
+pub(crate) fn run_until_exit(args: &[&str]) -> (std::process::ExitStatus, String) {
     let mut child = ServerProcess::command(std::path::Path::new("/nonexistent"), 0, args)
         .spawn()
         .expect("the server runs");
