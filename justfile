@@ -144,9 +144,10 @@ soak:
     PINGSTREAM_SOAK=full cargo test --release -p server --test soak
     PROPTEST_CASES=100000 cargo test -p shared -p server --lib properties
 
-# The fuzz targets of the network parsers (cursor, topic selectors, publish body, the load tool's SSE decoder) for SECONDS each on the release build, printing inputs per second (not part of test; test-native runs them 2 s each).
-fuzz SECONDS="60":
+# The fuzz targets of the network parsers (cursor, topic selectors, publish body, the load tool's SSE decoder on the release build; the page's tab-message decoder in headless Chromium) for SECONDS each, printing inputs per second (not part of test, which runs each for 2 s).
+fuzz SECONDS="60": (setup "browser")
     PINGSTREAM_FUZZ_SECONDS={{SECONDS}} cargo test --release -p server --test fuzz -- --nocapture --test-threads 1
+    PINGSTREAM_FUZZ_SECONDS={{SECONDS}} CHROMEDRIVER=$(command -v chromedriver) cargo test -p frontend --target wasm32-unknown-unknown --test tab_message_fuzz -- --nocapture
 
 # The frontend's tests in headless Chromium (wasm-bindgen-test).
 test-browser: (setup "browser")
