@@ -13,7 +13,8 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use shared::{AppEvent, EventId, EventSet as _, EventStamp, StreamEvent as _, Timing};
+use chrono::{DateTime, Utc};
+use shared::{AppEvent, EventId, EventSet as _, EventStamp, Ping, StreamEvent as _, Timing};
 use thiserror::Error;
 use tokio::{
     net::{TcpSocket, TcpStream},
@@ -124,24 +125,53 @@ impl Slot {
     }
 }
 
+/// What the board needs of an event of the set: the ticker's ping count, and when any event was
+/// sent (its `time`, which every event of the set carries). Read through the set's generic API
+/// and the `time` field alone, so that an app adding an event to the set changes nothing here.
+enum Reading {
+    /// The ticker's event.
+    Tick { count: u64, time: DateTime<Utc> },
+    /// Any other event of the set: a published one.
+    Published { time: Option<DateTime<Utc>> },
+}
+
+/// The one field the board reads of a published event (chrono reads any RFC 3339 offset).
+#[derive(serde::Deserialize)]
+struct SentAt {
+    #[serde(default)]
+    time: Option<DateTime<Utc>>,
+}
+
 /// An event of the set with its place in the stream, or `None` if any of it is unreadable: an
-/// id that is not `<epoch>-<seq>[:<topic>:<topic seq>]`, a name outside [`AppEvent`], data that is not that event.
-fn read_event(event: &Event<'_>) -> Option<(u64, AppEvent)> {
+/// id that is not `<epoch>-<seq>[:<topic>:<topic seq>]`, a name outside [`AppEvent`], data that
+/// is not a JSON object (or a ping that is not a ping).
+fn read_event(event: &Event<'_>) -> Option<(u64, Reading)> {
     let id: EventId = EventStamp::cursor(std::str::from_utf8(event.id).ok()?).ok()?;
     Some((id.seq, read_data(event)?))
 }
 
 /// An event of the set with its whole stamp (topic loads, whose ids must name a topic), or
 /// `None` if any of it is unreadable.
-fn read_stamped_event(event: &Event<'_>) -> Option<(EventStamp, AppEvent)> {
+fn read_stamped_event(event: &Event<'_>) -> Option<(EventStamp, Reading)> {
     let stamp: EventStamp = std::str::from_utf8(event.id).ok()?.parse().ok()?;
     Some((stamp, read_data(event)?))
 }
 
-fn read_data(event: &Event<'_>) -> Option<AppEvent> {
+fn read_data(event: &Event<'_>) -> Option<Reading> {
     let name = std::str::from_utf8(event.event).ok()?;
     let data = std::str::from_utf8(event.data).ok()?;
-    AppEvent::decode(name, data).ok()
+    if name == Ping::NAME {
+        let ping: Ping = serde_json::from_str(data).ok()?;
+        return Some(Reading::Tick {
+            count: ping.count,
+            time: ping.time,
+        });
+    }
+    if !AppEvent::NAMES.contains(&name) {
+        return None;
+    }
+    let sent: SentAt = serde_json::from_str(data).ok()?;
+    Some(Reading::Published { time: sent.time })
 }
 
 /// What the slots of a board add up to over the measured seqs.
@@ -247,17 +277,19 @@ impl Board {
         };
         let measured = slot.tally.observe(seq, self.from, self.to) == Seen::Measured;
         match decoded {
-            AppEvent::Ping(ping) => {
-                self.max_ping_count = self.max_ping_count.max(ping.count);
+            Reading::Tick { count, time } => {
+                self.max_ping_count = self.max_ping_count.max(count);
                 if measured {
                     self.ping_latencies_us
-                        .push(received_us - ping.time.timestamp_micros());
+                        .push(received_us - time.timestamp_micros());
                 }
             }
-            AppEvent::Notice(notice) => {
+            Reading::Published { time } => {
                 if measured {
-                    self.notice_latencies_us
-                        .push(received_us - notice.time.timestamp_micros());
+                    if let Some(time) = time {
+                        self.notice_latencies_us
+                            .push(received_us - time.timestamp_micros());
+                    }
                     *self.notices_by_seq.entry(seq).or_default() += 1;
                     self.notice_deliveries += 1;
                 }

@@ -1181,20 +1181,48 @@ mod tests {
         use super::*;
         use eventsource_stream::Eventsource;
         use proptest::prelude::*;
-        use shared::{AppEvent, EventSet as _, Level, Notice, Ping};
+        use serde::{Deserialize, Serialize};
+        use shared::{EventSet as _, StreamEvent};
 
         use crate::access::PrivateTopics;
 
-        /// A ping (true) or a notice (false), as the app publishes them.
-        fn app_event(is_ping: bool, n: u64) -> Payload {
-            let time = chrono::DateTime::UNIX_EPOCH;
-            let event = if is_ping {
-                AppEvent::from(Ping { count: n, time })
+        /// The engine's own small event set: the hub names no app event, and its tests do not
+        /// change when the app's set does.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        struct Tick {
+            n: u64,
+        }
+
+        impl StreamEvent for Tick {
+            const NAME: &'static str = "tick";
+        }
+
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        struct Note {
+            text: String,
+        }
+
+        impl StreamEvent for Note {
+            const NAME: &'static str = "note";
+            const DEFAULT_TOPIC: &'static str = "notes";
+        }
+
+        shared::event_set! {
+            /// A ticker's event and a published one.
+            #[derive(Debug, Clone, PartialEq)]
+            enum TestEvent {
+                Tick,
+                Note,
+            }
+        }
+
+        /// A tick (true) or a note (false), each on its default topic.
+        fn app_event(is_tick: bool, n: u64) -> Payload {
+            let event = if is_tick {
+                TestEvent::from(Tick { n })
             } else {
-                AppEvent::from(Notice {
-                    text: format!("notice {n}"),
-                    level: Level::Info,
-                    time,
+                TestEvent::from(Note {
+                    text: format!("note {n}"),
                 })
             };
             let topic = event.default_topic().parse().unwrap();
