@@ -51,8 +51,10 @@ impl fmt::Display for EventId {
 /// bad seq, a seq past `u64`, leading zeros or `+`, uppercase, control characters, spaces): the
 /// one table that this crate's parser tests, the server's `Last-Event-ID` tests (header and
 /// query) and its API tests (through `test-support`) all try. Each must be refused as
-/// [`ParseEventIdError::Malformed`]; none is longer than [`EventId::MAX_LEN`].
-#[doc(hidden)]
+/// [`ParseEventIdError::Malformed`]; none is longer than [`EventId::MAX_LEN`]. Test data, not
+/// contract: only with the `test-util` feature (which the server's and test-support's tests turn
+/// on).
+#[cfg(any(test, feature = "test-util"))]
 pub const MALFORMED_EVENT_IDS: &[&str] = &[
     "",
     "-",

@@ -55,7 +55,9 @@ mod topic;
 
 pub use app_event::AppEvent;
 pub use epoch::{Epoch, ParseEpochError};
-pub use event_id::{EventId, MALFORMED_EVENT_IDS, ParseEventIdError};
+#[cfg(any(test, feature = "test-util"))]
+pub use event_id::MALFORMED_EVENT_IDS;
+pub use event_id::{EventId, ParseEventIdError};
 pub use event_stamp::EventStamp;
 pub use notice::{Level, Notice, NoticeDraft};
 pub use ping::Ping;
