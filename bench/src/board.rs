@@ -1,5 +1,5 @@
 //! The board the clients of one run record onto, and the rest of what their tasks share
-//! ([`Run`]): the HTTP/1.1 clients of [`crate::load`] and the HTTP/2 streams of
+//! (`Run`): the HTTP/1.1 clients of [`crate::load`] and the HTTP/2 streams of
 //! [`crate::h2load`] alike, so every figure of a run means the same whatever carried it.
 //!
 //! The board lives in an `Rc<RefCell<_>>` on the run's one thread and is never borrowed across

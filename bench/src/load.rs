@@ -11,7 +11,7 @@
 //!
 //! The clients share one current-thread Tokio runtime: a task per client with a raw
 //! `TcpStream` and the hand-rolled [`crate::wire`] decoder (over HTTPS, a task per HTTP/2
-//! connection and one per stream on it: [`crate::h2load`]), and one [`Board`] (an
+//! connection and one per stream on it: [`crate::h2load`]), and one `Board` (an
 //! `Rc<RefCell<_>>`, never borrowed across an `.await`) where each records what it received. The
 //! driver only polls the board, so a client costs one `read()` and a few hundred nanoseconds of
 //! parsing per event; the tool's own CPU per event is reported beside the server's to show it.

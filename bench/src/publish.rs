@@ -34,7 +34,7 @@ use tokio::{
 use crate::topics::TopicPlan;
 
 /// How long one publish may take, connect included, before it counts as failed.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may have been idle and still carry the next notice: well under
 /// actix-web's keep-alive (5 s), after which the server closes it (or, if it never carried a
 /// request, answers 408), so that no publish meets a connection the server is closing.

@@ -8,9 +8,9 @@
 use thiserror::Error;
 
 /// The longest response head accepted, in bytes.
-const MAX_HEAD: usize = 16 * 1024;
+pub const MAX_HEAD: usize = 16 * 1024;
 /// The longest SSE line (and the most data one event may carry), in bytes.
-const MAX_LINE: usize = 16 * 1024;
+pub const MAX_LINE: usize = 16 * 1024;
 
 /// Why a response could not be followed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -2,10 +2,10 @@
 //! over): one ticker for all replicas, and every replica's hub fed from one shared stream, so that
 //! all replicas send the same events under the same ids.
 //!
-//! - [`publish`]: any replica publishes any event (its name and JSON) with one atomic script that
+//! - `publish`: any replica publishes any event (its name and JSON) with one atomic script that
 //!   increments the cluster's seq and `XADD`s the entry `<seq>-0`, so two replicas publishing
 //!   at once never produce a duplicate or a hole, and the seq outlives every replica.
-//! - [`leader`]: a lease in Redis (`SET NX PX`, renewed by its holder) picks the one replica that
+//! - `leader`: a lease in Redis (`SET NX PX`, renewed by its holder) picks the one replica that
 //!   ticks; the lease does nothing else. Each tick is numbered under the lease, then published
 //!   like any event.
 //! - [`reader`]: one blocking `XREAD` loop per replica relays the entries into the local [`Hub`],
@@ -13,8 +13,8 @@
 //!   event's id is built from its stream entry (the cluster's epoch and the seq), so it is the
 //!   same everywhere.
 //!
-//! - [`link`]: each loop's connection to the master; behind sentinels it looks the master up
-//!   again after an error, a `READONLY` or a `+switch-master`, and [`publish`] fences failovers
+//! - `link`: each loop's connection to the master; behind sentinels it looks the master up
+//!   again after an error, a `READONLY` or a `+switch-master`, and `publish` fences failovers
 //!   with a new epoch so that no id ever names two events. [`tls`]: the certificates of its
 //!   `rediss://` connections.
 //!

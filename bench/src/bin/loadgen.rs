@@ -76,8 +76,8 @@ struct Args {
     #[arg(long, env = "PINGSTREAM_PUBLISH_TOKEN", hide_env_values = true)]
     publish_token: Option<String>,
     /// A topic load instead of the ping bench (needs --notices): `per-client` (client i
-    /// subscribes to ?topic=users/<i>, each notice goes to a random users/<n>) or `pattern`
-    /// (every client on ?topic=orders/*, each notice to a random orders/<n>).
+    /// subscribes to `?topic=users/<i>`, each notice goes to a random `users/<n>`) or `pattern`
+    /// (every client on `?topic=orders/*`, each notice to a random `orders/<n>`).
     #[arg(long, value_name = "MODE")]
     topics: Option<TopicMode>,
     /// With --topics: seconds the server's CPU is sampled with every stream open and nothing
