@@ -156,7 +156,7 @@ impl Verdict {
 /// One target and how the real server did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetCheck {
-    /// The target as the issue words it.
+    /// The target, as BENCHMARKS.md states it.
     pub target: &'static str,
     /// What was measured.
     pub measured: String,

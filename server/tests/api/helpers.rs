@@ -1,5 +1,5 @@
 //! Starting a real server on port 0 in this test process, over plain HTTP/1.1 or over TLS with
-//! HTTP/2; talking to it is [`TestApp`]'s (in `tests/support/`, shared with the other suites).
+//! HTTP/2; talking to it is [`TestApp`]'s (the `test-support` crate, shared with the other suites).
 
 use server::{config::Config, startup::Application};
 use tokio_util::sync::CancellationToken;
