@@ -22,6 +22,7 @@ use tokio::{
 };
 
 use crate::{
+    socket_error::SocketError,
     tally::{ClientTally, Seen},
     target::Target,
     topics::TopicPlan,
@@ -41,21 +42,9 @@ pub(crate) async fn wait_for(deadline: Instant, mut done: impl FnMut() -> bool) 
 /// Why one client (over HTTP/2: one stream, or the connection carrying it) stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ClientError {
-    /// The socket could not be created.
-    #[error("socket: {0}")]
-    Socket(io::ErrorKind),
-    /// The socket could not be bound to its source address.
-    #[error("bind: {0}")]
-    Bind(io::ErrorKind),
-    /// `connect()` failed.
-    #[error("connect: {0}")]
-    Connect(io::ErrorKind),
-    /// The request could not be written.
-    #[error("write: {0}")]
-    Write(io::ErrorKind),
-    /// A `read()` failed.
-    #[error("read: {0}")]
-    Read(io::ErrorKind),
+    /// A socket call failed.
+    #[error(transparent)]
+    Socket(#[from] SocketError),
     /// The TLS handshake failed.
     #[error("TLS handshake: {0}")]
     Tls(io::ErrorKind),
@@ -86,14 +75,14 @@ pub(crate) async fn connect_tcp(
     source: SocketAddr,
     target: SocketAddr,
 ) -> Result<TcpStream, ClientError> {
-    let socket = TcpSocket::new_v4().map_err(|err| ClientError::Socket(err.kind()))?;
+    let socket = TcpSocket::new_v4().map_err(SocketError::at(SocketError::Socket))?;
     socket
         .bind(source)
-        .map_err(|err| ClientError::Bind(err.kind()))?;
+        .map_err(SocketError::at(SocketError::Bind))?;
     socket
         .connect(target)
         .await
-        .map_err(|err| ClientError::Connect(err.kind()))
+        .map_err(|err| SocketError::Connect(err.kind()).into())
 }
 
 /// The wall clock in microseconds since the Unix epoch, as the clients stamp what they receive.

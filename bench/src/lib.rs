@@ -24,6 +24,8 @@ pub mod naive;
 pub mod procfs;
 pub mod publish;
 pub mod report;
+pub mod response_head;
+pub mod socket_error;
 pub mod tally;
 pub mod target;
 pub mod topics;

@@ -39,6 +39,7 @@ use crate::{
     h2load::{self, H2Settings},
     procfs::{self, CpuTime, Pid},
     publish::{self, NoticeLoad, PublishReport},
+    socket_error::SocketError,
     tally::{self, Latency},
     target::{Target, source_addr},
     topics::{TopicMode, TopicPlan},
@@ -748,7 +749,7 @@ async fn follow(index: usize, run: &Run) -> Result<(), ClientError> {
         connection
             .write_all(&run.request(index))
             .await
-            .map_err(|err| ClientError::Write(err.kind()))?;
+            .map_err(SocketError::at(SocketError::Write))?;
         let stream = stream.insert(connection);
         while !run.board.borrow().is_connected(index) {
             pump(index, run, stream, &mut decoder, &mut buf).await?;
@@ -778,7 +779,7 @@ async fn pump(
     let read = stream
         .read(buf)
         .await
-        .map_err(|err| ClientError::Read(err.kind()))?;
+        .map_err(SocketError::at(SocketError::Read))?;
     if read == 0 {
         return Err(ClientError::Closed);
     }

@@ -31,7 +31,11 @@ use tokio::{
     task::{JoinSet, LocalSet},
 };
 
-use crate::topics::TopicPlan;
+use crate::{
+    response_head::{self, HeadError},
+    socket_error::SocketError,
+    topics::TopicPlan,
+};
 
 /// How long one publish may take, connect included, before it counts as failed.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -82,15 +86,9 @@ pub struct PublishReport {
 /// Why one publish failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PublishError {
-    /// No connection could be opened.
-    #[error("connect: {0}")]
-    Connect(io::ErrorKind),
-    /// The request could not be written.
-    #[error("write: {0}")]
-    Write(io::ErrorKind),
-    /// A `read()` failed.
-    #[error("read: {0}")]
-    Read(io::ErrorKind),
+    /// A socket call failed (connect, write, read).
+    #[error(transparent)]
+    Socket(#[from] SocketError),
     /// The server closed the connection before answering in full.
     #[error("closed before the answer")]
     Closed,
@@ -193,11 +191,11 @@ async fn publish_all(load: NoticeLoad, target: SocketAddr) -> PublishReport {
 async fn connect(target: SocketAddr) -> Result<TcpStream, PublishError> {
     let connection = TcpStream::connect(target)
         .await
-        .map_err(|err| PublishError::Connect(err.kind()))?;
+        .map_err(SocketError::at(SocketError::Connect))?;
     // One small request at a time: nothing to gain from Nagle, a delayed ACK to lose.
     connection
         .set_nodelay(true)
-        .map_err(|err| PublishError::Connect(err.kind()))?;
+        .map_err(SocketError::at(SocketError::Connect))?;
     Ok(connection)
 }
 
@@ -249,7 +247,7 @@ async fn post(publisher: &Publisher, index: u64) -> Result<(u64, Duration), Publ
     connection
         .write_all(request.as_bytes())
         .await
-        .map_err(|err| PublishError::Write(err.kind()))?;
+        .map_err(SocketError::at(SocketError::Write))?;
     let response = read_response(&mut connection).await?;
     let took = sent.elapsed();
     if response.keep_alive {
@@ -295,7 +293,7 @@ async fn read_response(connection: &mut TcpStream) -> Result<Response, PublishEr
         let read = connection
             .read(&mut chunk)
             .await
-            .map_err(|err| PublishError::Read(err.kind()))?;
+            .map_err(SocketError::at(SocketError::Read))?;
         if read == 0 {
             return Err(PublishError::Closed);
         }
@@ -318,50 +316,25 @@ pub struct Response {
 /// The answer at the start of `buf`, or `None` while more bytes are needed. Only answers framed
 /// by `Content-Length` are read (as actix-web frames its JSON answers).
 pub fn parse_response(buf: &[u8]) -> Result<Option<Response>, PublishError> {
-    let Some(head_end) = buf.windows(4).position(|window| window == b"\r\n\r\n") else {
+    let Some(head) = response_head::parse(buf).map_err(|err| match err {
+        HeadError::Malformed(_) => PublishError::Malformed("not an HTTP/1.x response head"),
+        HeadError::Length => PublishError::Malformed("Content-Length is not a number"),
+    })?
+    else {
         return Ok(None);
     };
-    let head = std::str::from_utf8(&buf[..head_end])
-        .map_err(|_| PublishError::Malformed("head is not text"))?;
-    let mut lines = head.split("\r\n");
-    let mut status_line = lines.next().unwrap_or_default().splitn(3, ' ');
-    let version = status_line.next().unwrap_or_default();
-    if !version.starts_with("HTTP/1.") {
-        return Err(PublishError::Malformed("no HTTP/1.x status line"));
+    if head.chunked {
+        return Err(PublishError::Malformed("a Transfer-Encoding body"));
     }
-    let status = status_line
-        .next()
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or(PublishError::Malformed("no status code"))?;
-    let mut length = None;
-    let mut close = version != "HTTP/1.1";
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(PublishError::Malformed("a header line without a colon"));
-        };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            length = Some(
-                value
-                    .parse::<usize>()
-                    .map_err(|_| PublishError::Malformed("Content-Length is not a number"))?,
-            );
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(PublishError::Malformed("a Transfer-Encoding body"));
-        } else if name.eq_ignore_ascii_case("connection") {
-            close |= value
-                .split(',')
-                .any(|option| option.trim().eq_ignore_ascii_case("close"));
-        }
-    }
-    let length = length.ok_or(PublishError::Malformed("no Content-Length"))?;
-    let body_start = head_end + 4;
-    let Some(body) = buf.get(body_start..body_start + length) else {
+    let length = head
+        .content_length
+        .ok_or(PublishError::Malformed("no Content-Length"))?;
+    let Some(body) = buf.get(head.len..head.len + length) else {
         return Ok(None);
     };
     Ok(Some(Response {
-        status,
-        keep_alive: !close && buf.len() == body_start + length,
+        status: head.status,
+        keep_alive: !head.close && buf.len() == head.len + length,
         body: body.to_vec(),
     }))
 }

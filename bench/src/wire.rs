@@ -7,6 +7,8 @@
 
 use thiserror::Error;
 
+use crate::response_head::{self, HeadError};
+
 /// The longest response head accepted, in bytes.
 pub const MAX_HEAD: usize = 16 * 1024;
 /// The longest SSE line (and the most data one event may carry), in bytes.
@@ -15,9 +17,9 @@ pub const MAX_LINE: usize = 16 * 1024;
 /// Why a response could not be followed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum WireError {
-    /// The status line is not `HTTP/1.x <code> ...`.
-    #[error("malformed HTTP status line")]
-    MalformedStatus,
+    /// The head is not an HTTP/1.x response head.
+    #[error(transparent)]
+    Head(#[from] HeadError),
     /// The server answered, but not with `200`.
     #[error("HTTP status {0}")]
     Status(u16),
@@ -136,20 +138,18 @@ impl ResponseDecoder {
     fn read_head<'a>(&mut self, input: &'a [u8]) -> Result<Option<&'a [u8]>, WireError> {
         let already = self.head.len();
         self.head.extend_from_slice(input);
-        // The blank line may straddle two reads: search from a little before the new bytes.
-        let from = already.saturating_sub(3);
-        let Some(at) = find(&self.head[from..], b"\r\n\r\n").map(|at| from + at + 4) else {
+        let Some(head) = response_head::parse(&self.head)? else {
             if self.head.len() > MAX_HEAD {
                 return Err(WireError::HeadTooLong);
             }
             return Ok(None);
         };
-        let head = std::mem::take(&mut self.head);
-        let (status, chunked) = parse_head(&head[..at])?;
-        if status != 200 {
-            return Err(WireError::Status(status));
+        self.head = Vec::new();
+        if head.status != 200 {
+            return Err(WireError::Status(head.status));
         }
-        self.stage = if chunked {
+        let at = head.len;
+        self.stage = if head.chunked {
             Stage::Chunked(Chunk::Size { size: 0, digits: 0 })
         } else {
             Stage::Raw
@@ -168,33 +168,6 @@ impl ResponseDecoder {
         };
         framing && self.events.is_between_events()
     }
-}
-
-/// Reads the status code and whether `Transfer-Encoding` is `chunked` from a complete head.
-fn parse_head(head: &[u8]) -> Result<(u16, bool), WireError> {
-    let mut lines = head.split(|&b| b == b'\n').map(trim_cr);
-    let status_line = lines.next().ok_or(WireError::MalformedStatus)?;
-    let mut parts = status_line.split(|&b| b == b' ');
-    let version = parts.next().ok_or(WireError::MalformedStatus)?;
-    if !version.starts_with(b"HTTP/1.") {
-        return Err(WireError::MalformedStatus);
-    }
-    let status = parts
-        .next()
-        .and_then(|code| std::str::from_utf8(code).ok())
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or(WireError::MalformedStatus)?;
-    let chunked = lines.any(|line| {
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            return false;
-        };
-        let (name, value) = line.split_at(colon);
-        name.eq_ignore_ascii_case(b"transfer-encoding")
-            && value[1..]
-                .split(|&b| b == b',')
-                .any(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
-    });
-    Ok((status, chunked))
 }
 
 /// Runs the chunked-transfer state machine over `input`, handing chunk data to `events`.
@@ -369,16 +342,6 @@ impl SseParser {
         }
         Ok(())
     }
-}
-
-fn trim_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 #[cfg(test)]
@@ -565,7 +528,12 @@ mod tests {
         ] {
             assert!(decode_in_pieces(bad, 2).is_err(), "{bad:?}");
         }
-        let endless_head = vec![b'a'; MAX_HEAD + 10];
+        assert!(matches!(
+            decode_in_pieces(&[b'a'; 100], 10).err(),
+            Some(WireError::Head(_))
+        ));
+        let mut endless_head = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
+        endless_head.extend(vec![b'a'; MAX_HEAD + 10]);
         assert_eq!(
             decode_in_pieces(&endless_head, 1000).err(),
             Some(WireError::HeadTooLong)
