@@ -153,11 +153,11 @@ fuzz SECONDS="60": (setup "browser")
 test-browser: (setup "browser")
     CHROMEDRIVER=$(command -v chromedriver) cargo test -p frontend --target wasm32-unknown-unknown
 
-# The release server serving the built dist/, driven through a real browser (chromedriver).
+# The server serving the built dist/, driven through a real browser (chromedriver); the suite is built by test-native (its tests are ignored there) and only run here.
 test-e2e: (setup "browser") build
-    CHROMEDRIVER=$(command -v chromedriver) cargo test --release -p server --features e2e --test e2e
+    CHROMEDRIVER=$(command -v chromedriver) cargo test --workspace --exclude frontend --test e2e -- --ignored
 
-# The recipes a person runs (dev, run-tls, cluster, cluster-ha), each run for real on ports of its own, checked and stopped with Ctrl-C (SIGINT); last in test, which has built what they build (test-native the suite, ignored there).
+# The recipes a person runs (dev, run-tls, cluster, cluster-ha, and README's add-an-event steps on a copy of the workspace), each run for real on ports of its own, checked and stopped with Ctrl-C (SIGINT); last in test, which has built what they build (test-native the suite, ignored there).
 test-recipes: (setup "all") build
     CHROMEDRIVER=$(command -v chromedriver) cargo test --workspace --exclude frontend --test recipes -- --ignored
 

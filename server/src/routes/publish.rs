@@ -40,7 +40,10 @@ type Accept = fn(&[u8], DateTime<Utc>, Option<Topic>) -> Result<Payload, Rejecti
 
 /// The events publishers may send, by name: one line per [`Publishable`] event of the set.
 /// Pings are the server's own and are not listed.
-const PUBLISHABLE: &[(&str, Accept)] = &[publishable::<Notice>()];
+const PUBLISHABLE: &[(&str, Accept)] = &[
+    // One line per event: `publishable::<Event>()` (README, Adding an event type).
+    publishable::<Notice>(),
+];
 
 /// How the publishable event `name`'s body is accepted.
 fn accept_for(name: &str) -> Result<Accept, Rejection> {

@@ -296,7 +296,7 @@ impl Drop for Recipe {
 /// the recipe's own `cargo build`: ring's build script asks to rerun when `CARGO_MANIFEST_DIR` or
 /// `CARGO_PKG_NAME` changes, so a build with them would rebuild ring and everything above it, and
 /// the next build without them all of it again.
-fn set_by_cargo_test(name: &str) -> bool {
+pub fn set_by_cargo_test(name: &str) -> bool {
     name.starts_with("CARGO_PKG_")
         || name.starts_with("CARGO_BIN_EXE_")
         || [
