@@ -10,6 +10,7 @@ use crate::{
 const POINTS: usize = 100;
 
 #[tokio::test]
+#[ignore = "needs dist/ and Chromium: just test-e2e"]
 async fn after_a_hundred_pings_the_sparkline_has_a_hundred_points_and_every_row_its_latency() {
     let _turn = one_browser_at_a_time().await;
     // Fifty pings a second: a hundred within a few seconds.

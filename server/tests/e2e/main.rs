@@ -1,8 +1,12 @@
-//! The release server serving the built frontend, driven through headless Chromium.
+//! The server serving the built frontend, driven through headless Chromium.
 //!
 //! Run with `just test-e2e`, or after `just build`:
-//! `cargo test --release -p server --features e2e --test e2e`. It needs `dist/` (from
-//! `trunk build --release`), Chromium and a matching chromedriver; `CHROME` and `CHROMEDRIVER` name
+//! `cargo test --workspace --exclude frontend --test e2e -- --ignored`. Every test is
+//! `#[ignore]`d, so that `cargo test` builds the suite with the others (features unified as
+//! theirs: `test-e2e` compiles nothing more) but runs it only when asked; the server under test
+//! is the debug build beside the test binary, which a handful of browser tabs do not tell from
+//! the release one. It needs `dist/` (from `trunk build --release`: the page whose weight the
+//! transport test checks), Chromium and a matching chromedriver; `CHROME` and `CHROMEDRIVER` name
 //! them when they are not `/usr/bin/chromium` and `/usr/bin/chromedriver`. With
 //! `PINGSTREAM_SCREENSHOT=path.png` the live page is also saved as a picture.
 //!

@@ -9,6 +9,7 @@ use crate::{
 };
 
 #[tokio::test]
+#[ignore = "needs dist/ and Chromium: just test-e2e"]
 async fn page_resumes_after_the_server_is_killed_and_restarted_on_the_same_port() {
     let _turn = one_browser_at_a_time().await;
     let port = free_port();
@@ -68,6 +69,7 @@ async fn page_resumes_after_the_server_is_killed_and_restarted_on_the_same_port(
 }
 
 #[tokio::test]
+#[ignore = "needs dist/ and Chromium: just test-e2e"]
 async fn page_counts_down_while_the_server_is_full_and_goes_live_once_there_is_room() {
     let _turn = one_browser_at_a_time().await;
     let port = free_port();

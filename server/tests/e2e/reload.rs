@@ -6,6 +6,7 @@ use crate::{
 };
 
 #[tokio::test]
+#[ignore = "needs dist/ and Chromium: just test-e2e"]
 async fn a_reloaded_page_shows_its_rows_again_and_resumes_after_them_without_a_gap() {
     let _turn = one_browser_at_a_time().await;
     let server = server::start(0, &QUICK);

@@ -1,4 +1,4 @@
-//! The release server serving the built frontend, as a child process ([`ServerProcess`], shared
+//! The server serving the built frontend, as a child process ([`ServerProcess`], shared
 //! with the fault suite) that can be killed without warning and started again on the same port.
 
 use std::{path::PathBuf, time::Duration};

@@ -152,6 +152,7 @@ async fn wait_for_streams(server: &ServerProcess, all: u64, pattern: u64) {
 }
 
 #[tokio::test]
+#[ignore = "needs dist/ and Chromium: just test-e2e"]
 async fn a_tab_following_orders_and_a_tab_on_every_topic_each_see_only_their_events() {
     let _turn = one_browser_at_a_time().await;
     let server = start_publishing();
@@ -222,6 +223,7 @@ async fn a_tab_following_orders_and_a_tab_on_every_topic_each_see_only_their_eve
 }
 
 #[tokio::test]
+#[ignore = "needs dist/ and Chromium: just test-e2e"]
 async fn tabs_following_the_same_topics_hold_one_server_stream_and_other_topics_another() {
     let _turn = one_browser_at_a_time().await;
     let server = start_publishing();
