@@ -34,6 +34,10 @@ pub trait EventSet: Sized {
     /// The SSE names of every event in the set, in the order the set lists them.
     const NAMES: &'static [&'static str];
 
+    /// The default topic of every event in the set ([`StreamEvent::DEFAULT_TOPIC`]), in the
+    /// order of [`EventSet::NAMES`]: what a check of the whole set needs, without an event.
+    const DEFAULT_TOPICS: &'static [&'static str];
+
     /// The SSE name of this event.
     fn name(&self) -> &'static str;
 
@@ -175,6 +179,8 @@ macro_rules! event_set {
         impl $crate::EventSet for $set {
             const NAMES: &'static [&'static str] =
                 &[$(<$event as $crate::StreamEvent>::NAME),+];
+            const DEFAULT_TOPICS: &'static [&'static str] =
+                &[$(<$event as $crate::StreamEvent>::DEFAULT_TOPIC),+];
 
             fn name(&self) -> &'static str {
                 match self {
