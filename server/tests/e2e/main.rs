@@ -14,6 +14,7 @@
 
 mod latency;
 mod notices;
+mod private;
 mod proxy;
 mod recovery;
 mod reload;
