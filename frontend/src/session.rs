@@ -114,7 +114,8 @@ fn read(json: &JsValue) -> Session {
 }
 
 /// Asks the server who the page is. A cookie that no longer verifies (`401`) is cleared
-/// (`DELETE /session`) and the answer is then anonymous and [`Session::ended`]; another answer
+/// (`DELETE /session`, then every tab is told: [`announce`]) and the answer is then anonymous
+/// and [`Session::ended`]; another answer
 /// (a server without sessions) is taken as anonymous. `None` without an answer (the network, a
 /// server that is down): who the page is has not changed for that.
 pub async fn check() -> Option<Session> {
@@ -126,6 +127,12 @@ pub async fn check() -> Option<Session> {
                 send("DELETE", SESSION_PATH, None).await;
             }
             Some((200, json)) => {
+                // Signed out for a refused cookie: the other tabs of that person learn it too.
+                // Only once it is gone: a cookie that cannot be cleared must not set every tab
+                // asking (and clearing, and telling) over and over.
+                if ended {
+                    announce();
+                }
                 return Some(Session {
                     ended,
                     ..read(&json)

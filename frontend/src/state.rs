@@ -219,11 +219,13 @@ impl Reducible for PageState {
             }
             // Pings are the main list's; the marks of the topics' stream are not shown.
             PageAction::TopicFeed(_) => return self,
-            PageAction::Session(session) => {
-                let was = next.session.as_ref().map(|session| &session.identity);
-                if was != Some(&session.identity) {
+            PageAction::Session(mut session) => {
+                let was = next.session.as_deref();
+                if was.map(|was| &was.identity) != Some(&session.identity) {
                     next.notices.retain(|shown| shown.list != NoticeList::Yours);
                 }
+                // Said until the page is signed in again (the tabs ask again once it is said).
+                session.ended |= session.sub.is_none() && was.is_some_and(|was| was.ended);
                 next.session = Some(Rc::new(session));
             }
             PageAction::Dismiss(key) => {
@@ -398,7 +400,20 @@ mod tests {
         assert_eq!(listed(&bob, NoticeList::Yours), [] as [&str; 0]);
         let bob = PageState::reduce(bob, notice_on("for alice", "users/alice/inbox"));
         assert_eq!(listed(&bob, NoticeList::Yours), [] as [&str; 0]);
-        let anonymous = PageState::reduce(bob, PageAction::Session(Session::default()));
+        let ended = Session {
+            ended: true,
+            ..Session::default()
+        };
+        let anonymous = PageState::reduce(bob, PageAction::Session(ended));
+        let anonymous = PageState::reduce(anonymous, PageAction::Session(Session::default()));
+        let still = anonymous
+            .session
+            .as_ref()
+            .is_some_and(|session| session.ended);
+        assert!(
+            still,
+            "a session that ended says so until the page signs in again"
+        );
         let anonymous = PageState::reduce(anonymous, notice_on("x", "users/alice/inbox"));
         assert_eq!(listed(&anonymous, NoticeList::Yours), [] as [&str; 0]);
     }

@@ -252,8 +252,9 @@ async fn signing_out_in_one_tab_stops_the_private_stream_in_all_and_bob_never_se
     })
     .await;
 
-    // Signing out in the first tab signs the second out too.
-    browser.switch_to(&first).await;
+    // Signing out in the second tab (which follows the first one's stream) signs the first out
+    // too: the first holds the stream, and only hears of it on the session channel.
+    browser.switch_to(&second).await;
     browser
         .evaluate("document.querySelector('#sign-out').click();")
         .await;
