@@ -153,20 +153,18 @@ pub async fn check() -> Option<Session> {
 /// tab of the browser to ask who the page is ([`announce`]) if the server agreed; then asks
 /// ([`check`]) and hands the answer to `on_session`. One future for all the page's session
 /// requests: each kind of future the page spawns costs its budget (README "Page weight").
-async fn run(change: Option<(&str, &str, Option<String>)>, on_session: Callback<Session>) {
+async fn run(change: Option<(&str, &str, Option<String>)>, on_session: Callback<Option<Session>>) {
     if let Some((method, path, body)) = change {
         let answer = send(method, path, body.as_deref()).await;
         if answer.is_some_and(|(status, _)| (200..300).contains(&status)) {
             announce();
         }
     }
-    if let Some(session) = check().await {
-        on_session.emit(session);
-    }
+    on_session.emit(check().await);
 }
 
 /// Asks the server who the page is ([`check`]) and hands the answer to `on_session`.
-pub fn refresh(on_session: &Callback<Session>) {
+pub fn refresh(on_session: &Callback<Option<Session>>) {
     wasm_bindgen_futures::spawn_local(run(None, on_session.clone()));
 }
 
@@ -183,7 +181,7 @@ fn announce() {
 /// Signs in as `name` with `--dev-login`'s `POST /session/dev` (the server sets the cookie),
 /// tells every tab ([`announce`]), and hands who the page is now to `on_session`. A name the
 /// server refuses changes nothing.
-pub fn sign_in(name: &str, on_session: &Callback<Session>) {
+pub fn sign_in(name: &str, on_session: &Callback<Option<Session>>) {
     if let Some(name) = JSON::stringify(&name.into())
         .ok()
         .and_then(|name| name.as_string())
@@ -196,7 +194,7 @@ pub fn sign_in(name: &str, on_session: &Callback<Session>) {
 
 /// Signs out (`DELETE /session` clears the cookie), tells every tab ([`announce`]), and hands
 /// who the page is now to `on_session`.
-pub fn sign_out(on_session: &Callback<Session>) {
+pub fn sign_out(on_session: &Callback<Option<Session>>) {
     let change = ("DELETE", SESSION_PATH, None);
     wasm_bindgen_futures::spawn_local(run(Some(change), on_session.clone()));
 }
@@ -210,7 +208,7 @@ pub struct Watch {
 impl Watch {
     /// [`refresh`]es `on_session` whenever a tab of the browser signed in or out; `None` where
     /// the browser has no `BroadcastChannel` (each tab then learns when its stream stops).
-    pub fn start(on_session: Callback<Session>) -> Option<Self> {
+    pub fn start(on_session: Callback<Option<Session>>) -> Option<Self> {
         let channel = BroadcastChannel::new(CHANNEL).ok()?;
         let on_message = EventListener::new(&channel, "message", move |_| refresh(&on_session));
         Some(Self {

@@ -82,8 +82,9 @@ pub enum PageAction {
     /// The next item of the stream of the followed topics.
     TopicFeed(Feed<AppEvent>),
     /// The server said who the page is (at start-up, after signing in or out here or in
-    /// another tab, or when a stream stopped).
-    Session(Session),
+    /// another tab, or when a stream stopped); `None`: it did not answer, which changes nothing,
+    /// but at start-up, when the page goes on anonymous (its stream, if refused, asks again).
+    Session(Option<Session>),
 }
 
 /// The state behind the page.
@@ -219,8 +220,12 @@ impl Reducible for PageState {
             }
             // Pings are the main list's; the marks of the topics' stream are not shown.
             PageAction::TopicFeed(_) => return self,
-            PageAction::Session(mut session) => {
+            PageAction::Session(session) => {
                 let was = next.session.as_deref();
+                let Some(mut session) = session.or_else(|| was.is_none().then(Session::default))
+                else {
+                    return self;
+                };
                 if was.map(|was| &was.identity) != Some(&session.identity) {
                     next.notices.retain(|shown| shown.list != NoticeList::Yours);
                 }
@@ -372,7 +377,7 @@ mod tests {
 
     fn signed_in(sub: &str) -> PageAction {
         let grants = format!(r#"["users/{sub}/**"]"#);
-        PageAction::Session(Session::new(Some(sub.to_owned()), &grants, true))
+        PageAction::Session(Some(Session::new(Some(sub.to_owned()), &grants, true)))
     }
 
     fn listed(state: &PageState, list: NoticeList) -> Vec<&str> {
@@ -404,8 +409,13 @@ mod tests {
             ended: true,
             ..Session::default()
         };
-        let anonymous = PageState::reduce(bob, PageAction::Session(ended));
-        let anonymous = PageState::reduce(anonymous, PageAction::Session(Session::default()));
+        let anonymous = PageState::reduce(bob, PageAction::Session(Some(ended)));
+        let unanswered = PageState::reduce(Rc::clone(&anonymous), PageAction::Session(None));
+        assert!(
+            Rc::ptr_eq(&anonymous, &unanswered),
+            "no answer changes nothing"
+        );
+        let anonymous = PageState::reduce(anonymous, PageAction::Session(Some(Session::default())));
         let still = anonymous
             .session
             .as_ref()

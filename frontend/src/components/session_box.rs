@@ -30,7 +30,7 @@ pub fn session_box(
     let signed_in = session.sub.is_some();
     let text = match (signed_in, session.ended) {
         (true, _) => "signed in as ",
-        (false, true) => "Your session ended: signed out. ",
+        (false, true) => "Session ended: signed out. ",
         (false, false) => "",
     };
     html! {
@@ -40,7 +40,7 @@ pub fn session_box(
                 if signed_in {
                     <button id="sign-out" type="button" onclick={on_sign_out}>{ "sign out" }</button>
                 } else if session.dev_login {
-                    <input id="sign-in" placeholder="sign in as: alice" aria-label="Sign in as"
+                    <input id="sign-in" placeholder="sign in as" aria-label="Sign in as"
                         onchange={on_sign_in} />
                 }
             </p>

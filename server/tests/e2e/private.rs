@@ -310,7 +310,7 @@ async fn signing_out_in_one_tab_stops_the_private_stream_in_all_and_bob_never_se
         // The tab that found the cookie refused says so; the other may find it cleared already.
         said += usize::from(
             view.session
-                .is_some_and(|text| text.contains("session ended")),
+                .is_some_and(|text| text.starts_with("Session ended")),
         );
     }
     assert!(said >= 1, "no tab said the session ended");
