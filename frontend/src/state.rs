@@ -1,13 +1,15 @@
 //! The page's state as a pure reducer over the streams' typed feeds: the list of recent pings with
-//! their latencies and the marks between them, the notices, the counters; and the topics typed
-//! into the topics box with the notices on them, from a stream of those topics alone.
+//! their latencies and the marks between them, the notices, the counters; the topics typed into
+//! the topics box with the notices on them, from a stream of those topics alone; and who the page
+//! is signed in as ([`Session`]), with "your notices": those on the topics its token grants, which
+//! the page's own stream carries for a signed-in page.
 
 use std::{collections::VecDeque, rc::Rc};
 
 use shared::{AppEvent, EventStamp, Level, Notice, Ping, Selection, Topic};
 use yew::Reducible;
 
-use crate::{latency::Latencies, stream::Feed};
+use crate::{latency::Latencies, session::Session, stream::Feed};
 
 /// How many list entries (pings and marks together) the page keeps. Older ones are dropped, so
 /// memory and DOM stay bounded however long the page is open.
@@ -44,6 +46,17 @@ pub enum EntryKind {
     Reset,
 }
 
+/// Which of the page's lists a notice is shown in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeList {
+    /// The page's own: from its stream of every topic.
+    Page,
+    /// The followed topics': from the topics box's stream.
+    Followed,
+    /// "Your notices": from the page's own stream, on a topic the page's token grants.
+    Yours,
+}
+
 /// A notice the page shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShownNotice {
@@ -53,9 +66,8 @@ pub struct ShownNotice {
     pub notice: Notice,
     /// Its topic; `None` if its id named none.
     pub topic: Option<Topic>,
-    /// Whether it came on the stream of the followed topics (and is listed with them) rather
-    /// than the page's own.
-    pub followed: bool,
+    /// The list it is shown in.
+    pub list: NoticeList,
 }
 
 /// Everything that changes the page.
@@ -69,6 +81,10 @@ pub enum PageAction {
     Follow(String),
     /// The next item of the stream of the followed topics.
     TopicFeed(Feed<AppEvent>),
+    /// The server said who the page is (at start-up, after signing in or out here or in
+    /// another tab, or when a stream stopped); `None`: it did not answer, which changes nothing,
+    /// but at start-up, when the page goes on anonymous (its stream, if refused, asks again).
+    Session(Option<Session>),
 }
 
 /// The state behind the page.
@@ -76,8 +92,9 @@ pub enum PageAction {
 pub struct PageState {
     /// Newest first, at most [`MAX_ENTRIES`].
     pub entries: VecDeque<Entry>,
-    /// Newest first, at most [`MAX_NOTICES`] from each stream (the page's own, and the followed
-    /// topics'); dismissed ones are gone, and the followed topics' go when others are followed.
+    /// Newest first, at most [`MAX_NOTICES`] in each [`NoticeList`]; dismissed ones are gone, the
+    /// followed topics' go when others are followed, and "your notices" when who the page is
+    /// changes.
     pub notices: VecDeque<ShownNotice>,
     /// The newest critical notice that arrived, dismissed or not: what screen readers were told.
     pub alert: Option<ShownNotice>,
@@ -88,6 +105,9 @@ pub struct PageState {
     /// The topics typed into the topics box ([`typed_selection`]): none at first; `None` when
     /// what was typed is not a selection.
     pub followed: Option<Selection>,
+    /// Who the page is; `None` until the server said (the page follows no stream until then:
+    /// it would not know under which name its tabs share it).
+    pub session: Option<Rc<Session>>,
     next_key: u64,
 }
 
@@ -100,6 +120,7 @@ impl Default for PageState {
             received: 0,
             latencies: Latencies::default(),
             followed: Some(Selection::all()),
+            session: None,
             next_key: 0,
         }
     }
@@ -117,20 +138,19 @@ impl PageState {
         self.next_key
     }
 
-    /// Shows `notice`, stamped `stamp`, from the followed topics' stream or the page's own; keeps
-    /// the newest [`MAX_NOTICES`] of that stream.
-    fn show(&mut self, notice: Notice, stamp: Option<EventStamp>, followed: bool) {
+    /// Shows `notice`, stamped `stamp`, in `list`; keeps the newest [`MAX_NOTICES`] there.
+    fn show(&mut self, notice: Notice, stamp: Option<EventStamp>, list: NoticeList) {
         let key = self.key();
         self.notices.push_front(ShownNotice {
             key,
             notice,
             topic: stamp.map(|stamp| stamp.topic),
-            followed,
+            list,
         });
         let mut kept = 0;
         self.notices.retain(|other| {
-            kept += usize::from(other.followed == followed);
-            other.followed != followed || kept <= MAX_NOTICES
+            kept += usize::from(other.list == list);
+            other.list != list || kept <= MAX_NOTICES
         });
     }
 
@@ -159,7 +179,16 @@ impl PageState {
                 ..
             } => {
                 let critical = notice.level == Level::Critical;
-                self.show(notice, stamp, false);
+                let yours = self.session.as_ref().is_some_and(|session| {
+                    let topic = stamp.as_ref().map(|stamp| &stamp.topic);
+                    topic.is_some_and(|topic| session.owns(topic))
+                });
+                let list = if yours {
+                    NoticeList::Yours
+                } else {
+                    NoticeList::Page
+                };
+                self.show(notice, stamp, list);
                 if critical {
                     self.alert = self.notices.front().cloned();
                 }
@@ -179,17 +208,31 @@ impl Reducible for PageState {
             PageAction::Feed(item) => next.feed(item),
             PageAction::Follow(text) => {
                 next.followed = typed_selection(&text);
-                next.notices.retain(|shown| !shown.followed);
+                next.notices
+                    .retain(|shown| shown.list != NoticeList::Followed);
             }
             PageAction::TopicFeed(Feed::Event {
                 event: AppEvent::Notice(notice),
                 stamp,
                 ..
             }) => {
-                next.show(notice, stamp, true);
+                next.show(notice, stamp, NoticeList::Followed);
             }
             // Pings are the main list's; the marks of the topics' stream are not shown.
             PageAction::TopicFeed(_) => return self,
+            PageAction::Session(session) => {
+                let was = next.session.as_deref();
+                let Some(mut session) = session.or_else(|| was.is_none().then(Session::default))
+                else {
+                    return self;
+                };
+                if was.map(|was| &was.identity) != Some(&session.identity) {
+                    next.notices.retain(|shown| shown.list != NoticeList::Yours);
+                }
+                // Said until the page is signed in again (the tabs ask again once it is said).
+                session.ended |= session.sub.is_none() && was.is_some_and(|was| was.ended);
+                next.session = Some(Rc::new(session));
+            }
             PageAction::Dismiss(key) => {
                 next.notices.retain(|shown| shown.key != key);
                 if next.notices.len() == self.notices.len() {
@@ -318,6 +361,71 @@ mod tests {
         })]);
         let topic = state.notices[0].topic.as_ref().map(Topic::as_str);
         assert_eq!(topic, Some("orders/42"));
+    }
+
+    fn notice_on(text: &str, topic: &str) -> PageAction {
+        let PageAction::Feed(Feed::Event { event, arrived, .. }) = notice(text, Level::Info) else {
+            unreachable!("a notice")
+        };
+        let stamp = format!("00000000000000aa-1:{topic}:1").parse().ok();
+        PageAction::Feed(Feed::Event {
+            event,
+            stamp,
+            arrived,
+        })
+    }
+
+    fn signed_in(sub: &str) -> PageAction {
+        let grants = format!(r#"["users/{sub}/**"]"#);
+        PageAction::Session(Some(Session::new(Some(sub.to_owned()), &grants, true)))
+    }
+
+    fn listed(state: &PageState, list: NoticeList) -> Vec<&str> {
+        let shown = state.notices.iter().filter(|shown| shown.list == list);
+        shown.map(|shown| shown.notice.text.as_str()).collect()
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn notices_on_the_topics_the_token_grants_are_yours_and_go_when_who_the_page_is_changes() {
+        let state = run([
+            notice_on("for anyone", "users/alice/inbox"),
+            signed_in("alice"),
+            notice_on("for alice", "users/alice/inbox"),
+            notice_on("public", "notices"),
+            notice_on("alice's too", "users/alice/orders/7"),
+        ]);
+        assert_eq!(
+            listed(&state, NoticeList::Yours),
+            ["alice's too", "for alice"]
+        );
+        assert_eq!(listed(&state, NoticeList::Page), ["public", "for anyone"]);
+        let same = PageState::reduce(Rc::clone(&state), signed_in("alice"));
+        assert_eq!(listed(&same, NoticeList::Yours).len(), 2, "the same person");
+        let bob = PageState::reduce(state, signed_in("bob"));
+        assert_eq!(listed(&bob, NoticeList::Yours), [] as [&str; 0]);
+        let bob = PageState::reduce(bob, notice_on("for alice", "users/alice/inbox"));
+        assert_eq!(listed(&bob, NoticeList::Yours), [] as [&str; 0]);
+        let ended = Session {
+            ended: true,
+            ..Session::default()
+        };
+        let anonymous = PageState::reduce(bob, PageAction::Session(Some(ended)));
+        let unanswered = PageState::reduce(Rc::clone(&anonymous), PageAction::Session(None));
+        assert!(
+            Rc::ptr_eq(&anonymous, &unanswered),
+            "no answer changes nothing"
+        );
+        let anonymous = PageState::reduce(anonymous, PageAction::Session(Some(Session::default())));
+        let still = anonymous
+            .session
+            .as_ref()
+            .is_some_and(|session| session.ended);
+        assert!(
+            still,
+            "a session that ended says so until the page signs in again"
+        );
+        let anonymous = PageState::reduce(anonymous, notice_on("x", "users/alice/inbox"));
+        assert_eq!(listed(&anonymous, NoticeList::Yours), [] as [&str; 0]);
     }
 
     #[wasm_bindgen_test(unsupported = test)]

@@ -361,6 +361,9 @@ struct ProbeProps {
     /// Every topic unless given.
     #[prop_or_default]
     selection: Selection,
+    /// Who the tab is: anonymous unless given.
+    #[prop_or_default]
+    identity: AttrValue,
 }
 
 /// A page of a build whose event set is `E`: `data-fed` counts the feed's items, `data-status` is
@@ -369,7 +372,8 @@ struct ProbeProps {
 fn Probe<E: EventSet + 'static>(props: &ProbeProps) -> Html {
     let fed = use_reducer(Fed::default);
     let on_feed = Callback::from(fed.dispatcher()).reform(|_: Feed<E>| ());
-    let status = use_event_stream::<E>(props.url.clone(), props.selection.clone(), on_feed);
+    let (url, selection) = (props.url.clone(), props.selection.clone());
+    let status = use_event_stream::<E>(url, selection, props.identity.clone(), on_feed);
     html! {
         <p data-fed={fed.0.to_string()} data-status={format!("{:?}", status.connection)} />
     }
@@ -393,6 +397,7 @@ async fn tabs_of_builds_with_different_event_sets_ignore_each_other_and_hold_a_s
         ProbeProps {
             url: url.clone(),
             selection: Selection::all(),
+            identity: AttrValue::default(),
         },
     )
     .render();
@@ -411,6 +416,7 @@ async fn tabs_of_builds_with_different_event_sets_ignore_each_other_and_hold_a_s
         ProbeProps {
             url: url.clone(),
             selection: Selection::all(),
+            identity: AttrValue::default(),
         },
     )
     .render();
@@ -456,6 +462,7 @@ async fn tabs_following_the_same_topics_share_a_stream_and_other_topics_get_thei
             ProbeProps {
                 url: url.clone(),
                 selection,
+                identity: AttrValue::default(),
             },
         )
         .render();
@@ -524,6 +531,73 @@ async fn tabs_following_the_same_topics_share_a_stream_and_other_topics_get_thei
         "three subscriptions, three streams"
     );
     for probe in [orders, same, users, all_topics] {
+        probe.destroy();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn tabs_of_two_people_hold_a_stream_each_and_never_feed_each_other() {
+    install_fake_event_source();
+    let before = sources().len();
+    let url = AttrValue::Static("/fake/people");
+    let fed = |root: &web_sys::Element| attr(root, "[data-fed]", "data-fed");
+    let probe = |identity: &'static str| {
+        let root = root();
+        let props = ProbeProps {
+            url: url.clone(),
+            selection: Selection::all(),
+            identity: AttrValue::Static(identity),
+        };
+        let probe = Renderer::<Probe<AppEvent>>::with_root_and_props(root.clone(), props).render();
+        (root, probe)
+    };
+    let (alice_root, alice) = probe("a11ce000");
+    let alice_stream = wait_for_sources(&alice_root, before + 1).await[before].clone();
+    open(&alice_stream);
+    notice_on(
+        &alice_stream,
+        "for alice",
+        "info",
+        id(3),
+        "users/alice/inbox",
+        1,
+    );
+    eventually(&alice_root, "alice's notice", || {
+        fed(&alice_root).filter(|fed| fed == "1")
+    })
+    .await;
+
+    // Bob's tab, in the same browser, on the same URL and topics: a stream of its own, opened
+    // with his cookie, and nothing of Alice's, recent or live.
+    let (bob_root, bob) = probe("b0b00000");
+    let bob_stream = wait_for_sources(&bob_root, before + 2).await[before + 1].clone();
+    open(&bob_stream);
+    notice_on(
+        &alice_stream,
+        "alice again",
+        "info",
+        id(4),
+        "users/alice/inbox",
+        2,
+    );
+    eventually(&alice_root, "alice's second notice", || {
+        fed(&alice_root).filter(|fed| fed == "2")
+    })
+    .await;
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    assert_eq!(
+        fed(&bob_root).as_deref(),
+        Some("0"),
+        "bob was fed alice's events"
+    );
+    // A second tab of Alice's follows her stream.
+    let (again_root, again) = probe("a11ce000");
+    eventually(&again_root, "alice's recent notices", || {
+        fed(&again_root).filter(|fed| fed == "2")
+    })
+    .await;
+    assert_eq!(sources().len(), before + 2, "two people, two streams");
+    for probe in [alice, bob, again] {
         probe.destroy();
     }
 }

@@ -54,12 +54,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, site: Option<&StaticSite>) {
             .default_service(web::to(publish::other_method)),
     )
     .service(
-        web::resource("/session")
+        web::resource(shared::SESSION_PATH)
             .route(web::get().to(session::current))
             .route(web::post().to(session::sign_in))
             .route(web::delete().to(session::sign_out)),
     )
-    .service(web::resource("/session/dev").route(web::post().to(session::dev_sign_in)))
+    .service(web::resource(shared::DEV_SESSION_PATH).route(web::post().to(session::dev_sign_in)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/metrics").route(web::get().to(metrics::metrics)));
     static_files::configure(cfg, site);

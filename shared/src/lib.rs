@@ -42,6 +42,7 @@ mod epoch;
 mod event_id;
 mod event_stamp;
 mod notice;
+mod object;
 mod ping;
 mod publishable;
 mod selector;
@@ -78,6 +79,18 @@ pub const CONTRACT_VERSION: u32 = 3;
 
 /// The path of the Server-Sent Events stream.
 pub const STREAM_PATH: &str = "/sse";
+
+/// Where a browser signs in and out: `GET` says who its subscriber-token cookie is for, `POST`
+/// (with `Authorization: Bearer <jwt>`) sets the cookie, `DELETE` clears it.
+pub const SESSION_PATH: &str = "/session";
+
+/// Where a browser signs in under a name of its choosing, when the server runs with
+/// `--dev-login`: `POST {"sub": "alice"}`.
+pub const DEV_SESSION_PATH: &str = "/session/dev";
+
+/// Where a person's own topics are: `users/<sub>/…`, what `--dev-login` grants a name
+/// (`users/<sub>/**`) and what the page lists as "your notices".
+pub const USER_TOPICS: &str = "users/";
 
 /// The query parameter that names a topic: on the stream, one selector (repeatable: the stream
 /// carries the topics any of them matches); on a publish, the event's topic. Mercure uses the

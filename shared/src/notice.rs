@@ -1,9 +1,12 @@
 //! An operator's message to every open page, published through the server's publish API.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, de::MapAccess};
 
-use crate::{InvalidDraft, Publishable, StreamEvent};
+use crate::{
+    InvalidDraft, Publishable, StreamEvent,
+    object::{self, Fields, Time},
+};
 
 /// How urgent a [`Notice`] is; the page styles it by level, and announces `critical` ones to
 /// screen readers.
@@ -34,15 +37,69 @@ pub enum Level {
 /// assert_eq!(json, r#"{"text":"Deploy at 18:00","level":"warning","time":"2026-11-25T09:00:00.000Z"}"#);
 /// assert_eq!(serde_json::from_str::<Notice>(&json).unwrap(), notice);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notice {
     /// The message: 1 to [`Notice::MAX_TEXT_CHARS`] characters, not only whitespace.
     pub text: String,
     /// How urgent it is.
     pub level: Level,
     /// When the server accepted it.
-    #[serde(with = "crate::timestamp")]
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub time: DateTime<Utc>,
+}
+
+/// [`Notice::level`] read from its word: what serde derives for an enum costs the page (which
+/// decodes every notice) more than matching three words (README "Page weight"). A publisher's
+/// [`NoticeDraft`] keeps serde's own, whose message names the words it expects.
+struct LevelWord(Level);
+
+impl<'de> Deserialize<'de> for LevelWord {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match String::deserialize(deserializer)?.as_str() {
+            "info" => Ok(Self(Level::Info)),
+            "warning" => Ok(Self(Level::Warning)),
+            "critical" => Ok(Self(Level::Critical)),
+            _ => Err(serde::de::Error::custom("an unknown level")),
+        }
+    }
+}
+
+/// A notice's fields as read so far.
+#[derive(Default)]
+struct NoticeFields {
+    text: Option<String>,
+    level: Option<LevelWord>,
+    time: Option<Time>,
+}
+
+impl<'de> Fields<'de> for NoticeFields {
+    type Value = Notice;
+    const WHAT: &'static str = "a notice";
+
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "text" => self.text = Some(map.next_value()?),
+            "level" => self.level = Some(map.next_value()?),
+            "time" => self.time = Some(map.next_value()?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn finish(self) -> Option<Notice> {
+        Some(Notice {
+            text: self.text?,
+            level: self.level?.0,
+            time: self.time?.0,
+        })
+    }
+}
+
+/// Read field by field ([`object`]), as serde would derive it but for arrays.
+impl<'de> Deserialize<'de> for Notice {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        object::read::<D, NoticeFields>(deserializer)
+    }
 }
 
 impl Notice {

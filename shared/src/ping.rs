@@ -1,9 +1,12 @@
 //! The server's own event: one tick of its clock.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, de::MapAccess};
 
-use crate::StreamEvent;
+use crate::{
+    StreamEvent,
+    object::{self, Fields, Time},
+};
 
 /// One tick of the server's clock, as sent in an event's `data:` line.
 ///
@@ -23,15 +26,50 @@ use crate::StreamEvent;
 /// let back: Ping = serde_json::from_str(r#"{"count":1,"time":"2026-11-25T10:00:00+01:00"}"#).unwrap();
 /// assert_eq!(back, ping);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Ping {
     /// The ping's own counter: 1 for a run's first ping, then one more for each ping after it.
     /// Not the event's position in the stream (other events come between pings): that is the
     /// [`crate::EventId`]'s `seq`.
     pub count: u64,
     /// When the server published this ping.
-    #[serde(with = "crate::timestamp")]
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub time: DateTime<Utc>,
+}
+
+/// A ping's fields as read so far.
+#[derive(Default)]
+struct PingFields {
+    count: Option<u64>,
+    time: Option<Time>,
+}
+
+impl<'de> Fields<'de> for PingFields {
+    type Value = Ping;
+    const WHAT: &'static str = "a ping";
+
+    fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "count" => self.count = Some(map.next_value()?),
+            "time" => self.time = Some(map.next_value()?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn finish(self) -> Option<Ping> {
+        Some(Ping {
+            count: self.count?,
+            time: self.time?.0,
+        })
+    }
+}
+
+/// Read field by field ([`object`]), as serde would derive it but for arrays.
+impl<'de> Deserialize<'de> for Ping {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        object::read::<D, PingFields>(deserializer)
+    }
 }
 
 impl StreamEvent for Ping {

@@ -4,7 +4,10 @@ use std::collections::VecDeque;
 
 use yew::prelude::*;
 
-use crate::{components::notice_item, state::ShownNotice};
+use crate::{
+    components::notice_item,
+    state::{NoticeList, ShownNotice},
+};
 
 /// The notices, each dismissible (`on_dismiss` is called with its key), and an assertive live
 /// region, always in the page (a region added together with its text is not announced), which
@@ -25,24 +28,27 @@ pub fn notice_list(
                     <span key={alert.key}>{ &alert.notice.text }</span>
                 }
             </p>
-            if notices.iter().any(|shown| !shown.followed) {
-                <ul id="notices" aria-label="Notices">{ notice_items(notices, false, on_dismiss) }</ul>
+            if notices.iter().any(|shown| shown.list == NoticeList::Page) {
+                <ul id="notices" aria-label="Notices">
+                    { notice_items(notices, NoticeList::Page, on_dismiss) }
+                </ul>
             }
         </>
     }
 }
 
-/// The rows ([`notice_item`]) of the notices from the followed topics' stream (`followed`, shown
-/// with their topics) or from the page's own: the one loop that lists notices.
+/// The rows ([`notice_item`]) of the notices of `list` (shown with their topics, but for the
+/// page's own): the one loop that lists notices.
 pub fn notice_items(
     notices: &VecDeque<ShownNotice>,
-    followed: bool,
+    list: NoticeList,
     on_dismiss: &Callback<u64>,
 ) -> Html {
+    let with_topic = list != NoticeList::Page;
     let item = |shown: &ShownNotice| {
         let key = shown.key;
-        (shown.followed == followed)
-            .then(|| notice_item(shown, followed, on_dismiss.reform(move |_| key)))
+        (shown.list == list)
+            .then(|| notice_item(shown, with_topic, on_dismiss.reform(move |_| key)))
     };
     notices.iter().filter_map(item).collect()
 }

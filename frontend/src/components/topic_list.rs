@@ -4,7 +4,10 @@ use std::collections::VecDeque;
 
 use yew::prelude::*;
 
-use crate::{components::notice_items, state::ShownNotice};
+use crate::{
+    components::notice_items,
+    state::{NoticeList, ShownNotice},
+};
 
 /// The notices of the followed topics' stream (those of `notices` that came on it, newest
 /// first), each with its topic and dismissible as the page's other notices are (`on_dismiss` is
@@ -17,7 +20,7 @@ pub fn topic_list(
 ) -> Html {
     html! {
         <ul id="topic-feed" data-status={status} aria-label="Followed topics">
-            { notice_items(notices, true, on_dismiss) }
+            { notice_items(notices, NoticeList::Followed, on_dismiss) }
         </ul>
     }
 }

@@ -56,16 +56,20 @@ fn sharing_requested(search: &str) -> bool {
         .any(|pair| pair == SHARE_OFF)
 }
 
-/// The name the tabs following the stream of `selection` at `url` with the event set `E` share
-/// under: the lock's, the channel's and the `sessionStorage` key. It holds the set's
-/// [`EventSet::fingerprint`] (the contract's version and the set's names): tabs of two builds
-/// whose sets differ (open across a deploy) share nothing, so neither misreads the other's
-/// messages, and each holds a stream of its own. And it holds the stream's URL with the
-/// selection's `?topic=` selectors: tabs subscribed to different topics never feed each other,
-/// tabs subscribed to the same ones (in the same order) share one stream.
-pub fn share_name<E: EventSet>(url: &str, selection: &Selection) -> String {
+/// The name the tabs following the stream of `selection` at `url` with the event set `E` as
+/// `identity` share under: the lock's, the channel's and the `sessionStorage` key. It holds the
+/// set's [`EventSet::fingerprint`] (the contract's version and the set's names): tabs of two
+/// builds whose sets differ (open across a deploy) share nothing, so neither misreads the other's
+/// messages, and each holds a stream of its own. It holds `identity`, who the tab is as the app
+/// knows it (a digest of its subscriber token's `sub` and grants; empty: anonymous): a stream
+/// opened with one person's cookie carries what only they may read, so a tab of another person
+/// (signed in in the same browser meanwhile) neither follows it nor hands it a stream. And it
+/// holds the stream's URL with the selection's `?topic=` selectors: tabs subscribed to different
+/// topics never feed each other, tabs subscribed to the same ones (in the same order) share one
+/// stream.
+pub fn share_name<E: EventSet>(url: &str, selection: &Selection, identity: &str) -> String {
     let stream = shared::stream_url(url, selection, None);
-    format!("pingstream/{:08x}/{stream}", E::fingerprint())
+    format!("pingstream/{:08x}/{identity}/{stream}", E::fingerprint())
 }
 
 /// Everything that reaches the role.
@@ -468,12 +472,13 @@ impl<E: EventSet + 'static> Inbox<E> {
     }
 }
 
-/// Follows the stream of `selection` at `url` from now on, as the browser's `E`-stream tabs
-/// share it, feeding `on_feed` and reporting to `status`; the stream is let go (closed, or
+/// Follows the stream of `selection` at `url` from now on, as the browser's `E`-stream tabs of
+/// `identity` share it, feeding `on_feed` and reporting to `status`; the stream is let go (closed, or
 /// handed to the next tab) when the returned function is called.
 fn follow<E: EventSet + 'static>(
     url: &str,
     selection: &Selection,
+    identity: &str,
     on_feed: Rc<RefCell<Callback<Feed<E>>>>,
     status: &Status,
 ) -> impl FnOnce() + use<E> {
@@ -484,7 +489,7 @@ fn follow<E: EventSet + 'static>(
         tab: RefCell::new(None),
     });
     let inbox_tx = Inbox::sender(&inbox);
-    let name = share_name::<E>(url, selection);
+    let name = share_name::<E>(url, selection, identity);
     let location = web_sys::window().and_then(|window| window.location().search().ok());
     let sharing = location.is_none_or(|search| sharing_requested(&search));
     let (channel, lock) = sharing.then(|| share(&name, &inbox_tx)).flatten().unzip();
@@ -533,17 +538,17 @@ fn follow<E: EventSet + 'static>(
 /// returns the stream's [`StreamStatus`]. An event whose data does not decode is counted there,
 /// logged once per name, and never fed.
 ///
-/// The tabs of a browser that show the same stream (the same URL and selection) share one
-/// connection: one holds it, the others
-/// follow it, and when the holder goes another takes over. Whoever holds it: while the browser
+/// The tabs of a browser that show the same stream (the same URL and selection) as the same
+/// `identity` (who the tab is, as the app knows it: [`share_name`]; empty for anonymous) share one
+/// connection: one holds it, the others follow it, and when the holder goes another takes over. Whoever holds it: while the browser
 /// retries a dropped connection by itself, the connection is reconnecting; when the browser gives
 /// up (a `503` at the server's connection cap, the wrong content type, any other error status), a
 /// new `EventSource` opens after a backoff counted down on the badge (coming back online cuts it
 /// short), unless the answer was final (`204`, most `4xx`): then it is closed; a stream silent for
 /// longer than its heartbeat allows is stalled and replaced at once. Every new `EventSource`
 /// resumes after the newest id seen (`?lastEventId=`). Unmounting closes the connection and hands
-/// the stream to another tab, as does a change of `url` or `selection` (the new one is followed
-/// then). While `url` is empty it follows nothing: for a component that follows a stream only at
+/// the stream to another tab, as does a change of `url`, `selection` or `identity` (the new one
+/// is followed then: signing in or out opens a stream with the new cookie). While `url` is empty it follows nothing: for a component that follows a stream only at
 /// times (a hook cannot be called only at times).
 ///
 /// `frontend/tests/subscribe.rs` shows a component that subscribes to one event of the set (the
@@ -552,6 +557,7 @@ fn follow<E: EventSet + 'static>(
 pub fn use_event_stream<E: EventSet + 'static>(
     url: AttrValue,
     selection: Selection,
+    identity: AttrValue,
     on_feed: Callback<Feed<E>>,
 ) -> StreamStatus {
     let status = Status {
@@ -561,10 +567,13 @@ pub fn use_event_stream<E: EventSet + 'static>(
     let latest = use_mut_ref(|| on_feed.clone());
     *latest.borrow_mut() = on_feed;
     let shown = status.status.borrow().clone();
-    use_effect_with((url, selection), move |(url, selection)| {
-        let stop = (!url.is_empty()).then(|| follow(url, selection, latest, &status));
-        move || stop.into_iter().for_each(|stop| stop())
-    });
+    use_effect_with(
+        (url, selection, identity),
+        move |(url, selection, identity)| {
+            let stop = (!url.is_empty()).then(|| follow(url, selection, identity, latest, &status));
+            move || stop.into_iter().for_each(|stop| stop())
+        },
+    );
     shown
 }
 
@@ -604,26 +613,41 @@ mod tests {
         }
         let all = Selection::all();
         let selection = |texts: &[&str]| Selection::parse(texts.iter().copied()).expect("valid");
-        let ours = share_name::<AppEvent>("/sse", &all);
-        assert_eq!(ours, share_name::<AppEvent>("/sse", &all));
-        assert_ne!(ours, share_name::<OnlyPings>("/sse", &all));
-        assert_ne!(ours, share_name::<AppEvent>("/other", &all));
-        assert!(
-            ours.ends_with("//sse"),
-            "every topic: as before topics, {ours}"
-        );
-        let orders = share_name::<AppEvent>("/sse", &selection(&["orders/*"]));
+        let ours = share_name::<AppEvent>("/sse", &all, "");
+        assert_eq!(ours, share_name::<AppEvent>("/sse", &all, ""));
+        assert_ne!(ours, share_name::<OnlyPings>("/sse", &all, ""));
+        assert_ne!(ours, share_name::<AppEvent>("/other", &all, ""));
+        assert!(ours.ends_with("///sse"), "every topic, anonymous: {ours}");
+        let orders = share_name::<AppEvent>("/sse", &selection(&["orders/*"]), "");
         assert_eq!(
             orders,
-            share_name::<AppEvent>("/sse", &selection(&["orders/*", "orders/*"]))
+            share_name::<AppEvent>("/sse", &selection(&["orders/*", "orders/*"]), "")
         );
         for other in [
             selection(&["orders/1"]),
             selection(&["orders/**"]),
             selection(&["orders/*", "users/7"]),
         ] {
-            assert_ne!(orders, share_name::<AppEvent>("/sse", &other), "{other:?}");
+            let theirs = share_name::<AppEvent>("/sse", &other, "");
+            assert_ne!(orders, theirs, "{other:?}");
         }
         assert!(orders.ends_with("/sse?topic=orders%2F*"), "{orders}");
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn tabs_of_different_identities_share_under_different_names() {
+        let all = Selection::all();
+        let mine = Selection::parse(["users/alice/**"]).expect("valid");
+        let anonymous = share_name::<AppEvent>("/sse", &all, "");
+        let alice = share_name::<AppEvent>("/sse", &all, "1a2b3c4d");
+        let bob = share_name::<AppEvent>("/sse", &all, "5e6f7a8b");
+        assert_ne!(alice, anonymous);
+        assert_ne!(alice, bob);
+        assert_eq!(alice, share_name::<AppEvent>("/sse", &all, "1a2b3c4d"));
+        assert_ne!(
+            share_name::<AppEvent>("/sse", &mine, "1a2b3c4d"),
+            share_name::<AppEvent>("/sse", &mine, "5e6f7a8b"),
+            "the same topics as two people"
+        );
     }
 }

@@ -30,9 +30,10 @@ impl Reducible for Notices {
 pub fn NoticeBoard() -> Html {
     let notices = use_reducer(Notices::default);
     let on_feed = notices.dispatcher().into();
-    // Every topic: the notices of the whole stream.
-    let status =
-        use_event_stream::<AppEvent>(shared::STREAM_PATH.into(), Selection::all(), on_feed);
+    // Every topic: the notices of the whole stream; anonymous (a page that signs people in
+    // passes who the tab is, `Session::identity`, so tabs of two people never share a stream).
+    let (all, anonymous) = (Selection::all(), AttrValue::default());
+    let status = use_event_stream::<AppEvent>(shared::STREAM_PATH.into(), all, anonymous, on_feed);
     let live = status.connection == Connection::Live;
     html! {
         <ul class="board" data-live={live.to_string()}>

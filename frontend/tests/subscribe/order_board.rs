@@ -33,7 +33,10 @@ pub fn OrderBoard() -> Html {
     let on_feed = notices.dispatcher().into();
     // Parsed again on each render; an equal selection keeps the stream as it is.
     let orders = Selection::parse(["orders/*"]).expect("a valid selector");
-    let status = use_event_stream::<AppEvent>(shared::STREAM_PATH.into(), orders, on_feed);
+    // Anonymous: a page that signs people in passes who the tab is (`Session::identity`).
+    let anonymous = AttrValue::default();
+    let status =
+        use_event_stream::<AppEvent>(shared::STREAM_PATH.into(), orders, anonymous, on_feed);
     html! {
         <ul class="orders" data-status={status.name()}>
             { for notices.0.iter().map(|(topic, text)| html! {

@@ -68,12 +68,18 @@ impl ResponseError for SessionError {
 }
 
 /// `GET /session`: `{"sub": …, "topics": […], "exp": …}` for the request's token, or
-/// `{"sub": null}` without one; `401` for one that does not verify (an expired cookie: the page
-/// signs out).
-pub async fn current(Subscriber(grant): Subscriber) -> HttpResponse {
+/// `{"sub": null}` without one, each with `"dev_login"`: whether `POST /session/dev` signs in
+/// (the page shows its "sign in as" box only then, knowing it from this one request); `401` for a
+/// token that does not verify (an expired cookie: the page signs out).
+pub async fn current(
+    Subscriber(grant): Subscriber,
+    access: Option<web::Data<Access>>,
+) -> HttpResponse {
+    let mut body = whoami(grant.as_ref());
+    body["dev_login"] = access.is_some_and(|access| access.dev_login).into();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(whoami(grant.as_ref()))
+        .json(body)
 }
 
 /// `POST /session` with `Authorization: Bearer <jwt>`: the token is checked like a stream's
@@ -130,7 +136,7 @@ pub async fn dev_sign_in(
     if sub.is_empty() || sub.len() > 64 || !sub.bytes().all(segment) {
         return Err(SessionError::BadName);
     }
-    let topics = vec![format!("users/{sub}/**")];
+    let topics = vec![format!("{}{sub}/**", shared::USER_TOPICS)];
     let token = access
         .verifier
         .sign(sub, &topics, DEV_LOGIN_TTL)

@@ -156,11 +156,21 @@ impl ResponseError for Forbidden {
     }
 }
 
-/// `HEAD /sse`: the stream's headers without opening a stream (no client slot is taken).
-pub async fn head() -> HttpResponse {
+/// `HEAD /sse`: the stream's headers without opening a stream (no client slot is taken), or the
+/// refusal `GET` would get for its token and topics (`400`, `401`, `403`): what a browser asks
+/// once its `EventSource` gave up, to learn whether retrying can help (a page whose cookie no
+/// longer verifies must hear `401`, not "try again").
+pub async fn head(
+    Topics(selection): Topics,
+    Subscriber(grant): Subscriber,
+    access: Option<web::Data<Access>>,
+) -> Result<HttpResponse, actix_web::Error> {
+    if let (Some(grant), Some(access)) = (&grant, &access) {
+        not_granted(&selection, grant, access)?;
+    }
     let mut response = HttpResponse::Ok().finish();
     set_stream_headers(&mut response);
-    response
+    Ok(response)
 }
 
 /// A stream request the hub refused: `503` with a `Retry-After` so clients back off, and JSON

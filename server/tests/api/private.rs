@@ -465,3 +465,40 @@ async fn dev_login_is_refused_on_a_public_address_unless_forced() {
     let forced = server::startup::Application::build(config, Default::default()).await;
     assert!(forced.is_ok());
 }
+
+#[tokio::test]
+async fn the_session_says_whether_dev_login_is_on() {
+    for dev_login in [false, true] {
+        let app = private_app(|config| config.dev_login = dev_login).await;
+        let who = app
+            .request(reqwest::Method::GET, shared::SESSION_PATH)
+            .send()
+            .await
+            .unwrap();
+        let who: Value = who.json().await.unwrap();
+        assert_eq!(who, json!({"sub": null, "dev_login": dev_login}));
+    }
+}
+
+#[tokio::test]
+async fn a_head_of_the_stream_refuses_what_the_stream_would_refuse() {
+    let app = private_app(|_| {}).await;
+    let alice = format!(
+        "pingstream_token={}",
+        token_for("alice", &["users/alice/**"])
+    );
+    let head = |path: &str, cookie: &str| {
+        app.request(reqwest::Method::HEAD, path)
+            .header(header::COOKIE, cookie.to_owned())
+            .send()
+    };
+    // What a page asks once its `EventSource` gave up: a cookie that no longer verifies must
+    // be final, not "try again".
+    let stale = head("/sse", "pingstream_token=abc.def.ghi").await.unwrap();
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+    let theirs = head("/sse?topic=users/*", &alice).await.unwrap();
+    assert_eq!(theirs.status(), StatusCode::FORBIDDEN);
+    let mine = head("/sse?topic=users/alice/**", &alice).await.unwrap();
+    assert_eq!(mine.status(), StatusCode::OK);
+    assert_eq!(head("/sse", "").await.unwrap().status(), StatusCode::OK);
+}

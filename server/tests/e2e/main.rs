@@ -18,6 +18,7 @@
 
 mod latency;
 mod notices;
+mod private;
 mod proxy;
 mod recovery;
 mod reload;
