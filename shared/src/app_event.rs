@@ -36,7 +36,10 @@ mod tests {
         assert_eq!(Ping::DEFAULT_TOPIC, "ping");
         assert_eq!(Notice::DEFAULT_TOPIC, "notices");
         let time = chrono::DateTime::UNIX_EPOCH;
-        assert_eq!(AppEvent::from(Ping { count: 1, time }).default_topic(), "ping");
+        assert_eq!(
+            AppEvent::from(Ping { count: 1, time }).default_topic(),
+            "ping"
+        );
     }
 
     #[test]

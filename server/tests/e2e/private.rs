@@ -172,6 +172,7 @@ async fn wait_for_streams(server: &ServerProcess, streams: u64) {
 }
 
 #[tokio::test]
+#[ignore = "needs dist/ and Chromium: just test-e2e"]
 async fn alice_bob_and_a_stranger_each_see_only_their_own_notices_and_alices_tabs_share_a_stream() {
     let _turn = one_browser_at_a_time().await;
     let server = start_private(0, KEY);
@@ -230,6 +231,7 @@ async fn alice_bob_and_a_stranger_each_see_only_their_own_notices_and_alices_tab
 }
 
 #[tokio::test]
+#[ignore = "needs dist/ and Chromium: just test-e2e"]
 async fn signing_out_in_one_tab_stops_the_private_stream_in_all_and_bob_never_sees_alices() {
     let _turn = one_browser_at_a_time().await;
     let server = start_private(0, KEY);
