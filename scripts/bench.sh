@@ -40,16 +40,18 @@
 #               i subscribes to ?topic=users/<i>, each notice goes to a random users/<n> (one
 #               client); pattern: every client subscribes to ?topic=orders/*, each notice goes
 #               to a random orders/<n> (every client)
-#   --private   the private-topics bench: servers "ours ours-private ours-auth floor" at 10000
-#               clients unless told (--servers, --clients, --quick). ours-private is ours with
-#               --private-topics 'users/**' and a --subscribe-key made for the session, a
-#               --private-fraction of its clients (every tenth) holding a token for
-#               users/<i>/** and subscribed to ?topic=users/<i>/** (no pings: the pings are
-#               measured on the anonymous others); ours-auth is the same server with every
-#               client holding a token and on every topic (the ping stream through the topic
-#               index's `**` path), to compare its connects and its pings with ours'. Both are
-#               names for --servers too, without --private
-#   --private-fraction F  the share of ours-private's clients that hold a token (default 0.1)
+#   --private   the private-topics bench: servers "ours ours-topics ours-private ours-auth
+#               floor" at 10000 clients unless told (--servers, --clients, --quick).
+#               ours-private is ours with --private-topics 'users/**' and a --subscribe-key made
+#               for the session, a --private-fraction of its clients (every tenth) holding a
+#               token for users/<i>/** and subscribed to ?topic=users/<i>/** (no pings: the
+#               pings are measured on the anonymous others); ours-topics is its control, plain
+#               ours with the same clients on the same topics without tokens; ours-auth is the
+#               private server with every client holding a token and on every topic (the ping
+#               stream through the topic index's `**` path), to compare its connects and its
+#               pings with ours'. All three are names for --servers too, without --private
+#   --private-fraction F  the share of ours-private's clients that hold a token, and of
+#               ours-topics' on their own topics (default 0.1)
 #
 # Every server runs alone: start it, load it with `loadgen --pid`, stop it, next. Results go to
 # a JSON-lines file that `bench-report` turns into the table.
@@ -91,7 +93,7 @@ while [[ $# -gt 0 ]]; do
         echo "--server wants NAME=PATH, PATH an executable: $2" >&2; exit 2
       fi
       case "$name" in
-        ours-h2 | ours-private | ours-auth | naive | floor)
+        ours-h2 | ours-topics | ours-private | ours-auth | naive | floor)
           echo "--server: $name is not a name to give a binary" >&2; exit 2 ;;
       esac
       server_bin[$name]="$path"; shift 2 ;;
@@ -122,29 +124,37 @@ fi
 
 # The private-topics bench: ours beside ours with tokens, against the floor, at 10,000 clients.
 if [[ -n "$private" ]]; then
-  [[ -n "$servers_given" ]] || servers="ours ours-private ours-auth floor"
+  [[ -n "$servers_given" ]] || servers="ours ours-topics ours-private ours-auth floor"
   [[ -n "$clients_given" ]] || clients="10000"
 fi
-# The servers of the private-topics bench run ours, with private topics and a key.
+# The servers of the private-topics bench run ours: with private topics and a key, or (the
+# control, ours-topics) as it is.
 uses_key=""
+private_servers=""
 for name in $servers; do
-  case "$name" in ours-private | ours-auth) uses_key=1 ;; esac
+  case "$name" in
+    ours-private | ours-auth) uses_key=1; private_servers=1 ;;
+    ours-topics) private_servers=1 ;;
+  esac
 done
 
 # The server is built unless every server that runs it was given another binary; ours-h2 also
 # needs its self-signed-cert tool.
 packages=(-p bench)
 if [[ -z "${server_bin[ours]:-}" || " $servers " == *" ours-h2 "* ]]; then packages+=(-p server); fi
-if [[ -n "$topics" && -n "$uses_key" ]]; then
-  echo "--topics: ours-private and ours-auth run the ping bench only" >&2; exit 2
+if [[ -n "$topics" && -n "$private_servers" ]]; then
+  echo "--topics: ours-topics, ours-private and ours-auth run the ping bench only" >&2; exit 2
 fi
 cargo build --release -q "${packages[@]}"
 bin=target/release
 server_bin[ours]="${server_bin[ours]:-$bin/server}"
 server_bin[ours-h2]="${server_bin[ours]}"
-if [[ -n "$uses_key" ]]; then
+if [[ -n "$private_servers" ]]; then
+  server_bin[ours-topics]="${server_bin[ours]}"
   server_bin[ours-private]="${server_bin[ours]}"
   server_bin[ours-auth]="${server_bin[ours]}"
+fi
+if [[ -n "$uses_key" ]]; then
   # The key the private servers verify subscriber tokens with and loadgen signs them with (32
   # random bytes, hex); handed to each through its environment only, so it shows in no command
   # line and plain ours never has it.
@@ -177,7 +187,7 @@ trap cleanup EXIT
 
 # One port per server so a socket of the previous run lingering in TIME_WAIT never matters.
 declare -A port=([ours]=18080 [naive]=18081 [floor]=18082 [ours-h2]=18083 [ours-private]=18084
-  [ours-auth]=18085)
+  [ours-auth]=18085 [ours-topics]=18086)
 next_port=18090
 for name in "${!server_bin[@]}"; do
   if [[ -z "${port[$name]:-}" ]]; then port[$name]=$((next_port++)); fi
@@ -238,6 +248,7 @@ for ((round = 1; round <= repeat; round++)); do
     [[ -n "$topics" ]] && load_args+=(--topics "$topics")
     key=""
     case "$name" in
+      ours-topics) load_args+=(--private-fraction "$private_fraction" --private-streams per-user --without-tokens) ;;
       ours-private)
         load_args+=(--private-fraction "$private_fraction" --private-streams per-user)
         key="$subscribe_key" ;;

@@ -552,7 +552,7 @@ mod tests {
         let load = PrivateLoad {
             fraction: 0.5,
             streams: PrivateStreams::PerUser,
-            key: "0123456789abcdef0123456789abcdef".into(),
+            key: Some("0123456789abcdef0123456789abcdef".into()),
         };
         let plan = PrivatePlan::new(&load, 2).expect("valid");
         // Client 0 is anonymous, client 1 holds a token for users/1/**.

@@ -272,8 +272,10 @@ pub struct PrivateRun {
     pub fraction: f64,
     /// What the holders' streams asked for.
     pub streams: PrivateStreams,
-    /// Clients that held one.
+    /// Clients that held one (or, in the control, asked for the same streams without).
     pub holders: usize,
+    /// Whether they sent tokens; `false`: the control, the same streams asked for anonymously.
+    pub tokens: bool,
 }
 
 /// Carries out one run on a current-thread runtime of its own and returns what it measured.
@@ -486,6 +488,10 @@ fn run_result(config: &LoadConfig, run: &Run, samples: Samples) -> RunResult {
             fraction: config.private.as_ref().map_or(0.0, |load| load.fraction),
             streams: plan.streams(),
             holders: plan.holders(),
+            tokens: config
+                .private
+                .as_ref()
+                .is_some_and(|load| load.key.is_some()),
         }),
         gaps,
         dups: totals.dups,
@@ -507,7 +513,7 @@ fn private_plan(config: &LoadConfig) -> Result<(Option<PrivatePlan>, SignedReque
         return Err(LoadError::PrivateWithTopics);
     }
     let plan = PrivatePlan::new(load, config.clients)?;
-    let signed = plan.requests(&config.target, &load.key)?;
+    let signed = plan.requests(&config.target, load.key.as_deref())?;
     Ok((Some(plan), signed))
 }
 

@@ -12,7 +12,9 @@
 //! other clients stay anonymous every-topic ping streams.
 //!
 //! Every token is signed before the first `connect()`, so the connect time measures the
-//! server's verification, not the load tool's signing.
+//! server's verification, not the load tool's signing. Without a key the same clients ask for
+//! the same streams anonymously: a control run, on a server without private topics, that tells
+//! what the tokens add from what the streams' shape costs.
 
 use std::{
     fmt,
@@ -94,8 +96,9 @@ pub struct PrivateLoad {
     pub fraction: f64,
     /// What the holders' streams ask for.
     pub streams: PrivateStreams,
-    /// The server's `--subscribe-key` (HS256, at least [`MIN_KEY_BYTES`]).
-    pub key: String,
+    /// The server's `--subscribe-key` (HS256, at least [`MIN_KEY_BYTES`]); `None`: the holders
+    /// ask for their streams without a token (the control).
+    pub key: Option<String>,
 }
 
 impl fmt::Debug for PrivateLoad {
@@ -159,7 +162,11 @@ impl PrivatePlan {
         if !(0.0..=1.0).contains(&load.fraction) {
             return Err(PrivateError::Fraction(load.fraction));
         }
-        if load.key.len() < MIN_KEY_BYTES {
+        if load
+            .key
+            .as_ref()
+            .is_some_and(|key| key.len() < MIN_KEY_BYTES)
+        {
             return Err(PrivateError::ShortKey);
         }
         Ok(Self {
@@ -215,12 +222,19 @@ impl PrivatePlan {
 
     /// The whole HTTP/1.1 request of every client of `target`, `None` for the anonymous ones
     /// (which send the run's usual request): each holder's with its own token, signed with
-    /// `key`, and its own `?topic=` for [`PrivateStreams::PerUser`].
+    /// `key` (without a key, none: the control), and its own `?topic=` for
+    /// [`PrivateStreams::PerUser`].
     ///
     /// # Errors
     /// A token that could not be signed.
-    pub fn requests(&self, target: &Target, key: &str) -> Result<SignedRequests, PrivateError> {
-        let key = EncodingKey::from_secret(key.as_bytes())
+    pub fn requests(
+        &self,
+        target: &Target,
+        key: Option<&str>,
+    ) -> Result<SignedRequests, PrivateError> {
+        let key = key
+            .map(|key| EncodingKey::from_secret(key.as_bytes()))
+            .transpose()
             .map_err(|err| PrivateError::Signing(err.to_string()))?;
         let now = now_unix();
         (0..self.holders.len())
@@ -228,7 +242,10 @@ impl PrivatePlan {
                 if !self.holds_token(index) {
                     return Ok(None);
                 }
-                let token = Self::token(index, &key, now, TOKEN_TTL)?;
+                let token = key
+                    .as_ref()
+                    .map(|key| Self::token(index, key, now, TOKEN_TTL))
+                    .transpose()?;
                 let path = match self.streams {
                     PrivateStreams::PerUser => {
                         let selector = user_selector(index);
@@ -238,7 +255,7 @@ impl PrivatePlan {
                     }
                     PrivateStreams::EveryTopic => target.path.clone(),
                 };
-                Ok(Some(target.request_as(&path, Some(&token))))
+                Ok(Some(target.request_as(&path, token.as_deref())))
             })
             .collect()
     }
@@ -264,7 +281,7 @@ mod tests {
         PrivateLoad {
             fraction,
             streams,
-            key: KEY.into(),
+            key: Some(KEY.into()),
         }
     }
 
@@ -313,7 +330,7 @@ mod tests {
             ));
         }
         let short = PrivateLoad {
-            key: "too short".into(),
+            key: Some("too short".into()),
             ..load(0.5, PrivateStreams::PerUser)
         };
         assert_eq!(PrivatePlan::new(&short, 10), Err(PrivateError::ShortKey));
@@ -326,7 +343,7 @@ mod tests {
     #[test]
     fn a_per_user_holder_asks_for_its_own_topics_with_a_token_that_grants_them() {
         let plan = PrivatePlan::new(&load(0.5, PrivateStreams::PerUser), 4).expect("valid");
-        let requests = plan.requests(&target(), KEY).expect("signed");
+        let requests = plan.requests(&target(), Some(KEY)).expect("signed");
         assert_eq!(requests.len(), 4);
         assert!(
             requests[0].is_none() && requests[2].is_none(),
@@ -367,8 +384,22 @@ mod tests {
     fn an_every_topic_holder_asks_for_every_topic_with_a_token() {
         let plan = PrivatePlan::new(&load(1.0, PrivateStreams::EveryTopic), 2).expect("valid");
         assert!(!plan.on_private_topics(0), "its stream carries the pings");
-        let requests = plan.requests(&target(), KEY).expect("signed");
+        let requests = plan.requests(&target(), Some(KEY)).expect("signed");
         let (_, text) = split_bearer(requests[0].as_deref().expect("a holder"));
         assert!(text.starts_with("GET /sse HTTP/1.1\r\n"), "{text}");
+    }
+
+    #[test]
+    fn without_a_key_the_holders_ask_for_the_same_streams_anonymously() {
+        let control = PrivateLoad {
+            key: None,
+            ..load(0.5, PrivateStreams::PerUser)
+        };
+        let plan = PrivatePlan::new(&control, 2).expect("valid");
+        let requests = plan.requests(&target(), None).expect("nothing to sign");
+        let text =
+            String::from_utf8(requests[1].clone().expect("a holder's stream")).expect("ascii");
+        assert!(text.starts_with("GET /sse?topic=users%2F1%2F**"), "{text}");
+        assert!(!text.contains("Authorization"), "{text}");
     }
 }

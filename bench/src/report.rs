@@ -1108,6 +1108,7 @@ mod tests {
                 fraction: 1.0,
                 streams: PrivateStreams::EveryTopic,
                 holders: 10_000,
+                tokens: true,
             }),
             ..run("ours-auth", 10_000, 28.0, 100.0, 4.4, connect)
         };

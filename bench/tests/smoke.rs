@@ -432,7 +432,7 @@ fn private_load(fraction: f64, streams: PrivateStreams) -> RunResult {
         private: Some(PrivateLoad {
             fraction,
             streams,
-            key: KEY.into(),
+            key: Some(KEY.into()),
         }),
         ..load_config(&format!("http://{addr}/sse"), None, "ours-private")
     };

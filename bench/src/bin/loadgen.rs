@@ -103,6 +103,11 @@ struct Args {
     /// holders' tokens with.
     #[arg(long, env = "PINGSTREAM_SUBSCRIBE_KEY", hide_env_values = true)]
     subscribe_key: Option<String>,
+    /// With --private-fraction: the same clients ask for the same streams without a token (a
+    /// control run, against a server without private topics: what the streams' shape costs
+    /// apart from the tokens). Needs no --subscribe-key.
+    #[arg(long)]
+    without_tokens: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -131,16 +136,29 @@ fn main() -> anyhow::Result<()> {
         args.topics.is_none() || notices.is_some(),
         "--topics needs --notices (the notices it publishes on topics are what it measures)"
     );
-    let private = match (args.private_fraction, args.subscribe_key) {
-        (None, _) => None,
-        (Some(_), None) => {
-            anyhow::bail!("--private-fraction needs --subscribe-key (or PINGSTREAM_SUBSCRIBE_KEY)")
-        }
-        (Some(fraction), Some(keys)) => Some(PrivateLoad {
+    // The server signs with the first key of a rotation, and so does this.
+    let key = args
+        .subscribe_key
+        .as_deref()
+        .and_then(|keys| keys.split(',').next())
+        .map(str::to_owned);
+    let private = match (args.private_fraction, key, args.without_tokens) {
+        (None, _, _) => None,
+        (Some(fraction), None, true) => Some(PrivateLoad {
             fraction,
             streams: args.private_streams,
-            // The server signs with the first key of a rotation, and so does this.
-            key: keys.split(',').next().unwrap_or_default().to_owned(),
+            key: None,
+        }),
+        (Some(_), Some(_), true) => {
+            anyhow::bail!("--without-tokens signs nothing: leave out --subscribe-key")
+        }
+        (Some(_), None, false) => anyhow::bail!(
+            "--private-fraction needs --subscribe-key (or PINGSTREAM_SUBSCRIBE_KEY), or --without-tokens"
+        ),
+        (Some(fraction), Some(key), false) => Some(PrivateLoad {
+            fraction,
+            streams: args.private_streams,
+            key: Some(key),
         }),
     };
     let limit = procfs::raise_open_files_limit().context("raising the open files limit")?;

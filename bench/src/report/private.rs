@@ -39,7 +39,10 @@ fn private_rows(all: &[RunResult], clients: usize, out: &mut String) {
         }
         let holders = runs[0].private.as_ref().map_or_else(
             || "none".to_owned(),
-            |private| format!("{} ({})", private.holders, private.streams),
+            |private| {
+                let tokens = if private.tokens { "" } else { ", no token" };
+                format!("{} ({}{tokens})", private.holders, private.streams)
+            },
         );
         let mut row = format!("| {server} | {clients} | {holders} | {} |", runs.len());
         for (figure, decimals) in figures {
