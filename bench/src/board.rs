@@ -189,6 +189,8 @@ pub(crate) struct Totals {
     pub(crate) notice_latencies_us: Vec<i64>,
     /// How many clients received each measured notice, by its seq.
     pub(crate) notices_by_seq: BTreeMap<u64, u64>,
+    /// Heartbeats received while measuring, over all clients.
+    pub(crate) heartbeats: u64,
     /// Failed clients and unreadable events, by kind.
     pub(crate) error_kinds: BTreeMap<String, u64>,
 }
@@ -214,6 +216,10 @@ pub(crate) struct Board {
     notices_by_seq: BTreeMap<u64, u64>,
     /// Measured notices delivered so far, over all clients (what a topic load waits on).
     notice_deliveries: u64,
+    /// Heartbeats received while measuring (between [`Board::measure_from`] and
+    /// [`Board::measure_to`]), over all clients: the writes of the window that carry no event,
+    /// which idle topic streams get instead of pings.
+    heartbeats: u64,
     /// A topic load: each client's stream carries its topics only, and counts as connected at
     /// its opening heartbeat (the first event it gets may be minutes away).
     topics: Option<TopicPlan>,
@@ -245,6 +251,7 @@ impl Board {
             notice_latencies_us: Vec::new(),
             notices_by_seq: BTreeMap::new(),
             notice_deliveries: 0,
+            heartbeats: 0,
             topics,
             private,
         }
@@ -277,6 +284,9 @@ impl Board {
     /// of the client's topics.
     pub(crate) fn record(&mut self, index: usize, event: Event<'_>, received_us: i64) {
         if event.event == Timing::NAME.as_bytes() {
+            if self.from != u64::MAX && self.to == u64::MAX {
+                self.heartbeats += 1;
+            }
             if self.on_topics(index) {
                 self.connect(index);
             }
@@ -417,6 +427,7 @@ impl Board {
             ping_latencies_us: std::mem::take(&mut self.ping_latencies_us),
             notice_latencies_us: std::mem::take(&mut self.notice_latencies_us),
             notices_by_seq: std::mem::take(&mut self.notices_by_seq),
+            heartbeats: self.heartbeats,
             ..Totals::default()
         };
         for (index, slot) in self.slots.iter().enumerate() {
@@ -564,6 +575,7 @@ mod tests {
         board.measure_from(5);
         board.record(0, event("00000000000000ab-6", "ping", PING), 0);
         assert!(board.all_reached(6), "the holder's stream carries no pings");
+        board.record(1, event("", "heartbeat", HEARTBEAT), 0);
         board.record(
             1,
             event("00000000000000ab-7:users/1/notices:1", "notice", NOTICE),
@@ -581,6 +593,10 @@ mod tests {
         assert_eq!(
             totals.delivered, 2,
             "ping 6 to client 0, notice 7 to client 1"
+        );
+        assert_eq!(
+            totals.heartbeats, 1,
+            "the opening ones came before the window"
         );
         assert_eq!(
             totals.gaps, 2,

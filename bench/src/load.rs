@@ -215,6 +215,11 @@ pub struct RunResult {
     pub gaps: u64,
     /// Events received again or out of order.
     pub dups: u64,
+    /// Heartbeats the clients received in the window: the server's writes that carry no event
+    /// (streams on topics get one a second instead of pings), so that CPU per write,
+    /// `cpu_ms / (delivered + heartbeats)`, can be told from CPU per delivered event.
+    #[serde(default)]
+    pub heartbeats: u64,
     /// Clients that failed plus events that could not be read.
     pub errors: u64,
     /// `errors` by kind.
@@ -495,6 +500,7 @@ fn run_result(config: &LoadConfig, run: &Run, samples: Samples) -> RunResult {
         }),
         gaps,
         dups: totals.dups,
+        heartbeats: totals.heartbeats,
         errors: totals.error_kinds.values().sum(),
         error_kinds: totals.error_kinds,
     }

@@ -839,6 +839,7 @@ mod tests {
             private: None,
             gaps: 0,
             dups: 0,
+            heartbeats: 0,
             errors: 0,
             error_kinds: BTreeMap::new(),
         }

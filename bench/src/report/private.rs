@@ -1,7 +1,8 @@
 //! The private-topics runs of a session (some or all clients holding subscriber tokens) set
 //! against plain ours of the same round: what the tokens cost at connect (time and the server's
-//! CPU over the connect phase) and per ping delivered. Round by round, since only a ratio within
-//! one round holds on a shared machine, with the median over the rounds.
+//! CPU over the connect phase), per ping delivered and per write (pings and heartbeats). Round
+//! by round, since only a ratio within one round holds on a shared machine, with the median over
+//! the rounds.
 
 use std::{collections::BTreeSet, fmt::Write as _};
 
@@ -10,6 +11,15 @@ use crate::load::RunResult;
 
 /// One figure of a run, to set beside ours'.
 type Figure = fn(&RunResult) -> Option<f64>;
+
+/// The server's CPU over the window per write it made: every delivered event and every
+/// heartbeat (what idle topic streams get instead of pings).
+fn cpu_us_per_write(run: &RunResult) -> Option<f64> {
+    let writes = run.delivered + run.heartbeats;
+    run.cpu_ms
+        .filter(|_| writes > 0)
+        .map(|ms| ms * 1000.0 / writes as f64)
+}
 
 /// The rows of one load: ours, then every server with token holders that ran there, each with
 /// its figures by round and the median of its per-round ratios to ours.
@@ -26,10 +36,11 @@ fn private_rows(all: &[RunResult], clients: usize, out: &mut String) {
             servers.push(&run.server);
         }
     }
-    let figures: [(Figure, usize); 4] = [
+    let figures: [(Figure, usize); 5] = [
         (|run| run.connect_ms, 0),
         (|run| run.connect_cpu_ms, 0),
         (|run| run.cpu_us_per_event, 2),
+        (cpu_us_per_write, 2),
         (|run| run.latency.map(|lat| lat.p99_ms), 1),
     ];
     for server in servers {
@@ -84,12 +95,12 @@ pub fn render_private(all: &[RunResult]) -> String {
     let mut out = String::from(
         "Subscriber tokens beside anonymous ours, round by round (×ours: the median of each \
          round's ratio to ours of that round; connect CPU is the server's over the connect \
-         phase):\n\n",
+         phase; a write is a delivered event or a heartbeat):\n\n",
     );
     out.push_str(
-        "| server | clients | token holders | rounds | connect ms by round | ×ours | connect CPU ms by round | ×ours | µs CPU/event by round | ×ours | p99 ms by round | ×ours |\n",
+        "| server | clients | token holders | rounds | connect ms by round | ×ours | connect CPU ms by round | ×ours | µs CPU/event by round | ×ours | µs CPU/write by round | ×ours | p99 ms by round | ×ours |\n",
     );
-    out.push_str("|---|---:|---|---:|---|---:|---|---:|---|---:|---|---:|\n");
+    out.push_str("|---|---:|---|---:|---|---:|---|---:|---|---:|---|---:|---|---:|\n");
     out.push_str(&rows);
     out
 }
