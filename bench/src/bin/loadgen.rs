@@ -90,7 +90,7 @@ struct Args {
     /// subscriber token, an HS256 JWT signed with --subscribe-key granting `users/<i>/**` for an
     /// hour, sent as `Authorization: Bearer`. The others stay anonymous every-topic ping
     /// streams. http:// only (HTTP/2 clients send no token), and not with --topics. Needs
-    /// --subscribe-key.
+    /// --subscribe-key (or --without-tokens).
     #[arg(long, value_name = "F")]
     private_fraction: Option<f64>,
     /// What the token holders ask for: `per-user` (`?topic=users/<i>/**`, their own private
