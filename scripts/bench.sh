@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Load benchmark: our server vs the naive and floor baselines, each under the same load tool, for
 # each client count, in one session (so the ratios hold on a noisy machine); and our server over
-# TLS with HTTP/2 ("ours-h2"), its clients streams sharing connections as a browser's do. Prints
-# the report; with --update also rewrites the generated section of BENCHMARKS.md.
+# TLS with HTTP/2 ("ours-h2"), its clients streams sharing connections as a browser's do; and,
+# with private topics, ours with some or all clients holding subscriber tokens ("ours-private",
+# "ours-auth"). Prints the report; with --update also rewrites the generated section of
+# BENCHMARKS.md.
 #
 # Usage: scripts/bench.sh [--quick] [--update] [--clients "1000 5000 10000 15000"]
 #                         [--events 15] [--servers "ours ours-h2 naive floor"]
 #                         [--h2-streams 100] [--server NAME=PATH] [--notices K]
 #                         [--notice-rate 100] [--topics per-client|pattern]
+#                         [--private] [--private-fraction 0.1]
 #   --quick   1000 clients only, 5 events (a minute; no target is judged)
 #   --update  write the report into BENCHMARKS.md
 #   --keep    keep the results file (its path is printed) instead of deleting it
@@ -37,6 +40,18 @@
 #               i subscribes to ?topic=users/<i>, each notice goes to a random users/<n> (one
 #               client); pattern: every client subscribes to ?topic=orders/*, each notice goes
 #               to a random orders/<n> (every client)
+#   --private   the private-topics bench: servers "ours ours-topics ours-private ours-auth
+#               floor" at 10000 clients unless told (--servers, --clients, --quick).
+#               ours-private is ours with --private-topics 'users/**' and a --subscribe-key made
+#               for the session, a --private-fraction of its clients (every tenth) holding a
+#               token for users/<i>/** and subscribed to ?topic=users/<i>/** (no pings: the
+#               pings are measured on the anonymous others); ours-topics is its control, plain
+#               ours with the same clients on the same topics without tokens; ours-auth is the
+#               private server with every client holding a token and on every topic (the ping
+#               stream through the topic index's `**` path), to compare its connects and its
+#               pings with ours'. All three are names for --servers too, without --private
+#   --private-fraction F  the share of ours-private's clients that hold a token, and of
+#               ours-topics' on their own topics (default 0.1)
 #
 # Every server runs alone: start it, load it with `loadgen --pid`, stop it, next. Results go to
 # a JSON-lines file that `bench-report` turns into the table.
@@ -55,15 +70,18 @@ h2_streams=100
 notices=0
 notice_rate=100
 topics=""
+private_fraction=0.1
+private=""
 servers_given=
+clients_given=
 # --server NAME=PATH: the binary each of those servers runs.
 declare -A server_bin=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --quick) clients="1000"; events=5; shift ;;
+    --quick) clients="1000"; events=5; clients_given=1; shift ;;
     --update) update="--update BENCHMARKS.md"; shift ;;
     --keep) keep=1; shift ;;
-    --clients) clients="$2"; shift 2 ;;
+    --clients) clients="$2"; clients_given=1; shift 2 ;;
     --events) events="$2"; shift 2 ;;
     --servers) servers="$2"; servers_given=1; shift 2 ;;
     --ours-args) ours_args="$2"; shift 2 ;;
@@ -75,7 +93,8 @@ while [[ $# -gt 0 ]]; do
         echo "--server wants NAME=PATH, PATH an executable: $2" >&2; exit 2
       fi
       case "$name" in
-        ours-h2 | naive | floor) echo "--server: $name is not a name to give a binary" >&2; exit 2 ;;
+        ours-h2 | ours-topics | ours-private | ours-auth | naive | floor)
+          echo "--server: $name is not a name to give a binary" >&2; exit 2 ;;
       esac
       server_bin[$name]="$path"; shift 2 ;;
     --notices) notices="$2"; shift 2 ;;
@@ -86,6 +105,8 @@ while [[ $# -gt 0 ]]; do
         *) echo "--topics wants per-client or pattern: $2" >&2; exit 2 ;;
       esac
       shift 2 ;;
+    --private) private=1; shift ;;
+    --private-fraction) private_fraction="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -101,14 +122,44 @@ if [[ -n "$topics" ]]; then
   done
 fi
 
+# The private-topics bench: ours beside ours with tokens, against the floor, at 10,000 clients.
+if [[ -n "$private" ]]; then
+  [[ -n "$servers_given" ]] || servers="ours ours-topics ours-private ours-auth floor"
+  [[ -n "$clients_given" ]] || clients="10000"
+fi
+# The servers of the private-topics bench run ours: with private topics and a key, or (the
+# control, ours-topics) as it is.
+uses_key=""
+private_servers=""
+for name in $servers; do
+  case "$name" in
+    ours-private | ours-auth) uses_key=1; private_servers=1 ;;
+    ours-topics) private_servers=1 ;;
+  esac
+done
+
 # The server is built unless every server that runs it was given another binary; ours-h2 also
 # needs its self-signed-cert tool.
 packages=(-p bench)
 if [[ -z "${server_bin[ours]:-}" || " $servers " == *" ours-h2 "* ]]; then packages+=(-p server); fi
+if [[ -n "$topics" && -n "$private_servers" ]]; then
+  echo "--topics: ours-topics, ours-private and ours-auth run the ping bench only" >&2; exit 2
+fi
 cargo build --release -q "${packages[@]}"
 bin=target/release
 server_bin[ours]="${server_bin[ours]:-$bin/server}"
 server_bin[ours-h2]="${server_bin[ours]}"
+if [[ -n "$private_servers" ]]; then
+  server_bin[ours-topics]="${server_bin[ours]}"
+  server_bin[ours-private]="${server_bin[ours]}"
+  server_bin[ours-auth]="${server_bin[ours]}"
+fi
+if [[ -n "$uses_key" ]]; then
+  # The key the private servers verify subscriber tokens with and loadgen signs them with (32
+  # random bytes, hex); handed to each through its environment only, so it shows in no command
+  # line and plain ours never has it.
+  subscribe_key=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+fi
 # A token for the session's publishers (loadgen) to publish with; both read it from the
 # environment, so it shows in no command line.
 if ((notices > 0)); then
@@ -135,7 +186,8 @@ cleanup() {
 trap cleanup EXIT
 
 # One port per server so a socket of the previous run lingering in TIME_WAIT never matters.
-declare -A port=([ours]=18080 [naive]=18081 [floor]=18082 [ours-h2]=18083)
+declare -A port=([ours]=18080 [naive]=18081 [floor]=18082 [ours-h2]=18083 [ours-private]=18084
+  [ours-auth]=18085 [ours-topics]=18086)
 next_port=18090
 for name in "${!server_bin[@]}"; do
   if [[ -z "${port[$name]:-}" ]]; then port[$name]=$((next_port++)); fi
@@ -157,11 +209,16 @@ start_server() {
       if [[ -z "${server_bin[$name]:-}" ]]; then echo "unknown server: $name" >&2; exit 2; fi
       local extra_args=()
       [[ "$name" == ours-h2 ]] && extra_args=(--tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem")
+      local key=""
+      case "$name" in
+        ours-private | ours-auth) extra_args+=(--private-topics 'users/**'); key="$subscribe_key" ;;
+      esac
       # The token comes from the environment (PINGSTREAM_PUBLISH_TOKEN); a rate and burst of
       # twice the notices' rate, so that no publish is refused for it.
       publishes "$name" && extra_args+=(--publish-rate $((2 * notice_rate)) --publish-burst $((2 * notice_rate)))
       # shellcheck disable=SC2086 # $ours_args is a list of words, split on purpose
-      RUST_LOG=error "${server_bin[$name]}" --addr "$addr" --interval-ms "$interval_ms" \
+      env -u PINGSTREAM_SUBSCRIBE_KEY ${key:+"PINGSTREAM_SUBSCRIBE_KEY=$key"} RUST_LOG=error \
+        "${server_bin[$name]}" --addr "$addr" --interval-ms "$interval_ms" \
         --max-clients $((max + 1000)) --static-dir /nonexistent "${extra_args[@]}" $ours_args >/dev/null &
       ;;
   esac
@@ -189,7 +246,15 @@ for ((round = 1; round <= repeat; round++)); do
     fi
     publishes "$name" && load_args+=(--notices "$notices" --notice-rate "$notice_rate")
     [[ -n "$topics" ]] && load_args+=(--topics "$topics")
-    "$bin/loadgen" --url "$url" "${load_args[@]}" --clients "$n" \
+    key=""
+    case "$name" in
+      ours-topics) load_args+=(--private-fraction "$private_fraction" --private-streams per-user --without-tokens) ;;
+      ours-private)
+        load_args+=(--private-fraction "$private_fraction" --private-streams per-user)
+        key="$subscribe_key" ;;
+      ours-auth) load_args+=(--private-fraction 1 --private-streams every-topic); key="$subscribe_key" ;;
+    esac
+    env -u PINGSTREAM_SUBSCRIBE_KEY ${key:+"PINGSTREAM_SUBSCRIBE_KEY=$key"} "$bin/loadgen" --url "$url" "${load_args[@]}" --clients "$n" \
       --events "$events" --interval-ms "$interval_ms" --pid "$server_pid" --label "$name" \
       --out "$results" >/dev/null ||
       echo "loadgen failed for $name at $n clients" >&2

@@ -22,6 +22,7 @@ use tokio::{
 };
 
 use crate::{
+    private::{PrivatePlan, SignedRequests},
     socket_error::SocketError,
     tally::{ClientTally, Seen},
     target::Target,
@@ -168,6 +169,10 @@ fn read_data(event: &Event<'_>) -> Option<Reading> {
 pub(crate) struct Totals {
     /// Clients that got their first event.
     pub(crate) connected: usize,
+    /// Those of them on every topic (the ping stream): the clients every measured ping and
+    /// every public notice is for. All of them but a topic load's and private holders' on their
+    /// own topics.
+    pub(crate) every_topic_connected: usize,
     /// When the last of them got it, since the run started.
     pub(crate) last_first_event: Duration,
     /// Distinct measured events received (of every name), over all clients.
@@ -184,6 +189,8 @@ pub(crate) struct Totals {
     pub(crate) notice_latencies_us: Vec<i64>,
     /// How many clients received each measured notice, by its seq.
     pub(crate) notices_by_seq: BTreeMap<u64, u64>,
+    /// Heartbeats received while measuring, over all clients.
+    pub(crate) heartbeats: u64,
     /// Failed clients and unreadable events, by kind.
     pub(crate) error_kinds: BTreeMap<String, u64>,
 }
@@ -209,16 +216,28 @@ pub(crate) struct Board {
     notices_by_seq: BTreeMap<u64, u64>,
     /// Measured notices delivered so far, over all clients (what a topic load waits on).
     notice_deliveries: u64,
+    /// Heartbeats received while measuring (between [`Board::measure_from`] and
+    /// [`Board::measure_to`]), over all clients: the writes of the window that carry no event,
+    /// which idle topic streams get instead of pings.
+    heartbeats: u64,
     /// A topic load: each client's stream carries its topics only, and counts as connected at
     /// its opening heartbeat (the first event it gets may be minutes away).
     topics: Option<TopicPlan>,
+    /// A private load: its token holders on their own private topics are streams like a topic
+    /// load's (no pings, connected at the opening heartbeat, their own topics only).
+    private: Option<PrivatePlan>,
 }
 
 impl Board {
     /// A slot for each of `clients` clients, none heard from yet; first events are timed from
-    /// `started`; with `topics`, the clients of that topic load. Nothing is measured until
-    /// [`Board::measure_from`].
-    pub(crate) fn new(clients: usize, started: Instant, topics: Option<TopicPlan>) -> Self {
+    /// `started`; with `topics`, the clients of that topic load; with `private`, of that
+    /// private load. Nothing is measured until [`Board::measure_from`].
+    pub(crate) fn new(
+        clients: usize,
+        started: Instant,
+        topics: Option<TopicPlan>,
+        private: Option<PrivatePlan>,
+    ) -> Self {
         Self {
             slots: (0..clients).map(|_| Slot::default()).collect(),
             started,
@@ -232,38 +251,64 @@ impl Board {
             notice_latencies_us: Vec::new(),
             notices_by_seq: BTreeMap::new(),
             notice_deliveries: 0,
+            heartbeats: 0,
             topics,
+            private,
+        }
+    }
+
+    /// Whether client `index`'s stream is on topics (a topic load's, or a token holder's own
+    /// private ones) rather than every topic: it carries no pings, and its opening heartbeat
+    /// connects it.
+    fn on_topics(&self, index: usize) -> bool {
+        self.topics.is_some()
+            || self
+                .private
+                .as_ref()
+                .is_some_and(|plan| plan.on_private_topics(index))
+    }
+
+    /// Whether client `index`, on topics, selected `topic`: what the server must deliver to
+    /// it, and all it may.
+    fn wants(&self, index: usize, topic: &shared::Topic) -> bool {
+        match (&self.topics, &self.private) {
+            (Some(plan), _) => plan.wants(index, topic),
+            (None, Some(plan)) => plan.wants(index, topic),
+            (None, None) => true,
         }
     }
 
     /// Client `index` received `event` at `received_us` (the wall clock). Events of the set are
-    /// judged by their id's seq; heartbeats, which have none, are skipped (in a topic load, the
-    /// first connects the client). In a topic load, an event must be on one of the client's
-    /// topics.
+    /// judged by their id's seq; heartbeats, which have none, are skipped (on a stream on
+    /// topics, the first connects the client). On a stream on topics, an event must be on one
+    /// of the client's topics.
     pub(crate) fn record(&mut self, index: usize, event: Event<'_>, received_us: i64) {
         if event.event == Timing::NAME.as_bytes() {
-            if self.topics.is_some() {
+            if self.from != u64::MAX && self.to == u64::MAX {
+                self.heartbeats += 1;
+            }
+            if self.on_topics(index) {
                 self.connect(index);
             }
             return;
         }
+        let read = if self.on_topics(index) {
+            read_stamped_event(&event)
+                .map(|(stamp, decoded)| (self.wants(index, &stamp.topic), stamp.id.seq, decoded))
+        } else {
+            read_event(&event).map(|(seq, decoded)| (true, seq, decoded))
+        };
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
-        let read = match &self.topics {
-            None => read_event(&event),
-            Some(plan) => match read_stamped_event(&event) {
-                Some((stamp, _)) if !plan.wants(index, &stamp.topic) => {
-                    slot.off_topic += 1;
-                    return;
-                }
-                read => read.map(|(stamp, decoded)| (stamp.id.seq, decoded)),
-            },
-        };
-        let Some((seq, decoded)) = read else {
+        let Some((wanted, seq, decoded)) = read else {
             slot.bad_events += 1;
             return;
         };
+        if !wanted {
+            slot.off_topic += 1;
+            return;
+        }
         let measured = slot.tally.observe(seq, self.from, self.to) == Seen::Measured;
         match decoded {
             Reading::Tick { count, time } => {
@@ -359,12 +404,14 @@ impl Board {
         self.to = to;
     }
 
-    /// Every client still following the stream has received `seq` or later.
+    /// Every client still following the every-topic stream has received `seq` or later (a
+    /// stream on topics skips the other topics' seqs).
     pub(crate) fn all_reached(&self, seq: u64) -> bool {
         self.slots
             .iter()
-            .filter(|slot| slot.is_following())
-            .all(|slot| slot.tally.last().is_some_and(|last| last >= seq))
+            .enumerate()
+            .filter(|(index, slot)| slot.is_following() && !self.on_topics(*index))
+            .all(|(_, slot)| slot.tally.last().is_some_and(|last| last >= seq))
     }
 
     /// What the clients received adds up to over the window, closed at its end; the latencies
@@ -380,13 +427,15 @@ impl Board {
             ping_latencies_us: std::mem::take(&mut self.ping_latencies_us),
             notice_latencies_us: std::mem::take(&mut self.notice_latencies_us),
             notices_by_seq: std::mem::take(&mut self.notices_by_seq),
+            heartbeats: self.heartbeats,
             ..Totals::default()
         };
-        for slot in &self.slots {
+        for (index, slot) in self.slots.iter().enumerate() {
             if let Some(at) = slot.first_event_at {
                 totals.last_first_event = totals.last_first_event.max(at);
                 let tally = slot.tally.close(to);
-                if self.topics.is_none() {
+                if !self.on_topics(index) {
+                    totals.every_topic_connected += 1;
                     totals.gaps += tally.gaps;
                 }
                 totals.dups += tally.dups;
@@ -426,6 +475,11 @@ pub(crate) struct Run {
     pub(crate) request: Vec<u8>,
     /// The topic load, if any: the topics each client asks for.
     pub(crate) topics: Option<TopicPlan>,
+    /// The private load, if any: who holds a token.
+    pub(crate) private: Option<PrivatePlan>,
+    /// A private load's requests, signed before the first `connect()`: `signed[i]` is token
+    /// holder `i`'s (empty without a private load; `None` for an anonymous client).
+    pub(crate) signed: SignedRequests,
     /// Clients bind source addresses 127.0.0.1 ..= 127.0.0.`spread`, round robin.
     pub(crate) spread: u8,
     /// How long one client (over HTTP/2: one connection) may take from `connect()` to its
@@ -434,9 +488,12 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    /// The whole HTTP/1.1 request client `index` sends: the run's one request, or, in a topic
-    /// load, one asking for the client's topics.
+    /// The whole HTTP/1.1 request client `index` sends: a token holder's own, signed; else the
+    /// run's one request, or, in a topic load, one asking for the client's topics.
     pub(crate) fn request(&self, index: usize) -> std::borrow::Cow<'_, [u8]> {
+        if let Some(Some(signed)) = self.signed.get(index) {
+            return std::borrow::Cow::Borrowed(signed);
+        }
         match &self.topics {
             None => std::borrow::Cow::Borrowed(&self.request),
             Some(plan) => std::borrow::Cow::Owned(
@@ -466,7 +523,7 @@ mod tests {
     #[test]
     fn in_a_topic_load_the_opening_heartbeat_connects_and_other_topics_are_errors() {
         let plan = TopicPlan::new(TopicMode::PerClient, 2);
-        let mut board = Board::new(2, Instant::now(), Some(plan));
+        let mut board = Board::new(2, Instant::now(), Some(plan), None);
         board.record(0, event("", "heartbeat", HEARTBEAT), 0);
         assert!(board.is_connected(0) && !board.is_connected(1));
         board.measure_from(0);
@@ -499,8 +556,64 @@ mod tests {
     }
 
     #[test]
+    fn a_private_holder_on_its_own_topics_is_connected_by_its_heartbeat_and_skipped_by_the_pings() {
+        use crate::private::{PrivateLoad, PrivateStreams};
+
+        const PING: &str = r#"{"count":3,"time":"2026-12-07T16:00:00.000Z"}"#;
+        let load = PrivateLoad {
+            fraction: 0.5,
+            streams: PrivateStreams::PerUser,
+            key: Some("0123456789abcdef0123456789abcdef".into()),
+        };
+        let plan = PrivatePlan::new(&load, 2).expect("valid");
+        // Client 0 is anonymous, client 1 holds a token for users/1/**.
+        let mut board = Board::new(2, Instant::now(), None, Some(plan));
+        board.record(0, event("", "heartbeat", HEARTBEAT), 0);
+        board.record(1, event("", "heartbeat", HEARTBEAT), 0);
+        assert!(!board.is_connected(0) && board.is_connected(1));
+        board.record(0, event("00000000000000ab-5", "ping", PING), 0);
+        board.measure_from(5);
+        board.record(0, event("00000000000000ab-6", "ping", PING), 0);
+        assert!(board.all_reached(6), "the holder's stream carries no pings");
+        board.record(1, event("", "heartbeat", HEARTBEAT), 0);
+        board.record(
+            1,
+            event("00000000000000ab-7:users/1/notices:1", "notice", NOTICE),
+            0,
+        );
+        // A ping (or another user's event) on the holder's stream is the server's mistake.
+        board.record(1, event("00000000000000ab-8:ping:8", "ping", PING), 0);
+        board.measure_to(8);
+        let totals = board.totals();
+        assert_eq!(
+            (totals.connected, totals.every_topic_connected),
+            (2, 1),
+            "the pings are for the anonymous client alone"
+        );
+        assert_eq!(
+            totals.delivered, 2,
+            "ping 6 to client 0, notice 7 to client 1"
+        );
+        assert_eq!(
+            totals.heartbeats, 1,
+            "the opening ones came before the window"
+        );
+        assert_eq!(
+            totals.gaps, 2,
+            "seqs 7 and 8 missing on the every-topic stream only"
+        );
+        assert_eq!(
+            totals.error_kinds,
+            BTreeMap::from([(
+                "an event on a topic the client did not select".to_owned(),
+                1
+            )])
+        );
+    }
+
+    #[test]
     fn in_the_ping_bench_heartbeats_connect_nobody() {
-        let mut board = Board::new(1, Instant::now(), None);
+        let mut board = Board::new(1, Instant::now(), None, None);
         board.record(0, event("", "heartbeat", HEARTBEAT), 0);
         assert!(!board.is_connected(0));
         board.record(0, event("00000000000000ab-5", "notice", NOTICE), 0);

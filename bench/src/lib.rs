@@ -21,6 +21,7 @@ pub mod h2load;
 pub mod listener;
 pub mod load;
 pub mod naive;
+pub mod private;
 pub mod procfs;
 pub mod publish;
 pub mod report;

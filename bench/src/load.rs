@@ -9,6 +9,12 @@
 //! streams: heartbeats, the ticker), and the window is the notices', from the first publish
 //! until every notice reached every client it was for.
 //!
+//! A private load ([`crate::private`]) is the ping bench with some clients holding a
+//! subscriber token: the holders on their own private topics are streams like a topic load's
+//! (no pings, connected at their opening heartbeat), and the pings are measured on the others;
+//! holders on every topic are measured like any ping stream. The server's CPU over the connect
+//! phase is sampled in every run, so connects with and without tokens can be compared.
+//!
 //! The clients share one current-thread Tokio runtime: a task per client with a raw
 //! `TcpStream` and the hand-rolled [`crate::wire`] decoder (over HTTPS, a task per HTTP/2
 //! connection and one per stream on it: [`crate::h2load`]), and one `Board` (an
@@ -37,6 +43,7 @@ use tokio::{
 use crate::{
     board::{Board, ClientError, Run, Totals, connect_tcp, wait_for, wall_clock_micros},
     h2load::{self, H2Settings},
+    private::{PrivateError, PrivateLoad, PrivatePlan, PrivateStreams, SignedRequests},
     procfs::{self, CpuTime, Pid},
     publish::{self, NoticeLoad, PublishReport},
     socket_error::SocketError,
@@ -89,6 +96,8 @@ pub struct LoadConfig {
     /// A topic load instead of the ping bench: the clients subscribe by topic and the notices
     /// (which it needs) go on topics; no ping is measured.
     pub topics: Option<TopicLoad>,
+    /// Some clients hold subscriber tokens (`http://` ping bench only, not with a topic load).
+    pub private: Option<PrivateLoad>,
 }
 
 /// What a topic load does besides publishing its notices.
@@ -119,6 +128,15 @@ pub enum LoadError {
     /// A topic load without notices to publish.
     #[error("a topic load needs notices to publish")]
     TopicsWithoutNotices,
+    /// Tokens were asked for over `https://`: only the HTTP/1.1 clients send them.
+    #[error("subscriber tokens are sent over http:// only")]
+    PrivateOverTls,
+    /// Tokens were asked for in a topic load: a private load is a ping bench.
+    #[error("a private load is a ping bench, not a topic load")]
+    PrivateWithTopics,
+    /// The private load could not be set up.
+    #[error(transparent)]
+    Private(#[from] PrivateError),
     /// The publisher's thread could not be started, or died without a report.
     #[error("the notice publisher failed")]
     Publisher(#[source] io::Error),
@@ -147,6 +165,10 @@ pub struct RunResult {
     /// Milliseconds from the first `connect()` until the last client had its first event;
     /// `None` if not all of them did.
     pub connect_ms: Option<f64>,
+    /// Server CPU from the first `connect()` until every client connected or failed, in
+    /// milliseconds (the pings it sent meanwhile included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_cpu_ms: Option<f64>,
     /// Pings measured per client.
     pub events: u64,
     /// The server's ping period in milliseconds.
@@ -184,12 +206,20 @@ pub struct RunResult {
     /// A topic load's own figures; `None` for the ping bench.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<TopicRun>,
+    /// Who held a subscriber token in a private load; `None` when nobody did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private: Option<PrivateRun>,
     /// Events missing from connected clients' streams (from their first event to the window's
     /// end); in a topic load, whose streams skip the other topics' seqs, the notices' missing
     /// deliveries (expected minus delivered).
     pub gaps: u64,
     /// Events received again or out of order.
     pub dups: u64,
+    /// Heartbeats the clients received in the window: the server's writes that carry no event
+    /// (streams on topics get one a second instead of pings), so that CPU per write,
+    /// `cpu_ms / (delivered + heartbeats)`, can be told from CPU per delivered event.
+    #[serde(default)]
+    pub heartbeats: u64,
     /// Clients that failed plus events that could not be read.
     pub errors: u64,
     /// `errors` by kind.
@@ -240,6 +270,19 @@ pub struct TopicRun {
     pub net_cpu_us_per_publish: Option<f64>,
 }
 
+/// Who held a subscriber token in a private load, and what they asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivateRun {
+    /// The share of the clients asked to hold one.
+    pub fraction: f64,
+    /// What the holders' streams asked for.
+    pub streams: PrivateStreams,
+    /// Clients that held one (or, in the control, asked for the same streams without).
+    pub holders: usize,
+    /// Whether they sent tokens; `false`: the control, the same streams asked for anonymously.
+    pub tokens: bool,
+}
+
 /// Carries out one run on a current-thread runtime of its own and returns what it measured.
 pub fn run(config: &LoadConfig) -> Result<RunResult, LoadError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -253,6 +296,8 @@ pub fn run(config: &LoadConfig) -> Result<RunResult, LoadError> {
 /// What a run samples around its window, for [`run_result`].
 struct Samples {
     connections: Option<usize>,
+    /// Server CPU over the connect phase, in microseconds.
+    connect_cpu_us: Option<u64>,
     rss_before: Option<u64>,
     rss_connected: Option<u64>,
     rss_end: Option<u64>,
@@ -385,7 +430,7 @@ fn run_result(config: &LoadConfig, run: &Run, samples: Samples) -> RunResult {
     let notices = samples.published.map(|report| {
         let expected = match &samples.topics {
             Some(topics) => topics.expected,
-            None => connected as u64 * distinct_seqs(&report),
+            None => totals.every_topic_connected as u64 * distinct_seqs(&report),
         };
         notice_run(
             report,
@@ -412,7 +457,7 @@ fn run_result(config: &LoadConfig, run: &Run, samples: Samples) -> RunResult {
             notices.expected.saturating_sub(notices.delivered),
         ),
         _ => (
-            connected as u64 * samples.to.saturating_sub(samples.from),
+            totals.every_topic_connected as u64 * samples.to.saturating_sub(samples.from),
             totals.gaps,
         ),
     };
@@ -422,6 +467,7 @@ fn run_result(config: &LoadConfig, run: &Run, samples: Samples) -> RunResult {
         connections: samples.connections,
         connected,
         connect_ms: (connected == config.clients).then(|| millis(totals.last_first_event)),
+        connect_cpu_ms: samples.connect_cpu_us.map(|micros| micros as f64 / 1000.0),
         events: config.events,
         interval_ms: u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX),
         from_seq: samples.from,
@@ -443,11 +489,38 @@ fn run_result(config: &LoadConfig, run: &Run, samples: Samples) -> RunResult {
         latency: tally::latency(&mut totals.ping_latencies_us),
         notices,
         topics,
+        private: run.private.as_ref().map(|plan| PrivateRun {
+            fraction: config.private.as_ref().map_or(0.0, |load| load.fraction),
+            streams: plan.streams(),
+            holders: plan.holders(),
+            tokens: config
+                .private
+                .as_ref()
+                .is_some_and(|load| load.key.is_some()),
+        }),
         gaps,
         dups: totals.dups,
+        heartbeats: totals.heartbeats,
         errors: totals.error_kinds.values().sum(),
         error_kinds: totals.error_kinds,
     }
+}
+
+/// A private load's plan and its holders' requests, signed now (before any `connect()`, so
+/// that the connect phase does not time the signing); neither without one.
+fn private_plan(config: &LoadConfig) -> Result<(Option<PrivatePlan>, SignedRequests), LoadError> {
+    let Some(load) = &config.private else {
+        return Ok((None, Vec::new()));
+    };
+    if config.target.tls {
+        return Err(LoadError::PrivateOverTls);
+    }
+    if config.topics.is_some() {
+        return Err(LoadError::PrivateWithTopics);
+    }
+    let plan = PrivatePlan::new(load, config.clients)?;
+    let signed = plan.requests(&config.target, load.key.as_deref())?;
+    Ok((Some(plan), signed))
 }
 
 /// One run: the clients connect (phase 1), the window opens at the newest event (2), the
@@ -461,23 +534,33 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
         (Some(_), None) => return Err(LoadError::TopicsWithoutNotices),
         (Some(load), Some(_)) => Some(TopicPlan::new(load.mode, config.clients)),
     };
+    let (private, signed) = private_plan(config)?;
     let target = config.target.socket_addr();
     wait_until_ready(target, config.server_pid).await?;
     let server = config.server_pid;
     let rss_before = sample_rss(server)?;
+    let connect_cpu_before = sample_cpu(server)?;
     let started = Instant::now();
     let run = Rc::new(Run {
-        board: RefCell::new(Board::new(config.clients, started, plan.clone())),
+        board: RefCell::new(Board::new(
+            config.clients,
+            started,
+            plan.clone(),
+            private.clone(),
+        )),
         handshakes: Semaphore::new(config.connect_concurrency.max(1)),
         target,
         stream: config.target.clone(),
         request: config.target.request(),
         topics: plan,
+        private,
+        signed,
         spread: config.source_spread,
         handshake_timeout: config.handshake_timeout,
     });
     let connections = spawn_clients(config, &run);
     connect_phase(config, &run, started).await;
+    let connect_cpu_after = sample_cpu(server)?;
     let rss_connected = sample_rss(server)?;
     let (start, idle) = match config.topics {
         None => (open_window(config, &run).await, None),
@@ -522,6 +605,9 @@ async fn drive(config: &LoadConfig) -> Result<RunResult, LoadError> {
     }
     let samples = Samples {
         connections,
+        connect_cpu_us: connect_cpu_before
+            .zip(connect_cpu_after)
+            .map(|(before, after)| after.micros_since(&before)),
         rss_before,
         rss_connected,
         rss_end,

@@ -1,15 +1,19 @@
 //! The results of a bench session as markdown: one table of every run with ratios to the
 //! baselines, the targets the real server must meet, and the machine it all ran on; topic loads
-//! in a table of their own (CPU per publish, delivery latency, delivered / expected).
+//! in a table of their own (CPU per publish, delivery latency, delivered / expected); runs with
+//! subscriber tokens beside plain ours ([`render_private`]).
 
 use std::{collections::BTreeSet, fmt::Write as _, fs, io, path::Path};
 
 use thiserror::Error;
 
+pub use self::private::render_private;
 use crate::{
     load::{NoticeRun, RunResult},
     topics::TopicMode,
 };
+
+mod private;
 
 /// The real server's label in the results.
 pub const OURS: &str = "ours";
@@ -810,6 +814,7 @@ mod tests {
             connections: (server == OURS_H2).then_some(clients / 100),
             connected: clients,
             connect_ms: Some(connect),
+            connect_cpu_ms: Some(connect / 2.0),
             events: 15,
             interval_ms: 1000,
             from_seq: 3,
@@ -831,8 +836,10 @@ mod tests {
             }),
             notices: None,
             topics: None,
+            private: None,
             gaps: 0,
             dups: 0,
+            heartbeats: 0,
             errors: 0,
             error_kinds: BTreeMap::new(),
         }
@@ -1091,6 +1098,43 @@ mod tests {
             "one round is no rounds: {rounds}"
         );
         assert!(render_rounds(&runs[3..]).is_empty());
+    }
+
+    #[test]
+    fn token_holders_are_set_against_ours_of_the_same_round() {
+        use crate::{load::PrivateRun, private::PrivateStreams};
+
+        let auth = |connect: f64| RunResult {
+            private: Some(PrivateRun {
+                fraction: 1.0,
+                streams: PrivateStreams::EveryTopic,
+                holders: 10_000,
+                tokens: true,
+            }),
+            ..run("ours-auth", 10_000, 28.0, 100.0, 4.4, connect)
+        };
+        let all = vec![
+            run(OURS, 10_000, 14.0, 100.0, 4.4, 700.0),
+            auth(1400.0),
+            run(FLOOR, 10_000, 12.0, 120.0, 0.0, 700.0),
+            run(OURS, 10_000, 14.0, 100.0, 4.4, 800.0),
+            auth(800.0),
+            run(FLOOR, 10_000, 12.0, 120.0, 0.0, 700.0),
+        ];
+        let text = render_private(&all);
+        assert!(
+            text.contains("| ours | 10000 | none | 2 | 700, 800 | 1.00× |"),
+            "{text}"
+        );
+        // Connect 2× then 1× ours of its round: 1.5× the median; CPU per event 2× in both.
+        assert!(
+            text.contains(
+                "| ours-auth | 10000 | 10000 (every-topic) | 2 | 1400, 800 | 1.50× | 700, 400 | 1.50× | 28.00, 28.00 | 2.00× |"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("| floor |"), "{text}");
+        assert!(render_private(&all[..1]).is_empty(), "nobody held a token");
     }
 
     #[test]

@@ -64,8 +64,17 @@ impl Target {
 
     /// The same request for another path (with a query) on this server.
     pub fn request_to(&self, path: &str) -> Vec<u8> {
+        self.request_as(path, None)
+    }
+
+    /// The request for `path`, with `bearer` as its `Authorization: Bearer` subscriber token
+    /// when there is one (as a non-browser client sends it).
+    pub fn request_as(&self, path: &str, bearer: Option<&str>) -> Vec<u8> {
+        let authorization = bearer.map_or_else(String::new, |token| {
+            format!("Authorization: Bearer {token}\r\n")
+        });
         format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n{authorization}\r\n",
             self.addr
         )
         .into_bytes()
@@ -106,6 +115,12 @@ mod tests {
         let request = String::from_utf8(target.request()).expect("ascii");
         assert!(request.starts_with("GET /sse HTTP/1.1\r\nHost: 127.1.2.3:9\r\n"));
         assert!(request.ends_with("\r\n\r\n"));
+        assert!(!request.contains("Authorization"));
+        let with_token =
+            String::from_utf8(target.request_as("/sse", Some("a.b.c"))).expect("ascii");
+        assert!(
+            with_token.ends_with("Cache-Control: no-cache\r\nAuthorization: Bearer a.b.c\r\n\r\n")
+        );
     }
 
     #[test]

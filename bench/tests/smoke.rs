@@ -2,7 +2,8 @@
 //! every event arrives once, and the numbers come out; over HTTP/1.1, and over HTTP/2 with TLS
 //! (streams sharing a few connections). And against the real server with notices published
 //! while the clients listen: every client gets every notice, judged by the ids' seq; and with
-//! the clients subscribed by topic, every notice reaches exactly the clients of its topic.
+//! the clients subscribed by topic, every notice reaches exactly the clients of its topic; and
+//! with some clients holding subscriber tokens, on a server with private topics.
 
 use std::{
     net::{SocketAddr, TcpListener},
@@ -15,6 +16,7 @@ use bench::{
     h2load::H2Settings,
     load::{self, LoadConfig, RunResult, TopicLoad},
     naive::{self, TickClock},
+    private::{PrivateLoad, PrivateStreams},
     publish::NoticeLoad,
     target::Target,
     topics::TopicMode,
@@ -48,6 +50,7 @@ fn load_config(url: &str, h2: Option<H2Settings>, label: &str) -> LoadConfig {
         h2,
         notices: None,
         topics: None,
+        private: None,
     }
 }
 
@@ -229,6 +232,18 @@ fn pingstream(
     tokio_util::sync::CancellationToken,
     std::thread::JoinHandle<()>,
 ) {
+    pingstream_with(token, |_| {})
+}
+
+/// [`pingstream`], its config changed by `adjust` first.
+fn pingstream_with(
+    token: &str,
+    adjust: impl FnOnce(&mut server::config::Config),
+) -> (
+    SocketAddr,
+    tokio_util::sync::CancellationToken,
+    std::thread::JoinHandle<()>,
+) {
     let mut config = server::config::Config::for_tests();
     config.workers = 2;
     config.interval_ms = u64::try_from(PERIOD.as_millis()).expect("a short period");
@@ -236,6 +251,7 @@ fn pingstream(
     config.publish_tokens = vec![token.parse().expect("a token")];
     config.publish_rate = 10_000;
     config.publish_burst = 10_000;
+    adjust(&mut config);
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (started_tx, started_rx) = mpsc::channel();
     let thread = std::thread::spawn({
@@ -400,4 +416,75 @@ fn a_notice_on_an_orders_topic_reaches_every_orders_subscriber() {
     let result = topic_load(TopicMode::Pattern, CLIENTS, NOTICES);
     let figures = result.notices.as_ref().expect("the notices' figures");
     assert_eq!(figures.expected, CLIENTS as u64 * NOTICES, "{figures:#?}");
+}
+
+/// The ping bench on a server with `users/**` private, a `fraction` of [`CLIENTS`] clients
+/// holding tokens signed with its key, their streams asking for `streams`: the run's result,
+/// judged already for what every private load must show (every client connected, nothing but a
+/// holder's own topics on its stream, every measured ping at every every-topic stream once).
+fn private_load(fraction: f64, streams: PrivateStreams) -> RunResult {
+    const KEY: &str = "bench-smoke-subscribe-key-of-32-bytes";
+    let (addr, shutdown, thread) = pingstream_with("bench-smoke-private", |config| {
+        config.private_topics = vec!["users/**".parse().expect("a selector")];
+        config.subscribe_keys = vec![KEY.parse().expect("a key")];
+    });
+    let config = LoadConfig {
+        private: Some(PrivateLoad {
+            fraction,
+            streams,
+            key: Some(KEY.into()),
+        }),
+        ..load_config(&format!("http://{addr}/sse"), None, "ours-private")
+    };
+    let result = load::run(&config).expect("a run");
+    shutdown.cancel();
+    thread.join().expect("the server's thread");
+    assert_eq!(result.connected, CLIENTS, "{result:#?}");
+    assert_eq!(
+        (result.errors, result.gaps, result.dups),
+        (0, 0, 0),
+        "{result:#?}"
+    );
+    assert!(result.to_seq >= result.from_seq + EVENTS, "{result:#?}");
+    assert_eq!(result.delivered, result.expected, "{result:#?}");
+    assert!(result.connect_cpu_ms.is_some(), "{result:#?}");
+    let private = result.private.as_ref().expect("the private figures");
+    assert_eq!(private.streams, streams);
+    assert!(bench::report::all_clean(std::slice::from_ref(&result)));
+    result
+}
+
+#[test]
+fn holders_on_their_own_private_topics_get_no_pings_and_the_others_every_ping() {
+    let result = private_load(0.25, PrivateStreams::PerUser);
+    let holders = result
+        .private
+        .as_ref()
+        .expect("the private figures")
+        .holders;
+    assert_eq!(holders, CLIENTS / 4);
+    // The pings are measured on the anonymous clients alone.
+    assert_eq!(
+        result.expected,
+        (CLIENTS - holders) as u64 * (result.to_seq - result.from_seq),
+        "{result:#?}"
+    );
+}
+
+#[test]
+fn every_client_may_hold_a_token_and_follow_every_topic() {
+    let result = private_load(1.0, PrivateStreams::EveryTopic);
+    assert_eq!(
+        result
+            .private
+            .as_ref()
+            .expect("the private figures")
+            .holders,
+        CLIENTS
+    );
+    assert_eq!(
+        result.expected,
+        CLIENTS as u64 * (result.to_seq - result.from_seq),
+        "{result:#?}"
+    );
 }

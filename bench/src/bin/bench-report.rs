@@ -38,6 +38,11 @@ fn main() -> anyhow::Result<()> {
         text.push('\n');
         text.push_str(&rounds);
     }
+    let private = report::render_private(&all);
+    if !private.is_empty() {
+        text.push('\n');
+        text.push_str(&private);
+    }
     println!("{text}");
     if let Some(path) = &args.update {
         let document =

@@ -1,7 +1,8 @@
 //! `loadgen`: open N SSE clients against a loopback server (over `https://`, N HTTP/2 streams
 //! over `--connections` TLS connections), measure E pings (and, with `--notices`, notices it
 //! publishes meanwhile), print one JSON result line (and append it to `--out`). With `--topics`,
-//! the clients subscribe by topic and only the notices, published on topics, are measured.
+//! the clients subscribe by topic and only the notices, published on topics, are measured. With
+//! `--private-fraction`, some clients hold subscriber tokens.
 
 use std::{fs::OpenOptions, io::Write as _, path::PathBuf, time::Duration};
 
@@ -9,6 +10,7 @@ use anyhow::Context as _;
 use bench::{
     h2load::H2Settings,
     load::{self, LoadConfig, TopicLoad},
+    private::{PrivateLoad, PrivateStreams},
     procfs,
     publish::NoticeLoad,
     target::Target,
@@ -84,6 +86,28 @@ struct Args {
     /// published, before the notices (its idle cost: heartbeats, the ticker).
     #[arg(long, default_value_t = 5)]
     idle_s: u64,
+    /// The share of the clients (0 to 1, spread evenly: 0.1 is every tenth) that hold a
+    /// subscriber token, an HS256 JWT signed with --subscribe-key granting `users/<i>/**` for an
+    /// hour, sent as `Authorization: Bearer`. The others stay anonymous every-topic ping
+    /// streams. http:// only (HTTP/2 clients send no token), and not with --topics. Needs
+    /// --subscribe-key (or --without-tokens).
+    #[arg(long, value_name = "F")]
+    private_fraction: Option<f64>,
+    /// What the token holders ask for: `per-user` (`?topic=users/<i>/**`, their own private
+    /// topics: no pings, connected at the opening heartbeat; the server needs --private-topics
+    /// 'users/**') or `every-topic` (no `?topic=`: the ping stream, with a token; with
+    /// --private-fraction 1, every connect is authenticated).
+    #[arg(long, value_name = "STREAMS", default_value = "per-user")]
+    private_streams: PrivateStreams,
+    /// The server's --subscribe-key (at least 32 bytes; the first of a list) to sign the
+    /// holders' tokens with.
+    #[arg(long, env = "PINGSTREAM_SUBSCRIBE_KEY", hide_env_values = true)]
+    subscribe_key: Option<String>,
+    /// With --private-fraction: the same clients ask for the same streams without a token (a
+    /// control run, against a server without private topics: what the streams' shape costs
+    /// apart from the tokens). Needs no --subscribe-key.
+    #[arg(long)]
+    without_tokens: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -112,6 +136,31 @@ fn main() -> anyhow::Result<()> {
         args.topics.is_none() || notices.is_some(),
         "--topics needs --notices (the notices it publishes on topics are what it measures)"
     );
+    // The server signs with the first key of a rotation, and so does this.
+    let key = args
+        .subscribe_key
+        .as_deref()
+        .and_then(|keys| keys.split(',').next())
+        .map(str::to_owned);
+    let private = match (args.private_fraction, key, args.without_tokens) {
+        (None, _, _) => None,
+        (Some(fraction), None, true) => Some(PrivateLoad {
+            fraction,
+            streams: args.private_streams,
+            key: None,
+        }),
+        (Some(_), Some(_), true) => {
+            anyhow::bail!("--without-tokens signs nothing: leave out --subscribe-key")
+        }
+        (Some(_), None, false) => anyhow::bail!(
+            "--private-fraction needs --subscribe-key (or PINGSTREAM_SUBSCRIBE_KEY), or --without-tokens"
+        ),
+        (Some(fraction), Some(key), false) => Some(PrivateLoad {
+            fraction,
+            streams: args.private_streams,
+            key: Some(key),
+        }),
+    };
     let limit = procfs::raise_open_files_limit().context("raising the open files limit")?;
     anyhow::ensure!(
         u64::try_from(args.clients)? + 64 <= limit,
@@ -135,6 +184,7 @@ fn main() -> anyhow::Result<()> {
             mode,
             idle: Duration::from_secs(args.idle_s),
         }),
+        private,
     };
     let result = load::run(&config)?;
     let line = serde_json::to_string(&result)?;
