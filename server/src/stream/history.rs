@@ -32,6 +32,26 @@ pub struct HistoryLimits {
 
 /// The newest events of one run, oldest first, within [`HistoryLimits`]. Generic over what is
 /// kept per event (the hub keeps the encoded event, ready to send).
+///
+/// # Examples
+/// ```
+/// use server::stream::{Resume, history::{History, HistoryLimits}};
+/// use shared::{Epoch, EventId, Start, Topic};
+///
+/// let mut history: History<&str> = History::new(HistoryLimits { events: 2, bytes: 1024 });
+/// let id = |seq| EventId { epoch: Epoch(1), seq };
+/// let orders: Topic = "orders".parse().unwrap();
+/// for (seq, text) in [(1, "placed"), (2, "paid"), (3, "packed"), (4, "shipped")] {
+///     history.push(id(seq), orders.clone(), text, text.len());
+/// }
+/// // Two are kept (3 and 4): a cursor at 2 resumes exactly after it; one at 1 (2 was dropped
+/// // since) starts over from the oldest kept, and says so.
+/// let exact = history.replay(Resume::After(id(2)), |_| true);
+/// assert_eq!(exact, (Start::Exact, vec![&"packed", &"shipped"]));
+/// assert_eq!(history.replay(Resume::After(id(1)), |_| true).0, Start::Reset);
+/// // A new stream starts at the newest event on its topics.
+/// assert_eq!(history.replay(Resume::Latest, |_| true), (Start::Fresh, vec![&"shipped"]));
+/// ```
 pub struct History<T, K = Topic> {
     entries: VecDeque<Stamped<T, K>>,
     limits: HistoryLimits,

@@ -47,6 +47,40 @@ pub const STALLED_AFTER_HEARTBEATS: u32 = 5;
 pub const STALLED_AT_LEAST: Duration = Duration::from_secs(5);
 
 /// Cheap, cloneable handle to the hub; all clones share one state.
+///
+/// # Examples
+/// ```
+/// use futures_util::StreamExt as _;
+/// use server::{
+///     metrics::Metrics,
+///     stream::{Hub, HubSettings, Payload, Reader, Resume, history::HistoryLimits},
+/// };
+/// use shared::{AppEvent, Epoch, Ping, Selection, Timing};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let hub = Hub::new(
+///     HubSettings {
+///         history: HistoryLimits { events: 100, bytes: 1 << 20 },
+///         client_buffer: 16,
+///         max_clients: 10,
+///         timing: Timing { interval_ms: 1000, heartbeat_ms: Some(2000), start: None },
+///         catch_up: std::time::Duration::ZERO,
+///         private: Default::default(),
+///     },
+///     Metrics::new(),
+/// );
+/// let mut stream = hub.subscribe(Resume::Latest, Selection::all(), Reader::anonymous()).unwrap();
+/// let ping = AppEvent::from(Ping { count: 1, time: chrono::DateTime::UNIX_EPOCH });
+/// let payload = Payload::encode(&ping, "ping".parse().unwrap()).unwrap();
+/// // The hub numbers every event of its run.
+/// assert_eq!(hub.publish(Epoch(7), &payload).unwrap().id.seq, 1);
+/// // The stream opens with its heartbeat (its timing, how it starts), then the ping.
+/// assert!(stream.next().await.is_some());
+/// assert!(stream.next().await.is_some());
+/// assert_eq!(hub.status().clients, 1);
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Hub {
     shared: Arc<Shared>,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::{Response, StatusCode, header, header::HeaderMap};
 use serde_json::{Value, json};
-use shared::{AppEvent, EventId, Level, Notice, Ping, StreamEvent as _};
+use shared::{AppEvent, EventId, EventSet as _, Level, Notice, Ping, StreamEvent as _};
 
 use crate::{
     helpers::{TestApp, spawn_app},
@@ -274,10 +274,7 @@ async fn a_resume_from_before_a_notice_replays_it_and_the_pings_around_it_in_ord
     let mut names = Vec::new();
     while seqs.last().is_none_or(|seq| *seq < after[2].id.seq) {
         let received = resumed.next_event().await;
-        names.push(match received.event {
-            AppEvent::Ping(_) => "ping",
-            AppEvent::Notice(_) => "notice",
-        });
+        names.push(received.event.name());
         seqs.push(received.id.seq);
     }
     let expected: Vec<u64> = (from.seq + 1..=after[2].id.seq).collect();
