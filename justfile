@@ -123,12 +123,14 @@ build: (setup "build")
 # Everything CI checks: formatting, lints (native and wasm32), native tests, browser tests, end to end, the recipes a person runs.
 test: lint test-native test-browser test-e2e test-recipes
 
-# The carried actix-http patch (vendor/README.md) is exactly release + diff and in use; formatting and clippy with warnings as errors, native and wasm32.
+# The carried actix-http patch (vendor/README.md) is exactly release + diff and in use; formatting, clippy and the API docs with warnings as errors, native and wasm32.
 lint: (setup "build")
     scripts/vendor-actix-http.sh --check
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --all-features -- -D warnings
     cargo clippy -p shared -p frontend --all-targets --target wasm32-unknown-unknown -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --exclude frontend
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p frontend --target wasm32-unknown-unknown
 
 # Unit and property tests, the server's HTTP tests (real server on port 0; the Redis ones start a redis-server), and the quick fault suite.
 test-native: (setup "redis")

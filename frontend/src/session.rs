@@ -114,7 +114,7 @@ fn read(json: &JsValue) -> Session {
 }
 
 /// Asks the server who the page is. A cookie that no longer verifies (`401`) is cleared
-/// (`DELETE /session`, then every tab is told: [`announce`]) and the answer is then anonymous
+/// (`DELETE /session`, then every tab is told: `announce`) and the answer is then anonymous
 /// and [`Session::ended`]; another answer
 /// (a server without sessions) is taken as anonymous. `None` without an answer (the network, a
 /// server that is down): who the page is has not changed for that.
@@ -150,7 +150,7 @@ pub async fn check() -> Option<Session> {
 }
 
 /// Sends `change` (a method, a path and a JSON body, if any) unless `None`, telling every other
-/// tab of the browser to ask who the page is ([`announce`]) if the server agreed; then asks
+/// tab of the browser to ask who the page is (`announce`) if the server agreed; then asks
 /// ([`check`]) and hands the answer to `on_session`. One future for all the page's session
 /// requests: each kind of future the page spawns costs its budget (README "Page weight").
 async fn run(change: Option<(&str, &str, Option<String>)>, on_session: Callback<Option<Session>>) {
@@ -179,7 +179,7 @@ fn announce() {
 }
 
 /// Signs in as `name` with `--dev-login`'s `POST /session/dev` (the server sets the cookie),
-/// tells every tab ([`announce`]), and hands who the page is now to `on_session`. A name the
+/// tells every tab (`announce`), and hands who the page is now to `on_session`. A name the
 /// server refuses changes nothing.
 pub fn sign_in(name: &str, on_session: &Callback<Option<Session>>) {
     if let Some(name) = JSON::stringify(&name.into())
@@ -192,14 +192,14 @@ pub fn sign_in(name: &str, on_session: &Callback<Option<Session>>) {
     }
 }
 
-/// Signs out (`DELETE /session` clears the cookie), tells every tab ([`announce`]), and hands
+/// Signs out (`DELETE /session` clears the cookie), tells every tab (`announce`), and hands
 /// who the page is now to `on_session`.
 pub fn sign_out(on_session: &Callback<Option<Session>>) {
     let change = ("DELETE", SESSION_PATH, None);
     wasm_bindgen_futures::spawn_local(run(Some(change), on_session.clone()));
 }
 
-/// Hears the other tabs' [`announce`]s on [`CHANNEL`]; stops when dropped.
+/// Hears the other tabs' `announce`s on [`CHANNEL`]; stops when dropped.
 pub struct Watch {
     channel: BroadcastChannel,
     _on_message: EventListener,

@@ -95,7 +95,7 @@ impl<'de> Fields<'de> for NoticeFields {
     }
 }
 
-/// Read field by field ([`object`]), as serde would derive it but for arrays.
+/// Read field by field (`object.rs`), as serde would derive it but for arrays.
 impl<'de> Deserialize<'de> for Notice {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         object::read::<D, NoticeFields>(deserializer)

@@ -65,7 +65,7 @@ impl<'de> Fields<'de> for PingFields {
     }
 }
 
-/// Read field by field ([`object`]), as serde would derive it but for arrays.
+/// Read field by field (`object.rs`), as serde would derive it but for arrays.
 impl<'de> Deserialize<'de> for Ping {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         object::read::<D, PingFields>(deserializer)

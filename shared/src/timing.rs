@@ -106,7 +106,7 @@ pub struct Timing {
     pub start: Option<Start>,
 }
 
-/// Read field by field ([`object`]), as serde would derive it but for arrays.
+/// Read field by field (`object.rs`), as serde would derive it but for arrays.
 impl<'de> Deserialize<'de> for Timing {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         object::read::<D, TimingFields>(deserializer)
