@@ -24,6 +24,19 @@ impl Drop for Killed {
     }
 }
 
+/// A `redis-server --sentinel` with the config file `conf`, killed when dropped.
+pub(crate) fn sentinel(conf: &std::path::Path) -> Killed {
+    Killed(
+        Command::new("redis-server")
+            .arg(conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs as a sentinel"),
+    )
+}
+
 /// Runs the server with `args` until it exits (or 10 s): its exit status and log.
 pub(crate) fn run_until_exit(args: &[&str]) -> (std::process::ExitStatus, String) {
     let mut child = ServerProcess::command(std::path::Path::new("/nonexistent"), 0, args)
@@ -79,15 +92,7 @@ async fn sentinels_with_a_password_lead_to_a_master_with_another() {
          sentinel auth-pass pingstream {MASTER_PASSWORD}\n"
     )
     .expect("writes");
-    let _sentinel = Killed(
-        Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server runs as a sentinel"),
-    );
+    let _sentinel = sentinel(&conf);
     let sentinels = format!("127.0.0.1:{sentinel_port}");
     std::thread::sleep(Duration::from_millis(500));
     let common = [

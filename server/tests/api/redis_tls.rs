@@ -4,13 +4,13 @@
 //! clear message; a Redis that asks for a client certificate gets `--redis-client-cert`'s; and
 //! the sentinels and the master they name are reached over TLS with `--redis-tls`.
 
-use std::{io::Write as _, process::Command, process::Stdio, time::Duration};
+use std::{io::Write as _, time::Duration};
 
 use test_support::tls::TestCert;
 
 use super::{
     redis::RedisServer,
-    redis_auth::{Killed, run_until_exit},
+    redis_auth::{run_until_exit, sentinel},
 };
 use crate::support::{ServerProcess, free_port};
 
@@ -125,15 +125,7 @@ async fn sentinels_and_their_master_over_tls() {
         key = cert.key.display(),
     )
     .expect("writes");
-    let _sentinel = Killed(
-        Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server runs as a sentinel"),
-    );
+    let _sentinel = sentinel(&conf);
     std::thread::sleep(Duration::from_millis(500));
     let sentinels = format!("127.0.0.1:{sentinel_port}");
     let ca = cert.cert.display().to_string();

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::json;
-use shared::{Notice, StreamEvent as _, TOPIC_PARAM};
 
 use crate::{
     browser::{Browser, one_browser_at_a_time},
@@ -45,16 +44,7 @@ fn start_private(port: u16, key: &str) -> ServerProcess {
 
 /// Publishes a notice saying `text` on `topic`.
 async fn publish_on(server: &ServerProcess, topic: &str, text: &str) {
-    let response = server
-        .app()
-        .publish_request(Notice::NAME)
-        .query(&[(TOPIC_PARAM, topic)])
-        .bearer_auth(TOKEN)
-        .json(&json!({ "text": text, "level": "info" }))
-        .send()
-        .await
-        .expect("the server answers the publish");
-    assert_eq!(response.status(), 202, "a notice on {topic} is accepted");
+    server::publish_notice_on(server, TOKEN, topic, text).await;
 }
 
 /// What the page shows of who it is and of the notices.

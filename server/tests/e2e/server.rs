@@ -38,3 +38,19 @@ pub async fn wait_for_metric(server: &ServerProcess, name: &str, at_least: u64) 
         .wait_for_metric(name, at_least, METRIC_DEADLINE)
         .await;
 }
+
+/// Publishes a notice saying `text` on `topic` with the publish token `token`, and checks that
+/// it was accepted.
+pub async fn publish_notice_on(server: &ServerProcess, token: &str, topic: &str, text: &str) {
+    use shared::StreamEvent as _;
+    let response = server
+        .app()
+        .publish_request(shared::Notice::NAME)
+        .query(&[(shared::TOPIC_PARAM, topic)])
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "text": text, "level": "info" }))
+        .send()
+        .await
+        .expect("the server answers the publish");
+    assert_eq!(response.status(), 202, "a notice on {topic} is accepted");
+}

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::json;
-use shared::{Notice, StreamEvent as _, TOPIC_PARAM};
 
 use crate::{
     browser::{Browser, one_browser_at_a_time},
@@ -27,16 +26,7 @@ fn start_publishing() -> ServerProcess {
 
 /// Publishes a notice saying `text` on `topic`.
 async fn publish_on(server: &ServerProcess, topic: &str, text: &str) {
-    let response = server
-        .app()
-        .publish_request(Notice::NAME)
-        .query(&[(TOPIC_PARAM, topic)])
-        .bearer_auth(TOKEN)
-        .json(&json!({ "text": text, "level": "info" }))
-        .send()
-        .await
-        .expect("the server answers the publish");
-    assert_eq!(response.status(), 202, "a notice on {topic} is accepted");
+    server::publish_notice_on(server, TOKEN, topic, text).await;
 }
 
 /// Types `text` into the page's "follow topics" box and leaves it, as a person does.
