@@ -183,12 +183,9 @@ fn judged_latency(run: &RunResult) -> Option<crate::tally::Latency> {
     })
 }
 
-/// Keeps one run per server, load and topic mode: when a session repeated a run, the one whose
-/// p99 latency (in a topic load, the notices' delivery p99) is the median of the repeats (the
-/// lower middle one for an even count), so that one burst of load from elsewhere on the machine
-/// does not decide a row. The kept run stays whole: its CPU, memory and latency figures were
-/// measured together. Runs keep their first-seen order.
-pub fn median_runs(runs: &[RunResult]) -> Vec<RunResult> {
+/// The runs of `runs` grouped by server, load and topic mode (one group per run a session
+/// repeated), in first-seen order.
+fn repeats(runs: &[RunResult]) -> Vec<Vec<&RunResult>> {
     let mut groups: Vec<Vec<&RunResult>> = Vec::new();
     for run in runs {
         match groups.iter_mut().find(|group| {
@@ -200,6 +197,16 @@ pub fn median_runs(runs: &[RunResult]) -> Vec<RunResult> {
             None => groups.push(vec![run]),
         }
     }
+    groups
+}
+
+/// Keeps one run per server, load and topic mode: when a session repeated a run, the one whose
+/// p99 latency (in a topic load, the notices' delivery p99) is the median of the repeats (the
+/// lower middle one for an even count), so that one burst of load from elsewhere on the machine
+/// does not decide a row. The kept run stays whole: its CPU, memory and latency figures were
+/// measured together. Runs keep their first-seen order.
+pub fn median_runs(runs: &[RunResult]) -> Vec<RunResult> {
+    let groups = repeats(runs);
     groups
         .into_iter()
         .map(|mut group| {
@@ -704,17 +711,7 @@ pub fn render_rounds(all: &[RunResult]) -> String {
 /// The topic loads that ran more than once, round by round, with the median of each figure
 /// over the rounds.
 fn render_topic_rounds(runs: &[RunResult], out: &mut String) {
-    let mut groups: Vec<Vec<&RunResult>> = Vec::new();
-    for run in runs {
-        match groups.iter_mut().find(|group| {
-            group[0].server == run.server
-                && group[0].clients == run.clients
-                && topic_mode(group[0]) == topic_mode(run)
-        }) {
-            Some(group) => group.push(run),
-            None => groups.push(vec![run]),
-        }
-    }
+    let mut groups = repeats(runs);
     groups.retain(|group| group.len() >= 2);
     if groups.is_empty() {
         return;
