@@ -85,9 +85,7 @@ pub async fn stream(
     Subscriber(grant): Subscriber,
     access: Option<web::Data<Access>>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    if let (Some(grant), Some(access)) = (&grant, &access) {
-        not_granted(&selection, grant, access)?;
-    }
+    not_granted(&selection, grant.as_ref(), access.as_ref())?;
     // In a cluster the client may come from a replica that is a moment ahead of this one.
     hub.catch_up(resume).await.map_err(|err| StreamError {
         err,
@@ -129,8 +127,16 @@ pub async fn stream(
 /// Refuses a token holder's selector that names only private topics its grant does not cover
 /// (alice, granted `users/alice/**`, asking for `users/*`): a `403`, since the token can never
 /// read what was asked. Selectors that mix public and private topics are filtered instead, as
-/// every stream is.
-fn not_granted(selection: &Selection, grant: &Grant, access: &Access) -> Result<(), Forbidden> {
+/// every stream is. Without a token (or with tokens off) nothing is refused here: an anonymous
+/// stream is only filtered.
+fn not_granted(
+    selection: &Selection,
+    grant: Option<&Grant>,
+    access: Option<&web::Data<Access>>,
+) -> Result<(), Forbidden> {
+    let (Some(grant), Some(access)) = (grant, access) else {
+        return Ok(());
+    };
     match selection
         .selectors()
         .iter()
@@ -165,9 +171,7 @@ pub async fn head(
     Subscriber(grant): Subscriber,
     access: Option<web::Data<Access>>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    if let (Some(grant), Some(access)) = (&grant, &access) {
-        not_granted(&selection, grant, access)?;
-    }
+    not_granted(&selection, grant.as_ref(), access.as_ref())?;
     let mut response = HttpResponse::Ok().finish();
     set_stream_headers(&mut response);
     Ok(response)
