@@ -2,40 +2,13 @@
 //! `requirepass` in front of it. The right passwords stream; a wrong one stops start-up with a
 //! clear message instead of a server that runs degraded for ever. No password is ever printed.
 
-use std::{
-    io::Write as _,
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use super::redis::RedisServer;
+use super::{redis::RedisServer, sentinel::Sentinel};
 use crate::support::{ServerProcess, free_port};
 
 const MASTER_PASSWORD: &str = "master-s3cret";
 const SENTINEL_PASSWORD: &str = "sentinel-s3cret";
-
-/// A process killed when dropped, even when a test fails.
-pub(crate) struct Killed(pub(crate) std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A `redis-server --sentinel` with the config file `conf`, killed when dropped.
-pub(crate) fn sentinel(conf: &std::path::Path) -> Killed {
-    Killed(
-        Command::new("redis-server")
-            .arg(conf)
-            .arg("--sentinel")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server runs as a sentinel"),
-    )
-}
 
 /// Runs the server with `args` until it exits (or 10 s): its exit status and log.
 pub(crate) fn run_until_exit(args: &[&str]) -> (std::process::ExitStatus, String) {
@@ -83,16 +56,15 @@ async fn sentinels_with_a_password_lead_to_a_master_with_another() {
     let master_port = master.url().rsplit(':').next().expect("a port").to_owned();
     let dir = tempfile::tempdir().expect("a folder");
     let sentinel_port = free_port();
-    let conf = dir.path().join("sentinel.conf");
-    let mut file = std::fs::File::create(&conf).expect("a config");
-    write!(
-        file,
-        "port {sentinel_port}\nbind 127.0.0.1\nrequirepass {SENTINEL_PASSWORD}\n\
-         sentinel monitor pingstream 127.0.0.1 {master_port} 1\n\
-         sentinel auth-pass pingstream {MASTER_PASSWORD}\n"
-    )
-    .expect("writes");
-    let _sentinel = sentinel(&conf);
+    let _sentinel = Sentinel::with_config(
+        &dir,
+        sentinel_port,
+        &format!(
+            "port {sentinel_port}\nbind 127.0.0.1\nrequirepass {SENTINEL_PASSWORD}\n\
+             sentinel monitor pingstream 127.0.0.1 {master_port} 1\n\
+             sentinel auth-pass pingstream {MASTER_PASSWORD}\n"
+        ),
+    );
     let sentinels = format!("127.0.0.1:{sentinel_port}");
     std::thread::sleep(Duration::from_millis(500));
     let common = [

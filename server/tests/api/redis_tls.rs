@@ -4,14 +4,11 @@
 //! clear message; a Redis that asks for a client certificate gets `--redis-client-cert`'s; and
 //! the sentinels and the master they name are reached over TLS with `--redis-tls`.
 
-use std::{io::Write as _, time::Duration};
+use std::time::Duration;
 
 use test_support::tls::TestCert;
 
-use super::{
-    redis::RedisServer,
-    redis_auth::{run_until_exit, sentinel},
-};
+use super::{redis::RedisServer, redis_auth::run_until_exit, sentinel::Sentinel};
 use crate::support::{ServerProcess, free_port};
 
 /// A `redis-server` whose TLS port is `tls_port`, with `cert` as its certificate; `clients`
@@ -113,19 +110,18 @@ async fn sentinels_and_their_master_over_tls() {
     let _master = tls_redis(master_tls, &cert, None);
     let dir = tempfile::tempdir().expect("a folder");
     let sentinel_port = free_port();
-    let conf = dir.path().join("sentinel.conf");
-    let mut file = std::fs::File::create(&conf).expect("a config");
-    write!(
-        file,
-        "port 0\ntls-port {sentinel_port}\nbind 127.0.0.1\n\
-         tls-cert-file {cert}\ntls-key-file {key}\ntls-ca-cert-file {cert}\n\
-         tls-auth-clients no\ntls-replication yes\n\
-         sentinel monitor pingstream 127.0.0.1 {master_tls} 1\n",
-        cert = cert.cert.display(),
-        key = cert.key.display(),
-    )
-    .expect("writes");
-    let _sentinel = sentinel(&conf);
+    let _sentinel = Sentinel::with_config(
+        &dir,
+        sentinel_port,
+        &format!(
+            "port 0\ntls-port {sentinel_port}\nbind 127.0.0.1\n\
+             tls-cert-file {cert}\ntls-key-file {key}\ntls-ca-cert-file {cert}\n\
+             tls-auth-clients no\ntls-replication yes\n\
+             sentinel monitor pingstream 127.0.0.1 {master_tls} 1\n",
+            cert = cert.cert.display(),
+            key = cert.key.display(),
+        ),
+    );
     std::thread::sleep(Duration::from_millis(500));
     let sentinels = format!("127.0.0.1:{sentinel_port}");
     let ca = cert.cert.display().to_string();

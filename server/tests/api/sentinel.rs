@@ -26,8 +26,9 @@ const DOWN_AFTER: Duration = Duration::from_millis(1000);
 /// promotion (about 1-2 s here), and the replicas finding the new master (backoff up to 2 s).
 const RESUMES_WITHIN: Duration = Duration::from_secs(10);
 
-/// A sentinel: `redis-server <conf> --sentinel`, with its own (rewritable) config file.
-struct Sentinel {
+/// A sentinel: `redis-server <conf> --sentinel`, with its own (rewritable) config file. Killed
+/// when dropped.
+pub(crate) struct Sentinel {
     port: u16,
     process: Child,
 }
@@ -35,7 +36,6 @@ struct Sentinel {
 impl Sentinel {
     fn start(dir: &TempDir, master_port: u16) -> Self {
         let port = free_port();
-        let conf = dir.path().join(format!("sentinel-{port}.conf"));
         let text = format!(
             "port {port}\nbind 127.0.0.1\nsentinel resolve-hostnames no\n\
              sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
@@ -44,11 +44,19 @@ impl Sentinel {
              sentinel parallel-syncs {MASTER_NAME} 1\n",
             DOWN_AFTER.as_millis()
         );
+        Self::with_config(dir, port, &text)
+    }
+
+    /// A sentinel on `port` (which `text` must name) with the config `text`, written to a file
+    /// of its own in `dir`.
+    pub(crate) fn with_config(dir: &TempDir, port: u16, text: &str) -> Self {
+        let conf = dir.path().join(format!("sentinel-{port}.conf"));
         std::fs::write(&conf, text).expect("the sentinel's config is written");
         let process = Command::new("redis-server")
             .arg(&conf)
             .arg("--sentinel")
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .expect("redis-server runs as a sentinel");
         Self { port, process }
