@@ -130,18 +130,23 @@ fn copy_workspace(from: &Path, to: &Path) {
     std::fs::write(&manifest, text.replace("path = \"vendor/", &vendored)).expect("writes");
 }
 
-/// `cargo ARGS` in the copy at `root`, with `target` as its target directory.
-fn cargo(root: &Path, target: &Path, args: &[&str]) {
-    let started = Instant::now();
+/// `cargo ARGS` in `dir`, as a developer's shell would run it: without the variables Cargo set
+/// for this test (recipe::set_by_cargo_test says why).
+fn cargo_command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO"));
-    command.args(args).current_dir(root);
-    // As a developer's shell would run it (recipe::set_by_cargo_test says why).
+    command.args(args).current_dir(dir);
     for (name, _) in std::env::vars_os() {
         if set_by_cargo_test(&name.to_string_lossy()) {
             command.env_remove(name);
         }
     }
-    let output = command
+    command
+}
+
+/// `cargo ARGS` in the copy at `root`, with `target` as its target directory.
+fn cargo(root: &Path, target: &Path, args: &[&str]) {
+    let started = Instant::now();
+    let output = cargo_command(root, args)
         .env("CARGO_TARGET_DIR", target)
         .stdout(Stdio::null())
         .output()
@@ -262,18 +267,10 @@ struct RestoreServer<'a>(&'a Path);
 
 impl Drop for RestoreServer<'_> {
     fn drop(&mut self) {
-        let mut command = Command::new(env!("CARGO"));
-        command
-            .args(["build", "-p", "server", "--bin", "server"])
-            .current_dir(self.0)
+        let _ = cargo_command(self.0, &["build", "-p", "server", "--bin", "server"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (name, _) in std::env::vars_os() {
-            if set_by_cargo_test(&name.to_string_lossy()) {
-                command.env_remove(name);
-            }
-        }
-        let _ = command.status();
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
