@@ -200,6 +200,30 @@ impl Browser {
             .expect("the script runs")
     }
 
+    /// Runs `script` in the page every 20 ms until what it returns, read as a `T`, satisfies
+    /// `ready`, and returns that; panics after `within` with the last `T` and `what` was awaited.
+    pub async fn poll_script<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+        &self,
+        script: &str,
+        what: &str,
+        within: Duration,
+        ready: impl Fn(&T) -> bool,
+    ) -> T {
+        let started = Instant::now();
+        loop {
+            let value: T = serde_json::from_value(self.evaluate(script).await)
+                .unwrap_or_else(|err| panic!("the script's value for {what}: {err}"));
+            if ready(&value) {
+                return value;
+            }
+            assert!(
+                started.elapsed() < within,
+                "waited {within:?} for {what}; the page shows {value:?}"
+            );
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
     /// [`Browser::evaluate`] that hands back chromedriver's refusal instead of panicking: for a
     /// page that may be reloading at that moment.
     pub async fn try_evaluate(&self, script: &str) -> Result<serde_json::Value, String> {

@@ -108,19 +108,7 @@ async fn wait_for(
     what: &str,
     ready: impl Fn(&SessionView) -> bool,
 ) -> SessionView {
-    let started = std::time::Instant::now();
-    loop {
-        let view: SessionView =
-            serde_json::from_value(browser.evaluate(READ_SESSION).await).expect("a session view");
-        if ready(&view) {
-            return view;
-        }
-        assert!(
-            started.elapsed() < WITHIN,
-            "waited {WITHIN:?} for {what}; the page shows {view:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    browser.poll_script(READ_SESSION, what, WITHIN, ready).await
 }
 
 /// Types `name` into the current tab's "sign in as" box and leaves it, as a person does.

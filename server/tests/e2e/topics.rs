@@ -83,18 +83,9 @@ async fn wait_for_topics(
     what: &str,
     ready: impl Fn(&TopicFeed) -> bool,
 ) -> TopicFeed {
-    let started = std::time::Instant::now();
-    loop {
-        let feed = topic_feed(browser).await;
-        if ready(&feed) {
-            return feed;
-        }
-        assert!(
-            started.elapsed() < COUNTS_WITHIN,
-            "waited {COUNTS_WITHIN:?} for {what}; the list shows {feed:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    browser
+        .poll_script(READ_TOPICS, what, COUNTS_WITHIN, ready)
+        .await
 }
 
 /// Whether the list is live and shows exactly `texts` (newest first) on `topics`.
