@@ -370,8 +370,9 @@ impl Hub {
     }
 
     /// Sends the every-topic streams the heartbeat if nothing was sent to them for the heartbeat
-    /// period, and every half period sends it to each topic stream that was sent nothing since
-    /// the last such round; returns when the next one will be due, or `None` when heartbeats are
+    /// period, and visits each topic stream every half period, sending it the heartbeat if
+    /// nothing (no event, no heartbeat) was sent to it since the previous visit: a topic stream
+    /// fed nothing hears one each period, like the every-topic streams; returns when the next one will be due, or `None` when heartbeats are
     /// off. One timer for all streams (the heartbeat task's), instead of one per stream.
     /// Heartbeats are not kept in the history.
     pub fn beat_if_idle(&self) -> Option<Instant> {
@@ -390,7 +391,7 @@ impl Hub {
         }
         if now >= state.next_topic_beat {
             // One slice per round: each topic stream is visited every half period (so one fed
-            // nothing hears a heartbeat at least once a period), and the beats of thousands of
+            // just after a visit hears a heartbeat within a period), and the beats of thousands of
             // idle streams are spread over it instead of going out in one burst.
             index.beat(&self.shared.heartbeat);
             let slices = u32::try_from(topic_index::SLICES).unwrap_or(1);
@@ -816,20 +817,29 @@ mod tests {
             .map(|n| subscribe_to(&hub, Resume::Latest, &[&format!("t/{n}")]).1)
             .collect();
         let mut most_at_once = 0;
+        let mut heard = vec![0; streams.len()];
         let started = tokio::time::Instant::now();
         while started.elapsed() < Duration::from_secs(4) {
             let due = hub.beat_if_idle().unwrap();
-            let beaten = streams
-                .iter_mut()
-                .map(|stream| ready_topics(stream).len())
-                .filter(|heard| *heard > 0)
-                .count();
+            let mut beaten = 0;
+            for (stream, heard) in streams.iter_mut().zip(&mut heard) {
+                let now = ready_topics(stream).len();
+                beaten += usize::from(now > 0);
+                *heard += now;
+            }
             most_at_once = most_at_once.max(beaten);
             tokio::time::sleep_until(due).await;
         }
         assert!(
             most_at_once <= 1600 / 8 + 1,
             "{most_at_once} heartbeats went out at once"
+        );
+        // 4 s of a 2 s period: two heartbeats each, not one per visit (every half period).
+        let (fewest, most) = (heard.iter().min(), heard.iter().max());
+        assert_eq!(
+            (fewest, most),
+            (Some(&2), Some(&2)),
+            "heartbeats per stream"
         );
     }
 
@@ -865,7 +875,8 @@ mod tests {
         );
         let mut quiet_beats = heard;
         quiet_beats.extend(ready_topics(&mut quiet));
-        assert!(quiet_beats.len() >= 3, "{quiet_beats:?}");
+        // One each period, not one per visit.
+        assert_eq!(quiet_beats.len(), 2, "{quiet_beats:?}");
         assert!(quiet_beats.iter().all(|(topic, _)| topic == "heartbeat"));
         assert!(
             ready_topics(&mut busy)

@@ -43,9 +43,9 @@ struct State {
     last: Option<EventId>,
     /// The heartbeat round this inbox last took part in (a stream listed under several
     /// selectors is visited once per round).
-    round: u64,
-    /// Whether anything was queued since the last heartbeat round.
-    fed: bool,
+    visited: u64,
+    /// The heartbeat round during which something (an event or a heartbeat) was last queued.
+    sent: u64,
     /// Why it ends, once it does.
     end: Option<End>,
     /// The stream's task, waiting for the next event.
@@ -82,11 +82,12 @@ impl Inbox {
     /// An empty inbox that holds at most `capacity` events (at least one), of a stream that may
     /// read the private topics `grants` match (none without).
     pub fn new(capacity: usize, grants: Option<Selection>) -> Self {
-        Self::in_slice(0, capacity, grants)
+        Self::in_slice(0, 0, capacity, grants)
     }
 
-    /// [`Inbox::new`], in heartbeat slice `slice`.
-    pub fn in_slice(slice: u64, capacity: usize, grants: Option<Selection>) -> Self {
+    /// [`Inbox::new`], in heartbeat slice `slice`, made during heartbeat round `round` (the
+    /// stream's opening heartbeat goes out now).
+    pub fn in_slice(slice: u64, round: u64, capacity: usize, grants: Option<Selection>) -> Self {
         Self {
             slice,
             grants,
@@ -94,8 +95,8 @@ impl Inbox {
                 queue: VecDeque::new(),
                 capacity: capacity.max(1),
                 last: None,
-                round: 0,
-                fed: false,
+                visited: round,
+                sent: round,
                 end: None,
                 waker: None,
             }),
@@ -107,9 +108,17 @@ impl Inbox {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues the event `id` on `topic` unless it was queued already (ids increase within a
-    /// run), or it is `private` and this stream's grant does not cover its topic.
-    pub fn deliver(&self, id: EventId, topic: &Topic, private: bool, outgoing: &Outgoing) {
+    /// Queues the event `id` on `topic`, during heartbeat round `round`, unless it was queued
+    /// already (ids increase within a run), or it is `private` and this stream's grant does not
+    /// cover its topic.
+    pub fn deliver(
+        &self,
+        round: u64,
+        id: EventId,
+        topic: &Topic,
+        private: bool,
+        outgoing: &Outgoing,
+    ) {
         if !may_read(self.grants.as_ref(), topic, private) {
             return;
         }
@@ -123,7 +132,7 @@ impl Inbox {
             return;
         }
         state.last = Some(id);
-        state.fed = true;
+        state.sent = round;
         let waker = state.queue(outgoing.clone());
         drop(state);
         if let Some(waker) = waker {
@@ -131,20 +140,22 @@ impl Inbox {
         }
     }
 
-    /// Heartbeat round `round`: queues `heartbeat` if nothing was queued since the last round,
-    /// once per round however many selectors list this inbox.
-    pub fn beat(&self, round: u64, heartbeat: &sse::Event) {
+    /// Heartbeat round `round`: queues `heartbeat` if nothing (no event, no heartbeat) was
+    /// queued since round `quiet_since`, once per round however many selectors list this inbox.
+    /// A heartbeat counts as something queued, so a stream fed nothing hears one every
+    /// `round - quiet_since` rounds or so, not at every visit.
+    pub fn beat(&self, round: u64, quiet_since: u64, heartbeat: &sse::Event) {
         let mut state = self.lock();
-        if state.round == round {
+        if state.visited == round {
             return;
         }
-        state.round = round;
-        let waker = if state.fed {
-            None
-        } else {
+        state.visited = round;
+        let waker = if state.sent < quiet_since {
+            state.sent = round;
             state.queue(Outgoing::Heartbeat(heartbeat.clone()))
+        } else {
+            None
         };
-        state.fed = false;
         drop(state);
         if let Some(waker) = waker {
             waker.wake();
@@ -215,28 +226,40 @@ mod tests {
     fn an_event_is_queued_once_and_a_full_inbox_ends_at_once() {
         let inbox = Inbox::new(2, None);
         let beat = Outgoing::Heartbeat(heartbeat());
-        inbox.deliver(id(1), &topic(), false, &beat);
-        inbox.deliver(id(1), &topic(), false, &beat);
+        inbox.deliver(0, id(1), &topic(), false, &beat);
+        inbox.deliver(0, id(1), &topic(), false, &beat);
         assert!(is_heartbeat(next(&inbox)));
         assert!(next(&inbox).is_pending());
         for seq in 2..=4 {
-            inbox.deliver(id(seq), &topic(), false, &beat);
+            inbox.deliver(0, id(seq), &topic(), false, &beat);
         }
         assert!(matches!(next(&inbox), Poll::Ready(Err(End::Lagged))));
     }
 
     #[test]
-    fn heartbeats_go_only_to_inboxes_fed_nothing_since_the_last_round() {
-        let inbox = Inbox::new(8, None);
-        inbox.beat(1, &heartbeat());
-        inbox.beat(1, &heartbeat());
+    fn heartbeats_go_only_to_inboxes_sent_nothing_since_the_quiet_round() {
+        // Made in round 0: its opening heartbeat counts.
+        let inbox = Inbox::in_slice(0, 10, 8, None);
+        inbox.beat(14, 10, &heartbeat());
+        assert!(next(&inbox).is_pending(), "sent its opening in round 10");
+        inbox.beat(22, 11, &heartbeat());
+        inbox.beat(22, 11, &heartbeat());
         assert!(is_heartbeat(next(&inbox)));
         assert!(next(&inbox).is_pending(), "one beat per round");
-        inbox.deliver(id(1), &topic(), false, &Outgoing::Heartbeat(heartbeat()));
+        // The heartbeat of round 22 counts as sent.
+        inbox.beat(30, 22, &heartbeat());
+        assert!(next(&inbox).is_pending(), "beaten in round 22");
+        inbox.deliver(
+            31,
+            id(1),
+            &topic(),
+            false,
+            &Outgoing::Heartbeat(heartbeat()),
+        );
         assert!(next(&inbox).is_ready());
-        inbox.beat(2, &heartbeat());
-        assert!(next(&inbox).is_pending(), "fed since the last round");
-        inbox.beat(3, &heartbeat());
+        inbox.beat(38, 30, &heartbeat());
+        assert!(next(&inbox).is_pending(), "fed in round 31");
+        inbox.beat(46, 38, &heartbeat());
         assert!(is_heartbeat(next(&inbox)));
     }
 
@@ -247,13 +270,13 @@ mod tests {
         let beat = Outgoing::Heartbeat(heartbeat());
         for (seq, topic) in [(1, "users/alice/x"), (2, "users/bob/x")] {
             let topic: Topic = topic.parse().unwrap();
-            alice.deliver(id(seq), &topic, true, &beat);
-            anonymous.deliver(id(seq), &topic, true, &beat);
+            alice.deliver(0, id(seq), &topic, true, &beat);
+            anonymous.deliver(0, id(seq), &topic, true, &beat);
         }
         assert!(is_heartbeat(next(&alice)));
         assert!(next(&alice).is_pending(), "bob's is not alice's");
         assert!(next(&anonymous).is_pending());
-        anonymous.deliver(id(3), &topic(), false, &beat);
+        anonymous.deliver(0, id(3), &topic(), false, &beat);
         assert!(
             is_heartbeat(next(&anonymous)),
             "public events reach everyone"
@@ -263,11 +286,11 @@ mod tests {
     #[test]
     fn a_closed_inbox_hands_out_what_it_holds_then_ends() {
         let inbox = Inbox::new(8, None);
-        inbox.deliver(id(1), &topic(), false, &Outgoing::Heartbeat(heartbeat()));
+        inbox.deliver(0, id(1), &topic(), false, &Outgoing::Heartbeat(heartbeat()));
         inbox.close();
         assert!(is_heartbeat(next(&inbox)));
         assert!(matches!(next(&inbox), Poll::Ready(Err(End::Closed))));
-        inbox.deliver(id(2), &topic(), false, &Outgoing::Heartbeat(heartbeat()));
+        inbox.deliver(0, id(2), &topic(), false, &Outgoing::Heartbeat(heartbeat()));
         assert!(matches!(next(&inbox), Poll::Ready(Err(End::Closed))));
     }
 }

@@ -79,7 +79,7 @@ impl TopicIndex {
     /// Queues the event `id` on `topic` for every stream that selected it (and, when it is
     /// `private`, holds a grant for it).
     pub fn deliver(&self, id: EventId, topic: &Topic, private: bool, outgoing: &Outgoing) {
-        let hand = |inbox: &Arc<Inbox>| inbox.deliver(id, topic, private, outgoing);
+        let hand = |inbox: &Arc<Inbox>| inbox.deliver(self.round, id, topic, private, outgoing);
         if let Some(streams) = self.exact.get(topic) {
             streams.iter().for_each(hand);
         }
@@ -95,20 +95,24 @@ impl TopicIndex {
         self.exact.is_empty() && self.patterns.is_empty()
     }
 
-    /// One heartbeat round: the topic streams of this round's slice that were fed nothing since
-    /// their slice's last round get `heartbeat`.
+    /// One heartbeat round: the topic streams of this round's slice that were sent nothing
+    /// (no event, no heartbeat) since their slice's last round get `heartbeat`. Rounds come
+    /// [`SLICES`] to a half period, so each stream is visited every half period: one sent
+    /// something just after a visit is silent for at most a period, and one fed nothing hears
+    /// a heartbeat each period.
     pub fn beat(&mut self, heartbeat: &sse::Event) {
         self.round += 1;
         let round = self.round;
+        let quiet_since = round.saturating_sub(SLICES);
         self.inboxes()
             .filter(|inbox| inbox.slice == round % SLICES)
-            .for_each(|inbox| inbox.beat(round, heartbeat));
+            .for_each(|inbox| inbox.beat(round, quiet_since, heartbeat));
     }
 
     /// An empty inbox in the next heartbeat slice, for a stream about to join.
     pub fn inbox(&mut self, capacity: usize, grants: Option<Selection>) -> Inbox {
         self.made += 1;
-        Inbox::in_slice(self.made % SLICES, capacity, grants)
+        Inbox::in_slice(self.made % SLICES, self.round, capacity, grants)
     }
 
     /// Ends every topic stream once it has sent what it holds.
