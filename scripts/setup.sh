@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what pingstream's recipes need and is missing; does nothing for what is there already.
 # Usage: scripts/setup.sh [all|build|browser|redis]
-#   build    the wasm target, trunk, wasm-bindgen-cli (the version Cargo.lock pins), wasm-opt
+#   build    the wasm target, trunk, wasm-bindgen-cli (the version Cargo.lock pins), wasm-opt,
+#            esbuild
 #   browser  build + Chromium and ChromeDriver for the browser tests
 #   redis    only redis-server, for the scale-out tests and `just cluster`
 #   all      browser + redis
@@ -12,6 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tools=${PINGSTREAM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/pingstream/tools}
 trunk_version=0.21.14
 binaryen_version=${PINGSTREAM_BINARYEN_VERSION:-132}
+esbuild_version=0.28.2
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -38,12 +40,15 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   rustup target add wasm32-unknown-unknown
 fi
 
-# wasm-opt comes from npm, which mostly waits on the network: it runs beside the compiles below.
+# wasm-opt and esbuild (which minifies wasm-bindgen's JS: scripts/minify-js.sh) come from npm,
+# which mostly waits on the network: it runs beside the compiles below.
 npm_pid=""
-if ! "$tools/node_modules/.bin/wasm-opt" --version >/dev/null 2>&1; then
-  say "installing wasm-opt (npm binaryen@$binaryen_version) into $tools"
+if ! "$tools/node_modules/.bin/wasm-opt" --version >/dev/null 2>&1 ||
+  [ "$("$tools/node_modules/.bin/esbuild" --version 2>/dev/null)" != "$esbuild_version" ]; then
+  say "installing wasm-opt (npm binaryen@$binaryen_version) and esbuild $esbuild_version into $tools"
   mkdir -p "$tools"
-  npm install --prefix "$tools" --no-audit --no-fund --loglevel=error "binaryen@$binaryen_version" &
+  npm install --prefix "$tools" --no-audit --no-fund --loglevel=error \
+    "binaryen@$binaryen_version" "esbuild@$esbuild_version" &
   npm_pid=$!
 fi
 
