@@ -395,6 +395,7 @@ impl Config {
             heartbeat_ms: heartbeat
                 .map(|period| u64::try_from(period.as_millis()).unwrap_or(u64::MAX)),
             start: None,
+            replayed: 0,
         }
     }
 
@@ -437,6 +438,7 @@ mod tests {
                 interval_ms: 1000,
                 heartbeat_ms: Some(2000),
                 start: None,
+                replayed: 0,
             }
         );
         assert_eq!(config.history, 1000);

@@ -7,7 +7,7 @@
 //! ```text
 //! id: 9f3c2a1b7d4e5f60-42:ping:40
 //! event: ping
-//! data: {"count":40,"time":"2026-11-25T09:00:00.123Z"}
+//! data: {"count":40,"time":"2026-11-25T09:00:00.123456Z"}
 //!
 //! id: 9f3c2a1b7d4e5f60-43:orders/42:7
 //! event: notice
@@ -75,7 +75,7 @@ pub use serde_json;
 
 /// The version of this contract beyond its event names: raise it when an event's JSON or the
 /// id format changes in a way old pages cannot read. Part of [`EventSet::fingerprint`].
-pub const CONTRACT_VERSION: u32 = 3;
+pub const CONTRACT_VERSION: u32 = 4;
 
 /// The path of the Server-Sent Events stream.
 pub const STREAM_PATH: &str = "/sse";

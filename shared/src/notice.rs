@@ -23,7 +23,7 @@ pub enum Level {
 
 /// An operator's message, as sent in a `notice` event's `data:` line.
 ///
-/// JSON: `{"text":"Deploy at 18:00","level":"warning","time":"2026-11-25T09:00:00.000Z"}`;
+/// JSON: `{"text":"Deploy at 18:00","level":"warning","time":"2026-11-25T09:00:00.000000Z"}`;
 /// `time` is set by the server when it accepts the notice.
 ///
 /// # Examples
@@ -34,7 +34,7 @@ pub enum Level {
 /// let time = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
 /// let notice = Notice { text: "Deploy at 18:00".into(), level: Level::Warning, time };
 /// let json = serde_json::to_string(&notice).unwrap();
-/// assert_eq!(json, r#"{"text":"Deploy at 18:00","level":"warning","time":"2026-11-25T09:00:00.000Z"}"#);
+/// assert_eq!(json, r#"{"text":"Deploy at 18:00","level":"warning","time":"2026-11-25T09:00:00.000000Z"}"#);
 /// assert_eq!(serde_json::from_str::<Notice>(&json).unwrap(), notice);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

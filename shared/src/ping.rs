@@ -10,8 +10,8 @@ use crate::{
 
 /// One tick of the server's clock, as sent in an event's `data:` line.
 ///
-/// JSON: `{"count":1,"time":"2026-11-25T09:00:00.123Z"}`: `time` is RFC 3339 in UTC with
-/// millisecond precision and a `Z` suffix.
+/// JSON: `{"count":1,"time":"2026-11-25T09:00:00.123456Z"}`: `time` is RFC 3339 in UTC with
+/// microsecond precision and a `Z` suffix.
 ///
 /// # Examples
 /// ```
@@ -21,7 +21,7 @@ use crate::{
 /// let time = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
 /// let ping = Ping { count: 1, time };
 /// let json = serde_json::to_string(&ping).unwrap();
-/// assert_eq!(json, r#"{"count":1,"time":"2026-11-25T09:00:00.000Z"}"#);
+/// assert_eq!(json, r#"{"count":1,"time":"2026-11-25T09:00:00.000000Z"}"#);
 /// // Any RFC 3339 offset is read, and normalised to UTC.
 /// let back: Ping = serde_json::from_str(r#"{"count":1,"time":"2026-11-25T10:00:00+01:00"}"#).unwrap();
 /// assert_eq!(back, ping);
@@ -90,14 +90,14 @@ mod tests {
     #[test]
     fn json_shape_is_pinned() {
         let json = serde_json::to_string(&ping_at_nine()).unwrap();
-        assert_eq!(json, r#"{"count":1,"time":"2026-11-25T09:00:00.123Z"}"#);
+        assert_eq!(json, r#"{"count":1,"time":"2026-11-25T09:00:00.123000Z"}"#);
     }
 
     #[test]
-    fn whole_seconds_still_carry_milliseconds() {
+    fn whole_seconds_still_carry_microseconds() {
         let time = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
         let json = serde_json::to_string(&Ping { count: 7, time }).unwrap();
-        assert_eq!(json, r#"{"count":7,"time":"2026-11-25T09:00:00.000Z"}"#);
+        assert_eq!(json, r#"{"count":7,"time":"2026-11-25T09:00:00.000000Z"}"#);
     }
 
     #[test]

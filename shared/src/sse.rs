@@ -26,7 +26,7 @@
 //!     wire(event),
 //!     "id: 9f3c2a1b7d4e5f60-42:ping:40\n\
 //!      event: ping\n\
-//!      data: {\"count\":40,\"time\":\"2026-11-25T09:00:42.000Z\"}\n\n"
+//!      data: {\"count\":40,\"time\":\"2026-11-25T09:00:42.000000Z\"}\n\n"
 //! );
 //!
 //! let notice = AppEvent::from(Notice { text: "Deploy at 18:00".into(), level: Level::Warning, time });
@@ -35,11 +35,11 @@
 //!     wire(event),
 //!     "id: 9f3c2a1b7d4e5f60-43:orders/42:1\n\
 //!      event: notice\n\
-//!      data: {\"text\":\"Deploy at 18:00\",\"level\":\"warning\",\"time\":\"2026-11-25T09:00:42.000Z\"}\n\n"
+//!      data: {\"text\":\"Deploy at 18:00\",\"level\":\"warning\",\"time\":\"2026-11-25T09:00:42.000000Z\"}\n\n"
 //! );
 //!
 //! // A heartbeat has no `id:`, so the browser's `Last-Event-ID` stays the last event's.
-//! let heartbeat = sse::heartbeat_event(&Timing { interval_ms: 1000, heartbeat_ms: Some(2000), start: None });
+//! let heartbeat = sse::heartbeat_event(&Timing { interval_ms: 1000, heartbeat_ms: Some(2000), start: None, replayed: 0 });
 //! assert_eq!(
 //!     wire(heartbeat.unwrap()),
 //!     "event: heartbeat\ndata: {\"interval_ms\":1000,\"heartbeat_ms\":2000}\n\n"

@@ -32,6 +32,7 @@ struct TimingFields {
     interval_ms: Option<u64>,
     heartbeat_ms: Option<u64>,
     start: Option<StartWord>,
+    replayed: Option<u64>,
 }
 
 impl<'de> Fields<'de> for TimingFields {
@@ -44,6 +45,7 @@ impl<'de> Fields<'de> for TimingFields {
             // `null` when heartbeats are off, as when absent.
             "heartbeat_ms" => self.heartbeat_ms = map.next_value()?,
             "start" => self.start = Some(map.next_value()?),
+            "replayed" => self.replayed = Some(map.next_value()?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -54,6 +56,7 @@ impl<'de> Fields<'de> for TimingFields {
             interval_ms: self.interval_ms?,
             heartbeat_ms: self.heartbeat_ms,
             start: self.start.and_then(|start| start.0),
+            replayed: self.replayed.unwrap_or_default(),
         })
     }
 }
@@ -72,16 +75,18 @@ impl<'de> Fields<'de> for TimingFields {
 /// ```
 /// use shared::{Start, Timing};
 ///
-/// let heartbeat = Timing { interval_ms: 1000, heartbeat_ms: Some(2000), start: None };
+/// let heartbeat = Timing { interval_ms: 1000, heartbeat_ms: Some(2000), start: None, replayed: 0 };
 /// let json = serde_json::to_string(&heartbeat).unwrap();
 /// assert_eq!(json, r#"{"interval_ms":1000,"heartbeat_ms":2000}"#);
 /// assert_eq!(serde_json::from_str::<Timing>(&json).unwrap(), heartbeat);
-/// // The first heartbeat of a stream also says how it starts.
-/// let opening = Timing { start: Some(Start::Exact), ..heartbeat };
+/// // The first heartbeat of a stream also says how it starts, and how many of the events
+/// // after it come from history (sent before the stream opened) rather than live.
+/// let opening = Timing { start: Some(Start::Exact), replayed: 3, ..heartbeat };
 /// assert_eq!(
 ///     serde_json::to_string(&opening).unwrap(),
-///     r#"{"interval_ms":1000,"heartbeat_ms":2000,"start":"exact"}"#
+///     r#"{"interval_ms":1000,"heartbeat_ms":2000,"start":"exact","replayed":3}"#
 /// );
+/// assert_eq!(serde_json::from_str::<Timing>(r#"{"interval_ms":1000,"replayed":3}"#).unwrap().replayed, 3);
 /// // Heartbeats turned off (`--keep-alive-s 0`): only the pings can be counted on.
 /// let off: Timing = serde_json::from_str(r#"{"interval_ms":1000,"heartbeat_ms":null}"#).unwrap();
 /// assert_eq!(off.heartbeat_ms, None);
@@ -104,6 +109,18 @@ pub struct Timing {
     /// from the JSON) in every later one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<Start>,
+    /// Only in the first heartbeat of a stream: how many of the events that follow it come
+    /// from history (the newest event, or those missed since `Last-Event-ID`) rather than live;
+    /// 0 (and absent from the JSON) in every later one. A page leaves them out of the delivery
+    /// latency it shows: they were sent long before they arrived.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub replayed: u64,
+}
+
+/// Whether `count` is 0: [`Timing::replayed`] is left out of the JSON then.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference.
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// Read field by field (`object.rs`), as serde would derive it but for arrays.

@@ -590,7 +590,7 @@ mod tests {
         assert_eq!(on_order.topic.as_str(), "orders/42");
         assert_eq!(
             payload.data,
-            r#"{"text":"hi","level":"info","time":"1970-01-01T00:00:00.000Z"}"#
+            r#"{"text":"hi","level":"info","time":"1970-01-01T00:00:00.000000Z"}"#
         );
         for bad in [
             serde_json::json!({"text": "hi", "level": "info", "time": "2026-01-01T00:00:00Z"}),

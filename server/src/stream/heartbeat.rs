@@ -89,6 +89,7 @@ mod tests {
                 interval_ms: 1000,
                 heartbeat_ms: None,
                 start: None,
+                replayed: 0,
             },
             ..HubSettings::for_tests(100, 10)
         };

@@ -64,7 +64,7 @@ pub const STALLED_AT_LEAST: Duration = Duration::from_secs(5);
 ///         history: HistoryLimits { events: 100, bytes: 1 << 20 },
 ///         client_buffer: 16,
 ///         max_clients: 10,
-///         timing: Timing { interval_ms: 1000, heartbeat_ms: Some(2000), start: None },
+///         timing: Timing { interval_ms: 1000, heartbeat_ms: Some(2000), start: None, replayed: 0 },
 ///         catch_up: std::time::Duration::ZERO,
 ///         private: Default::default(),
 ///     },
@@ -138,8 +138,9 @@ struct Shared {
     metrics: Metrics,
     /// The heartbeat, serialized once for every stream.
     heartbeat: sse::Event,
-    /// The first event of a stream, one per [`Start`], serialized once.
-    openings: [sse::Event; 3],
+    /// The first event of a stream, one per [`Start`] and for 0 and 1 events replayed after it
+    /// (the common cases: a new stream is sent the newest event), serialized once.
+    openings: [[sse::Event; 2]; 3],
     /// Woken on every publish, for [`Hub::catch_up`].
     published: Notify,
     /// One bit per [`Upstream`] part that is in trouble; any bit set makes the hub degraded.
@@ -221,15 +222,30 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The opening event of a stream that starts as `start` says.
-    fn opening(&self, start: Start) -> sse::Event {
+    /// The opening event of a stream that starts as `start` says, with `replayed` events from
+    /// history after it.
+    fn opening(&self, start: Start, replayed: usize) -> sse::Event {
         let at = match start {
             Start::Fresh => 0,
             Start::Exact => 1,
             Start::Reset => 2,
         };
-        self.openings[at].clone()
+        match self.openings[at].get(replayed) {
+            Some(opening) => opening.clone(),
+            None => opening_of(self.settings.timing, start, replayed),
+        }
     }
+}
+
+/// The opening heartbeat of a stream with `timing` that starts as `start` says, with `replayed`
+/// events from history after it.
+fn opening_of(timing: Timing, start: Start, replayed: usize) -> sse::Event {
+    shared::sse::heartbeat_event(&Timing {
+        start: Some(start),
+        replayed: replayed as u64,
+        ..timing
+    })
+    .expect("a Timing always serializes")
 }
 
 impl State {
@@ -273,13 +289,8 @@ impl Hub {
     pub fn new(settings: HubSettings, metrics: Metrics) -> Self {
         let (live_tx, _) = broadcast::channel(settings.client_buffer.max(1));
         let slots = ClientSlots::new(settings.max_clients, metrics.clone());
-        let heartbeat_of = |start| {
-            shared::sse::heartbeat_event(&Timing {
-                start,
-                ..settings.timing
-            })
-            .expect("a Timing always serializes")
-        };
+        let heartbeat =
+            shared::sse::heartbeat_event(&settings.timing).expect("a Timing always serializes");
         let now = Instant::now();
         Self {
             shared: Arc::new(Shared {
@@ -292,8 +303,10 @@ impl Hub {
                     next_topic_beat: now,
                 }),
                 index: Arc::new(Mutex::new(TopicIndex::default())),
-                heartbeat: heartbeat_of(None),
-                openings: [Start::Fresh, Start::Exact, Start::Reset].map(|s| heartbeat_of(Some(s))),
+                heartbeat,
+                openings: [Start::Fresh, Start::Exact, Start::Reset].map(|start| {
+                    [0, 1].map(|replayed| opening_of(settings.timing, start, replayed))
+                }),
                 settings,
                 slots,
                 metrics,
@@ -522,7 +535,9 @@ impl Hub {
             selection.matches(topic) && reader.may_read(topic, *private)
         });
         let mut replay = Vec::with_capacity(1 + missed.len());
-        replay.push(Outgoing::Heartbeat(self.shared.opening(start)));
+        replay.push(Outgoing::Heartbeat(
+            self.shared.opening(start, missed.len()),
+        ));
         replay.extend(missed.into_iter().cloned());
         let kind = selection.kind();
         let live = if kind == SelectionKind::All && reader.grants.is_none() {
@@ -608,6 +623,7 @@ impl HubSettings {
                 interval_ms: 1000,
                 heartbeat_ms: Some(2000),
                 start: None,
+                replayed: 0,
             },
             catch_up: Duration::ZERO,
             private: PrivateTopics::default(),
@@ -652,28 +668,35 @@ mod tests {
         wire_text(event)
     }
 
-    /// The heartbeat a stream starts with, as the tests' hubs send it (`start` set), or sends
-    /// later (`None`).
-    fn heartbeat_text(start: Option<Start>) -> String {
-        let timing = Timing {
-            start,
-            ..HubSettings::for_tests(1, 1).timing
-        };
-        text(shared::sse::heartbeat_event(&timing).unwrap())
+    /// The timing `subscription`'s next event carries, checking that it is a heartbeat with
+    /// the tests' hubs' timing.
+    fn timing_of(subscription: &mut Subscription) -> Timing {
+        let first = text(subscription.next().now_or_never().flatten().unwrap());
+        let timing: Timing = first
+            .strip_prefix("event: heartbeat\ndata: ")
+            .and_then(|data| data.strip_suffix("\n\n"))
+            .and_then(|data| serde_json::from_str(data).ok())
+            .unwrap_or_else(|| panic!("not a heartbeat: {first:?}"));
+        let tests = HubSettings::for_tests(1, 1).timing;
+        assert_eq!(
+            (timing.interval_ms, timing.heartbeat_ms),
+            (tests.interval_ms, tests.heartbeat_ms)
+        );
+        timing
     }
 
-    /// Subscribes to `selection`, checking that the stream starts with an opening heartbeat,
-    /// and says how it starts.
+    /// Subscribes to `selection`, checking that the stream starts with an opening heartbeat
+    /// that counts the events replayed after it, and says how it starts.
     fn subscribe_to(hub: &Hub, resume: Resume, selection: &[&str]) -> (Start, Subscription) {
         let selection = Selection::parse(selection.iter().copied()).unwrap();
         let mut subscription = hub
             .subscribe(resume, selection, Reader::anonymous())
             .unwrap();
-        let first = text(subscription.next().now_or_never().flatten().unwrap());
-        let start = [Start::Fresh, Start::Exact, Start::Reset]
-            .into_iter()
-            .find(|start| first == heartbeat_text(Some(*start)))
-            .unwrap_or_else(|| panic!("not an opening: {first:?}"));
+        let opening = timing_of(&mut subscription);
+        let start = opening
+            .start
+            .expect("an opening says how the stream starts");
+        assert_eq!(opening.replayed, subscription.replay_left() as u64);
         (start, subscription)
     }
 

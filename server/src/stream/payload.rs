@@ -17,7 +17,7 @@ use shared::{EventSet, Topic};
 /// let payload = Payload::encode(&ping, "ping".parse().unwrap()).unwrap();
 /// assert_eq!(payload.name, "ping");
 /// assert_eq!(payload.topic.as_str(), "ping");
-/// assert_eq!(payload.data, r#"{"count":1,"time":"1970-01-01T00:00:00.000Z"}"#);
+/// assert_eq!(payload.data, r#"{"count":1,"time":"1970-01-01T00:00:00.000000Z"}"#);
 /// assert!(payload.is_well_formed());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -115,6 +115,12 @@ impl Subscription {
         self
     }
 
+    /// How many replayed events are still to be sent.
+    #[cfg(test)]
+    pub(crate) fn replay_left(&self) -> usize {
+        self.replay.len()
+    }
+
     /// The next replayed event; taking the last one frees the replay's buffer.
     fn next_replayed(&mut self) -> Option<Outgoing> {
         let next = self.replay.next();

@@ -130,11 +130,16 @@ pub async fn jittered_retry_hint_then_the_heartbeat(transport: Transport) {
     .await;
     let (retry, rest) = first_retry(&app).await;
     assert!((1250..=3750).contains(&retry), "retry {retry} ms");
+    // Followed by the newest ping, from history, once the ticker has sent one.
     let heartbeat = format!(
-        "event: {}\ndata: {{\"interval_ms\":700,\"heartbeat_ms\":1400,\"start\":\"fresh\"}}\n\n",
+        "event: {}\ndata: {{\"interval_ms\":700,\"heartbeat_ms\":1400,\"start\":\"fresh\"",
         <shared::Timing as shared::StreamEvent>::NAME
     );
-    assert!(rest.starts_with(&heartbeat), "{rest:?}");
+    let replayed = rest.strip_prefix(&heartbeat);
+    assert!(
+        replayed.is_some_and(|r| r.starts_with("}\n\n") || r.starts_with(",\"replayed\":1}\n\n")),
+        "{rest:?}"
+    );
 }
 
 #[tokio::test]
@@ -211,12 +216,19 @@ async fn a_busy_stream_gets_no_heartbeats_after_the_greeting() {
     .await;
     let mut stream = app.open_stream(None).await;
     stream.take_pings(12).await;
+    // The greeting counts the newest ping, if the ticker had sent one, as replayed.
+    let replayed = stream
+        .heartbeats
+        .first()
+        .map_or(0, |opening| opening.replayed);
+    assert!(replayed <= 1, "{:?}", stream.heartbeats);
     assert_eq!(
         stream.heartbeats,
         [shared::Timing {
             interval_ms: 200,
             heartbeat_ms: Some(400),
             start: Some(shared::Start::Fresh),
+            replayed,
         }],
         "only the greeting: pings every 200 ms never leave the stream silent for 400 ms"
     );

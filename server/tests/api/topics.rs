@@ -183,6 +183,10 @@ async fn a_resume_replays_exactly_the_matching_events_after_the_cursor_then_live
     // After "a": the orders after it, and nothing of users/1.
     let mut resumed = app.open_topics(&["orders/*"], Some(stamps[0].id)).await;
     assert_eq!(resumed.start().await, Start::Exact);
+    assert_eq!(
+        resumed.heartbeats[0].replayed, 3,
+        "the opening counts the matching events replayed after it"
+    );
     publish(&app, "orders/4", "g").await;
     publish(&app, "users/1", "h").await;
     assert_eq!(
@@ -198,6 +202,7 @@ async fn a_resume_replays_exactly_the_matching_events_after_the_cursor_then_live
     let newest = app.last_id().await.expect("events were published");
     let mut caught_up = app.open_topics(&["users/1"], Some(newest)).await;
     assert_eq!(caught_up.start().await, Start::Exact);
+    assert_eq!(caught_up.heartbeats[0].replayed, 0);
     assert_eq!(notices(&mut caught_up).await, []);
 }
 
