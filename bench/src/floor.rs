@@ -181,7 +181,7 @@ mod tests {
             &Ping { count: 3, time },
             &mut Vec::new(),
         );
-        let body = "id: 00000000000000ab-3\nevent: ping\ndata: {\"count\":3,\"time\":\"2026-11-25T09:00:00.000Z\"}\n\n";
+        let body = "id: 00000000000000ab-3\nevent: ping\ndata: {\"count\":3,\"time\":\"2026-11-25T09:00:00.000000Z\"}\n\n";
         assert_eq!(
             String::from_utf8(framed).expect("ascii"),
             format!("{:x}\r\n{body}\r\n", body.len())
