@@ -1,6 +1,6 @@
 //! The page: a header with the status badge, who the page is signed in as (and "your notices"),
 //! the notices, the counters, the topics box and the notices on the topics it follows, the
-//! latency sparkline and the list of recent pings.
+//! latency chart and the list of recent pings.
 
 use shared::{AppEvent, Selection};
 use web_sys::HtmlInputElement;

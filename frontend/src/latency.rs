@@ -1,33 +1,42 @@
-//! Delivery latency: how late each ping arrived, its arrival by this browser's clock less its
-//! `time` by the server's, over the newest [`WINDOW`] pings.
+//! Delivery latency: how late each ping arrived live, its arrival by this browser's clock less
+//! its `time` by the server's, in microseconds, over the newest [`WINDOW`] live pings. Pings the
+//! server replayed from history when the stream opened are not counted: they were sent long
+//! before they arrived.
 //!
 //! The two clocks differ, and one-way timing cannot measure by how much. A figure below zero
 //! proves the browser's clock is behind the server's by at least that much: from then on every
 //! figure is corrected by the largest such shortfall seen (the offset), so none is ever negative
-//! and the fastest delivery reads 0 ms. A browser clock *ahead* of the server's cannot be told
+//! and the fastest delivery reads 0. A browser clock *ahead* of the server's cannot be told
 //! from slow deliveries: the figures are then too high by the difference. On one machine, or with
 //! both clocks kept by NTP, there is nothing to correct and the figures are the real latency.
 
 use std::collections::VecDeque;
 
-/// How many pings the figures, the sparkline and the percentiles cover.
+/// How many pings the figures, the chart and the percentiles cover.
 pub const WINDOW: usize = 100;
+
+/// `micros` as milliseconds with two decimals, `1.23 ms`: integers only (formatting a float
+/// costs the page kilobytes).
+pub fn ms_text(micros: u64) -> String {
+    let hundredths = micros / 10;
+    format!("{}.{:02} ms", hundredths / 100, hundredths % 100)
+}
 
 /// The newest [`WINDOW`] latencies and the clock offset learnt so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Latencies {
-    /// Arrival less sending time as measured, in milliseconds, oldest first; may be negative.
+    /// Arrival less sending time as measured, in microseconds, oldest first; may be negative.
     measured: VecDeque<i64>,
-    /// How far behind the server's clock the browser's is known to be, in milliseconds (>= 0).
+    /// How far behind the server's clock the browser's is known to be, in microseconds (>= 0).
     offset: i64,
 }
 
 impl Latencies {
-    /// Records a ping sent at `sent_ms` by the server's clock that arrived at `arrived_ms` by the
-    /// browser's (both since the Unix epoch); returns its figure, corrected by the offset known
-    /// now.
-    pub fn record(&mut self, sent_ms: i64, arrived_ms: i64) -> u64 {
-        let measured = arrived_ms.saturating_sub(sent_ms);
+    /// Records a ping sent at `sent_us` by the server's clock that arrived at `arrived_us` by
+    /// the browser's (both microseconds since the Unix epoch); returns its figure in
+    /// microseconds, corrected by the offset known now.
+    pub fn record(&mut self, sent_us: i64, arrived_us: i64) -> u64 {
+        let measured = arrived_us.saturating_sub(sent_us);
         self.offset = self.offset.max(measured.saturating_neg());
         if self.measured.len() == WINDOW {
             self.measured.pop_front();
@@ -40,25 +49,26 @@ impl Latencies {
         u64::try_from(measured.saturating_add(self.offset)).unwrap_or_default()
     }
 
-    /// The figures, oldest first, all corrected by the offset known now.
+    /// The figures in microseconds, oldest first, all corrected by the offset known now.
     pub fn figures(&self) -> Vec<u64> {
-        self.measured.iter().map(|&ms| self.correct(ms)).collect()
+        self.measured.iter().map(|&us| self.correct(us)).collect()
     }
 
-    /// By how many milliseconds the figures are corrected: 0 unless the browser's clock was found
-    /// behind the server's.
-    pub fn offset_ms(&self) -> u64 {
+    /// By how many microseconds the figures are corrected: 0 unless the browser's clock was
+    /// found behind the server's.
+    pub fn offset_us(&self) -> u64 {
         self.correct(0)
     }
 
-    /// The `percent`th percentile of the figures (nearest rank); `None` before the first ping.
+    /// The `percent`th percentile of the figures in microseconds (nearest rank); `None` before
+    /// the first ping.
     pub fn percentile(&self, percent: usize) -> Option<u64> {
         // An insertion sort: for a hundred figures as quick as the standard library's, which
         // costs the page some 3 KB.
         let mut sorted: Vec<u64> = Vec::with_capacity(self.measured.len());
-        for ms in self.figures() {
-            let at = sorted.partition_point(|&shorter| shorter <= ms);
-            sorted.insert(at, ms);
+        for us in self.figures() {
+            let at = sorted.partition_point(|&shorter| shorter <= us);
+            sorted.insert(at, us);
         }
         let rank = (percent * sorted.len()).div_ceil(100).max(1);
         sorted.get(rank - 1).copied()
@@ -71,7 +81,7 @@ mod tests {
 
     use super::*;
 
-    const SENT: i64 = 1_795_424_400_000;
+    const SENT: i64 = 1_795_424_400_000_000;
 
     fn recorded(delays: impl IntoIterator<Item = i64>) -> (Latencies, Vec<u64>) {
         let mut latencies = Latencies::default();
@@ -87,19 +97,19 @@ mod tests {
         let (latencies, shown) = recorded([3, 12, 5]);
         assert_eq!(shown, [3, 12, 5]);
         assert_eq!(latencies.figures(), [3, 12, 5]);
-        assert_eq!(latencies.offset_ms(), 0);
+        assert_eq!(latencies.offset_us(), 0);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_browser_clock_behind_the_servers_is_corrected_and_nothing_is_negative() {
-        // The browser's clock is 2 s behind: every delay reads 2000 ms short.
+        // The browser's clock is 2 ms behind: every delay reads 2,000 µs short.
         let (latencies, shown) = recorded([-1_995, -1_990, -1_998, -1_980]);
         assert_eq!(
             shown,
             [0, 5, 0, 18],
             "each figure with the offset known then"
         );
-        assert_eq!(latencies.offset_ms(), 1_998);
+        assert_eq!(latencies.offset_us(), 1_998);
         assert_eq!(
             latencies.figures(),
             [3, 8, 0, 18],
@@ -116,6 +126,15 @@ mod tests {
         let figures = latencies.figures();
         assert_eq!(figures.len(), WINDOW);
         assert_eq!(figures[0], 50);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn figures_read_as_milliseconds_with_two_decimals() {
+        assert_eq!(ms_text(0), "0.00 ms");
+        assert_eq!(ms_text(421), "0.42 ms");
+        assert_eq!(ms_text(1_009), "1.00 ms");
+        assert_eq!(ms_text(12_345), "12.34 ms");
+        assert_eq!(ms_text(3_000_000), "3000.00 ms");
     }
 
     #[wasm_bindgen_test(unsupported = test)]

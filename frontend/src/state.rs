@@ -34,8 +34,9 @@ pub enum EntryKind {
     Ping {
         /// The ping.
         ping: Ping,
-        /// How late it arrived, in milliseconds, as [`Latencies::record`] figured it.
-        latency_ms: u64,
+        /// How late it arrived, in microseconds, as [`Latencies::record`] figured it; `None` for
+        /// a ping the server replayed from history when the stream opened.
+        latency_us: Option<u64>,
     },
     /// This many events of the stream between the neighbouring rows never arrived.
     Gap {
@@ -167,10 +168,11 @@ impl PageState {
                 arrived,
                 ..
             } => {
-                let latency_ms = self
-                    .latencies
-                    .record(ping.time.timestamp_millis(), arrived as i64);
-                self.push(EntryKind::Ping { ping, latency_ms });
+                let latency_us = arrived.map(|arrived| {
+                    self.latencies
+                        .record(ping.time.timestamp_micros(), arrived.as_micros())
+                });
+                self.push(EntryKind::Ping { ping, latency_us });
                 self.received += 1;
             }
             Feed::Event {
@@ -251,15 +253,18 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
+    use crate::stream::Moment;
 
     const SENT_MS: i64 = 1_795_424_400_000;
 
-    fn ping(count: u64, delay_ms: i64) -> PageAction {
+    /// Ping `count`, arrived `delay_us` after it was sent, or replayed from history (`None`).
+    fn ping(count: u64, delay_us: Option<i64>) -> PageAction {
         let time = DateTime::<Utc>::from_timestamp_millis(SENT_MS).expect("a valid time");
+        let arrived = delay_us.map(|us| Moment::from_ms(SENT_MS as f64 + us as f64 / 1000.0));
         PageAction::Feed(Feed::Event {
             event: AppEvent::Ping(Ping { count, time }),
             stamp: None,
-            arrived: (SENT_MS + delay_ms) as f64,
+            arrived,
         })
     }
 
@@ -272,7 +277,7 @@ mod tests {
         PageAction::Feed(Feed::Event {
             event: AppEvent::Notice(notice),
             stamp: None,
-            arrived: 0.0,
+            arrived: Some(Moment::from_ms(0.0)),
         })
     }
 
@@ -285,7 +290,10 @@ mod tests {
     /// The list, oldest first, in a form that reads well in assertions.
     fn rows(state: &PageState) -> Vec<String> {
         let row = |entry: &Entry| match entry.kind {
-            EntryKind::Ping { ping, latency_ms } => format!("#{} {latency_ms} ms", ping.count),
+            EntryKind::Ping { ping, latency_us } => match latency_us {
+                Some(us) => format!("#{} {us} us", ping.count),
+                None => format!("#{} replayed", ping.count),
+            },
             EntryKind::Gap { missed } => format!("missed {missed}"),
             EntryKind::Reset => "reset".to_owned(),
         };
@@ -303,18 +311,30 @@ mod tests {
     #[wasm_bindgen_test(unsupported = test)]
     fn pings_are_listed_newest_first_with_their_latency_and_the_marks_fed_between_them() {
         let state = run([
-            ping(1, 4),
+            ping(1, None),
+            ping(2, Some(400)),
             PageAction::Feed(Feed::Gap { missed: 2 }),
-            ping(2, 12),
+            ping(5, Some(12_000)),
             PageAction::Feed(Feed::Reset),
-            ping(1, 3),
+            ping(1, Some(3_000)),
         ]);
         assert_eq!(
             rows(&state),
-            ["#1 4 ms", "missed 2", "#2 12 ms", "reset", "#1 3 ms"]
+            [
+                "#1 replayed",
+                "#2 400 us",
+                "missed 2",
+                "#5 12000 us",
+                "reset",
+                "#1 3000 us"
+            ]
         );
-        assert_eq!(state.received, 3);
-        assert_eq!(state.latencies.figures(), [4, 12, 3]);
+        assert_eq!(state.received, 4);
+        assert_eq!(
+            state.latencies.figures(),
+            [400, 12_000, 3_000],
+            "a ping replayed from history has no latency"
+        );
     }
 
     #[wasm_bindgen_test(unsupported = test)]
@@ -443,8 +463,12 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn the_list_stays_bounded_however_many_pings_arrive() {
-        let state = run((1..=100_000)
-            .flat_map(|count| [ping(count, 1), PageAction::Feed(Feed::Gap { missed: 1 })]));
+        let state = run((1..=100_000).flat_map(|count| {
+            [
+                ping(count, Some(1)),
+                PageAction::Feed(Feed::Gap { missed: 1 }),
+            ]
+        }));
         assert_eq!(state.entries.len(), MAX_ENTRIES);
         assert_eq!(state.received, 100_000);
         assert_eq!(state.entries[0].kind, EntryKind::Gap { missed: 1 });

@@ -8,7 +8,8 @@
 //! [`session_store`]. It hands everything that happens to a pure [`tab_role::TabRole`], which
 //! follows another tab or holds the stream itself, watches it for [`stall`]s, catches a new tab up
 //! ([`catch_up`]), keeps the [`recent`] events it resumes after, backs off ([`backoff`]) and moves
-//! the one [`connection`] state machine. Events travel raw ([`raw_event`]) and are judged by their
+//! the one [`connection`] state machine; every time it passes around is a [`moment::Moment`].
+//! Events travel raw ([`raw_event`]) and are judged by their
 //! ids alone ([`feed`]) before they are decoded into the set's type.
 
 pub mod backoff;
@@ -16,6 +17,7 @@ pub mod catch_up;
 pub mod connection;
 pub mod feed;
 pub mod hook;
+pub mod moment;
 pub mod raw_event;
 pub mod recent;
 pub mod session_store;
@@ -29,4 +31,5 @@ pub mod tab_role;
 pub use connection::Connection;
 pub use feed::Feed;
 pub use hook::use_event_stream;
+pub use moment::Moment;
 pub use status::StreamStatus;

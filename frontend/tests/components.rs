@@ -11,7 +11,7 @@ use frontend::{
     components::{latency_chart, notice_list, ping_list, status_badge, stream_stats},
     latency::Latencies,
     state::{MAX_ENTRIES, PageAction, PageState},
-    stream::{Connection, Feed, StreamStatus},
+    stream::{Connection, Feed, Moment, StreamStatus},
 };
 use shared::{AppEvent, Level, Notice, Ping};
 use support::{View, ViewProps, all, attr, eventually, root, rows, text};
@@ -33,7 +33,7 @@ fn received_after(count: u64, sent: &str, delay_ms: i64) -> PageAction {
     PageAction::Feed(Feed::Event {
         event: AppEvent::Ping(Ping { count, time }),
         stamp: None,
-        arrived: (time.timestamp_millis() + delay_ms) as f64,
+        arrived: Some(Moment::from_ms((time.timestamp_millis() + delay_ms) as f64)),
     })
 }
 
@@ -53,7 +53,7 @@ fn notice(text: &str, level: Level) -> PageAction {
             time: time("2026-11-25T09:08:07.000Z"),
         }),
         stamp: None,
-        arrived: 0.0,
+        arrived: Some(Moment::from_ms(0.0)),
     })
 }
 
@@ -100,7 +100,7 @@ async fn status_badge_shows_each_state_and_keeps_the_countdown_out_of_the_live_r
     );
 
     let waiting = Connection::Reconnecting {
-        next_try: Some(1.0),
+        next_try: Some(Moment::from_ms(1.0)),
     };
     badge.update(props(waiting, true, Some(7)));
     eventually(&root, "the countdown", || {
@@ -168,7 +168,38 @@ async fn ping_list_shows_pings_newest_first_with_gap_and_reset_marks() {
     assert!(text(&root, "[data-count='6']").is_some_and(|row| row.starts_with("#6")));
     assert_eq!(
         text(&root, "[data-count='6'] .ping__latency").as_deref(),
-        Some("5 ms")
+        Some("5.00 ms")
+    );
+    list.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_ping_replayed_from_history_says_so_instead_of_a_latency() {
+    let root = root();
+    let time = time("2026-11-25T09:00:01.000Z");
+    let replayed = PageAction::Feed(Feed::Event {
+        event: AppEvent::Ping(Ping { count: 1, time }),
+        stamp: None,
+        arrived: None,
+    });
+    let state = state_after([replayed, received_after(2, "2026-11-25T09:00:02.000Z", 1)]);
+    let list = Renderer::<View>::with_root_and_props(root.clone(), list_props(&state)).render();
+    eventually(&root, "two rows", || {
+        Some(rows(&root)).filter(|rows| rows.len() == 2)
+    })
+    .await;
+    assert_eq!(
+        text(&root, "[data-count='1'] .ping__latency").as_deref(),
+        Some("from history")
+    );
+    assert_eq!(
+        attr(&root, "[data-count='2'] .ping__latency", "data-latency-us").as_deref(),
+        Some("1000")
+    );
+    assert_eq!(
+        state.latencies.figures(),
+        [1_000],
+        "only the live ping is counted"
     );
     list.destroy();
 }
@@ -337,7 +368,7 @@ async fn notices_are_styled_by_level_dismissible_and_critical_ones_are_announced
 }
 
 #[wasm_bindgen_test]
-async fn the_sparkline_has_a_point_per_ping_with_p50_and_p99_beside_it() {
+async fn the_chart_has_a_point_per_ping_its_p50_and_p99_as_lines_and_its_scale() {
     let root = root();
     let mut latencies = Latencies::default();
     for delay in 1..=100 {
@@ -350,7 +381,7 @@ async fn the_sparkline_has_a_point_per_ping_with_p50_and_p99_beside_it() {
         },
     )
     .render();
-    let points = eventually(&root, "the sparkline", || {
+    let points = eventually(&root, "the chart", || {
         attr(&root, "#latency polyline", "points")
     })
     .await;
@@ -361,8 +392,28 @@ async fn the_sparkline_has_a_point_per_ping_with_p50_and_p99_beside_it() {
         attr(&root, "#latency", "data-points").as_deref(),
         Some("100")
     );
-    assert_eq!(attr(&root, "#latency", "data-p50").as_deref(), Some("50"));
-    assert_eq!(attr(&root, "#latency", "data-p99").as_deref(), Some("99"));
+    assert_eq!(
+        attr(&root, "#latency", "data-p50-us").as_deref(),
+        Some("50")
+    );
+    assert_eq!(
+        attr(&root, "#latency", "data-p99-us").as_deref(),
+        Some("99")
+    );
+    assert_eq!(
+        attr(&root, "#latency", "data-top-us").as_deref(),
+        Some("100")
+    );
+    // The scale beside the chart, and a line each for p50 and p99 across it.
+    assert_eq!(text(&root, ".latency__axis").as_deref(), Some("0.10 ms0"));
+    assert_eq!(attr(&root, ".latency__p50", "y1").as_deref(), Some("20"));
+    assert_eq!(attr(&root, ".latency__p99", "y1").as_deref(), Some("2"));
+    assert!(
+        text(&root, "#latency figcaption").is_some_and(
+            |caption| caption.contains("p50 0.05 ms") && caption.contains("p99 0.09 ms")
+        ),
+        "the figures in milliseconds"
+    );
     assert!(
         text(&root, "#latency figcaption").is_some_and(|caption| !caption.contains("behind")),
         "no correction to speak of"
@@ -375,7 +426,7 @@ async fn the_sparkline_has_a_point_per_ping_with_p50_and_p99_beside_it() {
     });
     eventually(&root, "the corrected figures", || {
         text(&root, "#latency figcaption")
-            .filter(|caption| caption.contains("corrected by 2000 ms"))
+            .filter(|caption| caption.contains("corrected by 2.00 ms"))
     })
     .await;
     assert_eq!(
@@ -386,7 +437,7 @@ async fn the_sparkline_has_a_point_per_ping_with_p50_and_p99_beside_it() {
 }
 
 #[wasm_bindgen_test]
-async fn the_sparkline_waits_for_the_first_ping() {
+async fn the_chart_waits_for_the_first_live_ping() {
     let root = root();
     let chart = Renderer::<View>::with_root_and_props(
         root.clone(),

@@ -715,7 +715,7 @@ fn ping_row_changes() -> Vec<String> {
 }
 
 #[wasm_bindgen_test]
-async fn a_new_ping_adds_a_row_and_a_sparkline_point_and_leaves_the_other_rows_alone() {
+async fn a_new_ping_adds_a_row_and_a_chart_point_and_leaves_the_other_rows_alone() {
     install_fake_event_source();
     let before = sources().len();
     let root = root();

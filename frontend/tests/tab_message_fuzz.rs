@@ -9,6 +9,7 @@
 //! must encode to a text that decodes to the same message.
 
 use frontend::stream::{
+    Moment,
     connection::Connection,
     raw_event::RawEvent,
     tab_message::{Snapshot, TabMessage},
@@ -41,7 +42,7 @@ fn event(name: &str, data: &str, id: &str) -> RawEvent {
         name: name.to_owned(),
         data: data.to_owned(),
         id: id.to_owned(),
-        arrived: 0.0,
+        arrived: Some(Moment::from_micros(1_795_424_400_123_456)),
     }
 }
 
@@ -52,14 +53,17 @@ fn corpus() -> Vec<String> {
         r#"{"count":7,"time":"2026-11-25T09:00:00.000Z"}"#,
         "9f3c2a1b7d4e5f60-7:ping:7",
     );
-    let odd = event("3:abc,", "data: 1:x,\n\u{2028}é", "");
+    let odd = RawEvent {
+        arrived: None,
+        ..event("3:abc,", "data: 1:x,\n\u{2028}é", "")
+    };
     let messages = [
         TabMessage::Event(ping.clone()),
         TabMessage::Event(odd.clone()),
         TabMessage::Heartbeat(r#"{"interval_ms":1000,"heartbeat_ms":2000}"#.to_owned()),
         TabMessage::Connection(Connection::Live),
         TabMessage::Connection(Connection::Reconnecting {
-            next_try: Some(1_795_424_400_123.0),
+            next_try: Some(Moment::from_ms(1_795_424_400_123.0)),
         }),
         TabMessage::Hello(42),
         TabMessage::Snapshot {

@@ -376,15 +376,15 @@ return {
   received: received ? Number(received.dataset.received) : null,
   rows,
   latencies: [...document.querySelectorAll('ol#pings > li .ping__latency')].map((span) =>
-    Number(span.dataset.latency)),
+    span.dataset.latencyUs === undefined ? null : Number(span.dataset.latencyUs)),
   notices: [...document.querySelectorAll('#notices > .notice')].map((notice) => ({
     text: notice.querySelector('.notice__text').textContent,
     level: notice.dataset.level,
   })),
   alert: document.querySelector('#alert')?.textContent ?? null,
-  sparkline_points: line ? line.getAttribute('points').trim().split(/\s+/).length : null,
-  p50: latency ? Number(latency.dataset.p50) : null,
-  p99: latency ? Number(latency.dataset.p99) : null,
+  chart_points: line ? line.getAttribute('points').trim().split(/\s+/).length : null,
+  p50_us: latency ? Number(latency.dataset.p50Us) : null,
+  p99_us: latency ? Number(latency.dataset.p99Us) : null,
   marked: window.pingstreamE2eMark === true,
   text: document.body ? document.body.innerText : '',
 };
@@ -424,18 +424,19 @@ pub struct PageView {
     pub received: Option<u64>,
     /// The list, newest first.
     pub rows: Vec<Row>,
-    /// The delivery latency each ping row shows, in milliseconds, newest first.
-    pub latencies: Vec<u64>,
+    /// The delivery latency each ping row shows, in microseconds, newest first; `None` for a
+    /// ping the page says was replayed from history.
+    pub latencies: Vec<Option<u64>>,
     /// The notices shown, newest first.
     pub notices: Vec<ShownNotice>,
     /// The text of the assertive live region that announces critical notices.
     pub alert: Option<String>,
-    /// How many points the latency sparkline's line has; `None` before there is one.
-    pub sparkline_points: Option<usize>,
-    /// The median latency beside the sparkline.
-    pub p50: Option<u64>,
-    /// The 99th percentile beside the sparkline.
-    pub p99: Option<u64>,
+    /// How many points the latency chart's line has; `None` before there is one.
+    pub chart_points: Option<usize>,
+    /// The median latency of the chart, in microseconds.
+    pub p50_us: Option<u64>,
+    /// The 99th percentile of the chart, in microseconds.
+    pub p99_us: Option<u64>,
     /// Whether the page is the document [`Browser::mark_page`] marked.
     pub marked: bool,
     /// The visible text, for failure messages.

@@ -17,7 +17,7 @@ pub fn ping_list(entries: &VecDeque<Entry>) -> Html {
         return html! { <p id="pings" class="pings pings--empty">{ "Waiting for the first ping…" }</p> };
     }
     let row = |entry: &Entry| match entry.kind {
-        EntryKind::Ping { ping, latency_ms } => ping_item(entry.key, ping, latency_ms),
+        EntryKind::Ping { ping, latency_us } => ping_item(entry.key, ping, latency_us),
         EntryKind::Gap { missed } => gap_mark(entry.key, missed),
         EntryKind::Reset => reset_mark(entry.key),
     };

@@ -6,7 +6,7 @@
 //! answer, then what waited. Nobody may answer (no leader yet, or it is handing over): after
 //! [`SNAPSHOT_WAIT_MS`] the follower gives up waiting and applies what it has.
 
-use crate::stream::{raw_event::RawEvent, recent::MAX_EVENTS};
+use crate::stream::{Moment, raw_event::RawEvent, recent::MAX_EVENTS};
 
 /// How long a new follower waits for the leader's recent events before it shows live ones without
 /// them (there may be no leader to answer: it is handing over).
@@ -16,25 +16,27 @@ pub const SNAPSHOT_WAIT_MS: f64 = 500.0;
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatchUp {
     nonce: u32,
-    /// When the follower stops waiting for the answer (page time, in milliseconds).
-    deadline: f64,
+    /// When the follower stops waiting for the answer.
+    deadline: Moment,
     /// Live events held back until the answer; `None` once caught up.
     held: Option<Vec<RawEvent>>,
 }
 
 impl CatchUp {
     /// Waiting, from `now`, for the answer to the `Hello(nonce)` just sent.
-    pub fn new(nonce: u32, now: f64) -> Self {
+    pub fn new(nonce: u32, now: Moment) -> Self {
         Self {
             nonce,
-            deadline: now + SNAPSHOT_WAIT_MS,
+            deadline: now.after(SNAPSHOT_WAIT_MS),
             held: Some(Vec::new()),
         }
     }
 
     /// Milliseconds from `now` until [`CatchUp::expire`] gives up waiting; `None` once caught up.
-    pub fn wait(&self, now: f64) -> Option<f64> {
-        self.held.as_ref().map(|_| (self.deadline - now).max(0.0))
+    pub fn wait(&self, now: Moment) -> Option<f64> {
+        self.held
+            .as_ref()
+            .map(|_| self.deadline.since(now).max(0.0))
     }
 
     /// A live event arrived: returns it if it may be applied now, or holds it back. Only the
@@ -66,7 +68,7 @@ impl CatchUp {
 
     /// Stops waiting if the deadline has passed at `now` (nobody answered in time): the events
     /// held back, to apply now; nothing before the deadline or once caught up.
-    pub fn expire(&mut self, now: f64) -> Vec<RawEvent> {
+    pub fn expire(&mut self, now: Moment) -> Vec<RawEvent> {
         if now >= self.deadline {
             self.give_up()
         } else {
@@ -86,6 +88,10 @@ mod tests {
 
     use super::*;
 
+    fn at(ms: f64) -> Moment {
+        Moment::from_ms(ms)
+    }
+
     fn raw(count: u64) -> RawEvent {
         RawEvent::ping("00000000000000aa", count)
     }
@@ -96,8 +102,8 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn live_events_that_beat_the_answer_are_applied_after_it() {
-        let mut catch_up = CatchUp::new(7, 0.0);
-        assert!(catch_up.wait(0.0).is_some());
+        let mut catch_up = CatchUp::new(7, at(0.0));
+        assert!(catch_up.wait(at(0.0)).is_some());
         assert_eq!(catch_up.live(raw(10)), None);
         assert_eq!(catch_up.live(raw(11)), None);
         let applied = catch_up
@@ -108,22 +114,22 @@ mod tests {
             ids(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11].map(raw)),
             "the overlap (10) is left to the reducer, which drops repeats"
         );
-        assert!(catch_up.wait(0.0).is_none());
+        assert!(catch_up.wait(at(0.0)).is_none());
         assert_eq!(catch_up.live(raw(12)), Some(raw(12)), "then live at once");
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn other_tabs_answers_and_late_ones_are_ignored() {
-        let mut catch_up = CatchUp::new(7, 0.0);
+        let mut catch_up = CatchUp::new(7, at(0.0));
         assert_eq!(catch_up.answer(8, vec![raw(1)]), None, "another tab's");
-        assert!(catch_up.wait(0.0).is_some());
+        assert!(catch_up.wait(at(0.0)).is_some());
         assert_eq!(catch_up.answer(7, vec![raw(1)]), Some(vec![raw(1)]));
         assert_eq!(catch_up.answer(7, vec![raw(1)]), None, "a repeat");
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn giving_up_applies_what_was_held_and_ignores_a_late_answer() {
-        let mut catch_up = CatchUp::new(1, 0.0);
+        let mut catch_up = CatchUp::new(1, at(0.0));
         catch_up.live(raw(5));
         assert_eq!(catch_up.give_up(), [raw(5)]);
         assert_eq!(catch_up.answer(1, vec![raw(4)]), None);
@@ -133,19 +139,23 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn waiting_ends_at_the_deadline_and_not_before() {
-        let mut catch_up = CatchUp::new(1, 1_000.0);
+        let mut catch_up = CatchUp::new(1, at(1_000.0));
         catch_up.live(raw(5));
-        assert_eq!(catch_up.wait(1_100.0), Some(SNAPSHOT_WAIT_MS - 100.0));
-        assert_eq!(catch_up.expire(1_100.0), []);
-        assert_eq!(catch_up.wait(2_000.0), Some(0.0), "late, and still waiting");
-        assert_eq!(catch_up.expire(1_000.0 + SNAPSHOT_WAIT_MS), [raw(5)]);
-        assert_eq!(catch_up.wait(2_000.0), None);
+        assert_eq!(catch_up.wait(at(1_100.0)), Some(SNAPSHOT_WAIT_MS - 100.0));
+        assert_eq!(catch_up.expire(at(1_100.0)), []);
+        assert_eq!(
+            catch_up.wait(at(2_000.0)),
+            Some(0.0),
+            "late, and still waiting"
+        );
+        assert_eq!(catch_up.expire(at(1_000.0 + SNAPSHOT_WAIT_MS)), [raw(5)]);
+        assert_eq!(catch_up.wait(at(2_000.0)), None);
         assert_eq!(catch_up.live(raw(6)), Some(raw(6)));
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn an_oversized_answer_and_a_long_wait_stay_bounded() {
-        let mut catch_up = CatchUp::new(1, 0.0);
+        let mut catch_up = CatchUp::new(1, at(0.0));
         for count in 1..=(MAX_EVENTS as u64 * 3) {
             catch_up.live(raw(count));
         }

@@ -2,6 +2,8 @@
 //! holding the stream moves it with [`Signal`]s and tells the other tabs every new state; they show
 //! it as theirs. What the stream carried (events, gaps, resets) is the feed's business, not this.
 
+use crate::stream::Moment;
+
 /// Where the stream's connection stands.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Connection {
@@ -14,10 +16,9 @@ pub enum Connection {
     Stalled,
     /// The stream was lost and is being re-established.
     Reconnecting {
-        /// When the next attempt opens, in milliseconds since the Unix epoch (the same clock in
-        /// every tab); `None` while an attempt is under way (the browser's own retry, or a fresh
+        /// When the next attempt opens (by the wall clock, the same in every tab); `None` while an attempt is under way (the browser's own retry, or a fresh
         /// `EventSource`).
-        next_try: Option<f64>,
+        next_try: Option<Moment>,
     },
     /// The server gave an answer no retry can change ([`is_final`]): no more attempts until the
     /// page is loaded again.
@@ -35,8 +36,8 @@ pub enum Signal {
     Silent,
     /// The browser gave up after an answer worth retrying; the next attempt opens at `next_try`.
     GaveUp {
-        /// In milliseconds since the Unix epoch.
-        next_try: f64,
+        /// When.
+        next_try: Moment,
     },
     /// The browser gave up after a final answer.
     Refused,
@@ -90,11 +91,12 @@ mod tests {
 
     use super::{
         Connection::{self, Closed, Connecting, Live, Reconnecting, Stalled},
+        Moment,
         Signal::{self, Dropped, GaveUp, Opened, Refused, Retrying, Silent},
         is_final,
     };
 
-    const AT: f64 = 5_000.0;
+    const AT: Moment = Moment::from_micros(5_000_000);
     const WAITING: Connection = Reconnecting { next_try: Some(AT) };
     const RETRYING: Connection = Reconnecting { next_try: None };
     const GAVE_UP: Signal = GaveUp { next_try: AT };
@@ -131,7 +133,7 @@ mod tests {
             (WAITING,      Opened,    Live),
             (WAITING,      Dropped,   RETRYING),
             (WAITING,      Silent,    WAITING),
-            (WAITING,      GaveUp { next_try: AT + 1.0 }, Reconnecting { next_try: Some(AT + 1.0) }),
+            (WAITING,      GaveUp { next_try: AT.after(1.0) }, Reconnecting { next_try: Some(AT.after(1.0)) }),
             (WAITING,      Refused,   Closed),
             (WAITING,      Retrying,  RETRYING),
             (Closed,       Opened,    Closed),

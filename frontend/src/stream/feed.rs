@@ -10,6 +10,8 @@
 
 use shared::{EventId, EventStamp, Topic};
 
+use crate::stream::Moment;
+
 /// How many topics' numbers a tab remembers: a stream of every topic may carry thousands. When
 /// one more comes, the topic first seen longest ago is forgotten; an event on a topic forgotten
 /// is judged like the first on it (no gap can be told), never as a false gap.
@@ -25,8 +27,9 @@ pub enum Feed<E> {
         /// Its stamp: its id, topic and number on that topic; `None` if the server sent none
         /// that parses.
         stamp: Option<EventStamp>,
-        /// When the tab holding the stream received it, in milliseconds since the Unix epoch.
-        arrived: f64,
+        /// When the tab holding the stream received it live; `None` for an event the server
+        /// replayed from its history when the stream opened.
+        arrived: Option<Moment>,
     },
     /// This many events on the next event's topic never arrived before it.
     Gap {

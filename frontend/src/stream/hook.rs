@@ -24,7 +24,7 @@ use web_sys::{Event, EventSource, MessageEvent, PageTransitionEvent, RequestInit
 use yew::prelude::*;
 
 use crate::stream::{
-    Feed, StreamStatus,
+    Feed, Moment, StreamStatus,
     connection::is_final,
     raw_event::RawEvent,
     session_store,
@@ -42,11 +42,6 @@ const SHARE_OFF: &str = "share=off";
 /// keep the delay in 32 bits), which a heartbeat announcing a huge interval could ask for; waking
 /// early is harmless, the role just says how much longer to wait.
 const MAX_SLEEP_MS: f64 = 60_000.0;
-
-/// Milliseconds since the Unix epoch: what the role's clock reads.
-fn now() -> f64 {
-    js_sys::Date::now()
-}
 
 /// Whether the page's query string (`location.search`) leaves sharing on.
 fn sharing_requested(search: &str) -> bool {
@@ -200,7 +195,7 @@ impl Source {
                         name: name.to_owned(),
                         data,
                         id,
-                        arrived: now(),
+                        arrived: Some(Moment::now()),
                     }))
                 })
             })
@@ -379,19 +374,19 @@ impl<E: EventSet + 'static> Tab<E> {
         match input {
             Input::Stream(attempt, event) => {
                 if attempt == shell.attempt {
-                    role.stream(event, now(), shell);
+                    role.stream(event, Moment::now(), shell);
                 }
             }
-            Input::Tab(message) => role.tab_message(message, now(), shell),
-            Input::Granted => role.granted(now(), shell),
+            Input::Tab(message) => role.tab_message(message, Moment::now(), shell),
+            Input::Granted => role.granted(Moment::now(), shell),
             // Alone, as with sharing off: nobody relays to this tab, and it relays to nobody.
             Input::Refused => {
                 if !role.is_holding() {
                     shell.channel = None;
-                    role.granted(now(), shell);
+                    role.granted(Moment::now(), shell);
                 }
             }
-            Input::Online => role.online(now(), shell),
+            Input::Online => role.online(Moment::now(), shell),
             // Back from the cache: in the queue for the lock again, as a new tab would be.
             Input::Shown => {
                 let lock = shell
@@ -401,9 +396,9 @@ impl<E: EventSet + 'static> Tab<E> {
                 let sharing = lock.is_some();
                 *shell.lock.borrow_mut() = lock;
                 if sharing {
-                    role.rejoin(now(), shell);
+                    role.rejoin(Moment::now(), shell);
                 } else {
-                    role.granted(now(), shell);
+                    role.granted(Moment::now(), shell);
                 }
             }
             // What the tab shows is kept for a reload. Kept for later by the browser, the page
@@ -413,18 +408,18 @@ impl<E: EventSet + 'static> Tab<E> {
             Input::Hidden(persisted) => {
                 session_store::save(&shell.name, &role.snapshot());
                 if persisted {
-                    role.suspend(now());
+                    role.suspend(Moment::now());
                     drop(shell.source.borrow_mut().take());
                     drop(shell.lock.borrow_mut().take());
                 }
             }
-            Input::Tick => role.tick(now(), shell),
+            Input::Tick => role.tick(Moment::now(), shell),
         }
     }
 
     /// Sets the timer the role asks for from now.
     fn rearm(&mut self) {
-        let wait = self.role.wake_in(now()).min(MAX_SLEEP_MS);
+        let wait = self.role.wake_in(Moment::now()).min(MAX_SLEEP_MS);
         let tick_tx = self.shell.inbox_tx.clone();
         self.timer = Some(Timeout::new(wait.ceil() as u32, move || {
             tick_tx.send(Input::Tick);
@@ -507,9 +502,9 @@ fn follow<E: EventSet + 'static>(
         lock: Rc::clone(&lock),
     };
     let role = if following {
-        TabRole::follow(url, selection, restored, now(), &mut shell)
+        TabRole::follow(url, selection, restored, Moment::now(), &mut shell)
     } else {
-        TabRole::hold(url, selection, restored, now(), &mut shell)
+        TabRole::hold(url, selection, restored, Moment::now(), &mut shell)
     };
     *inbox.tab.borrow_mut() = Some(Tab {
         role,

@@ -6,6 +6,8 @@
 
 use shared::{DecodeError, EventSet, EventStamp, StreamEvent as _, Timing};
 
+use crate::stream::Moment;
+
 /// One event of the stream, as its `EventSource` delivered it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawEvent {
@@ -15,21 +17,23 @@ pub struct RawEvent {
     pub data: String,
     /// Its `lastEventId`: an [`EventStamp`], unless the server misbehaved.
     pub id: String,
-    /// When the tab holding the stream received it, in milliseconds since the Unix epoch; tabs
-    /// that are relayed it keep that time, so every tab shows the same delivery latency.
-    pub arrived: f64,
+    /// When the tab holding the stream received it live; tabs that are relayed it keep that
+    /// time, so every tab shows the same delivery latency. `None` for an event the server
+    /// replayed from its history when the stream opened (the opening heartbeat counts them):
+    /// when it arrived says nothing of how fast the stream is.
+    pub arrived: Option<Moment>,
 }
 
 impl RawEvent {
     /// Where the stream started over, `arrived` at that time: its opening heartbeat said
     /// [`shared::Start::Reset`]. Kept among the events (a heartbeat's name, no data, no id) so
     /// that a tab shown them later (a new tab, a reload) marks the reset where this one did.
-    pub fn reset(arrived: f64) -> Self {
+    pub fn reset(arrived: Moment) -> Self {
         Self {
             name: Timing::NAME.to_owned(),
             data: String::new(),
             id: String::new(),
-            arrived,
+            arrived: Some(arrived),
         }
     }
 
@@ -68,7 +72,7 @@ impl RawEvent {
             name: name.to_owned(),
             data: data.to_owned(),
             id: format!("{epoch}-{seq}:{topic}:{topic_seq}"),
-            arrived: 1_000.0 * seq as f64,
+            arrived: Some(Moment::from_ms(1_000.0 * seq as f64)),
         }
     }
 
@@ -112,7 +116,7 @@ mod tests {
                 topic_seq: 42,
             })
         );
-        assert!(!ping.is_reset() && RawEvent::reset(1.0).is_reset());
+        assert!(!ping.is_reset() && RawEvent::reset(Moment::from_ms(1.0)).is_reset());
         for id in [
             "not an id",
             "9f3c2a1b7d4e5f60-42",

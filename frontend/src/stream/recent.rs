@@ -63,6 +63,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
+    use crate::stream::Moment;
 
     const A: &str = "00000000000000aa";
     const B: &str = "00000000000000bb";
@@ -101,7 +102,7 @@ mod tests {
             RawEvent::ping(A, 3),
             RawEvent::example("notice", "not json", A, 6),
             RawEvent::ping(A, 9),
-            RawEvent::reset(9_500.0),
+            RawEvent::reset(Moment::from_ms(9_500.0)),
             RawEvent::ping(B, 1),
         ]
         .into_iter()

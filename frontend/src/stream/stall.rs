@@ -3,11 +3,13 @@
 //! slept). Browsers never show SSE comments to JavaScript, so the server's `heartbeat` events are
 //! what make silence measurable.
 //!
-//! Pure: every time is passed in (milliseconds, `Date.now()` in the browser), so the rules are
+//! Pure: every time is passed in (a [`Moment`]: [`Moment::now`] in the browser), so the rules are
 //! tested without waiting. The rules compare the time of the last event with the time of the
 //! check, never count timer ticks: a background tab's timers may fire once a minute.
 
 use shared::Timing;
+
+use crate::stream::Moment;
 
 /// How many of the server's promised silences make a stall.
 pub const SILENCES: f64 = 3.0;
@@ -70,61 +72,66 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StallWatch {
     budget_ms: f64,
-    last_heard: f64,
+    last_heard: Moment,
     /// When the pending check was meant to run; a check much later than this ran in a tab that
     /// was asleep.
-    due: f64,
+    due: Moment,
     /// When a late check found silence and chose to look again instead of calling a stall.
-    suspect_since: Option<f64>,
+    suspect_since: Option<Moment>,
 }
 
 impl StallWatch {
     /// Starts watching at `now`, which counts as the last time something was heard.
-    pub fn new(now: f64, budget_ms: f64) -> Self {
+    pub fn new(now: Moment, budget_ms: f64) -> Self {
         Self {
             budget_ms,
             last_heard: now,
-            due: now + budget_ms,
+            due: now.after(budget_ms),
             suspect_since: None,
         }
     }
 
     /// Something arrived from the server at `now`.
-    pub fn heard(&mut self, now: f64) {
-        self.last_heard = self.last_heard.max(now);
+    pub fn heard(&mut self, now: Moment) {
+        if now > self.last_heard {
+            self.last_heard = now;
+        }
         self.suspect_since = None;
     }
 
     /// The server announced its timing: from now on a stall is a silence of `budget_ms`.
     pub fn set_budget(&mut self, budget_ms: f64) {
         self.budget_ms = budget_ms;
-        self.due = self.due.min(self.last_heard + budget_ms);
+        let due = self.last_heard.after(budget_ms);
+        if due < self.due {
+            self.due = due;
+        }
     }
 
     /// Milliseconds from `now` until [`StallWatch::check`] is due.
-    pub fn wait(&self, now: f64) -> f64 {
-        (self.due - now).max(0.0)
+    pub fn wait(&self, now: Moment) -> f64 {
+        self.due.since(now).max(0.0)
     }
 
     /// Looks at the silence at `now`. A check that runs far later than it was due (the tab was
     /// asleep) never calls a stall at once: it looks again [`LOOK_AGAIN_MS`] later, so that events
     /// queued while the tab slept are counted first. A check may also run early (another tab
     /// reported silence); it judges by the same rules.
-    pub fn check(&mut self, now: f64) -> Verdict {
-        let silent_ms = now - self.last_heard;
+    pub fn check(&mut self, now: Moment) -> Verdict {
+        let silent_ms = now.since(self.last_heard);
         if silent_ms < self.budget_ms {
             self.suspect_since = None;
-            self.due = self.last_heard + self.budget_ms;
+            self.due = self.last_heard.after(self.budget_ms);
             return Verdict::Wait;
         }
         match self.suspect_since {
-            None if now - self.due > LATE_MS => {
+            None if now.since(self.due) > LATE_MS => {
                 self.suspect_since = Some(now);
-                self.due = now + LOOK_AGAIN_MS;
+                self.due = now.after(LOOK_AGAIN_MS);
                 Verdict::Wait
             }
-            Some(since) if now - since < LOOK_AGAIN_MS => {
-                self.due = since + LOOK_AGAIN_MS;
+            Some(since) if now.since(since) < LOOK_AGAIN_MS => {
+                self.due = since.after(LOOK_AGAIN_MS);
                 Verdict::Wait
             }
             _ => Verdict::Stalled { silent_ms },
@@ -138,11 +145,15 @@ mod tests {
 
     use super::*;
 
+    fn at(ms: f64) -> Moment {
+        Moment::from_ms(ms)
+    }
+
     /// Checks at `now` a stream that must not be found stalled; returns how long until the next
     /// check is due.
     fn wait_after_check(watch: &mut StallWatch, now: f64) -> f64 {
-        match watch.check(now) {
-            Verdict::Wait => watch.wait(now),
+        match watch.check(at(now)) {
+            Verdict::Wait => watch.wait(at(now)),
             stalled => panic!("{stalled:?} at {now} ms"),
         }
     }
@@ -151,6 +162,7 @@ mod tests {
         interval_ms: 1_000,
         heartbeat_ms: Some(2_000),
         start: None,
+        replayed: 0,
     };
 
     #[wasm_bindgen_test(unsupported = test)]
@@ -160,24 +172,28 @@ mod tests {
             interval_ms: 60_000,
             heartbeat_ms: Some(15_000),
             start: None,
+            replayed: 0,
         };
         assert_eq!(budget_ms(&slow_pings), 45_000.0);
         let no_heartbeats = Timing {
             interval_ms: 5_000,
             heartbeat_ms: None,
             start: None,
+            replayed: 0,
         };
         assert_eq!(budget_ms(&no_heartbeats), 15_000.0);
         let fast = Timing {
             interval_ms: 100,
             heartbeat_ms: Some(200),
             start: None,
+            replayed: 0,
         };
         assert_eq!(budget_ms(&fast), MIN_BUDGET_MS);
         let zero = Timing {
             interval_ms: 0,
             heartbeat_ms: Some(0),
             start: None,
+            replayed: 0,
         };
         assert_eq!(budget_ms(&zero), MIN_BUDGET_MS);
     }
@@ -201,12 +217,12 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_stream_that_keeps_talking_never_stalls() {
-        let mut watch = StallWatch::new(0.0, 3_000.0);
-        let mut next_check = watch.wait(0.0);
+        let mut watch = StallWatch::new(at(0.0), 3_000.0);
+        let mut next_check = watch.wait(at(0.0));
         let mut checks = 0;
         for second in 1..=100 {
             let now = f64::from(second) * 1_000.0;
-            watch.heard(now);
+            watch.heard(at(now));
             if now >= next_check {
                 checks += 1;
                 next_check = now + wait_after_check(&mut watch, now);
@@ -217,29 +233,29 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn silence_longer_than_the_budget_is_a_stall_measured_from_the_last_event() {
-        let mut watch = StallWatch::new(0.0, 3_000.0);
-        watch.heard(1_000.0);
+        let mut watch = StallWatch::new(at(0.0), 3_000.0);
+        watch.heard(at(1_000.0));
         assert_eq!(wait_after_check(&mut watch, 3_000.0), 1_000.0);
         assert_eq!(wait_after_check(&mut watch, 3_999.0), 1.0);
         assert_eq!(
-            watch.check(4_000.0),
+            watch.check(at(4_000.0)),
             Verdict::Stalled { silent_ms: 3_000.0 }
         );
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_check_that_fires_late_looks_again_before_calling_a_stall() {
-        let mut watch = StallWatch::new(0.0, 3_000.0);
+        let mut watch = StallWatch::new(at(0.0), 3_000.0);
         // A background tab: the 3 s timer fired after a minute.
         assert_eq!(wait_after_check(&mut watch, 60_000.0), LOOK_AGAIN_MS);
         // The events queued while it slept arrive: no stall, the stream is fine.
-        watch.heard(60_010.0);
+        watch.heard(at(60_010.0));
         assert_eq!(wait_after_check(&mut watch, 60_500.0), 2_510.0);
 
         // Asleep again, and this time nothing was queued: the second look calls it.
         assert_eq!(wait_after_check(&mut watch, 125_000.0), LOOK_AGAIN_MS);
         assert_eq!(
-            watch.check(185_000.0),
+            watch.check(at(185_000.0)),
             Verdict::Stalled {
                 silent_ms: 124_990.0
             },
@@ -249,33 +265,37 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn an_early_check_during_the_second_look_keeps_waiting() {
-        let mut watch = StallWatch::new(0.0, 3_000.0);
+        let mut watch = StallWatch::new(at(0.0), 3_000.0);
         assert_eq!(wait_after_check(&mut watch, 10_000.0), LOOK_AGAIN_MS);
         assert_eq!(wait_after_check(&mut watch, 10_200.0), 300.0);
-        assert!(matches!(watch.check(10_500.0), Verdict::Stalled { .. }));
+        assert!(matches!(watch.check(at(10_500.0)), Verdict::Stalled { .. }));
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_check_on_time_or_slightly_late_calls_the_stall_at_once() {
-        let mut watch = StallWatch::new(0.0, 3_000.0);
+        let mut watch = StallWatch::new(at(0.0), 3_000.0);
         assert!(matches!(
-            watch.check(3_000.0 + LATE_MS),
+            watch.check(at(3_000.0 + LATE_MS)),
             Verdict::Stalled { .. }
         ));
         // Called early, by a tab that noticed the silence first: same rules.
-        let mut watch = StallWatch::new(0.0, 3_000.0);
+        let mut watch = StallWatch::new(at(0.0), 3_000.0);
         watch.set_budget(2_000.0);
-        assert_eq!(watch.wait(0.0), 2_000.0, "a shorter budget moves the check");
-        assert!(matches!(watch.check(2_500.0), Verdict::Stalled { .. }));
+        assert_eq!(
+            watch.wait(at(0.0)),
+            2_000.0,
+            "a shorter budget moves the check"
+        );
+        assert!(matches!(watch.check(at(2_500.0)), Verdict::Stalled { .. }));
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_longer_budget_learned_from_the_server_applies_to_the_next_check() {
-        let mut watch = StallWatch::new(0.0, DEFAULT_BUDGET_MS);
+        let mut watch = StallWatch::new(at(0.0), DEFAULT_BUDGET_MS);
         watch.set_budget(45_000.0);
         assert_eq!(wait_after_check(&mut watch, DEFAULT_BUDGET_MS), 35_000.0);
         assert_eq!(
-            watch.check(45_000.0),
+            watch.check(at(45_000.0)),
             Verdict::Stalled {
                 silent_ms: 45_000.0
             }

@@ -2,7 +2,7 @@
 //! to the next attempt and how many events were ignored as malformed. Pure: the hook applies each
 //! [`StatusAction`] and re-renders its component only when something changed.
 
-use crate::stream::Connection;
+use crate::stream::{Connection, Moment};
 
 /// The stream's state as the page shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,13 +31,13 @@ impl Default for StreamStatus {
 /// Everything that changes a [`StreamStatus`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusAction {
-    /// The connection is `connection`, at `now` (milliseconds since the Unix epoch): what the
+    /// The connection is `connection`, at `now`: what the
     /// countdown counts from.
     Show {
         /// The state.
         connection: Connection,
         /// The time.
-        now: f64,
+        now: Moment,
     },
     /// The browser's network state changed.
     Network {
@@ -71,7 +71,7 @@ impl StreamStatus {
                 self.connection = connection;
                 self.retry_in_secs = match connection {
                     Connection::Reconnecting { next_try: Some(at) } => {
-                        Some(((at - now) / 1000.0).ceil().max(0.0) as u32)
+                        Some((at.since(now) / 1000.0).ceil().max(0.0) as u32)
                     }
                     _ => None,
                 };
@@ -98,13 +98,16 @@ mod tests {
     }
 
     fn show(connection: Connection, now: f64) -> StatusAction {
-        StatusAction::Show { connection, now }
+        StatusAction::Show {
+            connection,
+            now: Moment::from_ms(now),
+        }
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn the_countdown_is_the_whole_seconds_left_until_the_next_try() {
         let waiting = Connection::Reconnecting {
-            next_try: Some(10_000.0),
+            next_try: Some(Moment::from_ms(10_000.0)),
         };
         for (now, secs) in [
             (7_500.0, 3),

@@ -11,7 +11,7 @@
 //! unambiguous whatever the relayed data holds, and a few lines of code where a serde format
 //! cost the page 6 KB (gzipped) for the same job.
 
-use crate::stream::{Connection, raw_event::RawEvent, recent::MAX_EVENTS};
+use crate::stream::{Connection, Moment, raw_event::RawEvent, recent::MAX_EVENTS};
 
 /// The longest message text [`TabMessage::decode`] looks at, in bytes; the
 /// [`TabChannel`](crate::stream::tab_channel::TabChannel) does not even copy a longer string out
@@ -52,12 +52,14 @@ fn small_number(text: &str) -> Option<u32> {
     number(text)?.try_into().ok()
 }
 
-/// Appends an event's four fields (name, data, id, arrival in whole milliseconds) as netstrings.
+/// Appends an event's four fields (name, data, id, arrival in whole microseconds since the Unix
+/// epoch, empty for an event replayed from history) as netstrings.
 fn write_event(text: &mut String, event: &RawEvent) {
     push(text, &event.name);
     push(text, &event.data);
     push(text, &event.id);
-    push(text, &(event.arrived as u64).to_string());
+    let arrived = event.arrived.map(|at| at.as_micros().max(0).to_string());
+    push(text, arrived.as_deref().unwrap_or_default());
 }
 
 /// The event whose fields [`write_event`] wrote.
@@ -69,7 +71,10 @@ fn read_event(fields: &[&str]) -> Option<RawEvent> {
         name: (*name).to_owned(),
         data: (*data).to_owned(),
         id: (*id).to_owned(),
-        arrived: number(arrived)? as f64,
+        arrived: match *arrived {
+            "" => None,
+            micros => Some(Moment::from_micros(number(micros)?.try_into().ok()?)),
+        },
     })
 }
 
@@ -80,7 +85,9 @@ fn write_connection(text: &mut String, connection: Connection) {
         Connection::Live => "l".to_owned(),
         Connection::Stalled => "s".to_owned(),
         Connection::Reconnecting { next_try: None } => "r".to_owned(),
-        Connection::Reconnecting { next_try: Some(at) } => (at as u64).to_string(),
+        Connection::Reconnecting { next_try: Some(at) } => {
+            (at.as_micros().max(0) / 1000).to_string()
+        }
         Connection::Closed => "x".to_owned(),
     };
     push(text, &field);
@@ -95,7 +102,9 @@ fn read_connection(field: &str) -> Option<Connection> {
         "r" => Connection::Reconnecting { next_try: None },
         "x" => Connection::Closed,
         at => Connection::Reconnecting {
-            next_try: Some(number(at)? as f64),
+            next_try: Some(Moment::from_micros(
+                i64::try_from(number(at)?).ok()?.checked_mul(1000)?,
+            )),
         },
     })
 }
@@ -263,7 +272,15 @@ mod tests {
                 name: "any name, even 3:abc,".to_owned(),
                 data: "not json, 3:abc, \"quoted\"\nand\u{2028}odd é".to_owned(),
                 id: String::new(),
-                arrived: 0.0,
+                arrived: Some(Moment::from_ms(0.0)),
+            }),
+            TabMessage::Event(RawEvent {
+                arrived: None,
+                ..raw(2)
+            }),
+            TabMessage::Event(RawEvent {
+                arrived: Some(Moment::from_ms(1_795_424_400_123.456)),
+                ..raw(3)
             }),
             TabMessage::Heartbeat(r#"{"interval_ms":1000,"heartbeat_ms":2000}"#.to_owned()),
             TabMessage::Heartbeat(String::new()),
@@ -272,10 +289,10 @@ mod tests {
             TabMessage::Connection(Connection::Stalled),
             TabMessage::Connection(Connection::Reconnecting { next_try: None }),
             TabMessage::Connection(Connection::Reconnecting {
-                next_try: Some(1_795_424_400_123.0),
+                next_try: Some(Moment::from_ms(1_795_424_400_123.0)),
             }),
             TabMessage::Connection(Connection::Reconnecting {
-                next_try: Some(0.0),
+                next_try: Some(Moment::from_ms(0.0)),
             }),
             TabMessage::Connection(Connection::Closed),
             TabMessage::Hello(0),
@@ -288,7 +305,7 @@ mod tests {
                 nonce: 7,
                 snapshot: Snapshot {
                     connection: Connection::Reconnecting {
-                        next_try: Some(3_000.0),
+                        next_try: Some(Moment::from_ms(3_000.0)),
                     },
                     heartbeat: None,
                     events: Vec::new(),
@@ -308,7 +325,7 @@ mod tests {
         assert_eq!(TabMessage::Silent.encode(), "1:!,");
         assert_eq!(
             TabMessage::Connection(Connection::Reconnecting {
-                next_try: Some(12.0)
+                next_try: Some(Moment::from_ms(12.0))
             })
             .encode(),
             "1:l,2:12,"
@@ -317,11 +334,21 @@ mod tests {
             name: "ping".to_owned(),
             data: "é,".to_owned(),
             id: "a-1".to_owned(),
-            arrived: 1_234.9,
+            arrived: Some(Moment::from_ms(1_234.567_4)),
         };
         assert_eq!(
-            TabMessage::Event(event).encode(),
-            "1:e,4:ping,3:é,,3:a-1,4:1234,"
+            TabMessage::Event(event.clone()).encode(),
+            "1:e,4:ping,3:é,,3:a-1,7:1234567,",
+            "the arrival in whole microseconds"
+        );
+        let replayed = RawEvent {
+            arrived: None,
+            ..event
+        };
+        assert_eq!(
+            TabMessage::Event(replayed).encode(),
+            "1:e,4:ping,3:é,,3:a-1,0:,",
+            "no arrival for an event replayed from history"
         );
     }
 

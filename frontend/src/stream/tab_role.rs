@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use shared::{EventSet, Selection, Start, StreamEvent as _, Timing};
 
 use crate::stream::{
-    Connection, Feed,
+    Connection, Feed, Moment,
     backoff::Backoff,
     catch_up::CatchUp,
     connection::Signal,
@@ -72,13 +72,16 @@ enum Part {
         backoff: Backoff,
         /// Attempts in a row that never opened and were given up on.
         timed_out: u32,
+        /// How many of the next events the server replays from its history (its opening
+        /// heartbeat said so): they are relayed and fed without an arrival time.
+        replaying: u64,
     },
 }
 
 /// Milliseconds from `now` until the whole seconds left before `at` change; `None` once `at` has
 /// passed.
-fn countdown_wait(at: f64, now: f64) -> Option<f64> {
-    let left = at - now;
+fn countdown_wait(at: Moment, now: Moment) -> Option<f64> {
+    let left = at.since(now);
     (left > 0.0).then(|| left - ((left / 1000.0).ceil() - 1.0) * 1000.0)
 }
 
@@ -110,7 +113,7 @@ impl<E: EventSet> TabRole<E> {
         selection: &Selection,
         part: Part,
         restored: Option<Snapshot>,
-        now: f64,
+        now: Moment,
         io: &mut impl Io<E>,
     ) -> Self {
         let mut role = Self {
@@ -141,6 +144,7 @@ impl<E: EventSet> TabRole<E> {
         Part::Holding {
             backoff: Backoff::default(),
             timed_out: 0,
+            replaying: 0,
         }
     }
 
@@ -160,7 +164,7 @@ impl<E: EventSet> TabRole<E> {
 
     /// Shows `connection` on this tab's page and, if this tab holds the stream and it changed,
     /// on the other tabs' too.
-    fn show(&mut self, connection: Connection, now: f64, io: &mut impl Io<E>) {
+    fn show(&mut self, connection: Connection, now: Moment, io: &mut impl Io<E>) {
         io.status(StatusAction::Show { connection, now });
         let changed = self.connection != connection;
         self.connection = connection;
@@ -170,7 +174,7 @@ impl<E: EventSet> TabRole<E> {
     }
 
     /// Moves the connection on by `signal`.
-    fn signal(&mut self, signal: Signal, now: f64, io: &mut impl Io<E>) {
+    fn signal(&mut self, signal: Signal, now: Moment, io: &mut impl Io<E>) {
         self.show(self.connection.next(signal), now, io);
     }
 
@@ -217,29 +221,29 @@ impl<E: EventSet> TabRole<E> {
         }
     }
 
-    /// Learns the stream's timing from a heartbeat's `data`; a malformed one is logged. Whether
-    /// it is the opening heartbeat of a stream that starts over ([`Start::Reset`]): the caller
-    /// marks the reset where it arrived among the events, unless it is replaying them.
-    fn apply_heartbeat(&mut self, data: String, io: &mut impl Io<E>) -> bool {
+    /// Learns the stream's timing from a heartbeat's `data`, and returns it; a malformed one is
+    /// logged. The caller marks a reset where an opening heartbeat that says [`Start::Reset`]
+    /// arrived among the events, unless it is replaying them.
+    fn apply_heartbeat(&mut self, data: String, io: &mut impl Io<E>) -> Option<Timing> {
         match serde_json::from_str::<Timing>(&data) {
             Ok(timing) => {
                 self.budget_ms = stall::budget_ms(&timing);
                 self.watch.set_budget(self.budget_ms);
                 self.heartbeat = Some(data);
-                timing.start == Some(Start::Reset)
+                Some(timing)
             }
             Err(_) => {
                 let shown: String = data.chars().take(LOGGED_DATA_CHARS).collect();
                 let text = format!("ignored malformed {} event: \"{shown}\"", Timing::NAME);
                 self.log_once(Timing::NAME, &text, io);
-                false
+                None
             }
         }
     }
 
     /// Opens a new `EventSource`, resuming after the newest id seen; never once the connection
     /// is closed. One that has not opened is given [`stall::connect_budget_ms`]; no other wait.
-    fn connect(&mut self, now: f64, io: &mut impl Io<E>) {
+    fn connect(&mut self, now: Moment, io: &mut impl Io<E>) {
         let Part::Holding { timed_out, .. } = self.part else {
             return;
         };
@@ -253,7 +257,7 @@ impl<E: EventSet> TabRole<E> {
     }
 
     /// A holder looks at its stream's silence, and replaces a stalled one at once.
-    fn look(&mut self, now: f64, io: &mut impl Io<E>) {
+    fn look(&mut self, now: Moment, io: &mut impl Io<E>) {
         let opened = self.connection == Connection::Live;
         let Part::Holding { timed_out, .. } = &mut self.part else {
             return;
@@ -276,7 +280,7 @@ impl<E: EventSet> TabRole<E> {
     }
 
     /// Following nobody yet: no catch-up to wait for.
-    fn suspended(now: f64) -> Part {
+    fn suspended(now: Moment) -> Part {
         let mut catch_up = CatchUp::new(0, now);
         catch_up.give_up();
         Part::Following { catch_up }
@@ -288,7 +292,7 @@ impl<E: EventSet> TabRole<E> {
         url: &str,
         selection: &Selection,
         restored: Option<Snapshot>,
-        now: f64,
+        now: Moment,
         io: &mut impl Io<E>,
     ) -> Self {
         let mut role = Self::new(url, selection, Self::suspended(now), restored, now, io);
@@ -299,13 +303,13 @@ impl<E: EventSet> TabRole<E> {
     /// The page is kept for later (the browser's back/forward cache): the hook closes the stream
     /// and gives the lock back, and this tab holds nothing, keeping what it shows, until it
     /// [`TabRole::rejoin`]s or is [`TabRole::granted`] the stream.
-    pub fn suspend(&mut self, now: f64) {
+    pub fn suspend(&mut self, now: Moment) {
         self.part = Self::suspended(now);
     }
 
     /// Follows again (the page is back, and in the queue for the lock again): asks the leader
     /// for its recent events, as a new tab does; only those newer than what it shows are fed.
-    pub fn rejoin(&mut self, now: f64, io: &mut impl Io<E>) {
+    pub fn rejoin(&mut self, now: Moment, io: &mut impl Io<E>) {
         let nonce = (io.random() * f64::from(u32::MAX)) as u32;
         self.part = Part::Following {
             catch_up: CatchUp::new(nonce, now),
@@ -321,7 +325,7 @@ impl<E: EventSet> TabRole<E> {
         url: &str,
         selection: &Selection,
         restored: Option<Snapshot>,
-        now: f64,
+        now: Moment,
         io: &mut impl Io<E>,
     ) -> Self {
         let mut role = Self::new(url, selection, Self::holding(), restored, now, io);
@@ -331,7 +335,7 @@ impl<E: EventSet> TabRole<E> {
 
     /// This tab was granted the lock (or the browser refused it the lock, and it goes on alone):
     /// it holds the stream from now on, resuming after the newest id it has seen.
-    pub fn granted(&mut self, now: f64, io: &mut impl Io<E>) {
+    pub fn granted(&mut self, now: Moment, io: &mut impl Io<E>) {
         let Part::Following { catch_up } = &mut self.part else {
             return;
         };
@@ -344,12 +348,21 @@ impl<E: EventSet> TabRole<E> {
     }
 
     /// Something happened to the `EventSource` this tab holds.
-    pub fn stream(&mut self, event: SourceEvent, now: f64, io: &mut impl Io<E>) {
-        let Part::Holding { backoff, timed_out } = &mut self.part else {
+    pub fn stream(&mut self, event: SourceEvent, now: Moment, io: &mut impl Io<E>) {
+        let Part::Holding {
+            backoff,
+            timed_out,
+            replaying,
+        } = &mut self.part
+        else {
             return;
         };
         match event {
-            SourceEvent::Event(raw) => {
+            SourceEvent::Event(mut raw) => {
+                if *replaying > 0 {
+                    *replaying -= 1;
+                    raw.arrived = None;
+                }
                 self.watch.heard(now);
                 io.post(&TabMessage::Event(raw.clone()));
                 self.apply(raw, io);
@@ -357,7 +370,13 @@ impl<E: EventSet> TabRole<E> {
             SourceEvent::Heartbeat(data) => {
                 self.watch.heard(now);
                 io.post(&TabMessage::Heartbeat(data.clone()));
-                if self.apply_heartbeat(data, io) {
+                let timing = self.apply_heartbeat(data, io);
+                if let (Some(timing), Part::Holding { replaying, .. }) = (timing, &mut self.part)
+                    && timing.start.is_some()
+                {
+                    *replaying = timing.replayed;
+                }
+                if timing.is_some_and(|timing| timing.start == Some(Start::Reset)) {
                     self.apply(RawEvent::reset(now), io);
                 }
             }
@@ -377,7 +396,7 @@ impl<E: EventSet> TabRole<E> {
                 } else {
                     let delay = backoff.next_delay(io.random());
                     Signal::GaveUp {
-                        next_try: now + delay.as_millis() as f64,
+                        next_try: now.after(delay.as_millis() as f64),
                     }
                 };
                 self.signal(signal, now, io);
@@ -386,7 +405,7 @@ impl<E: EventSet> TabRole<E> {
     }
 
     /// Another tab said something.
-    pub fn tab_message(&mut self, message: TabMessage, now: f64, io: &mut impl Io<E>) {
+    pub fn tab_message(&mut self, message: TabMessage, now: Moment, io: &mut impl Io<E>) {
         let catch_up = match &mut self.part {
             Part::Following { catch_up } => catch_up,
             Part::Holding { .. } => {
@@ -414,7 +433,8 @@ impl<E: EventSet> TabRole<E> {
             TabMessage::Heartbeat(data) => {
                 self.watch.heard(now);
                 self.signal(Signal::Opened, now, io);
-                if self.apply_heartbeat(data, io) {
+                let timing = self.apply_heartbeat(data, io);
+                if timing.is_some_and(|timing| timing.start == Some(Start::Reset)) {
                     self.relayed(RawEvent::reset(now), io);
                 }
             }
@@ -447,14 +467,14 @@ impl<E: EventSet> TabRole<E> {
     }
 
     /// The browser came back online: a holder waiting out a backoff tries at once.
-    pub fn online(&mut self, now: f64, io: &mut impl Io<E>) {
+    pub fn online(&mut self, now: Moment, io: &mut impl Io<E>) {
         if self.is_holding() && !self.connection.is_attempting() {
             self.connect(now, io);
         }
     }
 
     /// Milliseconds from `now` until [`TabRole::tick`] has something to do.
-    pub fn wake_in(&self, now: f64) -> f64 {
+    pub fn wake_in(&self, now: Moment) -> f64 {
         let countdown = match self.connection {
             Connection::Reconnecting { next_try: Some(at) } => Some(at),
             _ => None,
@@ -478,7 +498,7 @@ impl<E: EventSet> TabRole<E> {
     }
 
     /// Time passed (a timer set from [`TabRole::wake_in`] fired, maybe much later than asked).
-    pub fn tick(&mut self, now: f64, io: &mut impl Io<E>) {
+    pub fn tick(&mut self, now: Moment, io: &mut impl Io<E>) {
         let countdown = match self.connection {
             Connection::Reconnecting { next_try: Some(at) } => Some(at),
             _ => None,
@@ -512,6 +532,10 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
+
+    fn at(ms: f64) -> Moment {
+        Moment::from_ms(ms)
+    }
     use crate::stream::catch_up::SNAPSHOT_WAIT_MS;
 
     shared::event_set! {
@@ -541,6 +565,7 @@ mod tests {
             interval_ms: 1000,
             heartbeat_ms: Some(2000),
             start,
+            replayed: 0,
         };
         serde_json::to_string(&timing).expect("a heartbeat serializes")
     }
@@ -636,13 +661,13 @@ mod tests {
     /// second from 1 s.
     fn live_holder(events: impl IntoIterator<Item = RawEvent>) -> (TabRole<TestEvent>, FakeIo) {
         let mut io = FakeIo::default();
-        let mut role = TabRole::hold(URL, &Selection::all(), None, 0.0, &mut io);
-        role.stream(SourceEvent::Open, 0.0, &mut io);
-        role.stream(SourceEvent::Heartbeat(defaults()), 0.0, &mut io);
+        let mut role = TabRole::hold(URL, &Selection::all(), None, at(0.0), &mut io);
+        role.stream(SourceEvent::Open, at(0.0), &mut io);
+        role.stream(SourceEvent::Heartbeat(defaults()), at(0.0), &mut io);
         for (second, event) in events.into_iter().enumerate() {
             role.stream(
                 SourceEvent::Event(event),
-                1_000.0 * (second + 1) as f64,
+                at(1_000.0 * (second + 1) as f64),
                 &mut io,
             );
         }
@@ -651,20 +676,20 @@ mod tests {
 
     fn follower() -> (TabRole<TestEvent>, FakeIo) {
         let mut io = FakeIo::default();
-        let role = TabRole::follow(URL, &Selection::all(), None, 0.0, &mut io);
+        let role = TabRole::follow(URL, &Selection::all(), None, at(0.0), &mut io);
         (role, io)
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_holder_opens_the_stream_and_relays_every_event_it_receives() {
         let mut io = FakeIo::default();
-        let mut role = TabRole::<TestEvent>::hold(URL, &Selection::all(), None, 0.0, &mut io);
+        let mut role = TabRole::<TestEvent>::hold(URL, &Selection::all(), None, at(0.0), &mut io);
         assert_eq!(io.opened, [URL], "a first visit resumes nothing");
         assert_eq!(io.shown, [Connection::Connecting]);
-        role.stream(SourceEvent::Open, 10.0, &mut io);
-        role.stream(SourceEvent::Heartbeat(defaults()), 10.0, &mut io);
-        role.stream(SourceEvent::Event(raw(1)), 20.0, &mut io);
-        role.stream(SourceEvent::Event(notice(2, "hi")), 30.0, &mut io);
+        role.stream(SourceEvent::Open, at(10.0), &mut io);
+        role.stream(SourceEvent::Heartbeat(defaults()), at(10.0), &mut io);
+        role.stream(SourceEvent::Event(raw(1)), at(20.0), &mut io);
+        role.stream(SourceEvent::Event(notice(2, "hi")), at(30.0), &mut io);
         assert_eq!(
             io.posts,
             [
@@ -703,42 +728,93 @@ mod tests {
     }
 
     #[wasm_bindgen_test(unsupported = test)]
+    fn events_the_opening_heartbeat_counts_as_replayed_are_fed_and_relayed_without_arrival() {
+        let mut io = FakeIo::default();
+        let mut role = TabRole::<TestEvent>::hold(URL, &Selection::all(), None, at(0.0), &mut io);
+        role.stream(SourceEvent::Open, at(100.0), &mut io);
+        let replaying = |replayed| {
+            let timing = Timing {
+                interval_ms: 1000,
+                heartbeat_ms: Some(2000),
+                start: Some(Start::Exact),
+                replayed,
+            };
+            SourceEvent::Heartbeat(serde_json::to_string(&timing).expect("serializes"))
+        };
+        role.stream(replaying(2), at(100.0), &mut io);
+        for seq in 1..=3 {
+            role.stream(SourceEvent::Event(raw(seq)), at(200.0), &mut io);
+        }
+        // A later heartbeat (no `start`) says nothing of replays.
+        role.stream(SourceEvent::Heartbeat(defaults()), at(2_000.0), &mut io);
+        role.stream(SourceEvent::Event(raw(4)), at(2_100.0), &mut io);
+        // The browser's own retry: a new opening, one event replayed.
+        role.stream(SourceEvent::Dropped, at(3_000.0), &mut io);
+        role.stream(replaying(1), at(3_500.0), &mut io);
+        role.stream(SourceEvent::Event(raw(5)), at(3_600.0), &mut io);
+        role.stream(SourceEvent::Event(raw(6)), at(3_700.0), &mut io);
+        let arrivals: Vec<_> = io
+            .fed
+            .iter()
+            .filter_map(|item| match item {
+                Feed::Event { arrived, .. } => Some(*arrived),
+                _ => None,
+            })
+            .collect();
+        let live = |seq: u64| Some(Moment::from_ms(1_000.0 * seq as f64));
+        assert_eq!(
+            arrivals,
+            [None, None, live(3), live(4), None, live(6)],
+            "the replayed ones have no arrival"
+        );
+        let relayed: Vec<_> = io
+            .posts
+            .iter()
+            .filter_map(|message| match message {
+                TabMessage::Event(raw) => Some(raw.arrived),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(relayed, arrivals, "followers are told the same");
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
     fn a_reset_is_marked_where_the_opening_heartbeat_says_so_once_and_in_every_tab() {
         let mut io = FakeIo::default();
-        let mut leader = TabRole::<TestEvent>::hold(URL, &Selection::all(), None, 0.0, &mut io);
-        leader.stream(SourceEvent::Open, 0.0, &mut io);
+        let mut leader = TabRole::<TestEvent>::hold(URL, &Selection::all(), None, at(0.0), &mut io);
+        leader.stream(SourceEvent::Open, at(0.0), &mut io);
         leader.stream(
             SourceEvent::Heartbeat(opening(Some(Start::Fresh))),
-            0.0,
+            at(0.0),
             &mut io,
         );
-        leader.stream(SourceEvent::Event(raw(1)), 1_000.0, &mut io);
+        leader.stream(SourceEvent::Event(raw(1)), at(1_000.0), &mut io);
         // The stream is replaced, and the server no longer holds what came after #1: the same
         // run, and only the opening heartbeat tells (the topic's numbers jump, but that is no gap).
-        leader.stream(SourceEvent::Dropped, 1_100.0, &mut io);
-        leader.stream(SourceEvent::Open, 1_200.0, &mut io);
+        leader.stream(SourceEvent::Dropped, at(1_100.0), &mut io);
+        leader.stream(SourceEvent::Open, at(1_200.0), &mut io);
         let reset = opening(Some(Start::Reset));
-        leader.stream(SourceEvent::Heartbeat(reset.clone()), 1_200.0, &mut io);
-        leader.stream(SourceEvent::Event(raw(50)), 1_300.0, &mut io);
+        leader.stream(SourceEvent::Heartbeat(reset.clone()), at(1_200.0), &mut io);
+        leader.stream(SourceEvent::Event(raw(50)), at(1_300.0), &mut io);
         // Replaced again; the server restarted meanwhile and says so.
-        leader.stream(SourceEvent::Dropped, 1_500.0, &mut io);
-        leader.stream(SourceEvent::Open, 2_000.0, &mut io);
-        leader.stream(SourceEvent::Heartbeat(reset.clone()), 2_000.0, &mut io);
+        leader.stream(SourceEvent::Dropped, at(1_500.0), &mut io);
+        leader.stream(SourceEvent::Open, at(2_000.0), &mut io);
+        leader.stream(SourceEvent::Heartbeat(reset.clone()), at(2_000.0), &mut io);
         let restarted = "00000000000000bb";
         leader.stream(
             SourceEvent::Event(RawEvent::ping(restarted, 1)),
-            2_100.0,
+            at(2_100.0),
             &mut io,
         );
         // Resumed exactly: nothing to mark.
         leader.stream(
             SourceEvent::Heartbeat(opening(Some(Start::Exact))),
-            3_000.0,
+            at(3_000.0),
             &mut io,
         );
         leader.stream(
             SourceEvent::Event(RawEvent::ping(restarted, 2)),
-            3_100.0,
+            at(3_100.0),
             &mut io,
         );
         let relayed = io.posts.clone();
@@ -750,10 +826,10 @@ mod tests {
 
         // A follower shown it live marks it too.
         let (mut shown, mut shown_io) = follower();
-        shown.tick(SNAPSHOT_WAIT_MS, &mut shown_io);
+        shown.tick(at(SNAPSHOT_WAIT_MS), &mut shown_io);
         shown_io.take_feed();
         for message in relayed {
-            shown.tab_message(message, 3_200.0, &mut shown_io);
+            shown.tab_message(message, at(3_200.0), &mut shown_io);
         }
         assert_eq!(
             shown_io.take_feed(),
@@ -766,7 +842,7 @@ mod tests {
         let (mut late, mut late_io) = follower();
         late.tab_message(
             TabMessage::Snapshot { nonce: 0, snapshot },
-            3_300.0,
+            at(3_300.0),
             &mut late_io,
         );
         assert_eq!(
@@ -778,7 +854,7 @@ mod tests {
             ..leader.snapshot()
         };
         let mut reload_io = FakeIo::default();
-        TabRole::<TestEvent>::hold(URL, &Selection::all(), Some(kept), 0.0, &mut reload_io);
+        TabRole::<TestEvent>::hold(URL, &Selection::all(), Some(kept), at(0.0), &mut reload_io);
         assert_eq!(
             reload_io.take_feed(),
             ["#1", "reset", "#50", "reset", "#1", "#2"],
@@ -790,19 +866,19 @@ mod tests {
     fn a_stream_of_some_topics_asks_for_them_and_resumes_after_its_newest_id() {
         let orders = Selection::parse(["orders/*"]).expect("a selection");
         let mut io = FakeIo::default();
-        let mut role = TabRole::<TestEvent>::hold(URL, &orders, None, 0.0, &mut io);
-        role.stream(SourceEvent::Open, 0.0, &mut io);
+        let mut role = TabRole::<TestEvent>::hold(URL, &orders, None, at(0.0), &mut io);
+        role.stream(SourceEvent::Open, at(0.0), &mut io);
         let data = notice(1, "n").data;
         let event = RawEvent::on_topic("notice", &data, EPOCH, 40, "orders/1", 2);
-        role.stream(SourceEvent::Event(event), 100.0, &mut io);
+        role.stream(SourceEvent::Event(event), at(100.0), &mut io);
         role.stream(
             SourceEvent::GaveUp {
                 final_answer: false,
             },
-            200.0,
+            at(200.0),
             &mut io,
         );
-        role.online(300.0, &mut io);
+        role.online(at(300.0), &mut io);
         let newest = EventId {
             epoch: Epoch(0xaa),
             seq: 40,
@@ -821,9 +897,9 @@ mod tests {
     fn a_holder_answers_a_hello_with_what_it_shows_and_ignores_other_leaders() {
         let (mut role, mut io) = live_holder([raw(1), notice(2, "n"), raw(3)]);
         io.take_feed();
-        role.tab_message(TabMessage::Hello(9), 3_500.0, &mut io);
-        role.tab_message(TabMessage::Event(raw(50)), 3_500.0, &mut io);
-        role.tab_message(TabMessage::Connection(RETRYING), 3_500.0, &mut io);
+        role.tab_message(TabMessage::Hello(9), at(3_500.0), &mut io);
+        role.tab_message(TabMessage::Event(raw(50)), at(3_500.0), &mut io);
+        role.tab_message(TabMessage::Connection(RETRYING), at(3_500.0), &mut io);
         assert_eq!(
             io.posts,
             [TabMessage::Snapshot {
@@ -846,8 +922,8 @@ mod tests {
         assert!(io.opened.is_empty(), "a follower opens no stream");
         io.posts.clear();
         // The leader's live events beat its answer.
-        role.tab_message(TabMessage::Event(raw(4)), 10.0, &mut io);
-        role.tab_message(TabMessage::Event(notice(5, "late")), 20.0, &mut io);
+        role.tab_message(TabMessage::Event(raw(4)), at(10.0), &mut io);
+        role.tab_message(TabMessage::Event(notice(5, "late")), at(20.0), &mut io);
         let snapshot = Snapshot {
             connection: LIVE,
             heartbeat: Some(defaults()),
@@ -858,15 +934,19 @@ mod tests {
             nonce: 1,
             snapshot: snapshot.clone(),
         };
-        role.tab_message(others, 25.0, &mut io);
+        role.tab_message(others, at(25.0), &mut io);
         assert_eq!(io.take_feed(), [] as [String; 0]);
-        role.tab_message(TabMessage::Snapshot { nonce: 0, snapshot }, 30.0, &mut io);
+        role.tab_message(
+            TabMessage::Snapshot { nonce: 0, snapshot },
+            at(30.0),
+            &mut io,
+        );
         assert_eq!(
             io.take_feed(),
             ["#1", "notice early", "#3", "#4", "notice late"],
             "the repeat is not shown"
         );
-        role.tab_message(TabMessage::Event(raw(6)), 1_000.0, &mut io);
+        role.tab_message(TabMessage::Event(raw(6)), at(1_000.0), &mut io);
         assert_eq!(io.take_feed(), ["#6"]);
         assert!(io.posts.is_empty(), "a follower relays nothing");
     }
@@ -874,11 +954,11 @@ mod tests {
     #[wasm_bindgen_test(unsupported = test)]
     fn a_follower_without_an_answer_shows_live_events_after_a_moment() {
         let (mut role, mut io) = follower();
-        role.tab_message(TabMessage::Event(raw(7)), 10.0, &mut io);
-        assert_eq!(role.wake_in(10.0), SNAPSHOT_WAIT_MS - 10.0);
-        role.tick(SNAPSHOT_WAIT_MS, &mut io);
+        role.tab_message(TabMessage::Event(raw(7)), at(10.0), &mut io);
+        assert_eq!(role.wake_in(at(10.0)), SNAPSHOT_WAIT_MS - 10.0);
+        role.tick(at(SNAPSHOT_WAIT_MS), &mut io);
         assert_eq!(io.take_feed(), ["#7"]);
-        role.tab_message(TabMessage::Event(raw(8)), 600.0, &mut io);
+        role.tab_message(TabMessage::Event(raw(8)), at(600.0), &mut io);
         assert_eq!(io.take_feed(), ["#8"]);
     }
 
@@ -886,31 +966,35 @@ mod tests {
     fn a_follower_shows_the_leaders_connection_and_counts_down_to_its_next_try_itself() {
         let (mut role, mut io) = follower();
         let waiting = Connection::Reconnecting {
-            next_try: Some(2_500.0),
+            next_try: Some(at(2_500.0)),
         };
         for connection in [LIVE, RETRYING, waiting] {
-            role.tab_message(TabMessage::Connection(connection), 10.0, &mut io);
+            role.tab_message(TabMessage::Connection(connection), at(10.0), &mut io);
         }
         assert_eq!(io.shown, [LIVE, RETRYING, waiting]);
         // Its own timer shows the countdown: the leader's may be throttled.
-        role.tick(SNAPSHOT_WAIT_MS, &mut io);
-        let wake = role.wake_in(SNAPSHOT_WAIT_MS);
+        role.tick(at(SNAPSHOT_WAIT_MS), &mut io);
+        let wake = role.wake_in(at(SNAPSHOT_WAIT_MS));
         assert_eq!(wake, 1_000.0, "when 2 s left turns into 1 s left");
         assert_eq!(io.posts, [TabMessage::Hello(0)]);
-        role.tab_message(TabMessage::Connection(Connection::Closed), 20.0, &mut io);
+        role.tab_message(
+            TabMessage::Connection(Connection::Closed),
+            at(20.0),
+            &mut io,
+        );
         assert_eq!(io.shown.last(), Some(&Connection::Closed));
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_follower_granted_the_lock_resumes_after_the_newest_id_it_saw() {
         let (mut role, mut io) = follower();
-        role.tab_message(TabMessage::Heartbeat(defaults()), 5.0, &mut io);
+        role.tab_message(TabMessage::Heartbeat(defaults()), at(5.0), &mut io);
         for event in [raw(1), raw(2), notice(3, "n"), raw(4)] {
-            role.tab_message(TabMessage::Event(event), 10.0, &mut io);
+            role.tab_message(TabMessage::Event(event), at(10.0), &mut io);
         }
-        role.tick(SNAPSHOT_WAIT_MS, &mut io);
+        role.tick(at(SNAPSHOT_WAIT_MS), &mut io);
         io.take_feed();
-        role.granted(2_000.0, &mut io);
+        role.granted(at(2_000.0), &mut io);
         assert!(role.is_holding());
         assert_eq!(io.opened, [resume_after(4)]);
         assert_eq!(io.shown, [RETRYING], "it was live: a hand-over");
@@ -922,40 +1006,40 @@ mod tests {
         let (mut role, mut io) = live_holder([raw(1), raw(2), notice(3, "n")]);
         io.take_feed();
         // The last event came at 3 s; the budget is 3 s.
-        role.tick(3_000.0, &mut io);
-        assert_eq!(role.wake_in(3_000.0), 3_000.0);
-        role.tick(5_999.0, &mut io);
+        role.tick(at(3_000.0), &mut io);
+        assert_eq!(role.wake_in(at(3_000.0)), 3_000.0);
+        role.tick(at(5_999.0), &mut io);
         assert!(io.opened.is_empty());
-        role.tick(6_000.0, &mut io);
+        role.tick(at(6_000.0), &mut io);
         assert_eq!(io.closes, 1);
         assert_eq!(io.opened, [resume_after(3)]);
         assert_eq!(io.shown, [Connection::Stalled]);
         assert_eq!(io.posts, [TabMessage::Connection(Connection::Stalled)]);
         assert!(io.warnings[0].contains("3000 ms"), "{:?}", io.warnings);
-        role.stream(SourceEvent::Open, 6_100.0, &mut io);
+        role.stream(SourceEvent::Open, at(6_100.0), &mut io);
         assert_eq!(io.shown, [Connection::Stalled, LIVE]);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn attempts_that_never_open_are_given_twice_as_long_each_time() {
         let (mut role, mut io) = live_holder([raw(1), raw(2), raw(3)]);
-        role.tick(3_000.0, &mut io);
+        role.tick(at(3_000.0), &mut io);
         let mut now = 6_000.0;
-        role.tick(now, &mut io);
+        role.tick(at(now), &mut io);
         let mut waits = Vec::new();
         for _ in 0..5 {
-            let wait = role.wake_in(now);
+            let wait = role.wake_in(at(now));
             waits.push(wait);
             now += wait;
-            role.tick(now, &mut io);
+            role.tick(at(now), &mut io);
         }
         assert_eq!(waits, [3_000.0, 6_000.0, 12_000.0, 24_000.0, 30_000.0]);
         // The first one, then the stalled one's replacement and five more.
         assert_eq!(io.opened.len(), 7);
         assert!(io.opened[1..].iter().all(|url| *url == resume_after(3)));
         // The server answers the pending one: the next stall is a short one again.
-        role.stream(SourceEvent::Open, now, &mut io);
-        assert_eq!(role.wake_in(now), 3_000.0);
+        role.stream(SourceEvent::Open, at(now), &mut io);
+        assert_eq!(role.wake_in(at(now)), 3_000.0);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
@@ -966,18 +1050,18 @@ mod tests {
             SourceEvent::GaveUp {
                 final_answer: false,
             },
-            2_500.0,
+            at(2_500.0),
             &mut io,
         );
         assert_eq!(io.closes, 1);
         // random() is 0: the first backoff is its full 500 ms.
         let waiting = Connection::Reconnecting {
-            next_try: Some(3_000.0),
+            next_try: Some(at(3_000.0)),
         };
         assert_eq!(io.shown, [waiting]);
         assert_eq!(io.posts, [TabMessage::Connection(waiting)]);
-        assert_eq!(role.wake_in(2_500.0), 500.0);
-        role.tick(3_000.0, &mut io);
+        assert_eq!(role.wake_in(at(2_500.0)), 500.0);
+        role.tick(at(3_000.0), &mut io);
         assert_eq!(io.opened, [resume_after(2)]);
         assert_eq!(io.shown, [waiting, RETRYING]);
         // A second failure waits longer; coming back online cuts it short.
@@ -985,11 +1069,11 @@ mod tests {
             SourceEvent::GaveUp {
                 final_answer: false,
             },
-            3_100.0,
+            at(3_100.0),
             &mut io,
         );
-        assert_eq!(role.wake_in(3_100.0), 1_000.0);
-        role.online(3_200.0, &mut io);
+        assert_eq!(role.wake_in(at(3_100.0)), 1_000.0);
+        role.online(at(3_200.0), &mut io);
         assert_eq!(io.opened.len(), 2);
     }
 
@@ -997,38 +1081,42 @@ mod tests {
     fn a_final_answer_closes_the_stream_for_good() {
         let (mut role, mut io) = live_holder([raw(1)]);
         io.take_feed();
-        role.stream(SourceEvent::GaveUp { final_answer: true }, 2_000.0, &mut io);
+        role.stream(
+            SourceEvent::GaveUp { final_answer: true },
+            at(2_000.0),
+            &mut io,
+        );
         assert_eq!(io.closes, 1);
         assert_eq!(io.shown, [Connection::Closed]);
         assert_eq!(io.posts, [TabMessage::Connection(Connection::Closed)]);
-        assert_eq!(role.wake_in(2_000.0), f64::INFINITY);
-        role.tick(60_000.0, &mut io);
-        role.online(60_000.0, &mut io);
-        role.tab_message(TabMessage::Silent, 60_000.0, &mut io);
+        assert_eq!(role.wake_in(at(2_000.0)), f64::INFINITY);
+        role.tick(at(60_000.0), &mut io);
+        role.online(at(60_000.0), &mut io);
+        role.tab_message(TabMessage::Silent, at(60_000.0), &mut io);
         assert!(io.opened.is_empty(), "no attempt after a final answer");
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn a_follower_that_hears_nothing_says_so_and_the_leader_looks_at_once() {
         let (mut follower, mut follower_io) = follower();
-        follower.tab_message(TabMessage::Heartbeat(defaults()), 0.0, &mut follower_io);
-        follower.tab_message(TabMessage::Event(raw(1)), 1_000.0, &mut follower_io);
+        follower.tab_message(TabMessage::Heartbeat(defaults()), at(0.0), &mut follower_io);
+        follower.tab_message(TabMessage::Event(raw(1)), at(1_000.0), &mut follower_io);
         follower_io = FakeIo::default();
-        follower.tick(3_999.0, &mut follower_io);
+        follower.tick(at(3_999.0), &mut follower_io);
         assert!(follower_io.posts.is_empty());
-        follower.tick(4_000.0, &mut follower_io);
+        follower.tick(at(4_000.0), &mut follower_io);
         assert_eq!(follower_io.posts, [TabMessage::Silent]);
         assert_eq!(follower_io.shown, [Connection::Stalled]);
 
         // The leader's own timer is throttled (a background tab); the follower's word is enough.
         let (mut leader, mut leader_io) = live_holder([raw(1)]);
         leader_io.take_feed();
-        leader.tab_message(TabMessage::Silent, 2_000.0, &mut leader_io);
+        leader.tab_message(TabMessage::Silent, at(2_000.0), &mut leader_io);
         assert!(
             leader_io.opened.is_empty(),
             "not silent for long enough yet"
         );
-        leader.tab_message(TabMessage::Silent, 4_000.0, &mut leader_io);
+        leader.tab_message(TabMessage::Silent, at(4_000.0), &mut leader_io);
         assert_eq!(leader_io.opened, [resume_after(1)]);
     }
 
@@ -1040,10 +1128,19 @@ mod tests {
             events: vec![raw(10), notice(11, "kept"), raw(12)],
         };
         let mut io = FakeIo::default();
-        let role =
-            TabRole::<TestEvent>::hold(URL, &Selection::all(), Some(kept.clone()), 0.0, &mut io);
+        let role = TabRole::<TestEvent>::hold(
+            URL,
+            &Selection::all(),
+            Some(kept.clone()),
+            at(0.0),
+            &mut io,
+        );
         assert_eq!(io.opened, [resume_after(12)]);
-        assert_eq!(role.wake_in(0.0), 3_000.0, "the kept heartbeat's timing");
+        assert_eq!(
+            role.wake_in(at(0.0)),
+            3_000.0,
+            "the kept heartbeat's timing"
+        );
         assert_eq!(io.take_feed(), ["#10", "notice kept", "#12"]);
         assert_eq!(role.snapshot().events, kept.events);
     }
@@ -1052,17 +1149,17 @@ mod tests {
     fn a_page_kept_for_later_lets_the_stream_go_and_takes_it_up_again_where_it_stopped() {
         let (mut role, mut io) = live_holder([raw(1), raw(2)]);
         io.take_feed();
-        role.suspend(2_500.0);
+        role.suspend(at(2_500.0));
         assert!(!role.is_holding());
-        role.stream(SourceEvent::Event(raw(3)), 2_600.0, &mut io);
-        role.tick(60_000.0, &mut io);
+        role.stream(SourceEvent::Event(raw(3)), at(2_600.0), &mut io);
+        role.tick(at(60_000.0), &mut io);
         assert!(
             io.opened.is_empty() && io.fed.is_empty(),
             "a frozen page does nothing"
         );
 
         // Back, and another tab leads now: only what is newer than what it shows is fed.
-        role.rejoin(60_000.0, &mut io);
+        role.rejoin(at(60_000.0), &mut io);
         assert_eq!(io.posts, [TabMessage::Hello(0)]);
         let snapshot = Snapshot {
             connection: LIVE,
@@ -1071,12 +1168,12 @@ mod tests {
         };
         role.tab_message(
             TabMessage::Snapshot { nonce: 0, snapshot },
-            60_010.0,
+            at(60_010.0),
             &mut io,
         );
         assert_eq!(io.take_feed(), ["#3", "#4", "#5"]);
         // The leader goes: this tab takes the stream, resuming after the newest id.
-        role.granted(61_000.0, &mut io);
+        role.granted(at(61_000.0), &mut io);
         assert_eq!(io.opened, [resume_after(5)]);
     }
 
@@ -1086,16 +1183,16 @@ mod tests {
         let junk_notice = RawEvent::example("notice", r#"{"count":2}"#, EPOCH, 2);
         let (mut leader, _) = live_holder([]);
         let mut io = FakeIo::default();
-        leader.stream(SourceEvent::Event(junk.clone()), 100.0, &mut io);
-        leader.stream(SourceEvent::Event(junk.clone()), 100.0, &mut io);
-        leader.stream(SourceEvent::Event(junk_notice.clone()), 100.0, &mut io);
+        leader.stream(SourceEvent::Event(junk.clone()), at(100.0), &mut io);
+        leader.stream(SourceEvent::Event(junk.clone()), at(100.0), &mut io);
+        leader.stream(SourceEvent::Event(junk_notice.clone()), at(100.0), &mut io);
         leader.stream(
             SourceEvent::Event(RawEvent::example("ping", "[]", EPOCH, 3)),
-            100.0,
+            at(100.0),
             &mut io,
         );
-        leader.stream(SourceEvent::Heartbeat("{}".to_owned()), 100.0, &mut io);
-        leader.stream(SourceEvent::Event(raw(4)), 100.0, &mut io);
+        leader.stream(SourceEvent::Heartbeat("{}".to_owned()), at(100.0), &mut io);
+        leader.stream(SourceEvent::Event(raw(4)), at(100.0), &mut io);
         assert_eq!(io.malformed, 3, "the repeat is not counted twice");
         assert_eq!(
             io.warnings.len(),
@@ -1110,8 +1207,8 @@ mod tests {
             "nothing shown for them, and no gap where they were"
         );
         // Still the 3 s budget: silent since 100 ms, so the check at 3 s finds 100 ms to go.
-        leader.tick(3_000.0, &mut io);
-        assert_eq!(leader.wake_in(3_000.0), 100.0, "the timing stays");
+        leader.tick(at(3_000.0), &mut io);
+        assert_eq!(leader.wake_in(at(3_000.0)), 100.0, "the timing stays");
 
         // The leader relays what it received, as received; no tab takes any of it for a ping.
         let (mut follower, mut follower_io) = follower();
@@ -1120,13 +1217,13 @@ mod tests {
                 nonce: 0,
                 snapshot: leader.snapshot(),
             },
-            200.0,
+            at(200.0),
             &mut follower_io,
         );
-        follower.tab_message(TabMessage::Event(junk), 300.0, &mut follower_io);
+        follower.tab_message(TabMessage::Event(junk), at(300.0), &mut follower_io);
         let relayed_junk = RawEvent::example("ping", "not json", EPOCH, 5);
-        follower.tab_message(TabMessage::Event(relayed_junk), 300.0, &mut follower_io);
-        follower.tab_message(TabMessage::Event(raw(6)), 300.0, &mut follower_io);
+        follower.tab_message(TabMessage::Event(relayed_junk), at(300.0), &mut follower_io);
+        follower.tab_message(TabMessage::Event(raw(6)), at(300.0), &mut follower_io);
         assert_eq!(follower_io.malformed, 4, "the repeat is not counted again");
         assert_eq!(follower_io.warnings.len(), 2, "{:?}", follower_io.warnings);
         assert_eq!(follower_io.take_feed(), ["#4", "#6"]);

@@ -132,6 +132,7 @@ pub fn opening_heartbeat(source: &JsValue, interval_ms: u64, start: Option<Start
         interval_ms,
         heartbeat_ms: Some(interval_ms),
         start,
+        replayed: 0,
     };
     let data = serde_json::to_string(&timing).expect("a heartbeat serializes");
     dispatch(source, Timing::NAME, &data, "");
