@@ -3,7 +3,12 @@
 //! in a table of their own (CPU per publish, delivery latency, delivered / expected); runs with
 //! subscriber tokens beside plain ours ([`render_private`]).
 
-use std::{collections::BTreeSet, fmt::Write as _, fs, io, path::Path};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt::Write as _,
+    fs, io,
+    path::Path,
+};
 
 use thiserror::Error;
 
@@ -231,103 +236,101 @@ fn ratio(value: Option<f64>, base: Option<f64>) -> Option<f64> {
     }
 }
 
-/// What a target check says when the runs it needs are missing.
-fn not_measured(target: &'static str, why: String) -> TargetCheck {
-    TargetCheck {
-        target,
-        measured: why,
-        verdict: Verdict::NotMeasured,
+/// A target's check: `found` is what was measured and whether that meets the target, or `None`
+/// when the runs it needs are missing (`missing` says which).
+fn judged(target: &'static str, found: Option<(String, bool)>, missing: String) -> TargetCheck {
+    match found {
+        Some((measured, met)) => TargetCheck {
+            target,
+            measured,
+            verdict: Verdict::of(met),
+        },
+        None => TargetCheck {
+            target,
+            measured: missing,
+            verdict: Verdict::NotMeasured,
+        },
     }
 }
 
 /// ≥15,000 clients, every one connected, no error, no gap.
 fn capacity_check(ours_cap: Option<&RunResult>) -> TargetCheck {
-    const TARGET: &str = "≥15,000 concurrent clients, 0 errors, 0 gaps";
-    let Some(run) = ours_cap else {
-        return not_measured(TARGET, format!("no run at {CAPACITY_CLIENTS} clients"));
-    };
-    TargetCheck {
-        target: TARGET,
-        measured: format!(
+    let found = ours_cap.map(|run| {
+        let measured = format!(
             "{} of {} connected, {} errors, {} gaps",
             run.connected, run.clients, run.errors, run.gaps
-        ),
-        verdict: Verdict::of(run.connected == run.clients && run.errors == 0 && run.gaps == 0),
-    }
+        );
+        let met = run.connected == run.clients && run.errors == 0 && run.gaps == 0;
+        (measured, met)
+    });
+    judged(
+        "≥15,000 concurrent clients, 0 errors, 0 gaps",
+        found,
+        format!("no run at {CAPACITY_CLIENTS} clients"),
+    )
 }
 
 /// ≤8 KiB of server memory per connected client.
 fn memory_check(ours_cap: Option<&RunResult>) -> TargetCheck {
-    const TARGET: &str = "≤8 KiB RSS per connected client";
-    match ours_cap.and_then(|run| run.kib_per_client) {
-        Some(kib) => TargetCheck {
-            target: TARGET,
-            measured: format!("{kib:.1} KiB/client at {CAPACITY_CLIENTS}"),
-            verdict: Verdict::of(kib <= 8.0),
-        },
-        None => not_measured(
-            TARGET,
-            format!("no RSS sample at {CAPACITY_CLIENTS} clients"),
-        ),
-    }
+    let found = ours_cap.and_then(|run| run.kib_per_client).map(|kib| {
+        let measured = format!("{kib:.1} KiB/client at {CAPACITY_CLIENTS}");
+        (measured, kib <= 8.0)
+    });
+    judged(
+        "≤8 KiB RSS per connected client",
+        found,
+        format!("no RSS sample at {CAPACITY_CLIENTS} clients"),
+    )
 }
 
 /// CPU per delivered event within 1.15× the floor's.
 fn cpu_check(ours_ref: Option<&RunResult>, floor_ref: Option<&RunResult>) -> TargetCheck {
-    const TARGET: &str = "CPU per delivered event ≤1.15× floor";
-    let ours = ours_ref.and_then(|run| run.cpu_us_per_event);
-    let floor = floor_ref.and_then(|run| run.cpu_us_per_event);
-    match (ours, floor, ratio(ours, floor)) {
-        (Some(ours), Some(floor), Some(cpu_ratio)) => TargetCheck {
-            target: TARGET,
-            measured: format!(
+    let cpu = |run: Option<&RunResult>| run.and_then(|run| run.cpu_us_per_event);
+    let (ours, floor) = (cpu(ours_ref), cpu(floor_ref));
+    let found = ours
+        .zip(floor)
+        .zip(ratio(ours, floor))
+        .map(|((ours, floor), cpu_ratio)| {
+            let measured = format!(
                 "{ours:.2} vs {floor:.2} µs/event = {cpu_ratio:.2}× floor at {REFERENCE_CLIENTS}"
-            ),
-            verdict: Verdict::of(cpu_ratio <= 1.15),
-        },
-        _ => not_measured(
-            TARGET,
-            format!("no CPU samples of ours and floor at {REFERENCE_CLIENTS}"),
-        ),
-    }
+            );
+            (measured, cpu_ratio <= 1.15)
+        });
+    judged(
+        "CPU per delivered event ≤1.15× floor",
+        found,
+        format!("no CPU samples of ours and floor at {REFERENCE_CLIENTS}"),
+    )
 }
 
 /// p99 latency no worse than the floor's.
 fn latency_check(ours_ref: Option<&RunResult>, floor_ref: Option<&RunResult>) -> TargetCheck {
-    const TARGET: &str = "p99 tick-to-client latency at 10,000 clients ≤ floor";
     let p99 = |run: Option<&RunResult>| run.and_then(|run| run.latency).map(|lat| lat.p99_ms);
-    match (p99(ours_ref), p99(floor_ref)) {
-        (Some(ours), Some(floor)) => TargetCheck {
-            target: TARGET,
-            measured: format!("p99 {ours:.1} ms vs floor {floor:.1} ms at {REFERENCE_CLIENTS}"),
-            verdict: Verdict::of(ours <= floor),
-        },
-        _ => not_measured(
-            TARGET,
-            format!("no latency of ours and floor at {REFERENCE_CLIENTS}"),
-        ),
-    }
+    let found = p99(ours_ref).zip(p99(floor_ref)).map(|(ours, floor)| {
+        let measured = format!("p99 {ours:.1} ms vs floor {floor:.1} ms at {REFERENCE_CLIENTS}");
+        (measured, ours <= floor)
+    });
+    judged(
+        "p99 tick-to-client latency at 10,000 clients ≤ floor",
+        found,
+        format!("no latency of ours and floor at {REFERENCE_CLIENTS}"),
+    )
 }
 
 /// 10,000 clients connected within a second.
 fn connect_check(ours_ref: Option<&RunResult>) -> TargetCheck {
-    const TARGET: &str = "10,000 clients connected in ≤1 s";
-    match ours_ref {
-        Some(RunResult {
-            connect_ms: Some(ms),
-            ..
-        }) => TargetCheck {
-            target: TARGET,
-            measured: format!("{ms:.0} ms for {REFERENCE_CLIENTS}"),
-            verdict: Verdict::of(*ms <= 1000.0),
-        },
-        Some(run) => TargetCheck {
-            target: TARGET,
-            measured: format!("only {} of {} connected", run.connected, REFERENCE_CLIENTS),
-            verdict: Verdict::Missed,
-        },
-        None => not_measured(TARGET, format!("no run at {REFERENCE_CLIENTS} clients")),
-    }
+    let found = ours_ref.map(|run| match run.connect_ms {
+        Some(ms) => (format!("{ms:.0} ms for {REFERENCE_CLIENTS}"), ms <= 1000.0),
+        None => (
+            format!("only {} of {} connected", run.connected, REFERENCE_CLIENTS),
+            false,
+        ),
+    });
+    judged(
+        "10,000 clients connected in ≤1 s",
+        found,
+        format!("no run at {REFERENCE_CLIENTS} clients"),
+    )
 }
 
 /// Judges the real server against its targets, one check each.
@@ -443,25 +446,32 @@ fn render_targets_and_errors(runs: &[RunResult], out: &mut String) {
     render_errors(runs, out);
 }
 
-/// The runs' errors by kind, if any.
-fn render_errors(runs: &[RunResult], out: &mut String) {
-    let failures: Vec<String> = runs
-        .iter()
-        .filter(|run| !run.error_kinds.is_empty())
-        .map(|run| {
-            let kinds: Vec<String> = run
-                .error_kinds
+/// Under `heading`, a line per run with what it counted by kind (`3× refused, 1× timeout`), if
+/// any run counted anything.
+fn render_kinds<'a>(
+    heading: &str,
+    runs: impl Iterator<Item = (&'a RunResult, &'a BTreeMap<String, u64>)>,
+    out: &mut String,
+) {
+    let lines: Vec<String> = runs
+        .filter(|(_, kinds)| !kinds.is_empty())
+        .map(|(run, kinds)| {
+            let kinds: Vec<String> = kinds
                 .iter()
                 .map(|(kind, count)| format!("{count}× {kind}"))
                 .collect();
             format!("- {} at {}: {}", run.server, run.clients, kinds.join(", "))
         })
         .collect();
-    if !failures.is_empty() {
-        out.push_str("\nErrors by kind:\n\n");
-        out.push_str(&failures.join("\n"));
-        out.push('\n');
+    if !lines.is_empty() {
+        let _ = write!(out, "\n{heading}:\n\n{}\n", lines.join("\n"));
     }
+}
+
+/// The runs' errors by kind, if any.
+fn render_errors(runs: &[RunResult], out: &mut String) {
+    let kinds = runs.iter().map(|run| (run, &run.error_kinds));
+    render_kinds("Errors by kind", kinds, out);
 }
 
 /// The whole report: machine, runs table, ratios, HTTP/2, notices, targets; the topic loads'
@@ -613,24 +623,10 @@ fn render_notices(runs: &[RunResult], out: &mut String) {
             notices.expected,
         );
     }
-    let failures: Vec<String> = runs
+    let failures = runs
         .iter()
-        .filter_map(|run| Some((run, run.notices.as_ref()?)))
-        .filter(|(_, notices)| !notices.failures.is_empty())
-        .map(|(run, notices)| {
-            let kinds: Vec<String> = notices
-                .failures
-                .iter()
-                .map(|(kind, count)| format!("{count}× {kind}"))
-                .collect();
-            format!("- {} at {}: {}", run.server, run.clients, kinds.join(", "))
-        })
-        .collect();
-    if !failures.is_empty() {
-        out.push_str("\nFailed publishes:\n\n");
-        out.push_str(&failures.join("\n"));
-        out.push('\n');
-    }
+        .filter_map(|run| Some((run, &run.notices.as_ref()?.failures)));
+    render_kinds("Failed publishes", failures, out);
 }
 
 /// The rows of [`render_rounds`] at one load: every server but the floor that ran at least two
@@ -799,7 +795,6 @@ pub fn all_clean(runs: &[RunResult]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::tally::Latency;
