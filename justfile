@@ -151,9 +151,10 @@ fuzz SECONDS="60": (setup "browser")
     PINGSTREAM_FUZZ_SECONDS={{SECONDS}} cargo test --release -p server --test fuzz -- --nocapture --test-threads 1
     PINGSTREAM_FUZZ_SECONDS={{SECONDS}} CHROMEDRIVER=$(command -v chromedriver) cargo test -p frontend --target wasm32-unknown-unknown --test tab_message_fuzz -- --nocapture
 
-# The frontend's tests in headless Chromium (wasm-bindgen-test).
+# The frontend's tests in headless Chromium (wasm-bindgen-test), and its engine's doctests (native: they touch no browser).
 test-browser: (setup "browser")
     CHROMEDRIVER=$(command -v chromedriver) cargo test -p frontend --target wasm32-unknown-unknown
+    cargo test -p frontend --doc
 
 # The server serving the built dist/, driven through a real browser (chromedriver); the suite is built by test-native (its tests are ignored there) and only run here.
 test-e2e: (setup "browser") build

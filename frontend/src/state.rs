@@ -168,6 +168,17 @@ impl PageState {
                 arrived,
                 ..
             } => {
+                // Streams re-opened under another identity (signing in or out) start again with
+                // the newest ping, from history: the one already shown is not shown twice. Counts
+                // are unique within a run, and a new run is marked (a reset) before its first.
+                if let Some(Entry {
+                    kind: EntryKind::Ping { ping: newest, .. },
+                    ..
+                }) = self.entries.front()
+                    && newest.count == ping.count
+                {
+                    return;
+                }
                 let latency_us = arrived.map(|arrived| {
                     self.latencies
                         .record(ping.time.timestamp_micros(), arrived.as_micros())
@@ -335,6 +346,13 @@ mod tests {
             [400, 12_000, 3_000],
             "a ping replayed from history has no latency"
         );
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn the_newest_ping_again_from_a_reopened_stream_is_not_shown_twice() {
+        let state = run([ping(7, Some(900)), ping(7, None), ping(8, Some(800))]);
+        assert_eq!(rows(&state), ["#7 900 us", "#8 800 us"]);
+        assert_eq!(state.received, 2);
     }
 
     #[wasm_bindgen_test(unsupported = test)]

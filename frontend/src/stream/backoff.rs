@@ -11,6 +11,23 @@ pub const MAX_DELAY: Duration = Duration::from_secs(30);
 /// Counts failed attempts and turns them into delays: 0.5 s, 1 s, 2 s, ... up to 30 s, each
 /// shortened by a random part of up to half, so that many pages dropped by one server restart (or
 /// turned away by its connection cap) do not all come back in the same instant.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+///
+/// use frontend::stream::backoff::Backoff;
+///
+/// let mut backoff = Backoff::default();
+/// // Without jitter each delay is the ceiling: 0.5 s, then twice as long each time.
+/// assert_eq!(backoff.next_delay(0.0), Duration::from_millis(500));
+/// assert_eq!(backoff.next_delay(0.0), Duration::from_secs(1));
+/// // With the most jitter, half of it: 2 s at most, 1 s at least.
+/// assert_eq!(backoff.next_delay(1.0), Duration::from_secs(1));
+/// // The stream opened: the next failure starts over.
+/// backoff.reset();
+/// assert_eq!(backoff.next_delay(0.0), Duration::from_millis(500));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Backoff {
     failures: u32,

@@ -22,6 +22,16 @@ thread_local! {
 /// A point in time: microseconds since the Unix epoch by this browser's clock, as exact as the
 /// browser allows. Kept in whole microseconds so that it crosses between tabs (in
 /// [`crate::stream::tab_message`]) without a rounding.
+///
+/// # Examples
+/// ```
+/// use frontend::stream::Moment;
+///
+/// let sent = Moment::from_ms(1_795_424_400_000.0);
+/// let arrived = sent.after(0.42);
+/// assert_eq!(arrived.since(sent), 0.42);
+/// assert_eq!(arrived.as_micros() - sent.as_micros(), 420);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Moment(i64);
 

@@ -69,6 +69,24 @@ pub enum Verdict {
 
 /// Watches one stream (or, in a tab following another tab's stream, what that tab relays) for
 /// silence.
+///
+/// # Examples
+/// ```
+/// use frontend::stream::{
+///     Moment,
+///     stall::{StallWatch, Verdict},
+/// };
+///
+/// let at = |seconds: f64| Moment::from_ms(seconds * 1000.0);
+/// let mut watch = StallWatch::new(at(0.0), 3_000.0);
+/// watch.heard(at(1.0));
+/// // The first check is due 3 s after the start: silent for 2 s by then is no stall, and the
+/// // next check is due 3 s after the last event.
+/// assert_eq!(watch.wait(at(1.0)), 2_000.0);
+/// assert_eq!(watch.check(at(3.0)), Verdict::Wait);
+/// assert_eq!(watch.wait(at(3.0)), 1_000.0);
+/// assert_eq!(watch.check(at(4.0)), Verdict::Stalled { silent_ms: 3_000.0 });
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct StallWatch {
     budget_ms: f64,

@@ -163,6 +163,23 @@ impl Snapshot {
 }
 
 /// One message between the tabs sharing a stream.
+///
+/// # Examples
+/// ```
+/// use frontend::stream::{Moment, raw_event::RawEvent, tab_message::TabMessage};
+///
+/// let relayed = TabMessage::Event(RawEvent {
+///     name: "ping".to_owned(),
+///     data: r#"{"count":7,"time":"2026-11-25T09:00:00.000000Z"}"#.to_owned(),
+///     id: "9f3c2a1b7d4e5f60-7:ping:7".to_owned(),
+///     arrived: Some(Moment::from_micros(1_795_424_400_000_420)),
+/// });
+/// let text = relayed.encode();
+/// assert!(text.starts_with("1:e,4:ping,"));
+/// assert_eq!(TabMessage::decode(&text), Some(relayed));
+/// // Whatever another tab (or any script) posts that is not a message is ignored.
+/// assert_eq!(TabMessage::decode("5:hello,"), None);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum TabMessage {
     /// Leader: an event arrived.

@@ -93,7 +93,16 @@ async fn a_client_that_falls_behind_its_buffer_gets_a_clean_end_and_no_gap() {
         pings.len()
     );
     assert_consecutive(&pings);
-    assert_eq!(app.metric("pingstream_slow_clients_dropped_total").await, 1);
+    // Ended as too slow; on a machine so busy that the stream took no data for 5 s (stopped
+    // readers are freed after that: `Hub::free_stalled`), ended as stalled instead. Once either
+    // way, never both, never neither.
+    let slow = app.metric("pingstream_slow_clients_dropped_total").await;
+    let stalled = app.metric("pingstream_stalled_streams_freed_total").await;
+    assert_eq!(
+        (slow + stalled, slow.min(stalled)),
+        (1, 0),
+        "slow {slow}, stalled {stalled}"
+    );
     app.wait_for_clients(0, Duration::from_secs(2)).await;
     // Resuming from the last ping it got replays the rest from history: nothing was lost.
     let last = pings.last().unwrap();
