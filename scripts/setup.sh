@@ -53,15 +53,15 @@ if ! "$tools/node_modules/.bin/wasm-opt" --version >/dev/null 2>&1 ||
 fi
 
 # trunk only drives cargo, wasm-bindgen, wasm-opt and esbuild: a debug build of it (without
-# debug info) does the same work as fast (a release page build in 11 s either way, the same
-# bytes) and compiles in under 4 minutes on 2 cores, where its own release profile (fat LTO, one
-# codegen unit) took about 15 and an optimised build without LTO 6 (2026-12-07). It compiles
-# beside wasm-bindgen-cli below: each leaves a core idle while it links.
-trunk_pid=""
+# debug info, and without its default features: the check for a newer trunk and TLS, which
+# `trunk serve` here does not use) does the same work as fast (a release page build in 11 s
+# either way, the same bytes) and compiles in 2.5 minutes on 2 cores, where its own release
+# profile (fat LTO, one codegen unit) took about 15 and an optimised build without LTO 6
+# (2026-12-07).
 if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$trunk_version" ]; then
   say "installing trunk $trunk_version (a few minutes, once)"
-  CARGO_PROFILE_DEV_DEBUG=false cargo install --debug --locked "trunk@$trunk_version" &
-  trunk_pid=$!
+  CARGO_PROFILE_DEV_DEBUG=false \
+    cargo install --debug --no-default-features --locked "trunk@$trunk_version"
 fi
 
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly, or trunk and the
@@ -75,10 +75,6 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_ver
   say "installing wasm-bindgen-cli $bindgen_version"
   # Not --locked: its lock file names a crate version the registry no longer has.
   cargo install --force "wasm-bindgen-cli@$bindgen_version"
-fi
-
-if [ -n "$trunk_pid" ]; then
-  wait "$trunk_pid"
 fi
 
 # Debian's binaryen is too old for this rustc's wasm; npm's package ships a current wasm-opt
