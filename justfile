@@ -115,16 +115,10 @@ cluster-ha: (setup "redis") build
 drill-ha: (setup "redis")
     cargo test --release -p server --test api sentinel::drill -- --ignored --nocapture
 
-# Release frontend into dist/ and release server; on a first run the server compiles beside the tools' installs (setup), which leave a core idle while they link.
-build:
-    #!/usr/bin/env bash
-    set -euo pipefail
-    cargo build --release -p server &
-    server=$!
-    trap 'kill "$server" 2>/dev/null || true' EXIT
-    scripts/setup.sh build
+# Release frontend into dist/ and release server.
+build: (setup "build")
     trunk build --release
-    wait "$server"
+    cargo build --release -p server
 
 # Everything CI checks: formatting, lints (native and wasm32), native tests, browser tests, end to end, the recipes a person runs.
 test: lint test-native test-browser test-e2e test-recipes
@@ -174,6 +168,6 @@ test-recipes: (setup "all") build
 bench *ARGS:
     scripts/bench.sh {{ARGS}}
 
-# Install whatever the recipes need and is missing (idempotent): wasm target, trunk, wasm-bindgen-cli, wasm-opt, esbuild, Chromium, redis-server.
+# Install whatever the recipes need and is missing (idempotent): wasm target, trunk, wasm-bindgen-cli, wasm-opt, Chromium, redis-server.
 setup what="all":
     scripts/setup.sh {{what}}
