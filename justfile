@@ -168,6 +168,6 @@ test-recipes: (setup "all") build
 bench *ARGS:
     scripts/bench.sh {{ARGS}}
 
-# Install whatever the recipes need and is missing (idempotent): wasm target, trunk, wasm-bindgen-cli, wasm-opt, Chromium, redis-server.
+# Install whatever the recipes need and is missing (idempotent): wasm target, trunk, wasm-bindgen-cli, wasm-opt, esbuild, Chromium, redis-server.
 setup what="all":
     scripts/setup.sh {{what}}
