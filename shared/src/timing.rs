@@ -118,7 +118,6 @@ pub struct Timing {
 }
 
 /// Whether `count` is 0: [`Timing::replayed`] is left out of the JSON then.
-#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference.
 fn is_zero(count: &u64) -> bool {
     *count == 0
 }

@@ -38,6 +38,30 @@ pub async fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
     BROWSER_TURN.lock().await
 }
 
+/// Reads with `read` every [`POLL_EVERY`] until `ready` holds for what it read, and returns that;
+/// panics after `within`, naming `what` was awaited and what was read last (as `shown` says it).
+async fn poll<T>(
+    what: &str,
+    within: Duration,
+    mut read: impl AsyncFnMut() -> T,
+    ready: impl Fn(&T) -> bool,
+    shown: impl Fn(&T) -> String,
+) -> T {
+    let started = Instant::now();
+    loop {
+        let value = read().await;
+        if ready(&value) {
+            return value;
+        }
+        assert!(
+            started.elapsed() < within,
+            "waited {within:?} for {what}; {}",
+            shown(&value)
+        );
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
 /// A chromedriver process on a free port, in a process group of its own; the group (chromedriver
 /// and any Chromium it left behind) is killed when this is dropped.
 struct Chromedriver {
@@ -209,19 +233,14 @@ impl Browser {
         within: Duration,
         ready: impl Fn(&T) -> bool,
     ) -> T {
-        let started = Instant::now();
-        loop {
-            let value: T = serde_json::from_value(self.evaluate(script).await)
-                .unwrap_or_else(|err| panic!("the script's value for {what}: {err}"));
-            if ready(&value) {
-                return value;
-            }
-            assert!(
-                started.elapsed() < within,
-                "waited {within:?} for {what}; the page shows {value:?}"
-            );
-            tokio::time::sleep(POLL_EVERY).await;
-        }
+        let read = async || {
+            serde_json::from_value(self.evaluate(script).await)
+                .unwrap_or_else(|err| panic!("the script's value for {what}: {err}"))
+        };
+        poll(what, within, read, ready, |value| {
+            format!("the page shows {value:?}")
+        })
+        .await
     }
 
     /// [`Browser::evaluate`] that hands back chromedriver's refusal instead of panicking: for a
@@ -276,20 +295,14 @@ impl Browser {
         deadline: Duration,
         ready: impl Fn(&PageView) -> bool,
     ) -> PageView {
-        let started = Instant::now();
-        loop {
-            let page = self.page().await;
-            if ready(&page) {
-                return page;
-            }
-            assert!(
-                started.elapsed() < deadline,
-                "waited {deadline:?} for {what}; badge {:?}, page text:\n{}",
-                page.status,
-                page.text
-            );
-            tokio::time::sleep(POLL_EVERY).await;
-        }
+        poll(
+            what,
+            deadline,
+            async || self.page().await,
+            ready,
+            |page| format!("badge {:?}, page text:\n{}", page.status, page.text),
+        )
+        .await
     }
 
     /// Waits until the page is live with at least `pings` pings listed, as most tests start.
