@@ -118,7 +118,7 @@ drill-ha: (setup "redis")
 # Release frontend into dist/ and release server.
 build: (setup "build")
     trunk build --release
-    cargo build --release -p server
+    cargo build --release -p server --bin server
 
 # Everything CI checks: formatting, lints (native and wasm32), native tests, browser tests, end to end, the recipes a person runs.
 test: lint test-native test-browser test-e2e test-recipes
