@@ -72,7 +72,7 @@ cluster: (setup "redis") build
     trap 'exit 0' INT TERM
     trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
     redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$dir" --appendonly yes --save "" >"$dir/redis.log" &
-    until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.1; done
+    scripts/wait-for-redis.sh $! "$redis_port" "$dir/redis.log"
     export PINGSTREAM_REDIS_URL=redis://127.0.0.1:$redis_port
     for port in {{cluster_ports}}; do
         ./target/release/server --addr "127.0.0.1:$port" &
@@ -93,8 +93,9 @@ cluster-ha: (setup "redis") build
     trap 'exit 0' INT TERM
     trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
     redis-server --bind 127.0.0.1 --port "$master" --dir "$dir" --dbfilename master.rdb --appendonly no --save "" --repl-diskless-sync-delay 0 >"$dir/master.log" &
+    scripts/wait-for-redis.sh $! "$master" "$dir/master.log"
     redis-server --bind 127.0.0.1 --port "$replica" --dir "$dir" --dbfilename replica.rdb --appendonly no --save "" --replicaof 127.0.0.1 "$master" >"$dir/replica.log" &
-    until redis-cli -p "$master" ping >/dev/null 2>&1 && redis-cli -p "$replica" ping >/dev/null 2>&1; do sleep 0.1; done
+    scripts/wait-for-redis.sh $! "$replica" "$dir/replica.log"
     for port in "${sentinels[@]}"; do
         printf 'port %s\nbind 127.0.0.1\nsentinel monitor pingstream 127.0.0.1 %s 2\nsentinel down-after-milliseconds pingstream 1000\nsentinel failover-timeout pingstream 5000\n' "$port" "$master" >"$dir/sentinel-$port.conf"
         redis-server "$dir/sentinel-$port.conf" --sentinel >"$dir/sentinel-$port.log" &

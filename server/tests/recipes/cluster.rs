@@ -1,8 +1,14 @@
 //! `just cluster` (one `redis-server`) and `just cluster-ha` (Redis behind Sentinel): two replicas
-//! that answer `/healthz` and carry one stream, and Ctrl-C stopping Redis and both replicas.
+//! that answer `/healthz` and carry one stream, and Ctrl-C stopping Redis and both replicas; and
+//! `just cluster` refusing a Redis port another `redis-server` holds.
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
 
 use crate::{
-    recipe::{ANSWER_DEADLINE, Recipe, one_recipe_at_a_time},
+    recipe::{ANSWER_DEADLINE, Recipe, is_listening, one_recipe_at_a_time},
     support::{Received, SseClient, TestApp, free_port},
 };
 
@@ -53,6 +59,67 @@ async fn cluster_ha_replicas_share_one_stream_through_sentinel_until_ctrl_c() {
     replicas_share_one_stream(&mut cluster, replicas).await;
 
     cluster.stop_and_check().await;
+}
+
+#[tokio::test]
+#[ignore = "runs `just cluster` for real: `just test-recipes`"]
+async fn cluster_stops_with_a_clear_error_when_another_redis_holds_its_port() {
+    let _turn = one_recipe_at_a_time().await;
+    let redis = free_port();
+    let _other = OtherRedis::start(redis);
+    let replicas = [free_port(), free_port()];
+    let dir = tempfile::tempdir().expect("a folder for Redis's data");
+    let mut cluster = Recipe::start(
+        &["cluster"],
+        &[
+            ("PINGSTREAM_CLUSTER_PORTS", words(&replicas)),
+            ("PINGSTREAM_CLUSTER_REDIS_PORTS", redis.to_string()),
+            ("PINGSTREAM_RECIPE_DIR", dir.path().display().to_string()),
+        ],
+        &replicas,
+    );
+
+    let status = cluster.wait_exited(&replicas).await;
+
+    let log = cluster.log();
+    assert!(!status.success(), "`just cluster` succeeded:\n{log}");
+    assert!(
+        log.contains(&format!("redis-server on :{redis} stopped before it answered")),
+        "`just cluster` did not say why it stopped:\n{log}"
+    );
+    cluster.stop_and_check().await;
+}
+
+/// A `redis-server` that is not the recipe's, on a port the recipe is told to use; stopped when
+/// dropped.
+struct OtherRedis(Child);
+
+impl OtherRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (`just setup redis`)");
+        let other = Self(child);
+        let started = Instant::now();
+        while !is_listening(port) {
+            assert!(
+                started.elapsed() < ANSWER_DEADLINE,
+                "redis-server did not listen on :{port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        other
+    }
+}
+
+impl Drop for OtherRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// The ports as a recipe's port variable lists them.

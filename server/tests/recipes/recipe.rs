@@ -195,6 +195,33 @@ impl Recipe {
         .await;
     }
 
+    /// Waits until the recipe exits by itself (one that must refuse to start), for
+    /// [`START_DEADLINE`]: its builds come first. Panics, with its output, as soon as anything
+    /// listens on one of `must_not_serve` (it started what it should not have), or if it still
+    /// runs at the deadline.
+    pub async fn wait_exited(&mut self, must_not_serve: &[u16]) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.exited() {
+                return status;
+            }
+            if let Some(port) = must_not_serve.iter().find(|port| is_listening(**port)) {
+                panic!(
+                    "`just {}` serves on :{port} where it should have stopped\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            assert!(
+                started.elapsed() < START_DEADLINE,
+                "`just {}` still runs after {START_DEADLINE:?}\n{}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Ctrl-C, as a terminal sends it: SIGINT to every process of the recipe's group at once.
     fn interrupt(&self) {
         // ESRCH: the group is gone already, which is what this is for.
