@@ -3,6 +3,7 @@
 //! `just cluster` refusing a Redis port another `redis-server` holds.
 
 use std::{
+    path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -22,13 +23,10 @@ async fn cluster_replicas_share_one_stream_through_redis_until_ctrl_c() {
     let replicas = [free_port(), free_port()];
     let redis = free_port();
     let dir = tempfile::tempdir().expect("a folder for Redis's data");
-    let mut cluster = Recipe::start(
-        &["cluster"],
-        &[
-            ("PINGSTREAM_CLUSTER_PORTS", words(&replicas)),
-            ("PINGSTREAM_CLUSTER_REDIS_PORTS", redis.to_string()),
-            ("PINGSTREAM_RECIPE_DIR", dir.path().display().to_string()),
-        ],
+    let mut cluster = start_cluster(
+        replicas,
+        redis,
+        dir.path(),
         &[replicas[0], replicas[1], redis],
     );
 
@@ -69,22 +67,17 @@ async fn cluster_stops_with_a_clear_error_when_another_redis_holds_its_port() {
     let _other = OtherRedis::start(redis);
     let replicas = [free_port(), free_port()];
     let dir = tempfile::tempdir().expect("a folder for Redis's data");
-    let mut cluster = Recipe::start(
-        &["cluster"],
-        &[
-            ("PINGSTREAM_CLUSTER_PORTS", words(&replicas)),
-            ("PINGSTREAM_CLUSTER_REDIS_PORTS", redis.to_string()),
-            ("PINGSTREAM_RECIPE_DIR", dir.path().display().to_string()),
-        ],
-        &replicas,
-    );
+    // Only the replicas' ports are the recipe's: the Redis on its port is this test's.
+    let mut cluster = start_cluster(replicas, redis, dir.path(), &replicas);
 
     let status = cluster.wait_exited(&replicas).await;
 
     let log = cluster.log();
     assert!(!status.success(), "`just cluster` succeeded:\n{log}");
     assert!(
-        log.contains(&format!("redis-server on :{redis} stopped before it answered")),
+        log.contains(&format!(
+            "redis-server on :{redis} stopped before it answered"
+        )),
         "`just cluster` did not say why it stopped:\n{log}"
     );
     cluster.stop_and_check().await;
@@ -120,6 +113,20 @@ impl Drop for OtherRedis {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// `just cluster` with its replicas on `replicas`, its Redis on `redis` and its files in `dir`,
+/// serving on `ports` (checked free once it has stopped).
+fn start_cluster(replicas: [u16; 2], redis: u16, dir: &Path, ports: &[u16]) -> Recipe {
+    Recipe::start(
+        &["cluster"],
+        &[
+            ("PINGSTREAM_CLUSTER_PORTS", words(&replicas)),
+            ("PINGSTREAM_CLUSTER_REDIS_PORTS", redis.to_string()),
+            ("PINGSTREAM_RECIPE_DIR", dir.display().to_string()),
+        ],
+        ports,
+    )
 }
 
 /// The ports as a recipe's port variable lists them.
