@@ -137,7 +137,8 @@ impl Selector {
     /// The topic itself when the selector names exactly one.
     pub fn exact(&self) -> Option<Topic> {
         match self.pattern {
-            None => self.text.parse().ok(),
+            // The same segment rules as a topic's, checked when it was parsed.
+            None => Some(Topic::from_checked(Arc::clone(&self.text))),
             Some(_) => None,
         }
     }
@@ -507,6 +508,20 @@ mod tests {
                 let topic_refs: Vec<&str> = topic_parts.iter().map(String::as_str).collect();
                 let topic: Topic = topic_refs.join("/").parse().unwrap();
                 prop_assert_eq!(selector.matches(&topic), reference(&parts, &topic_refs));
+            }
+
+            /// A selector without wildcards is exactly the topic its text parses as, and every
+            /// topic is such a selector.
+            #[test]
+            fn an_exact_selector_is_its_topic(text in "[a-z*/.~-]{0,12}|\\PC{0,6}") {
+                let topic = text.parse::<Topic>().ok();
+                match text.parse::<Selector>() {
+                    Ok(selector) if !selector.is_pattern() => {
+                        prop_assert_eq!(selector.exact(), topic);
+                        prop_assert!(selector.exact().is_some());
+                    }
+                    _ => prop_assert_eq!(topic, None),
+                }
             }
 
             /// `is_within` never claims more than is true: whenever it says yes, every topic the

@@ -93,6 +93,12 @@ impl Topic {
     pub fn segments(&self) -> std::str::Split<'_, char> {
         self.0.split('/')
     }
+
+    /// A topic from text already checked by the same rules (an exact [`crate::Selector`]'s),
+    /// without checking or copying it again.
+    pub(crate) fn from_checked(text: Arc<str>) -> Self {
+        Self(text)
+    }
 }
 
 impl FromStr for Topic {
