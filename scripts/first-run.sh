@@ -5,7 +5,8 @@
 # is taken from this machine: rustup's toolchain (with the wasm target), `just`, `npm`, and the
 # Debian packages (Chromium, ChromeDriver, redis-server), whose download this cannot time.
 # Usage: scripts/first-run.sh [DIR]   (DIR, default /tmp/pingstream-first-run, is emptied first)
-# `just run` counts until the server says it listens (then it is stopped); `just test` follows.
+# `just run` counts until the server says it listens (then it is stopped), with the time of each of
+# its steps (from the files they write last); `just test` follows.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +36,14 @@ until grep -q 'listening' "$dir/run.log"; do
   sleep 1
 done
 echo "first just run: $(($(date +%s) - start)) s until the server listens"
+# Each step ends when it writes its last file: the step's time is from the one before.
+previous=$start
+for step in "trunk:$HOME/.cargo/bin/trunk" "wasm-bindgen-cli:$HOME/.cargo/bin/wasm-bindgen" \
+  "the page:dist/index.html" "the release server:target/release/server"; do
+  done_at=$(stat -c %Y "${step#*:}" 2>/dev/null) || continue
+  echo "  ${step%%:*}: $((done_at - previous)) s"
+  previous=$done_at
+done
 kill -INT -- -"$run" 2>/dev/null
 sleep 2
 kill -- -"$run" 2>/dev/null
