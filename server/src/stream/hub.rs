@@ -386,7 +386,8 @@ impl Hub {
     /// period, and visits each topic stream every half period, sending it the heartbeat if
     /// nothing (no event, no heartbeat) was sent to it for more than half a period: a topic
     /// stream fed nothing hears one each period, like the every-topic streams; returns when the
-    /// next one will be due, or `None` when heartbeats are off. One timer for all streams (the heartbeat task's), instead of one per stream.
+    /// next one will be due, or `None` when heartbeats are off. One timer for all streams (the
+    /// heartbeat task's), instead of one per stream.
     /// Heartbeats are not kept in the history.
     pub fn beat_if_idle(&self) -> Option<Instant> {
         let idle = Duration::from_millis(self.shared.settings.timing.heartbeat_ms?);

@@ -195,30 +195,47 @@ impl Recipe {
         .await;
     }
 
+    /// Waits until `just` has exited, for at most `deadline`, running `meanwhile` (a check that
+    /// panics) between looks; `None` if it still runs then.
+    async fn exit_within(
+        &mut self,
+        deadline: Duration,
+        meanwhile: impl Fn(&Self),
+    ) -> Option<ExitStatus> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.exited() {
+                return Some(status);
+            }
+            if started.elapsed() >= deadline {
+                return None;
+            }
+            meanwhile(self);
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Waits until the recipe exits by itself (one that must refuse to start), for
     /// [`START_DEADLINE`]: its builds come first. Panics, with its output, as soon as anything
     /// listens on one of `must_not_serve` (it started what it should not have), or if it still
     /// runs at the deadline.
     pub async fn wait_exited(&mut self, must_not_serve: &[u16]) -> ExitStatus {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.exited() {
-                return status;
-            }
+        let serving = |recipe: &Self| {
             if let Some(port) = must_not_serve.iter().find(|port| is_listening(**port)) {
                 panic!(
                     "`just {}` serves on :{port} where it should have stopped\n{}",
-                    self.name,
-                    self.log()
+                    recipe.name,
+                    recipe.log()
                 );
             }
-            assert!(
-                started.elapsed() < START_DEADLINE,
+        };
+        match self.exit_within(START_DEADLINE, serving).await {
+            Some(status) => status,
+            None => panic!(
                 "`just {}` still runs after {START_DEADLINE:?}\n{}",
                 self.name,
                 self.log()
-            );
-            tokio::time::sleep(POLL).await;
+            ),
         }
     }
 
@@ -234,19 +251,13 @@ impl Recipe {
     /// reparented on the way out).
     pub async fn stop_and_check(mut self) {
         self.interrupt();
-        let stopped = Instant::now();
-        let status = loop {
-            if let Some(status) = self.exited() {
-                break status;
-            }
-            assert!(
-                stopped.elapsed() < STOP_DEADLINE,
+        let Some(status) = self.exit_within(STOP_DEADLINE, |_| {}).await else {
+            panic!(
                 "`just {}` still runs {STOP_DEADLINE:?} after Ctrl-C; its processes: {:#?}\n{}",
                 self.name,
                 self.leftovers(),
                 self.log()
             );
-            tokio::time::sleep(POLL).await;
         };
         let left = eventually(LEFTOVER_DEADLINE, async || {
             let listening: Vec<u16> = self
